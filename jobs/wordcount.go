@@ -1,0 +1,77 @@
+package jobs
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+
+	"github.com/gomr/gomr/mapreduce"
+)
+
+func wordCount() *Definition {
+	return &Definition{
+		Name:    "wordcount",
+		Summary: "count words (maximal runs of Unicode letters); lines word<TAB>count",
+		Options: []Option{{Name: "lower", Usage: "fold words to lower case", Default: "false", Bool: true}},
+		build: func(opts map[string]string) (*mapreduce.Job, error) {
+			return &mapreduce.Job{
+				Mapper:   &wordCountMapper{lower: boolOpt(opts, "lower")},
+				Combiner: sumCombiner{},
+				Reducer:  sumReducer{},
+			}, nil
+		},
+	}
+}
+
+// one is the varint encoding of 1, the value of every word occurrence.
+var one = []byte{1}
+
+type wordCountMapper struct {
+	lower bool
+	buf   []byte
+}
+
+func (m *wordCountMapper) Map(_ *mapreduce.TaskContext, rec mapreduce.Record, out mapreduce.Emitter) error {
+	return forEachWord(rec.Line, func(w []byte) error {
+		if m.lower {
+			m.buf = lowerInto(m.buf, w)
+			w = m.buf
+		}
+		return out.Emit(w, one)
+	})
+}
+
+// sumValues adds up varint-encoded counts.
+func sumValues(key []byte, values *mapreduce.Values) (uint64, error) {
+	var sum uint64
+	for values.Next() {
+		n, k := binary.Uvarint(values.Value())
+		if k <= 0 {
+			return 0, fmt.Errorf("key %q: corrupt count", key)
+		}
+		sum += n
+	}
+	return sum, nil
+}
+
+// sumCombiner adds up varint counts and emits their sum as a varint.
+type sumCombiner struct{}
+
+func (sumCombiner) Reduce(key []byte, values *mapreduce.Values, out mapreduce.Emitter) error {
+	sum, err := sumValues(key, values)
+	if err != nil {
+		return err
+	}
+	return out.Emit(key, binary.AppendUvarint(nil, sum))
+}
+
+// sumReducer adds up varint counts and emits their sum in decimal.
+type sumReducer struct{}
+
+func (sumReducer) Reduce(key []byte, values *mapreduce.Values, out mapreduce.Emitter) error {
+	sum, err := sumValues(key, values)
+	if err != nil {
+		return err
+	}
+	return out.Emit(key, strconv.AppendUint(nil, sum, 10))
+}

@@ -1,0 +1,230 @@
+package mapreduce
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// DefaultMaxLineBytes is the longest line a text split accepts (1 MiB).
+const DefaultMaxLineBytes = 1 << 20
+
+// ErrLineTooLong is returned for a line longer than the line limit.
+var ErrLineTooLong = errors.New("line longer than the line limit")
+
+// ErrBinaryInput is returned for input holding a NUL byte, which no text
+// file has.
+var ErrBinaryInput = errors.New("binary data (NUL byte) in text input")
+
+// InputError is an error in the data of an input file: it names the file,
+// line and byte offset. Re-running the task cannot cure it.
+type InputError struct {
+	File   string
+	Line   int64 // 1-based; 0 when unknown
+	Offset int64
+	Err    error
+}
+
+func (e *InputError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("input %s: line %d (byte offset %d): %v", e.File, e.Line, e.Offset, e.Err)
+	}
+	return fmt.Sprintf("input %s: byte offset %d: %v", e.File, e.Offset, e.Err)
+}
+
+func (e *InputError) Unwrap() error { return e.Err }
+
+// LineReader reads the lines a split owns: every line whose first byte lies
+// inside the split. The last line it returns may run past the split's end;
+// the first partial line, which belongs to the previous split, is skipped.
+type LineReader struct {
+	split   Split
+	f       *os.File
+	r       *bufio.Reader
+	pos     int64 // file offset of the next unread byte
+	end     int64
+	maxLine int
+
+	firstLine   int64 // offset of the first line the split owns
+	lineInSplit int64
+	lineBase    int64 // 1-based line number of the first owned line; 0 = not counted yet
+	bytesRead   int64
+	done        bool
+}
+
+// OpenSplit opens a split for reading lines of at most maxLine bytes
+// (DefaultMaxLineBytes when maxLine <= 0).
+func OpenSplit(s Split, maxLine int) (*LineReader, error) {
+	if maxLine <= 0 {
+		maxLine = DefaultMaxLineBytes
+	}
+	f, err := os.Open(s.File)
+	if err != nil {
+		return nil, fmt.Errorf("open split: %w", err)
+	}
+	bufSize := min(maxLine+2, 1<<20)
+	bufSize = max(bufSize, 64<<10)
+	lr := &LineReader{split: s, f: f, end: s.Offset + s.Length, maxLine: maxLine}
+	start := s.Offset
+	if start > 0 {
+		// The split owns a line at its first byte only if the byte before
+		// it ends a line.
+		start--
+	}
+	lr.pos = start
+	lr.r = bufio.NewReaderSize(io.NewSectionReader(f, start, 1<<62), bufSize)
+	if s.Offset > 0 {
+		if err := lr.skipPartialLine(); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	lr.firstLine = lr.pos
+	return lr, nil
+}
+
+// skipPartialLine advances past the end of the line holding byte Offset-1.
+func (lr *LineReader) skipPartialLine() error {
+	for {
+		chunk, err := lr.r.ReadSlice('\n')
+		lr.pos += int64(len(chunk))
+		if err == nil {
+			return nil
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err == io.EOF {
+			lr.done = true
+			return nil
+		}
+		return fmt.Errorf("read %s at byte offset %d: %w", lr.split.File, lr.pos, err)
+	}
+}
+
+// Next returns the next line the split owns, or io.EOF after the last.
+func (lr *LineReader) Next() (Record, error) {
+	if lr.done || lr.pos >= lr.end {
+		return Record{}, io.EOF
+	}
+	start := lr.pos
+	line, err := lr.r.ReadSlice('\n')
+	switch err {
+	case nil:
+	case bufio.ErrBufferFull:
+		if len(line) <= lr.maxLine {
+			// The buffer is smaller than the limit: read the rest of the
+			// line into a private copy.
+			line, err = lr.readLong(line)
+			if err != nil {
+				return Record{}, err
+			}
+			break
+		}
+		return Record{}, lr.inputError(start, fmt.Errorf("%w (%d bytes)", ErrLineTooLong, lr.maxLine))
+	case io.EOF:
+		lr.done = true
+		if len(line) == 0 {
+			return Record{}, io.EOF
+		}
+	default:
+		return Record{}, fmt.Errorf("read %s at byte offset %d: %w", lr.split.File, start, err)
+	}
+	lr.pos += int64(len(line))
+	lr.bytesRead += int64(len(line))
+	if n := len(line); n > 0 && line[n-1] == '\n' {
+		line = line[:n-1]
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+	}
+	if len(line) > lr.maxLine {
+		return Record{}, lr.inputError(start, fmt.Errorf("%w (%d bytes)", ErrLineTooLong, lr.maxLine))
+	}
+	if i := bytes.IndexByte(line, 0); i >= 0 {
+		return Record{}, lr.inputError(start, ErrBinaryInput)
+	}
+	rec := Record{File: lr.split.File, Doc: lr.split.Doc, Offset: start, Line: line, lineInSplit: lr.lineInSplit}
+	lr.lineInSplit++
+	return rec, nil
+}
+
+// readLong continues a line that filled the read buffer, up to the limit.
+func (lr *LineReader) readLong(first []byte) ([]byte, error) {
+	line := append([]byte(nil), first...)
+	for {
+		chunk, err := lr.r.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > lr.maxLine+2 {
+			return nil, lr.inputError(lr.pos, fmt.Errorf("%w (%d bytes)", ErrLineTooLong, lr.maxLine))
+		}
+		switch err {
+		case nil:
+			return line, nil
+		case bufio.ErrBufferFull:
+		case io.EOF:
+			lr.done = true
+			return line, nil
+		default:
+			return nil, fmt.Errorf("read %s at byte offset %d: %w", lr.split.File, lr.pos, err)
+		}
+	}
+}
+
+// BytesRead returns the bytes of owned lines read so far, terminators
+// included.
+func (lr *LineReader) BytesRead() int64 { return lr.bytesRead }
+
+// Progress returns the fraction of the split read so far, in [0, 1].
+func (lr *LineReader) Progress() float64 {
+	if lr.split.Length <= 0 {
+		return 1
+	}
+	return min(1, float64(lr.pos-lr.split.Offset)/float64(lr.split.Length))
+}
+
+// LineNumber returns the 1-based line number of rec in its file. The first
+// call counts the newlines before the split, so the cost is paid only by
+// tasks that need a line number (for a reject or an error).
+func (lr *LineReader) LineNumber(rec Record) (int64, error) {
+	if lr.lineBase == 0 {
+		n, err := countNewlines(lr.f, lr.firstLine)
+		if err != nil {
+			return 0, fmt.Errorf("count lines of %s: %w", lr.split.File, err)
+		}
+		lr.lineBase = n + 1
+	}
+	return lr.lineBase + rec.lineInSplit, nil
+}
+
+func (lr *LineReader) inputError(offset int64, err error) error {
+	ie := &InputError{File: lr.split.File, Offset: offset, Err: err}
+	if n, lerr := lr.LineNumber(Record{lineInSplit: lr.lineInSplit}); lerr == nil {
+		ie.Line = n
+	}
+	return ie
+}
+
+// Close closes the underlying file.
+func (lr *LineReader) Close() error { return lr.f.Close() }
+
+func countNewlines(r io.ReaderAt, limit int64) (int64, error) {
+	buf := make([]byte, 256<<10)
+	var n, off int64
+	for off < limit {
+		want := min(int64(len(buf)), limit-off)
+		got, err := r.ReadAt(buf[:want], off)
+		n += int64(bytes.Count(buf[:got], []byte{'\n'}))
+		off += int64(got)
+		if err != nil {
+			if err == io.EOF {
+				break
+			}
+			return 0, err
+		}
+	}
+	return n, nil
+}

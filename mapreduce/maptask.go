@@ -1,0 +1,216 @@
+package mapreduce
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+)
+
+// Progress is a task's completed fraction, safe to read while the task runs.
+type Progress struct{ bits atomic.Uint64 }
+
+// Set stores a fraction in [0, 1].
+func (p *Progress) Set(f float64) { p.bits.Store(math.Float64bits(f)) }
+
+// Get returns the last fraction stored.
+func (p *Progress) Get() float64 { return math.Float64frombits(p.bits.Load()) }
+
+// MapTask is one map task's work.
+type MapTask struct {
+	Job   *Job
+	Split Split
+	// Reducers is the number of partitions; 0 makes a map-only task that
+	// writes the mapper's pairs as text to MapOnlyOutput.
+	Reducers int
+	// SortBufferBytes is the memory budget for buffered output.
+	SortBufferBytes int
+	// MaxLineBytes is the line limit (DefaultMaxLineBytes when 0).
+	MaxLineBytes int
+	// Dir is the folder for spills and the final run; "" keeps them in
+	// memory (the sequential runner).
+	Dir string
+	// RejectsPath is the file rejected records are copied to; it is created
+	// only if a record is rejected.
+	RejectsPath string
+	// MapOnlyOutput is the text file written when Reducers is 0.
+	MapOnlyOutput string
+	// Progress, if set, is updated as the split is read.
+	Progress *Progress
+}
+
+// MapResult is what a finished map task leaves behind.
+type MapResult struct {
+	// Output is the sorted run holding one segment per reduce partition
+	// (nil for a map-only task).
+	Output   *Run
+	Counters *Counters
+	// Rejects is the number of records copied to RejectsPath.
+	Rejects int64
+}
+
+// OutputName is the file name of a map task's final run inside its Dir.
+const OutputName = "file.out"
+
+// RunMap reads the task's split, maps every line and leaves the sorted,
+// partitioned output. Errors in the input data are *InputError values.
+func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
+	if err := t.Job.validate(); err != nil {
+		return nil, err
+	}
+	if t.SortBufferBytes <= 0 {
+		t.SortBufferBytes = DefaultSortBufferBytes
+	}
+	counters := NewCounters()
+	lr, err := OpenSplit(t.Split, t.MaxLineBytes)
+	if err != nil {
+		return nil, err
+	}
+	defer lr.Close()
+
+	rej := &rejectWriter{path: t.RejectsPath, lr: lr}
+	defer rej.close()
+	tc := &TaskContext{Counters: counters, reject: rej.write}
+
+	var sink Emitter
+	var sb *sortBuffer
+	var text *TextWriter
+	if t.Reducers == 0 {
+		text, err = CreateText(t.MapOnlyOutput)
+		if err != nil {
+			return nil, err
+		}
+		defer text.Abort()
+		sink = text
+	} else {
+		var store runStore = memStore{}
+		if t.Dir != "" {
+			store = diskStore{dir: t.Dir}
+		}
+		sb, err = newSortBuffer(t.Job, t.Reducers, t.SortBufferBytes, store, counters)
+		if err != nil {
+			return nil, err
+		}
+		sink = sb
+	}
+
+	var records int64
+	for {
+		rec, err := lr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		records++
+		if err := t.Job.Mapper.Map(tc, rec, sink); err != nil {
+			return nil, mapError(lr, rec, err)
+		}
+		if records&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if t.Progress != nil {
+				t.Progress.Set(lr.Progress())
+			}
+		}
+	}
+	counters.Add(MapInputRecords, records)
+	counters.Add(MapInputBytes, lr.BytesRead())
+	if err := rej.close(); err != nil {
+		return nil, err
+	}
+	res := &MapResult{Counters: counters, Rejects: rej.n}
+	if text != nil {
+		if err := text.Close(); err != nil {
+			return nil, err
+		}
+		counters.Add(BytesWritten, text.Bytes())
+		counters.Add(MapOutputRecords, text.Records())
+		return res, nil
+	}
+	run, err := sb.finish(OutputName)
+	if err != nil {
+		return nil, err
+	}
+	counters.Add(MapOutputMaterialized, run.Bytes())
+	res.Output = run
+	if t.Progress != nil {
+		t.Progress.Set(1)
+	}
+	return res, nil
+}
+
+// mapError names the file and line of the record a mapper failed on.
+func mapError(lr *LineReader, rec Record, err error) error {
+	line, lerr := lr.LineNumber(rec)
+	if lerr != nil {
+		line = 0
+	}
+	return &InputError{File: rec.File, Line: line, Offset: rec.Offset, Err: fmt.Errorf("map: %w", err)}
+}
+
+// rejectWriter copies rejected records to a file as
+// "file<TAB>line<TAB>reason<TAB>original line".
+type rejectWriter struct {
+	path string
+	lr   *LineReader
+	f    *os.File
+	w    *bufio.Writer
+	n    int64
+}
+
+func (rw *rejectWriter) write(rec Record, reason string) error {
+	if rw.path == "" {
+		return fmt.Errorf("reject %s line at byte offset %d: this task keeps no rejects", rec.File, rec.Offset)
+	}
+	line, err := rw.lr.LineNumber(rec)
+	if err != nil {
+		return err
+	}
+	if rw.f == nil {
+		if err := os.MkdirAll(filepath.Dir(rw.path), 0o755); err != nil {
+			return fmt.Errorf("create rejects folder: %w", err)
+		}
+		rw.f, err = os.Create(rw.path)
+		if err != nil {
+			return fmt.Errorf("create rejects file: %w", err)
+		}
+		rw.w = bufio.NewWriter(rw.f)
+	}
+	rw.w.WriteString(rec.File)
+	rw.w.WriteByte('\t')
+	rw.w.WriteString(strconv.FormatInt(line, 10))
+	rw.w.WriteByte('\t')
+	rw.w.WriteString(reason)
+	rw.w.WriteByte('\t')
+	rw.w.Write(rec.Line)
+	if err := rw.w.WriteByte('\n'); err != nil {
+		return fmt.Errorf("write rejects: %w", err)
+	}
+	rw.n++
+	return nil
+}
+
+func (rw *rejectWriter) close() error {
+	if rw.f == nil {
+		return nil
+	}
+	f := rw.f
+	rw.f = nil
+	if err := rw.w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("write rejects: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync rejects: %w", err)
+	}
+	return f.Close()
+}

@@ -1,0 +1,210 @@
+package mapreduce
+
+import (
+	"bytes"
+	"container/heap"
+	"fmt"
+	"io"
+)
+
+// mergeIter merges sorted segments into one sorted stream. Records with equal
+// keys come out in the order of their segments, so the merge is stable.
+type mergeIter struct {
+	h       segHeap
+	last    *segReaderAt
+	started bool
+}
+
+type segReaderAt struct {
+	*segmentReader
+	order int
+}
+
+type segHeap []*segReaderAt
+
+func (h segHeap) Len() int { return len(h) }
+func (h segHeap) Less(i, j int) bool {
+	if c := bytes.Compare(h[i].key, h[j].key); c != 0 {
+		return c < 0
+	}
+	return h[i].order < h[j].order
+}
+func (h segHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *segHeap) Push(x any)   { *h = append(*h, x.(*segReaderAt)) }
+func (h *segHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// newMergeIter merges readers; their order in the slice breaks key ties.
+func newMergeIter(readers []*segmentReader) (*mergeIter, error) {
+	m := &mergeIter{}
+	for i, r := range readers {
+		if r.next() {
+			m.h = append(m.h, &segReaderAt{segmentReader: r, order: i})
+		} else if err := r.err(); err != nil {
+			return nil, err
+		}
+	}
+	heap.Init(&m.h)
+	return m, nil
+}
+
+// next returns the next record; key and value are valid until the next call.
+func (m *mergeIter) next() (key, value []byte, ok bool, err error) {
+	if m.last != nil {
+		if m.last.next() {
+			heap.Fix(&m.h, 0)
+		} else {
+			if err := m.last.err(); err != nil {
+				return nil, nil, false, err
+			}
+			heap.Pop(&m.h)
+		}
+		m.last = nil
+	}
+	if len(m.h) == 0 {
+		return nil, nil, false, nil
+	}
+	top := m.h[0]
+	m.last = top
+	return top.key, top.value, true, nil
+}
+
+// grouper walks a merged stream one key at a time.
+type grouper struct {
+	it         *mergeIter
+	key        []byte // the current group's key
+	nextKey    []byte // the key of the pending record
+	pendingVal []byte
+	hasPending bool // a record was read but not yet delivered
+	inGroup    bool
+	eof        bool
+	err        error
+	vals       Values
+}
+
+func newGrouper(it *mergeIter) *grouper { return &grouper{it: it} }
+
+// nextGroup moves to the next key, returning false at the end or on error
+// (see err). Values the previous group's reducer left unread are skipped.
+func (g *grouper) nextGroup() bool {
+	if g.inGroup {
+		g.vals.drain()
+	}
+	if g.err != nil {
+		return false
+	}
+	if !g.hasPending {
+		if g.eof || !g.fetch() {
+			return false
+		}
+	}
+	g.key, g.nextKey = g.nextKey, g.key[:0]
+	g.inGroup = true
+	g.vals = Values{src: g}
+	return true
+}
+
+// fetch reads the next record into the pending slot.
+func (g *grouper) fetch() bool {
+	k, v, ok, err := g.it.next()
+	if err != nil || !ok {
+		g.err, g.eof = err, true
+		return false
+	}
+	g.nextKey = append(g.nextKey[:0], k...)
+	g.pendingVal, g.hasPending = v, true
+	return true
+}
+
+func (g *grouper) nextValue() ([]byte, bool) {
+	if !g.inGroup {
+		return nil, false
+	}
+	if g.hasPending {
+		g.hasPending = false
+		return g.pendingVal, true
+	}
+	if !g.fetch() {
+		g.inGroup = false
+		return nil, false
+	}
+	if !bytes.Equal(g.nextKey, g.key) {
+		g.inGroup = false
+		return nil, false
+	}
+	g.hasPending = false
+	return g.pendingVal, true
+}
+
+// mergeRuns merges the runs' segments partition by partition into one new
+// run, running the combiner (if any) on each key.
+func mergeRuns(runs []*Run, parts int, combiner Reducer, store runStore, name string, c *Counters) (*Run, error) {
+	w, finish, err := store.create(name)
+	if err != nil {
+		return nil, err
+	}
+	rw := newRunWriter(w)
+	for p := 0; p < parts; p++ {
+		readers := make([]*segmentReader, len(runs))
+		for i, r := range runs {
+			sr, seg := r.OpenSegment(p)
+			readers[i] = newSegmentReader(sr, seg, fmt.Sprintf("spill %d partition %d", i, p))
+		}
+		it, err := newMergeIter(readers)
+		if err != nil {
+			return nil, err
+		}
+		rw.startSegment(p)
+		if err := writeMerged(rw, it, combiner, c); err != nil {
+			return nil, err
+		}
+		rw.endSegment()
+	}
+	if err := rw.flush(); err != nil {
+		return nil, fmt.Errorf("write merged run: %w", err)
+	}
+	return finish(rw.segs)
+}
+
+func writeMerged(rw *runWriter, it *mergeIter, combiner Reducer, c *Counters) error {
+	if combiner == nil {
+		for {
+			k, v, ok, err := it.next()
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return nil
+			}
+			if err := rw.write(k, v); err != nil {
+				return fmt.Errorf("write merged run: %w", err)
+			}
+		}
+	}
+	g := newGrouper(it)
+	for g.nextGroup() {
+		guard := &keyGuard{key: g.key, out: rw.write}
+		if err := combiner.Reduce(g.key, &g.vals, guard); err != nil {
+			return fmt.Errorf("combiner: %w", err)
+		}
+		c.Add(CombineInputRecords, g.vals.drain())
+		c.Add(CombineOutputRecords, guard.emit)
+	}
+	return g.err
+}
+
+// ReadPairs calls fn for every record of a segment in order; it is how
+// tests and tools read a run.
+func ReadPairs(r io.Reader, seg Segment, fn func(key, value []byte) error) error {
+	sr := newSegmentReader(r, seg, fmt.Sprintf("partition %d", seg.Partition))
+	for sr.next() {
+		if err := fn(sr.key, sr.value); err != nil {
+			return err
+		}
+	}
+	return sr.err()
+}

@@ -1,0 +1,263 @@
+package mapreduce
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/gomr/gomr/hdfs"
+)
+
+// Segment locates one partition's sorted records inside a run. Records are
+// encoded as uvarint key length, uvarint value length, key, value.
+type Segment struct {
+	Partition int      `json:"partition"`
+	Offset    int64    `json:"offset"`
+	Length    int64    `json:"length"`
+	Records   int64    `json:"records"`
+	Sums      []uint32 `json:"sums"` // CRC32C per hdfs.ChunkSize bytes
+}
+
+// Run is a sorted run: one segment per partition, stored in a file or in
+// memory.
+type Run struct {
+	data     io.ReaderAt
+	closer   io.Closer
+	Segments []Segment
+}
+
+// Bytes returns the total encoded size of the run's segments.
+func (r *Run) Bytes() int64 {
+	var n int64
+	for _, s := range r.Segments {
+		n += s.Length
+	}
+	return n
+}
+
+// Close releases the run's file, if any.
+func (r *Run) Close() error {
+	if r.closer != nil {
+		return r.closer.Close()
+	}
+	return nil
+}
+
+// OpenSegment returns a reader of the raw bytes of partition p.
+func (r *Run) OpenSegment(p int) (io.Reader, Segment) {
+	s := r.Segments[p]
+	return io.NewSectionReader(r.data, s.Offset, s.Length), s
+}
+
+// runWriter encodes sorted records into segments, one partition at a time.
+type runWriter struct {
+	w       *bufio.Writer
+	off     int64
+	segs    []Segment
+	cur     *Segment
+	sum     hdfs.Checksummer
+	scratch [2 * binary.MaxVarintLen64]byte
+}
+
+func newRunWriter(w io.Writer) *runWriter {
+	return &runWriter{w: bufio.NewWriterSize(w, 256<<10)}
+}
+
+func (rw *runWriter) startSegment(p int) {
+	rw.segs = append(rw.segs, Segment{Partition: p, Offset: rw.off})
+	rw.cur = &rw.segs[len(rw.segs)-1]
+	rw.sum = hdfs.Checksummer{}
+}
+
+func (rw *runWriter) write(key, value []byte) error {
+	n := binary.PutUvarint(rw.scratch[:], uint64(len(key)))
+	n += binary.PutUvarint(rw.scratch[n:], uint64(len(value)))
+	for _, b := range [][]byte{rw.scratch[:n], key, value} {
+		if _, err := rw.w.Write(b); err != nil {
+			return err
+		}
+		rw.sum.Write(b)
+	}
+	size := int64(n + len(key) + len(value))
+	rw.off += size
+	rw.cur.Length += size
+	rw.cur.Records++
+	return nil
+}
+
+func (rw *runWriter) endSegment() {
+	rw.cur.Sums = rw.sum.Sums()
+	rw.cur = nil
+}
+
+func (rw *runWriter) flush() error { return rw.w.Flush() }
+
+// segmentReader decodes the records of one segment, verifying its checksums
+// as it goes. A checksum error surfaces at the latest with the last record.
+type segmentReader struct {
+	r       *bufio.Reader
+	v       *hdfs.Verifier
+	left    int64 // records left
+	key     []byte
+	value   []byte
+	buf     []byte
+	name    string
+	offset  int64
+	readErr error
+}
+
+func newSegmentReader(r io.Reader, seg Segment, name string) *segmentReader {
+	v := hdfs.NewVerifier(seg.Sums)
+	return &segmentReader{
+		r:    bufio.NewReaderSize(io.TeeReader(r, v), 64<<10),
+		v:    v,
+		left: seg.Records,
+		name: name,
+	}
+}
+
+// next decodes the next record into key and value (valid until the next
+// call). It returns false at the end of the segment or on error.
+func (sr *segmentReader) next() bool {
+	if sr.readErr != nil {
+		return false
+	}
+	if sr.left == 0 {
+		// Drain the buffered reader so the verifier sees every byte.
+		if _, err := io.Copy(io.Discard, sr.r); err != nil {
+			sr.fail(err)
+			return false
+		}
+		if err := sr.v.Close(); err != nil {
+			sr.fail(err)
+		}
+		return false
+	}
+	kl, err := binary.ReadUvarint(sr.r)
+	if err != nil {
+		sr.fail(err)
+		return false
+	}
+	vl, err := binary.ReadUvarint(sr.r)
+	if err != nil {
+		sr.fail(err)
+		return false
+	}
+	if kl+vl > 1<<31 {
+		sr.fail(fmt.Errorf("record of %d bytes: corrupt length", kl+vl))
+		return false
+	}
+	need := int(kl + vl)
+	if cap(sr.buf) < need {
+		sr.buf = make([]byte, need, max(need, 2*cap(sr.buf)))
+	}
+	sr.buf = sr.buf[:need]
+	if _, err := io.ReadFull(sr.r, sr.buf); err != nil {
+		sr.fail(err)
+		return false
+	}
+	sr.key, sr.value = sr.buf[:kl], sr.buf[kl:]
+	sr.left--
+	sr.offset += int64(need)
+	return true
+}
+
+func (sr *segmentReader) fail(err error) {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	sr.readErr = fmt.Errorf("segment %s: %w", sr.name, err)
+}
+
+func (sr *segmentReader) err() error { return sr.readErr }
+
+// memRun holds a run's bytes in memory: the sequential runner's spills.
+type memRun struct{ buf []byte }
+
+func (m *memRun) Write(p []byte) (int, error) {
+	m.buf = append(m.buf, p...)
+	return len(p), nil
+}
+
+// runStore makes new runs: on disk in a task's folder, or in memory.
+type runStore interface {
+	// create returns a writer for a new run and a function that finishes
+	// it given its segments.
+	create(name string) (io.Writer, func(segs []Segment) (*Run, error), error)
+}
+
+// memStore keeps runs in memory.
+type memStore struct{}
+
+func (memStore) create(string) (io.Writer, func([]Segment) (*Run, error), error) {
+	m := &memRun{}
+	return m, func(segs []Segment) (*Run, error) {
+		return &Run{data: bytesReaderAt(m.buf), Segments: segs}, nil
+	}, nil
+}
+
+type bytesReaderAt []byte
+
+func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// diskStore writes runs as files in a folder, each with a ".index" file
+// beside it holding its segments.
+type diskStore struct{ dir string }
+
+func (d diskStore) create(name string) (io.Writer, func([]Segment) (*Run, error), error) {
+	path := d.dir + "/" + name
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create run: %w", err)
+	}
+	return f, func(segs []Segment) (*Run, error) {
+		if err := f.Close(); err != nil {
+			return nil, fmt.Errorf("close run %s: %w", path, err)
+		}
+		if err := writeIndex(path+".index", segs); err != nil {
+			return nil, err
+		}
+		return OpenRun(path)
+	}, nil
+}
+
+func writeIndex(path string, segs []Segment) error {
+	b, err := json.Marshal(segs)
+	if err != nil {
+		return fmt.Errorf("encode run index: %w", err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("write run index: %w", err)
+	}
+	return nil
+}
+
+// OpenRun opens a run file written by a map task, with its index.
+func OpenRun(path string) (*Run, error) {
+	b, err := os.ReadFile(path + ".index")
+	if err != nil {
+		return nil, fmt.Errorf("read run index: %w", err)
+	}
+	var segs []Segment
+	if err := json.Unmarshal(b, &segs); err != nil {
+		return nil, fmt.Errorf("decode run index %s: %w", path, err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open run: %w", err)
+	}
+	return &Run{data: f, closer: f, Segments: segs}, nil
+}
