@@ -25,6 +25,86 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type RegisterPrimaryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Primary       *Primary               `protobuf:"bytes,1,opt,name=primary,proto3" json:"primary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterPrimaryRequest) Reset() {
+	*x = RegisterPrimaryRequest{}
+	mi := &file_primary_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterPrimaryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterPrimaryRequest) ProtoMessage() {}
+
+func (x *RegisterPrimaryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterPrimaryRequest.ProtoReflect.Descriptor instead.
+func (*RegisterPrimaryRequest) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RegisterPrimaryRequest) GetPrimary() *Primary {
+	if x != nil {
+		return x.Primary
+	}
+	return nil
+}
+
+type RegisterPrimaryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterPrimaryResponse) Reset() {
+	*x = RegisterPrimaryResponse{}
+	mi := &file_primary_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterPrimaryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterPrimaryResponse) ProtoMessage() {}
+
+func (x *RegisterPrimaryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterPrimaryResponse.ProtoReflect.Descriptor instead.
+func (*RegisterPrimaryResponse) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{1}
+}
+
 // StepSpec is what a client submits.
 type StepSpec struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -43,7 +123,7 @@ type StepSpec struct {
 
 func (x *StepSpec) Reset() {
 	*x = StepSpec{}
-	mi := &file_primary_proto_msgTypes[0]
+	mi := &file_primary_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -55,7 +135,7 @@ func (x *StepSpec) String() string {
 func (*StepSpec) ProtoMessage() {}
 
 func (x *StepSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[0]
+	mi := &file_primary_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -68,7 +148,7 @@ func (x *StepSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepSpec.ProtoReflect.Descriptor instead.
 func (*StepSpec) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{0}
+	return file_primary_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *StepSpec) GetName() string {
@@ -143,7 +223,7 @@ type SubmitStepRequest struct {
 
 func (x *SubmitStepRequest) Reset() {
 	*x = SubmitStepRequest{}
-	mi := &file_primary_proto_msgTypes[1]
+	mi := &file_primary_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -155,7 +235,7 @@ func (x *SubmitStepRequest) String() string {
 func (*SubmitStepRequest) ProtoMessage() {}
 
 func (x *SubmitStepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[1]
+	mi := &file_primary_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -168,7 +248,7 @@ func (x *SubmitStepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitStepRequest.ProtoReflect.Descriptor instead.
 func (*SubmitStepRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{1}
+	return file_primary_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SubmitStepRequest) GetSpec() *StepSpec {
@@ -187,7 +267,7 @@ type SubmitStepResponse struct {
 
 func (x *SubmitStepResponse) Reset() {
 	*x = SubmitStepResponse{}
-	mi := &file_primary_proto_msgTypes[2]
+	mi := &file_primary_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -199,7 +279,7 @@ func (x *SubmitStepResponse) String() string {
 func (*SubmitStepResponse) ProtoMessage() {}
 
 func (x *SubmitStepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[2]
+	mi := &file_primary_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -212,7 +292,7 @@ func (x *SubmitStepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitStepResponse.ProtoReflect.Descriptor instead.
 func (*SubmitStepResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{2}
+	return file_primary_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SubmitStepResponse) GetStepId() string {
@@ -249,7 +329,7 @@ type Step struct {
 
 func (x *Step) Reset() {
 	*x = Step{}
-	mi := &file_primary_proto_msgTypes[3]
+	mi := &file_primary_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -261,7 +341,7 @@ func (x *Step) String() string {
 func (*Step) ProtoMessage() {}
 
 func (x *Step) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[3]
+	mi := &file_primary_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -274,7 +354,7 @@ func (x *Step) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Step.ProtoReflect.Descriptor instead.
 func (*Step) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{3}
+	return file_primary_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Step) GetId() string {
@@ -402,7 +482,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_primary_proto_msgTypes[4]
+	mi := &file_primary_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -414,7 +494,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[4]
+	mi := &file_primary_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -427,7 +507,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{4}
+	return file_primary_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Task) GetKind() string {
@@ -480,7 +560,7 @@ type Attempt struct {
 
 func (x *Attempt) Reset() {
 	*x = Attempt{}
-	mi := &file_primary_proto_msgTypes[5]
+	mi := &file_primary_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -492,7 +572,7 @@ func (x *Attempt) String() string {
 func (*Attempt) ProtoMessage() {}
 
 func (x *Attempt) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[5]
+	mi := &file_primary_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -505,7 +585,7 @@ func (x *Attempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attempt.ProtoReflect.Descriptor instead.
 func (*Attempt) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{5}
+	return file_primary_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Attempt) GetId() string {
@@ -565,7 +645,7 @@ type ListStepsRequest struct {
 
 func (x *ListStepsRequest) Reset() {
 	*x = ListStepsRequest{}
-	mi := &file_primary_proto_msgTypes[6]
+	mi := &file_primary_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -577,7 +657,7 @@ func (x *ListStepsRequest) String() string {
 func (*ListStepsRequest) ProtoMessage() {}
 
 func (x *ListStepsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[6]
+	mi := &file_primary_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -590,7 +670,7 @@ func (x *ListStepsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStepsRequest.ProtoReflect.Descriptor instead.
 func (*ListStepsRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{6}
+	return file_primary_proto_rawDescGZIP(), []int{8}
 }
 
 type ListStepsResponse struct {
@@ -602,7 +682,7 @@ type ListStepsResponse struct {
 
 func (x *ListStepsResponse) Reset() {
 	*x = ListStepsResponse{}
-	mi := &file_primary_proto_msgTypes[7]
+	mi := &file_primary_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -614,7 +694,7 @@ func (x *ListStepsResponse) String() string {
 func (*ListStepsResponse) ProtoMessage() {}
 
 func (x *ListStepsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[7]
+	mi := &file_primary_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -627,7 +707,7 @@ func (x *ListStepsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStepsResponse.ProtoReflect.Descriptor instead.
 func (*ListStepsResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{7}
+	return file_primary_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListStepsResponse) GetSteps() []*Step {
@@ -647,7 +727,7 @@ type DescribeStepRequest struct {
 
 func (x *DescribeStepRequest) Reset() {
 	*x = DescribeStepRequest{}
-	mi := &file_primary_proto_msgTypes[8]
+	mi := &file_primary_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -659,7 +739,7 @@ func (x *DescribeStepRequest) String() string {
 func (*DescribeStepRequest) ProtoMessage() {}
 
 func (x *DescribeStepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[8]
+	mi := &file_primary_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -672,7 +752,7 @@ func (x *DescribeStepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeStepRequest.ProtoReflect.Descriptor instead.
 func (*DescribeStepRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{8}
+	return file_primary_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DescribeStepRequest) GetStepId() string {
@@ -698,7 +778,7 @@ type DescribeStepResponse struct {
 
 func (x *DescribeStepResponse) Reset() {
 	*x = DescribeStepResponse{}
-	mi := &file_primary_proto_msgTypes[9]
+	mi := &file_primary_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -710,7 +790,7 @@ func (x *DescribeStepResponse) String() string {
 func (*DescribeStepResponse) ProtoMessage() {}
 
 func (x *DescribeStepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[9]
+	mi := &file_primary_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -723,7 +803,7 @@ func (x *DescribeStepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeStepResponse.ProtoReflect.Descriptor instead.
 func (*DescribeStepResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{9}
+	return file_primary_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DescribeStepResponse) GetStep() *Step {
@@ -742,7 +822,7 @@ type CancelStepRequest struct {
 
 func (x *CancelStepRequest) Reset() {
 	*x = CancelStepRequest{}
-	mi := &file_primary_proto_msgTypes[10]
+	mi := &file_primary_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -754,7 +834,7 @@ func (x *CancelStepRequest) String() string {
 func (*CancelStepRequest) ProtoMessage() {}
 
 func (x *CancelStepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[10]
+	mi := &file_primary_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -767,7 +847,7 @@ func (x *CancelStepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelStepRequest.ProtoReflect.Descriptor instead.
 func (*CancelStepRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{10}
+	return file_primary_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CancelStepRequest) GetStepId() string {
@@ -786,7 +866,7 @@ type CancelStepResponse struct {
 
 func (x *CancelStepResponse) Reset() {
 	*x = CancelStepResponse{}
-	mi := &file_primary_proto_msgTypes[11]
+	mi := &file_primary_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -798,7 +878,7 @@ func (x *CancelStepResponse) String() string {
 func (*CancelStepResponse) ProtoMessage() {}
 
 func (x *CancelStepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[11]
+	mi := &file_primary_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -811,7 +891,7 @@ func (x *CancelStepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelStepResponse.ProtoReflect.Descriptor instead.
 func (*CancelStepResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{11}
+	return file_primary_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CancelStepResponse) GetState() string {
@@ -829,7 +909,7 @@ type ListNodesRequest struct {
 
 func (x *ListNodesRequest) Reset() {
 	*x = ListNodesRequest{}
-	mi := &file_primary_proto_msgTypes[12]
+	mi := &file_primary_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -841,7 +921,7 @@ func (x *ListNodesRequest) String() string {
 func (*ListNodesRequest) ProtoMessage() {}
 
 func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[12]
+	mi := &file_primary_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +934,43 @@ func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
 func (*ListNodesRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{12}
+	return file_primary_proto_rawDescGZIP(), []int{14}
+}
+
+type StatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatusRequest) Reset() {
+	*x = StatusRequest{}
+	mi := &file_primary_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatusRequest) ProtoMessage() {}
+
+func (x *StatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
+func (*StatusRequest) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{15}
 }
 
 type Primary struct {
@@ -868,13 +984,16 @@ type Primary struct {
 	Term          uint64 `protobuf:"varint,6,opt,name=term,proto3" json:"term,omitempty"`
 	CommitIndex   uint64 `protobuf:"varint,7,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
 	AppliedIndex  uint64 `protobuf:"varint,8,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	GossipAddress string `protobuf:"bytes,9,opt,name=gossip_address,json=gossipAddress,proto3" json:"gossip_address,omitempty"`
+	// error is set when the primary could not be reached.
+	Error         string `protobuf:"bytes,10,opt,name=error,proto3" json:"error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Primary) Reset() {
 	*x = Primary{}
-	mi := &file_primary_proto_msgTypes[13]
+	mi := &file_primary_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +1005,7 @@ func (x *Primary) String() string {
 func (*Primary) ProtoMessage() {}
 
 func (x *Primary) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[13]
+	mi := &file_primary_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +1018,7 @@ func (x *Primary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Primary.ProtoReflect.Descriptor instead.
 func (*Primary) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{13}
+	return file_primary_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Primary) GetId() string {
@@ -958,6 +1077,20 @@ func (x *Primary) GetAppliedIndex() uint64 {
 	return 0
 }
 
+func (x *Primary) GetGossipAddress() string {
+	if x != nil {
+		return x.GossipAddress
+	}
+	return ""
+}
+
+func (x *Primary) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 type Node struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	Id                 string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -974,7 +1107,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_primary_proto_msgTypes[14]
+	mi := &file_primary_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -986,7 +1119,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[14]
+	mi := &file_primary_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -999,7 +1132,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{14}
+	return file_primary_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Node) GetId() string {
@@ -1069,7 +1202,7 @@ type ListNodesResponse struct {
 
 func (x *ListNodesResponse) Reset() {
 	*x = ListNodesResponse{}
-	mi := &file_primary_proto_msgTypes[15]
+	mi := &file_primary_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1081,7 +1214,7 @@ func (x *ListNodesResponse) String() string {
 func (*ListNodesResponse) ProtoMessage() {}
 
 func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[15]
+	mi := &file_primary_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1094,7 +1227,7 @@ func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
 func (*ListNodesResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{15}
+	return file_primary_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListNodesResponse) GetPrimaries() []*Primary {
@@ -1126,7 +1259,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_primary_proto_msgTypes[16]
+	mi := &file_primary_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1138,7 +1271,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[16]
+	mi := &file_primary_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1151,7 +1284,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{16}
+	return file_primary_proto_rawDescGZIP(), []int{19}
 }
 
 type JoinResponse struct {
@@ -1163,7 +1296,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_primary_proto_msgTypes[17]
+	mi := &file_primary_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1175,7 +1308,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[17]
+	mi := &file_primary_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1188,7 +1321,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{17}
+	return file_primary_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *JoinResponse) GetGossipAddresses() []string {
@@ -1211,7 +1344,7 @@ type WorkerInfo struct {
 
 func (x *WorkerInfo) Reset() {
 	*x = WorkerInfo{}
-	mi := &file_primary_proto_msgTypes[18]
+	mi := &file_primary_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1223,7 +1356,7 @@ func (x *WorkerInfo) String() string {
 func (*WorkerInfo) ProtoMessage() {}
 
 func (x *WorkerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[18]
+	mi := &file_primary_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1236,7 +1369,7 @@ func (x *WorkerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerInfo.ProtoReflect.Descriptor instead.
 func (*WorkerInfo) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{18}
+	return file_primary_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WorkerInfo) GetId() string {
@@ -1283,7 +1416,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_primary_proto_msgTypes[19]
+	mi := &file_primary_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1295,7 +1428,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[19]
+	mi := &file_primary_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1308,7 +1441,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{19}
+	return file_primary_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RegisterRequest) GetWorker() *WorkerInfo {
@@ -1326,7 +1459,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_primary_proto_msgTypes[20]
+	mi := &file_primary_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1338,7 +1471,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[20]
+	mi := &file_primary_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1351,7 +1484,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{20}
+	return file_primary_proto_rawDescGZIP(), []int{23}
 }
 
 type AttemptStatus struct {
@@ -1364,7 +1497,7 @@ type AttemptStatus struct {
 
 func (x *AttemptStatus) Reset() {
 	*x = AttemptStatus{}
-	mi := &file_primary_proto_msgTypes[21]
+	mi := &file_primary_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1376,7 +1509,7 @@ func (x *AttemptStatus) String() string {
 func (*AttemptStatus) ProtoMessage() {}
 
 func (x *AttemptStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[21]
+	mi := &file_primary_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1389,7 +1522,7 @@ func (x *AttemptStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttemptStatus.ProtoReflect.Descriptor instead.
 func (*AttemptStatus) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{21}
+	return file_primary_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *AttemptStatus) GetAttemptId() string {
@@ -1407,17 +1540,19 @@ func (x *AttemptStatus) GetProgress() float64 {
 }
 
 type HeartbeatRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	WorkerId      string                 `protobuf:"bytes,1,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
-	Incarnation   int64                  `protobuf:"varint,2,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
-	Running       []*AttemptStatus       `protobuf:"bytes,3,rep,name=running,proto3" json:"running,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	WorkerId    string                 `protobuf:"bytes,1,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	Incarnation int64                  `protobuf:"varint,2,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	Running     []*AttemptStatus       `protobuf:"bytes,3,rep,name=running,proto3" json:"running,omitempty"`
+	// held_steps are steps whose map outputs the worker still keeps.
+	HeldSteps     []string `protobuf:"bytes,4,rep,name=held_steps,json=heldSteps,proto3" json:"held_steps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_primary_proto_msgTypes[22]
+	mi := &file_primary_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1429,7 +1564,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[22]
+	mi := &file_primary_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1442,7 +1577,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{22}
+	return file_primary_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *HeartbeatRequest) GetWorkerId() string {
@@ -1466,6 +1601,13 @@ func (x *HeartbeatRequest) GetRunning() []*AttemptStatus {
 	return nil
 }
 
+func (x *HeartbeatRequest) GetHeldSteps() []string {
+	if x != nil {
+		return x.HeldSteps
+	}
+	return nil
+}
+
 type HeartbeatResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// kill_attempts are running attempts the worker must stop.
@@ -1478,7 +1620,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_primary_proto_msgTypes[23]
+	mi := &file_primary_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1490,7 +1632,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[23]
+	mi := &file_primary_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1503,7 +1645,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{23}
+	return file_primary_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *HeartbeatResponse) GetKillAttempts() []string {
@@ -1531,7 +1673,7 @@ type PollTasksRequest struct {
 
 func (x *PollTasksRequest) Reset() {
 	*x = PollTasksRequest{}
-	mi := &file_primary_proto_msgTypes[24]
+	mi := &file_primary_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1543,7 +1685,7 @@ func (x *PollTasksRequest) String() string {
 func (*PollTasksRequest) ProtoMessage() {}
 
 func (x *PollTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[24]
+	mi := &file_primary_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1556,7 +1698,7 @@ func (x *PollTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollTasksRequest.ProtoReflect.Descriptor instead.
 func (*PollTasksRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{24}
+	return file_primary_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PollTasksRequest) GetWorkerId() string {
@@ -1589,7 +1731,7 @@ type PollTasksResponse struct {
 
 func (x *PollTasksResponse) Reset() {
 	*x = PollTasksResponse{}
-	mi := &file_primary_proto_msgTypes[25]
+	mi := &file_primary_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1601,7 +1743,7 @@ func (x *PollTasksResponse) String() string {
 func (*PollTasksResponse) ProtoMessage() {}
 
 func (x *PollTasksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[25]
+	mi := &file_primary_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1614,7 +1756,7 @@ func (x *PollTasksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollTasksResponse.ProtoReflect.Descriptor instead.
 func (*PollTasksResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{25}
+	return file_primary_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PollTasksResponse) GetAssignments() []*Assignment {
@@ -1636,7 +1778,7 @@ type Split struct {
 
 func (x *Split) Reset() {
 	*x = Split{}
-	mi := &file_primary_proto_msgTypes[26]
+	mi := &file_primary_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1648,7 +1790,7 @@ func (x *Split) String() string {
 func (*Split) ProtoMessage() {}
 
 func (x *Split) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[26]
+	mi := &file_primary_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1661,7 +1803,7 @@ func (x *Split) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Split.ProtoReflect.Descriptor instead.
 func (*Split) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{26}
+	return file_primary_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Split) GetFile() string {
@@ -1704,7 +1846,7 @@ type MapOutput struct {
 
 func (x *MapOutput) Reset() {
 	*x = MapOutput{}
-	mi := &file_primary_proto_msgTypes[27]
+	mi := &file_primary_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1716,7 +1858,7 @@ func (x *MapOutput) String() string {
 func (*MapOutput) ProtoMessage() {}
 
 func (x *MapOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[27]
+	mi := &file_primary_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1729,7 +1871,7 @@ func (x *MapOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapOutput.ProtoReflect.Descriptor instead.
 func (*MapOutput) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{27}
+	return file_primary_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *MapOutput) GetMapIndex() int32 {
@@ -1775,7 +1917,7 @@ type Assignment struct {
 
 func (x *Assignment) Reset() {
 	*x = Assignment{}
-	mi := &file_primary_proto_msgTypes[28]
+	mi := &file_primary_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1787,7 +1929,7 @@ func (x *Assignment) String() string {
 func (*Assignment) ProtoMessage() {}
 
 func (x *Assignment) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[28]
+	mi := &file_primary_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1800,7 +1942,7 @@ func (x *Assignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
 func (*Assignment) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{28}
+	return file_primary_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Assignment) GetAttemptId() string {
@@ -1906,7 +2048,7 @@ type ReportAttemptRequest struct {
 
 func (x *ReportAttemptRequest) Reset() {
 	*x = ReportAttemptRequest{}
-	mi := &file_primary_proto_msgTypes[29]
+	mi := &file_primary_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1918,7 +2060,7 @@ func (x *ReportAttemptRequest) String() string {
 func (*ReportAttemptRequest) ProtoMessage() {}
 
 func (x *ReportAttemptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[29]
+	mi := &file_primary_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1931,7 +2073,7 @@ func (x *ReportAttemptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportAttemptRequest.ProtoReflect.Descriptor instead.
 func (*ReportAttemptRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{29}
+	return file_primary_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ReportAttemptRequest) GetWorkerId() string {
@@ -1998,7 +2140,7 @@ type ReportAttemptResponse struct {
 
 func (x *ReportAttemptResponse) Reset() {
 	*x = ReportAttemptResponse{}
-	mi := &file_primary_proto_msgTypes[30]
+	mi := &file_primary_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2010,7 +2152,7 @@ func (x *ReportAttemptResponse) String() string {
 func (*ReportAttemptResponse) ProtoMessage() {}
 
 func (x *ReportAttemptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[30]
+	mi := &file_primary_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2023,14 +2165,17 @@ func (x *ReportAttemptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportAttemptResponse.ProtoReflect.Descriptor instead.
 func (*ReportAttemptResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{30}
+	return file_primary_proto_rawDescGZIP(), []int{33}
 }
 
 var File_primary_proto protoreflect.FileDescriptor
 
 const file_primary_proto_rawDesc = "" +
 	"\n" +
-	"\rprimary.proto\x12\fgomr.primary\"\xe8\x02\n" +
+	"\rprimary.proto\x12\fgomr.primary\"I\n" +
+	"\x16RegisterPrimaryRequest\x12/\n" +
+	"\aprimary\x18\x01 \x01(\v2\x15.gomr.primary.PrimaryR\aprimary\"\x19\n" +
+	"\x17RegisterPrimaryResponse\"\xe8\x02\n" +
 	"\bStepSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03job\x18\x02 \x01(\tR\x03job\x12=\n" +
@@ -2097,7 +2242,8 @@ const file_primary_proto_rawDesc = "" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\"*\n" +
 	"\x12CancelStepResponse\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\"\x12\n" +
-	"\x10ListNodesRequest\"\xe7\x01\n" +
+	"\x10ListNodesRequest\"\x0f\n" +
+	"\rStatusRequest\"\xa4\x02\n" +
 	"\aPrimary\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12!\n" +
@@ -2107,7 +2253,10 @@ const file_primary_proto_rawDesc = "" +
 	"\x05voter\x18\x05 \x01(\bR\x05voter\x12\x12\n" +
 	"\x04term\x18\x06 \x01(\x04R\x04term\x12!\n" +
 	"\fcommit_index\x18\a \x01(\x04R\vcommitIndex\x12#\n" +
-	"\rapplied_index\x18\b \x01(\x04R\fappliedIndex\"\xde\x01\n" +
+	"\rapplied_index\x18\b \x01(\x04R\fappliedIndex\x12%\n" +
+	"\x0egossip_address\x18\t \x01(\tR\rgossipAddress\x12\x14\n" +
+	"\x05error\x18\n" +
+	" \x01(\tR\x05error\"\xde\x01\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x18\n" +
@@ -2137,11 +2286,13 @@ const file_primary_proto_rawDesc = "" +
 	"\rAttemptStatus\x12\x1d\n" +
 	"\n" +
 	"attempt_id\x18\x01 \x01(\tR\tattemptId\x12\x1a\n" +
-	"\bprogress\x18\x02 \x01(\x01R\bprogress\"\x88\x01\n" +
+	"\bprogress\x18\x02 \x01(\x01R\bprogress\"\xa7\x01\n" +
 	"\x10HeartbeatRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12 \n" +
 	"\vincarnation\x18\x02 \x01(\x03R\vincarnation\x125\n" +
-	"\arunning\x18\x03 \x03(\v2\x1b.gomr.primary.AttemptStatusR\arunning\"W\n" +
+	"\arunning\x18\x03 \x03(\v2\x1b.gomr.primary.AttemptStatusR\arunning\x12\x1d\n" +
+	"\n" +
+	"held_steps\x18\x04 \x03(\tR\theldSteps\"W\n" +
 	"\x11HeartbeatResponse\x12#\n" +
 	"\rkill_attempts\x18\x01 \x03(\tR\fkillAttempts\x12\x1d\n" +
 	"\n" +
@@ -2205,7 +2356,10 @@ const file_primary_proto_rawDesc = "" +
 	"\fDescribeStep\x12!.gomr.primary.DescribeStepRequest\x1a\".gomr.primary.DescribeStepResponse\x12O\n" +
 	"\n" +
 	"CancelStep\x12\x1f.gomr.primary.CancelStepRequest\x1a .gomr.primary.CancelStepResponse\x12L\n" +
-	"\tListNodes\x12\x1e.gomr.primary.ListNodesRequest\x1a\x1f.gomr.primary.ListNodesResponse2\x88\x03\n" +
+	"\tListNodes\x12\x1e.gomr.primary.ListNodesRequest\x1a\x1f.gomr.primary.ListNodesResponse2\xa4\x01\n" +
+	"\x04Peer\x12^\n" +
+	"\x0fRegisterPrimary\x12$.gomr.primary.RegisterPrimaryRequest\x1a%.gomr.primary.RegisterPrimaryResponse\x12<\n" +
+	"\x06Status\x12\x1b.gomr.primary.StatusRequest\x1a\x15.gomr.primary.Primary2\x88\x03\n" +
 	"\x06Worker\x12=\n" +
 	"\x04Join\x12\x19.gomr.primary.JoinRequest\x1a\x1a.gomr.primary.JoinResponse\x12I\n" +
 	"\bRegister\x12\x1d.gomr.primary.RegisterRequest\x1a\x1e.gomr.primary.RegisterResponse\x12L\n" +
@@ -2225,88 +2379,96 @@ func file_primary_proto_rawDescGZIP() []byte {
 	return file_primary_proto_rawDescData
 }
 
-var file_primary_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_primary_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_primary_proto_goTypes = []any{
-	(*StepSpec)(nil),              // 0: gomr.primary.StepSpec
-	(*SubmitStepRequest)(nil),     // 1: gomr.primary.SubmitStepRequest
-	(*SubmitStepResponse)(nil),    // 2: gomr.primary.SubmitStepResponse
-	(*Step)(nil),                  // 3: gomr.primary.Step
-	(*Task)(nil),                  // 4: gomr.primary.Task
-	(*Attempt)(nil),               // 5: gomr.primary.Attempt
-	(*ListStepsRequest)(nil),      // 6: gomr.primary.ListStepsRequest
-	(*ListStepsResponse)(nil),     // 7: gomr.primary.ListStepsResponse
-	(*DescribeStepRequest)(nil),   // 8: gomr.primary.DescribeStepRequest
-	(*DescribeStepResponse)(nil),  // 9: gomr.primary.DescribeStepResponse
-	(*CancelStepRequest)(nil),     // 10: gomr.primary.CancelStepRequest
-	(*CancelStepResponse)(nil),    // 11: gomr.primary.CancelStepResponse
-	(*ListNodesRequest)(nil),      // 12: gomr.primary.ListNodesRequest
-	(*Primary)(nil),               // 13: gomr.primary.Primary
-	(*Node)(nil),                  // 14: gomr.primary.Node
-	(*ListNodesResponse)(nil),     // 15: gomr.primary.ListNodesResponse
-	(*JoinRequest)(nil),           // 16: gomr.primary.JoinRequest
-	(*JoinResponse)(nil),          // 17: gomr.primary.JoinResponse
-	(*WorkerInfo)(nil),            // 18: gomr.primary.WorkerInfo
-	(*RegisterRequest)(nil),       // 19: gomr.primary.RegisterRequest
-	(*RegisterResponse)(nil),      // 20: gomr.primary.RegisterResponse
-	(*AttemptStatus)(nil),         // 21: gomr.primary.AttemptStatus
-	(*HeartbeatRequest)(nil),      // 22: gomr.primary.HeartbeatRequest
-	(*HeartbeatResponse)(nil),     // 23: gomr.primary.HeartbeatResponse
-	(*PollTasksRequest)(nil),      // 24: gomr.primary.PollTasksRequest
-	(*PollTasksResponse)(nil),     // 25: gomr.primary.PollTasksResponse
-	(*Split)(nil),                 // 26: gomr.primary.Split
-	(*MapOutput)(nil),             // 27: gomr.primary.MapOutput
-	(*Assignment)(nil),            // 28: gomr.primary.Assignment
-	(*ReportAttemptRequest)(nil),  // 29: gomr.primary.ReportAttemptRequest
-	(*ReportAttemptResponse)(nil), // 30: gomr.primary.ReportAttemptResponse
-	nil,                           // 31: gomr.primary.StepSpec.OptionsEntry
-	nil,                           // 32: gomr.primary.Step.CountersEntry
-	nil,                           // 33: gomr.primary.Assignment.OptionsEntry
-	nil,                           // 34: gomr.primary.ReportAttemptRequest.CountersEntry
+	(*RegisterPrimaryRequest)(nil),  // 0: gomr.primary.RegisterPrimaryRequest
+	(*RegisterPrimaryResponse)(nil), // 1: gomr.primary.RegisterPrimaryResponse
+	(*StepSpec)(nil),                // 2: gomr.primary.StepSpec
+	(*SubmitStepRequest)(nil),       // 3: gomr.primary.SubmitStepRequest
+	(*SubmitStepResponse)(nil),      // 4: gomr.primary.SubmitStepResponse
+	(*Step)(nil),                    // 5: gomr.primary.Step
+	(*Task)(nil),                    // 6: gomr.primary.Task
+	(*Attempt)(nil),                 // 7: gomr.primary.Attempt
+	(*ListStepsRequest)(nil),        // 8: gomr.primary.ListStepsRequest
+	(*ListStepsResponse)(nil),       // 9: gomr.primary.ListStepsResponse
+	(*DescribeStepRequest)(nil),     // 10: gomr.primary.DescribeStepRequest
+	(*DescribeStepResponse)(nil),    // 11: gomr.primary.DescribeStepResponse
+	(*CancelStepRequest)(nil),       // 12: gomr.primary.CancelStepRequest
+	(*CancelStepResponse)(nil),      // 13: gomr.primary.CancelStepResponse
+	(*ListNodesRequest)(nil),        // 14: gomr.primary.ListNodesRequest
+	(*StatusRequest)(nil),           // 15: gomr.primary.StatusRequest
+	(*Primary)(nil),                 // 16: gomr.primary.Primary
+	(*Node)(nil),                    // 17: gomr.primary.Node
+	(*ListNodesResponse)(nil),       // 18: gomr.primary.ListNodesResponse
+	(*JoinRequest)(nil),             // 19: gomr.primary.JoinRequest
+	(*JoinResponse)(nil),            // 20: gomr.primary.JoinResponse
+	(*WorkerInfo)(nil),              // 21: gomr.primary.WorkerInfo
+	(*RegisterRequest)(nil),         // 22: gomr.primary.RegisterRequest
+	(*RegisterResponse)(nil),        // 23: gomr.primary.RegisterResponse
+	(*AttemptStatus)(nil),           // 24: gomr.primary.AttemptStatus
+	(*HeartbeatRequest)(nil),        // 25: gomr.primary.HeartbeatRequest
+	(*HeartbeatResponse)(nil),       // 26: gomr.primary.HeartbeatResponse
+	(*PollTasksRequest)(nil),        // 27: gomr.primary.PollTasksRequest
+	(*PollTasksResponse)(nil),       // 28: gomr.primary.PollTasksResponse
+	(*Split)(nil),                   // 29: gomr.primary.Split
+	(*MapOutput)(nil),               // 30: gomr.primary.MapOutput
+	(*Assignment)(nil),              // 31: gomr.primary.Assignment
+	(*ReportAttemptRequest)(nil),    // 32: gomr.primary.ReportAttemptRequest
+	(*ReportAttemptResponse)(nil),   // 33: gomr.primary.ReportAttemptResponse
+	nil,                             // 34: gomr.primary.StepSpec.OptionsEntry
+	nil,                             // 35: gomr.primary.Step.CountersEntry
+	nil,                             // 36: gomr.primary.Assignment.OptionsEntry
+	nil,                             // 37: gomr.primary.ReportAttemptRequest.CountersEntry
 }
 var file_primary_proto_depIdxs = []int32{
-	31, // 0: gomr.primary.StepSpec.options:type_name -> gomr.primary.StepSpec.OptionsEntry
-	0,  // 1: gomr.primary.SubmitStepRequest.spec:type_name -> gomr.primary.StepSpec
-	0,  // 2: gomr.primary.Step.spec:type_name -> gomr.primary.StepSpec
-	32, // 3: gomr.primary.Step.counters:type_name -> gomr.primary.Step.CountersEntry
-	4,  // 4: gomr.primary.Step.tasks:type_name -> gomr.primary.Task
-	26, // 5: gomr.primary.Task.split:type_name -> gomr.primary.Split
-	5,  // 6: gomr.primary.Task.attempts:type_name -> gomr.primary.Attempt
-	3,  // 7: gomr.primary.ListStepsResponse.steps:type_name -> gomr.primary.Step
-	3,  // 8: gomr.primary.DescribeStepResponse.step:type_name -> gomr.primary.Step
-	13, // 9: gomr.primary.ListNodesResponse.primaries:type_name -> gomr.primary.Primary
-	14, // 10: gomr.primary.ListNodesResponse.workers:type_name -> gomr.primary.Node
-	18, // 11: gomr.primary.RegisterRequest.worker:type_name -> gomr.primary.WorkerInfo
-	21, // 12: gomr.primary.HeartbeatRequest.running:type_name -> gomr.primary.AttemptStatus
-	28, // 13: gomr.primary.PollTasksResponse.assignments:type_name -> gomr.primary.Assignment
-	33, // 14: gomr.primary.Assignment.options:type_name -> gomr.primary.Assignment.OptionsEntry
-	26, // 15: gomr.primary.Assignment.split:type_name -> gomr.primary.Split
-	27, // 16: gomr.primary.Assignment.map_outputs:type_name -> gomr.primary.MapOutput
-	34, // 17: gomr.primary.ReportAttemptRequest.counters:type_name -> gomr.primary.ReportAttemptRequest.CountersEntry
-	1,  // 18: gomr.primary.Client.SubmitStep:input_type -> gomr.primary.SubmitStepRequest
-	6,  // 19: gomr.primary.Client.ListSteps:input_type -> gomr.primary.ListStepsRequest
-	8,  // 20: gomr.primary.Client.DescribeStep:input_type -> gomr.primary.DescribeStepRequest
-	10, // 21: gomr.primary.Client.CancelStep:input_type -> gomr.primary.CancelStepRequest
-	12, // 22: gomr.primary.Client.ListNodes:input_type -> gomr.primary.ListNodesRequest
-	16, // 23: gomr.primary.Worker.Join:input_type -> gomr.primary.JoinRequest
-	19, // 24: gomr.primary.Worker.Register:input_type -> gomr.primary.RegisterRequest
-	22, // 25: gomr.primary.Worker.Heartbeat:input_type -> gomr.primary.HeartbeatRequest
-	24, // 26: gomr.primary.Worker.PollTasks:input_type -> gomr.primary.PollTasksRequest
-	29, // 27: gomr.primary.Worker.ReportAttempt:input_type -> gomr.primary.ReportAttemptRequest
-	2,  // 28: gomr.primary.Client.SubmitStep:output_type -> gomr.primary.SubmitStepResponse
-	7,  // 29: gomr.primary.Client.ListSteps:output_type -> gomr.primary.ListStepsResponse
-	9,  // 30: gomr.primary.Client.DescribeStep:output_type -> gomr.primary.DescribeStepResponse
-	11, // 31: gomr.primary.Client.CancelStep:output_type -> gomr.primary.CancelStepResponse
-	15, // 32: gomr.primary.Client.ListNodes:output_type -> gomr.primary.ListNodesResponse
-	17, // 33: gomr.primary.Worker.Join:output_type -> gomr.primary.JoinResponse
-	20, // 34: gomr.primary.Worker.Register:output_type -> gomr.primary.RegisterResponse
-	23, // 35: gomr.primary.Worker.Heartbeat:output_type -> gomr.primary.HeartbeatResponse
-	25, // 36: gomr.primary.Worker.PollTasks:output_type -> gomr.primary.PollTasksResponse
-	30, // 37: gomr.primary.Worker.ReportAttempt:output_type -> gomr.primary.ReportAttemptResponse
-	28, // [28:38] is the sub-list for method output_type
-	18, // [18:28] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	16, // 0: gomr.primary.RegisterPrimaryRequest.primary:type_name -> gomr.primary.Primary
+	34, // 1: gomr.primary.StepSpec.options:type_name -> gomr.primary.StepSpec.OptionsEntry
+	2,  // 2: gomr.primary.SubmitStepRequest.spec:type_name -> gomr.primary.StepSpec
+	2,  // 3: gomr.primary.Step.spec:type_name -> gomr.primary.StepSpec
+	35, // 4: gomr.primary.Step.counters:type_name -> gomr.primary.Step.CountersEntry
+	6,  // 5: gomr.primary.Step.tasks:type_name -> gomr.primary.Task
+	29, // 6: gomr.primary.Task.split:type_name -> gomr.primary.Split
+	7,  // 7: gomr.primary.Task.attempts:type_name -> gomr.primary.Attempt
+	5,  // 8: gomr.primary.ListStepsResponse.steps:type_name -> gomr.primary.Step
+	5,  // 9: gomr.primary.DescribeStepResponse.step:type_name -> gomr.primary.Step
+	16, // 10: gomr.primary.ListNodesResponse.primaries:type_name -> gomr.primary.Primary
+	17, // 11: gomr.primary.ListNodesResponse.workers:type_name -> gomr.primary.Node
+	21, // 12: gomr.primary.RegisterRequest.worker:type_name -> gomr.primary.WorkerInfo
+	24, // 13: gomr.primary.HeartbeatRequest.running:type_name -> gomr.primary.AttemptStatus
+	31, // 14: gomr.primary.PollTasksResponse.assignments:type_name -> gomr.primary.Assignment
+	36, // 15: gomr.primary.Assignment.options:type_name -> gomr.primary.Assignment.OptionsEntry
+	29, // 16: gomr.primary.Assignment.split:type_name -> gomr.primary.Split
+	30, // 17: gomr.primary.Assignment.map_outputs:type_name -> gomr.primary.MapOutput
+	37, // 18: gomr.primary.ReportAttemptRequest.counters:type_name -> gomr.primary.ReportAttemptRequest.CountersEntry
+	3,  // 19: gomr.primary.Client.SubmitStep:input_type -> gomr.primary.SubmitStepRequest
+	8,  // 20: gomr.primary.Client.ListSteps:input_type -> gomr.primary.ListStepsRequest
+	10, // 21: gomr.primary.Client.DescribeStep:input_type -> gomr.primary.DescribeStepRequest
+	12, // 22: gomr.primary.Client.CancelStep:input_type -> gomr.primary.CancelStepRequest
+	14, // 23: gomr.primary.Client.ListNodes:input_type -> gomr.primary.ListNodesRequest
+	0,  // 24: gomr.primary.Peer.RegisterPrimary:input_type -> gomr.primary.RegisterPrimaryRequest
+	15, // 25: gomr.primary.Peer.Status:input_type -> gomr.primary.StatusRequest
+	19, // 26: gomr.primary.Worker.Join:input_type -> gomr.primary.JoinRequest
+	22, // 27: gomr.primary.Worker.Register:input_type -> gomr.primary.RegisterRequest
+	25, // 28: gomr.primary.Worker.Heartbeat:input_type -> gomr.primary.HeartbeatRequest
+	27, // 29: gomr.primary.Worker.PollTasks:input_type -> gomr.primary.PollTasksRequest
+	32, // 30: gomr.primary.Worker.ReportAttempt:input_type -> gomr.primary.ReportAttemptRequest
+	4,  // 31: gomr.primary.Client.SubmitStep:output_type -> gomr.primary.SubmitStepResponse
+	9,  // 32: gomr.primary.Client.ListSteps:output_type -> gomr.primary.ListStepsResponse
+	11, // 33: gomr.primary.Client.DescribeStep:output_type -> gomr.primary.DescribeStepResponse
+	13, // 34: gomr.primary.Client.CancelStep:output_type -> gomr.primary.CancelStepResponse
+	18, // 35: gomr.primary.Client.ListNodes:output_type -> gomr.primary.ListNodesResponse
+	1,  // 36: gomr.primary.Peer.RegisterPrimary:output_type -> gomr.primary.RegisterPrimaryResponse
+	16, // 37: gomr.primary.Peer.Status:output_type -> gomr.primary.Primary
+	20, // 38: gomr.primary.Worker.Join:output_type -> gomr.primary.JoinResponse
+	23, // 39: gomr.primary.Worker.Register:output_type -> gomr.primary.RegisterResponse
+	26, // 40: gomr.primary.Worker.Heartbeat:output_type -> gomr.primary.HeartbeatResponse
+	28, // 41: gomr.primary.Worker.PollTasks:output_type -> gomr.primary.PollTasksResponse
+	33, // 42: gomr.primary.Worker.ReportAttempt:output_type -> gomr.primary.ReportAttemptResponse
+	31, // [31:43] is the sub-list for method output_type
+	19, // [19:31] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_primary_proto_init() }
@@ -2320,9 +2482,9 @@ func file_primary_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_primary_proto_rawDesc), len(file_primary_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   35,
+			NumMessages:   38,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   3,
 		},
 		GoTypes:           file_primary_proto_goTypes,
 		DependencyIndexes: file_primary_proto_depIdxs,

@@ -291,6 +291,156 @@ var Client_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
+	Peer_RegisterPrimary_FullMethodName = "/gomr.primary.Peer/RegisterPrimary"
+	Peer_Status_FullMethodName          = "/gomr.primary.Peer/Status"
+)
+
+// PeerClient is the client API for Peer service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Peer is what primaries call on each other.
+type PeerClient interface {
+	// RegisterPrimary records a primary's addresses in the replicated state.
+	RegisterPrimary(ctx context.Context, in *RegisterPrimaryRequest, opts ...grpc.CallOption) (*RegisterPrimaryResponse, error)
+	// Status returns the Raft status of the primary called; it is never
+	// forwarded.
+	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*Primary, error)
+}
+
+type peerClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewPeerClient(cc grpc.ClientConnInterface) PeerClient {
+	return &peerClient{cc}
+}
+
+func (c *peerClient) RegisterPrimary(ctx context.Context, in *RegisterPrimaryRequest, opts ...grpc.CallOption) (*RegisterPrimaryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RegisterPrimaryResponse)
+	err := c.cc.Invoke(ctx, Peer_RegisterPrimary_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *peerClient) Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*Primary, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Primary)
+	err := c.cc.Invoke(ctx, Peer_Status_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// PeerServer is the server API for Peer service.
+// All implementations must embed UnimplementedPeerServer
+// for forward compatibility.
+//
+// Peer is what primaries call on each other.
+type PeerServer interface {
+	// RegisterPrimary records a primary's addresses in the replicated state.
+	RegisterPrimary(context.Context, *RegisterPrimaryRequest) (*RegisterPrimaryResponse, error)
+	// Status returns the Raft status of the primary called; it is never
+	// forwarded.
+	Status(context.Context, *StatusRequest) (*Primary, error)
+	mustEmbedUnimplementedPeerServer()
+}
+
+// UnimplementedPeerServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedPeerServer struct{}
+
+func (UnimplementedPeerServer) RegisterPrimary(context.Context, *RegisterPrimaryRequest) (*RegisterPrimaryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RegisterPrimary not implemented")
+}
+func (UnimplementedPeerServer) Status(context.Context, *StatusRequest) (*Primary, error) {
+	return nil, status.Error(codes.Unimplemented, "method Status not implemented")
+}
+func (UnimplementedPeerServer) mustEmbedUnimplementedPeerServer() {}
+func (UnimplementedPeerServer) testEmbeddedByValue()              {}
+
+// UnsafePeerServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to PeerServer will
+// result in compilation errors.
+type UnsafePeerServer interface {
+	mustEmbedUnimplementedPeerServer()
+}
+
+func RegisterPeerServer(s grpc.ServiceRegistrar, srv PeerServer) {
+	// If the following call panics, it indicates UnimplementedPeerServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Peer_ServiceDesc, srv)
+}
+
+func _Peer_RegisterPrimary_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RegisterPrimaryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServer).RegisterPrimary(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Peer_RegisterPrimary_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServer).RegisterPrimary(ctx, req.(*RegisterPrimaryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Peer_Status_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServer).Status(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Peer_Status_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServer).Status(ctx, req.(*StatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// Peer_ServiceDesc is the grpc.ServiceDesc for Peer service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Peer_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "gomr.primary.Peer",
+	HandlerType: (*PeerServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "RegisterPrimary",
+			Handler:    _Peer_RegisterPrimary_Handler,
+		},
+		{
+			MethodName: "Status",
+			Handler:    _Peer_Status_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "primary.proto",
+}
+
+const (
 	Worker_Join_FullMethodName          = "/gomr.primary.Worker/Join"
 	Worker_Register_FullMethodName      = "/gomr.primary.Worker/Register"
 	Worker_Heartbeat_FullMethodName     = "/gomr.primary.Worker/Heartbeat"

@@ -1,0 +1,198 @@
+// Package localcluster runs a whole gomr cluster inside one process, on
+// loopback: primaries forming a Raft group, core workers and task workers,
+// each started through the same Start functions a real node uses. It backs
+// `gomr local`, `gomr run`, `gomr bench` and the tests.
+package localcluster
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/gomr/gomr/primary"
+	"github.com/gomr/gomr/worker"
+)
+
+// DefaultAddr is the address `gomr local` serves clients on, and the
+// address every client command uses when given none.
+const DefaultAddr = "127.0.0.1:7400"
+
+// Config configures a local cluster.
+type Config struct {
+	Primaries int
+	Core      int
+	Task      int
+	// Slots per worker (number of CPUs when 0).
+	Slots int
+	// DataDir holds every node's data, one folder per node.
+	DataDir string
+	// Addr is the first primary's client address; "" picks a free port.
+	// The other primaries always get free ports.
+	Addr string
+	// WorkerTimeout overrides the primaries' heartbeat timeout when set.
+	WorkerTimeout time.Duration
+	// StepConcurrency overrides how many steps run at once when set.
+	StepConcurrency int
+	Logger          *slog.Logger
+}
+
+// Cluster is a running local cluster.
+type Cluster struct {
+	Primaries []*primary.Server
+	Workers   []*worker.Worker
+	cfg       Config
+	// primaryCfgs keep what is needed to restart a primary.
+	primaryCfgs []primary.Config
+}
+
+// Start starts the primaries, waits for a leader, then starts the workers.
+func Start(ctx context.Context, cfg Config) (*Cluster, error) {
+	if cfg.Primaries < 1 {
+		return nil, fmt.Errorf("local cluster needs at least one primary, got %d", cfg.Primaries)
+	}
+	if cfg.Core < 0 || cfg.Task < 0 || cfg.Core+cfg.Task < 1 {
+		return nil, fmt.Errorf("local cluster needs at least one worker, got %d core and %d task", cfg.Core, cfg.Task)
+	}
+	if cfg.Slots == 0 {
+		cfg.Slots = runtime.NumCPU()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	c := &Cluster{cfg: cfg}
+	ok := false
+	defer func() {
+		if !ok {
+			c.Stop()
+		}
+	}()
+	// Bind every primary's ports first: each needs the others' Raft
+	// addresses to bootstrap the group.
+	var peers []string
+	for i := range cfg.Primaries {
+		addr := "127.0.0.1:0"
+		if i == 0 && cfg.Addr != "" {
+			addr = cfg.Addr
+		}
+		lis, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("primary %d: listen on %s: %w", i+1, addr, err)
+		}
+		rlis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			lis.Close()
+			return nil, fmt.Errorf("primary %d: listen for raft: %w", i+1, err)
+		}
+		id := fmt.Sprintf("primary-%d", i+1)
+		pc := primary.DefaultConfig()
+		pc.NodeID = id
+		pc.DataDir = filepath.Join(cfg.DataDir, id)
+		pc.Addr = lis.Addr().String()
+		pc.RaftAddr = rlis.Addr().String()
+		pc.GossipAddr = "127.0.0.1:0"
+		pc.Listener, pc.RaftListener = lis, rlis
+		pc.Fast = true
+		pc.Logger = cfg.Logger
+		if cfg.WorkerTimeout > 0 {
+			pc.WorkerTimeout = cfg.WorkerTimeout
+		}
+		if cfg.StepConcurrency > 0 {
+			pc.StepConcurrency = cfg.StepConcurrency
+		}
+		peers = append(peers, id+"="+pc.RaftAddr)
+		c.primaryCfgs = append(c.primaryCfgs, pc)
+	}
+	for i := range c.primaryCfgs {
+		c.primaryCfgs[i].Peers = peers
+		p, err := primary.Start(c.primaryCfgs[i])
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", c.primaryCfgs[i].NodeID, err)
+		}
+		c.Primaries = append(c.Primaries, p)
+	}
+	if _, err := c.WaitForLeader(ctx); err != nil {
+		return nil, err
+	}
+	for i := range cfg.Core + cfg.Task {
+		role, n := "core", i+1
+		if i >= cfg.Core {
+			role, n = "task", i-cfg.Core+1
+		}
+		if _, err := c.AddWorker(role, fmt.Sprintf("%s-%d", role, n)); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	return c, nil
+}
+
+// AddWorker starts one more worker and waits for it to register.
+func (c *Cluster) AddWorker(role, id string) (*worker.Worker, error) {
+	wc := worker.DefaultConfig()
+	wc.ID = id
+	wc.Role = role
+	wc.Join = c.Addrs()
+	wc.Addr = "127.0.0.1:0"
+	wc.GossipAddr = "127.0.0.1:0"
+	wc.DataDir = filepath.Join(c.cfg.DataDir, id)
+	wc.Slots = c.cfg.Slots
+	wc.HeartbeatInterval = 200 * time.Millisecond
+	wc.Fast = true
+	wc.Logger = c.cfg.Logger
+	w, err := worker.Start(wc)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", id, err)
+	}
+	c.Workers = append(c.Workers, w)
+	return w, nil
+}
+
+// Addr returns the first primary's client address.
+func (c *Cluster) Addr() string { return c.Primaries[0].Addr() }
+
+// Addrs returns every primary's client address.
+func (c *Cluster) Addrs() []string {
+	var out []string
+	for _, p := range c.Primaries {
+		out = append(out, p.Addr())
+	}
+	return out
+}
+
+// WaitForLeader waits until one primary leads.
+func (c *Cluster) WaitForLeader(ctx context.Context) (*primary.Server, error) {
+	for {
+		for _, p := range c.Primaries {
+			if p != nil && p.IsLeader() {
+				return p, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("wait for a leader: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Stop stops every worker, then every primary.
+func (c *Cluster) Stop() {
+	for _, w := range c.Workers {
+		if w != nil {
+			w.Stop()
+		}
+	}
+	for _, p := range c.Primaries {
+		if p != nil {
+			p.Stop()
+		}
+	}
+}

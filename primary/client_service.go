@@ -1,0 +1,248 @@
+package primary
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/gomr/gomr/jobs"
+	"github.com/gomr/gomr/mapreduce"
+	pb "github.com/gomr/gomr/primary/primarypb"
+	"github.com/gomr/gomr/primary/state"
+	"github.com/hashicorp/raft"
+	"google.golang.org/grpc"
+)
+
+// maxReducers bounds a step's reducer count.
+const maxReducers = 10000
+
+// clientService implements the Client gRPC service.
+type clientService struct {
+	pb.UnimplementedClientServer
+	s *Server
+}
+
+func (c *clientService) SubmitStep(ctx context.Context, req *pb.SubmitStepRequest) (*pb.SubmitStepResponse, error) {
+	return forward(c.s, ctx, func(ctx context.Context, cc *grpc.ClientConn) (*pb.SubmitStepResponse, error) {
+		return pb.NewClientClient(cc).SubmitStep(ctx, req)
+	}, func() (*pb.SubmitStepResponse, error) {
+		spec, err := c.s.validateSpec(req.GetSpec())
+		if err != nil {
+			return nil, err
+		}
+		id := newStepID()
+		if err := c.s.apply(&state.SubmitStep{ID: id, Spec: spec, Time: time.Now().UnixNano()}); err != nil {
+			return nil, err
+		}
+		c.s.log.Info("step submitted", "step", id, "job", spec.Job, "output", spec.Output)
+		return &pb.SubmitStepResponse{StepId: id}, nil
+	})
+}
+
+// validateSpec checks a submitted step the way Hadoop's job submission
+// does: the job and its options, the input (it must exist, be readable and
+// be text) and the output (it must not exist).
+func (s *Server) validateSpec(p *pb.StepSpec) (state.StepSpec, error) {
+	if p == nil {
+		return state.StepSpec{}, fmt.Errorf("%w: no step spec", errInvalid)
+	}
+	spec := state.StepSpec{
+		Name:            p.Name,
+		Job:             p.Job,
+		Options:         p.Options,
+		Inputs:          p.Inputs,
+		Output:          p.Output,
+		Reducers:        int(p.Reducers),
+		SplitSize:       p.SplitSize,
+		SortBufferBytes: p.SortBufferBytes,
+		MaxLineBytes:    p.MaxLineBytes,
+		MaxAttempts:     s.cfg.MaxAttempts,
+	}
+	def, err := jobs.Lookup(spec.Job)
+	if err != nil {
+		return spec, err
+	}
+	if _, err := def.Build(spec.Options); err != nil {
+		return spec, err
+	}
+	if spec.Name == "" {
+		spec.Name = spec.Job
+	}
+	if spec.Reducers < 0 || spec.Reducers > maxReducers {
+		return spec, fmt.Errorf("%w: reducers must be in [0, %d], got %d", errInvalid, maxReducers, spec.Reducers)
+	}
+	if spec.SplitSize == 0 {
+		spec.SplitSize = mapreduce.DefaultSplitSize
+	}
+	if spec.SortBufferBytes == 0 {
+		spec.SortBufferBytes = mapreduce.DefaultSortBufferBytes
+	}
+	if spec.MaxLineBytes == 0 {
+		spec.MaxLineBytes = mapreduce.DefaultMaxLineBytes
+	}
+	switch {
+	case spec.SplitSize < 1:
+		return spec, fmt.Errorf("%w: split size must be positive, got %d", errInvalid, spec.SplitSize)
+	case spec.SortBufferBytes < 1<<10 || spec.SortBufferBytes > 1<<31:
+		return spec, fmt.Errorf("%w: sort buffer must be in [1 KiB, 2 GiB], got %d bytes", errInvalid, spec.SortBufferBytes)
+	case spec.MaxLineBytes < 1 || spec.MaxLineBytes > 1<<30:
+		return spec, fmt.Errorf("%w: line limit must be in [1, 1 GiB], got %d bytes", errInvalid, spec.MaxLineBytes)
+	}
+	for _, in := range spec.Inputs {
+		if !filepath.IsAbs(in) {
+			return spec, fmt.Errorf("%w: input %q is not an absolute path", errInvalid, in)
+		}
+	}
+	if !filepath.IsAbs(spec.Output) {
+		return spec, fmt.Errorf("%w: output %q is not an absolute path", errInvalid, spec.Output)
+	}
+	spec.Output = filepath.Clean(spec.Output)
+	if _, err := mapreduce.ListInputs(spec.Inputs); err != nil {
+		return spec, err
+	}
+	if err := mapreduce.CheckOutput(spec.Output); err != nil {
+		return spec, err
+	}
+	return spec, nil
+}
+
+// newStepID returns an id in EMR's style: "s-" and 13 characters.
+func newStepID() string {
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	b := make([]byte, 13)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return "s-" + string(b)
+}
+
+func (c *clientService) ListSteps(ctx context.Context, req *pb.ListStepsRequest) (*pb.ListStepsResponse, error) {
+	return forward(c.s, ctx, func(ctx context.Context, cc *grpc.ClientConn) (*pb.ListStepsResponse, error) {
+		return pb.NewClientClient(cc).ListSteps(ctx, req)
+	}, func() (*pb.ListStepsResponse, error) {
+		if err := c.s.verifyLeader(); err != nil {
+			return nil, err
+		}
+		resp := &pb.ListStepsResponse{}
+		c.s.fsm.read(func(st *state.State) {
+			steps := st.StepsInOrder()
+			for i := len(steps) - 1; i >= 0; i-- {
+				resp.Steps = append(resp.Steps, c.s.stepProto(steps[i], false))
+			}
+		})
+		return resp, nil
+	})
+}
+
+func (c *clientService) DescribeStep(ctx context.Context, req *pb.DescribeStepRequest) (*pb.DescribeStepResponse, error) {
+	return forward(c.s, ctx, func(ctx context.Context, cc *grpc.ClientConn) (*pb.DescribeStepResponse, error) {
+		return pb.NewClientClient(cc).DescribeStep(ctx, req)
+	}, func() (*pb.DescribeStepResponse, error) {
+		if err := c.s.verifyLeader(); err != nil {
+			return nil, err
+		}
+		var resp *pb.DescribeStepResponse
+		c.s.fsm.read(func(st *state.State) {
+			if step, ok := st.Steps[req.StepId]; ok {
+				resp = &pb.DescribeStepResponse{Step: c.s.stepProto(step, req.Tasks)}
+			}
+		})
+		if resp == nil {
+			return nil, fmt.Errorf("step %s: %w", req.StepId, state.ErrNotFound)
+		}
+		return resp, nil
+	})
+}
+
+func (c *clientService) CancelStep(ctx context.Context, req *pb.CancelStepRequest) (*pb.CancelStepResponse, error) {
+	return forward(c.s, ctx, func(ctx context.Context, cc *grpc.ClientConn) (*pb.CancelStepResponse, error) {
+		return pb.NewClientClient(cc).CancelStep(ctx, req)
+	}, func() (*pb.CancelStepResponse, error) {
+		err := c.s.apply(&state.CancelStep{ID: req.StepId, Reason: "cancelled by user", Time: time.Now().UnixNano()})
+		if err != nil {
+			return nil, err
+		}
+		c.s.log.Info("step cancelled", "step", req.StepId)
+		return &pb.CancelStepResponse{State: state.StepCancelled}, nil
+	})
+}
+
+func (c *clientService) ListNodes(ctx context.Context, req *pb.ListNodesRequest) (*pb.ListNodesResponse, error) {
+	return forward(c.s, ctx, func(ctx context.Context, cc *grpc.ClientConn) (*pb.ListNodesResponse, error) {
+		return pb.NewClientClient(cc).ListNodes(ctx, req)
+	}, func() (*pb.ListNodesResponse, error) {
+		if err := c.s.verifyLeader(); err != nil {
+			return nil, err
+		}
+		return c.s.listNodes(ctx)
+	})
+}
+
+func (s *Server) listNodes(ctx context.Context) (*pb.ListNodesResponse, error) {
+	cf := s.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return nil, fmt.Errorf("raft configuration: %w", err)
+	}
+	resp := &pb.ListNodesResponse{Leader: s.cfg.NodeID}
+	addrs := make(map[string]string)
+	running := make(map[string]int32)
+	s.fsm.read(func(st *state.State) {
+		for id, p := range st.Primaries {
+			addrs[id] = p.Addr
+		}
+		for _, step := range st.Steps {
+			if step.State != state.StepRunning {
+				continue
+			}
+			for _, t := range step.Tasks() {
+				for _, a := range t.Attempts {
+					if a.State == state.AttemptRunning {
+						running[a.Worker]++
+					}
+				}
+			}
+		}
+		for _, w := range st.Workers {
+			resp.Workers = append(resp.Workers, &pb.Node{
+				Id: w.ID, Role: w.Role, Address: w.Addr, Slots: int32(w.Slots), State: w.State,
+				Incarnation: w.Incarnation, Running: running[w.ID], RegisteredUnixNano: w.RegisteredAt,
+			})
+		}
+	})
+	sort.Slice(resp.Workers, func(i, j int) bool { return resp.Workers[i].Id < resp.Workers[j].Id })
+	for _, srv := range cf.Configuration().Servers {
+		id := string(srv.ID)
+		var p *pb.Primary
+		if id == s.cfg.NodeID {
+			p = s.status()
+		} else {
+			p = s.peerStatus(ctx, id, addrs[id])
+		}
+		p.Id = id
+		p.RaftAddress = string(srv.Address)
+		p.Voter = srv.Suffrage == raft.Voter
+		resp.Primaries = append(resp.Primaries, p)
+	}
+	return resp, nil
+}
+
+func (s *Server) peerStatus(ctx context.Context, id, addr string) *pb.Primary {
+	if addr == "" {
+		return &pb.Primary{RaftState: "unknown", Error: "address not announced yet"}
+	}
+	cc, err := s.peers.get(addr)
+	if err != nil {
+		return &pb.Primary{Address: addr, RaftState: "unknown", Error: err.Error()}
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	p, err := pb.NewPeerClient(cc).Status(ctx, &pb.StatusRequest{})
+	if err != nil {
+		return &pb.Primary{Address: addr, RaftState: "unreachable", Error: err.Error()}
+	}
+	return p
+}

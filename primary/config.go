@@ -1,0 +1,128 @@
+package primary
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+)
+
+// Config configures a primary.
+type Config struct {
+	// NodeID names the primary in the Raft group and the gossip ring; it
+	// must be unique in the cluster.
+	NodeID string
+	// DataDir holds the Raft log and snapshots.
+	DataDir string
+	// Addr is the gRPC address clients and workers use.
+	Addr string
+	// RaftAddr is the Raft transport address.
+	RaftAddr string
+	// GossipAddr is the memberlist address (TCP and UDP).
+	GossipAddr string
+	// Bootstrap forms a new Raft group from Peers when the data directory
+	// holds no Raft state yet.
+	Bootstrap bool
+	// Peers are the group's voters as ID=RAFTADDR, this primary included;
+	// empty means a group of one.
+	Peers []string
+	// StepConcurrency is how many steps run at once; later ones wait
+	// PENDING (EMR's step concurrency level).
+	StepConcurrency int
+	// MaxAttempts is how many attempts a task gets before the step fails.
+	MaxAttempts int
+	// WorkerTimeout is how long a worker may miss heartbeats before it is
+	// declared down.
+	WorkerTimeout time.Duration
+	// PollTimeout bounds how long a worker's PollTasks call waits for work.
+	PollTimeout time.Duration
+	// SnapshotThreshold is how many log entries trigger a snapshot.
+	SnapshotThreshold uint64
+	// Fast shortens Raft and gossip timings for tests and local clusters.
+	Fast bool
+	// Logger receives the primary's logs.
+	Logger *slog.Logger
+
+	// Listeners already bound, used instead of Addr / RaftAddr when set
+	// (local clusters bind every port before starting any node).
+	Listener     net.Listener
+	RaftListener net.Listener
+}
+
+// DefaultConfig returns the defaults of a single local primary.
+func DefaultConfig() Config {
+	return Config{
+		NodeID:            "primary-1",
+		DataDir:           "gomr-data/primary-1",
+		Addr:              "127.0.0.1:7400",
+		RaftAddr:          "127.0.0.1:7401",
+		GossipAddr:        "127.0.0.1:7402",
+		Bootstrap:         true,
+		StepConcurrency:   1,
+		MaxAttempts:       4,
+		WorkerTimeout:     10 * time.Second,
+		PollTimeout:       10 * time.Second,
+		SnapshotThreshold: 8192,
+	}
+}
+
+// Validate reports the first thing wrong with the configuration.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.NodeID == "" {
+		errs = append(errs, errors.New("node-id is empty"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data-dir is empty"))
+	}
+	for name, addr := range map[string]string{"addr": c.Addr, "raft-addr": c.RaftAddr, "gossip-addr": c.GossipAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: %w", name, addr, err))
+		}
+	}
+	if _, err := ParsePeers(c.Peers); err != nil {
+		errs = append(errs, err)
+	}
+	if c.StepConcurrency < 1 {
+		errs = append(errs, fmt.Errorf("step-concurrency must be at least 1, got %d", c.StepConcurrency))
+	}
+	if c.MaxAttempts < 1 {
+		errs = append(errs, fmt.Errorf("max-attempts must be at least 1, got %d", c.MaxAttempts))
+	}
+	if c.WorkerTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("worker-timeout must be positive, got %s", c.WorkerTimeout))
+	}
+	if c.PollTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("poll-timeout must be positive, got %s", c.PollTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// Peer is one voter of a Raft group to bootstrap.
+type Peer struct {
+	ID       string
+	RaftAddr string
+}
+
+// ParsePeers parses ID=RAFTADDR entries.
+func ParsePeers(entries []string) ([]Peer, error) {
+	var peers []Peer
+	seen := make(map[string]bool)
+	for _, e := range entries {
+		id, addr, ok := strings.Cut(e, "=")
+		if !ok || id == "" {
+			return nil, fmt.Errorf("peer %q: want ID=HOST:PORT", e)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("peer %q: %w", e, err)
+		}
+		if seen[id] {
+			return nil, fmt.Errorf("peer %q: id %s given twice", e, id)
+		}
+		seen[id] = true
+		peers = append(peers, Peer{ID: id, RaftAddr: addr})
+	}
+	return peers, nil
+}

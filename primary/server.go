@@ -1,0 +1,290 @@
+package primary
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gomr/gomr/primary/gossip"
+	"github.com/gomr/gomr/primary/primarypb"
+	"github.com/gomr/gomr/primary/state"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	wal "github.com/hashicorp/raft-wal"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+)
+
+// applyTimeout bounds how long a Raft apply may wait to be committed.
+const applyTimeout = 10 * time.Second
+
+// Server is a running primary.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	fsm    *fsm
+	raft   *raft.Raft
+	wal    *wal.WAL
+	trans  *raft.NetworkTransport
+	gossip *gossip.Node
+	grpc   *grpc.Server
+	lis    net.Listener
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	peers    *peerConns
+	soft     *softState
+	leaderCh chan bool
+	schedMu  sync.Mutex // serialises scheduling decisions on the leader
+	stopOnce sync.Once
+}
+
+// Start starts a primary: its Raft member, gossip member and gRPC server.
+// It returns once they are serving; leadership may come later.
+func Start(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("primary config: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("node", cfg.NodeID)
+	raftDir := filepath.Join(cfg.DataDir, "raft")
+	if err := os.MkdirAll(filepath.Join(raftDir, "wal"), 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{cfg: cfg, log: log, fsm: newFSM(), ctx: ctx, cancel: cancel, soft: newSoftState()}
+	s.peers = newPeerConns()
+	ok := false
+	defer func() {
+		if !ok {
+			s.close()
+		}
+	}()
+
+	var err error
+	s.lis = cfg.Listener
+	if s.lis == nil {
+		if s.lis, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		}
+	}
+	if err := s.startRaft(raftDir); err != nil {
+		return nil, err
+	}
+	s.gossip, err = gossip.Start(gossip.Config{
+		Name:   cfg.NodeID,
+		Addr:   cfg.GossipAddr,
+		Meta:   gossip.Meta{Kind: gossip.KindPrimary, GRPCAddr: s.Addr(), RaftAddr: string(s.trans.LocalAddr())},
+		Events: s.soft,
+		Fast:   cfg.Fast,
+		Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	s.grpc = grpc.NewServer(
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+	)
+	primarypb.RegisterClientServer(s.grpc, &clientService{s: s})
+	primarypb.RegisterWorkerServer(s.grpc, &workerService{s: s})
+	primarypb.RegisterPeerServer(s.grpc, &peerService{s: s})
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.grpc.Serve(s.lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			log.Error("grpc server stopped", "err", err)
+		}
+	}()
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); s.watchLeadership() }()
+	go func() { defer s.wg.Done(); s.announce() }()
+	ok = true
+	log.Info("primary started", "addr", s.Addr(), "raft", s.trans.LocalAddr(), "gossip", s.gossip.Addr())
+	return s, nil
+}
+
+func (s *Server) startRaft(dir string) error {
+	cfg := s.cfg
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.NodeID)
+	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.Logger = hclog.New(&hclog.LoggerOptions{
+		Name:   "raft",
+		Level:  hclog.Info,
+		Output: gossip.LogWriter(s.log.With("component", "raft")),
+	})
+	if cfg.Fast {
+		rc.HeartbeatTimeout = 300 * time.Millisecond
+		rc.ElectionTimeout = 300 * time.Millisecond
+		rc.LeaderLeaseTimeout = 150 * time.Millisecond
+		rc.CommitTimeout = 5 * time.Millisecond
+	}
+	s.leaderCh = make(chan bool, 8)
+	rc.NotifyCh = s.leaderCh
+
+	w, err := wal.Open(filepath.Join(dir, "wal"))
+	if err != nil {
+		return fmt.Errorf("open raft log: %w", err)
+	}
+	s.wal = w
+	snaps, err := raft.NewFileSnapshotStore(dir, 3, gossip.LogWriter(s.log.With("component", "raft-snapshots")))
+	if err != nil {
+		return fmt.Errorf("open snapshots: %w", err)
+	}
+	lis := cfg.RaftListener
+	if lis == nil {
+		if lis, err = net.Listen("tcp", cfg.RaftAddr); err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.RaftAddr, err)
+		}
+	}
+	s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  &streamLayer{Listener: lis},
+		MaxPool: 3,
+		Timeout: 10 * time.Second,
+		Logger:  rc.Logger,
+	})
+	existing, err := raft.HasExistingState(w, w, snaps)
+	if err != nil {
+		return fmt.Errorf("read raft state: %w", err)
+	}
+	s.raft, err = raft.NewRaft(rc, s.fsm, w, w, snaps, s.trans)
+	if err != nil {
+		return fmt.Errorf("start raft: %w", err)
+	}
+	if cfg.Bootstrap && !existing {
+		peers, _ := ParsePeers(cfg.Peers)
+		servers := []raft.Server{{ID: rc.LocalID, Address: s.trans.LocalAddr()}}
+		for _, p := range peers {
+			if p.ID == cfg.NodeID {
+				continue
+			}
+			servers = append(servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.RaftAddr)})
+		}
+		if err := s.raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil {
+			return fmt.Errorf("bootstrap raft group: %w", err)
+		}
+		s.log.Info("bootstrapped raft group", "voters", len(servers))
+	}
+	return nil
+}
+
+// streamLayer is Raft's TCP transport over a listener bound in advance.
+type streamLayer struct{ net.Listener }
+
+func (l *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return net.DialTimeout("tcp", string(addr), timeout)
+}
+
+// Addr returns the primary's gRPC address.
+func (s *Server) Addr() string { return s.lis.Addr().String() }
+
+// RaftAddr returns the primary's Raft transport address.
+func (s *Server) RaftAddr() string { return string(s.trans.LocalAddr()) }
+
+// GossipAddr returns the primary's gossip address.
+func (s *Server) GossipAddr() string { return s.gossip.Addr() }
+
+// ID returns the primary's node id.
+func (s *Server) ID() string { return s.cfg.NodeID }
+
+// IsLeader reports whether this primary is the Raft leader.
+func (s *Server) IsLeader() bool { return s.raft.State() == raft.Leader }
+
+// announce records this primary's addresses in the replicated state, so
+// that followers can forward to it and workers can find its gossip port.
+func (s *Server) announce() {
+	me := state.Primary{ID: s.cfg.NodeID, Addr: s.Addr(), RaftAddr: s.RaftAddr(), GossipAddr: s.GossipAddr()}
+	for {
+		var known bool
+		s.fsm.read(func(st *state.State) {
+			p, ok := st.Primaries[me.ID]
+			known = ok && *p == me
+		})
+		if known {
+			s.joinPrimaries()
+			return
+		}
+		if err := s.applyAnywhere(s.ctx, &state.RegisterPrimary{Primary: me}); err != nil {
+			s.log.Debug("announce primary", "err", err)
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+// joinPrimaries joins this primary's gossip member to the other primaries'.
+func (s *Server) joinPrimaries() {
+	var addrs []string
+	s.fsm.read(func(st *state.State) {
+		for id, p := range st.Primaries {
+			if id != s.cfg.NodeID {
+				addrs = append(addrs, p.GossipAddr)
+			}
+		}
+	})
+	if len(addrs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+	defer cancel()
+	if err := s.gossip.Join(ctx, addrs); err != nil {
+		s.log.Warn("join primaries' gossip", "err", err)
+	}
+}
+
+// Stop leaves the gossip ring and the Raft group's traffic gracefully and
+// stops serving. The Raft log stays on disk for a restart.
+func (s *Server) Stop() {
+	s.stopOnce.Do(func() {
+		if s.gossip != nil {
+			s.gossip.Leave(time.Second)
+		}
+		s.close()
+	})
+}
+
+func (s *Server) close() {
+	s.cancel()
+	if s.grpc != nil {
+		done := make(chan struct{})
+		go func() { s.grpc.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			s.grpc.Stop()
+		}
+	} else if s.lis != nil {
+		s.lis.Close()
+	}
+	if s.gossip != nil {
+		s.gossip.Shutdown()
+	}
+	if s.raft != nil {
+		if err := s.raft.Shutdown().Error(); err != nil {
+			s.log.Warn("raft shutdown", "err", err)
+		}
+	}
+	if s.trans != nil {
+		s.trans.Close()
+	}
+	if s.wal != nil {
+		s.wal.Close()
+	}
+	s.peers.close()
+	s.wg.Wait()
+}

@@ -1,0 +1,230 @@
+package state
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// CommandType tags a Raft log entry. Tags are stable: never renumber one,
+// and never reuse the tag of a retired command.
+type CommandType uint8
+
+// Command tags.
+const (
+	CmdRegisterWorker  CommandType = 1
+	CmdWorkerDown      CommandType = 2
+	CmdSubmitStep      CommandType = 3
+	CmdStartStep       CommandType = 4
+	CmdAssign          CommandType = 5
+	CmdFinishAttempt   CommandType = 6
+	CmdCancelStep      CommandType = 7
+	CmdFailStep        CommandType = 8
+	CmdCompleteStep    CommandType = 9
+	CmdStepCleanedUp   CommandType = 10
+	CmdRegisterPrimary CommandType = 11
+)
+
+func (t CommandType) String() string {
+	switch t {
+	case CmdRegisterWorker:
+		return "RegisterWorker"
+	case CmdWorkerDown:
+		return "WorkerDown"
+	case CmdSubmitStep:
+		return "SubmitStep"
+	case CmdStartStep:
+		return "StartStep"
+	case CmdAssign:
+		return "Assign"
+	case CmdFinishAttempt:
+		return "FinishAttempt"
+	case CmdCancelStep:
+		return "CancelStep"
+	case CmdFailStep:
+		return "FailStep"
+	case CmdCompleteStep:
+		return "CompleteStep"
+	case CmdStepCleanedUp:
+		return "StepCleanedUp"
+	case CmdRegisterPrimary:
+		return "RegisterPrimary"
+	}
+	return fmt.Sprintf("CommandType(%d)", uint8(t))
+}
+
+// Command is a change to the state. Time is the leader's clock when it
+// proposed the command, in Unix nanoseconds.
+type Command interface {
+	Type() CommandType
+}
+
+// RegisterPrimary records (or updates) where a primary serves.
+type RegisterPrimary struct {
+	Primary Primary `json:"primary"`
+}
+
+// RegisterWorker records a worker incarnation as alive. A newer incarnation
+// replaces an older one, whose running attempts are killed.
+type RegisterWorker struct {
+	Worker Worker `json:"worker"`
+	Time   int64  `json:"time"`
+}
+
+// WorkerDown records that a worker incarnation died or left; its running
+// attempts are killed and their tasks run again elsewhere.
+type WorkerDown struct {
+	ID          string `json:"id"`
+	Incarnation int64  `json:"incarnation"`
+	Reason      string `json:"reason"`
+	Time        int64  `json:"time"`
+}
+
+// SubmitStep adds a step in state PENDING.
+type SubmitStep struct {
+	ID   string   `json:"id"`
+	Spec StepSpec `json:"spec"`
+	Time int64    `json:"time"`
+}
+
+// StartStep records a step's planned splits and starts it.
+type StartStep struct {
+	ID     string  `json:"id"`
+	Splits []Split `json:"splits"`
+	Time   int64   `json:"time"`
+}
+
+// Assignment gives one task to one worker incarnation as a new attempt.
+type Assignment struct {
+	AttemptID   string `json:"attempt_id"`
+	StepID      string `json:"step_id"`
+	Kind        string `json:"kind"`
+	Index       int    `json:"index"`
+	Worker      string `json:"worker"`
+	Incarnation int64  `json:"incarnation"`
+}
+
+// Assign starts new attempts. It is applied all or nothing.
+type Assign struct {
+	Assignments []Assignment `json:"assignments"`
+	Time        int64        `json:"time"`
+}
+
+// FinishAttempt records the end of a running attempt.
+type FinishAttempt struct {
+	AttemptID   string           `json:"attempt_id"`
+	Worker      string           `json:"worker"`
+	Incarnation int64            `json:"incarnation"`
+	Success     bool             `json:"success"`
+	Error       string           `json:"error,omitempty"`
+	Fatal       bool             `json:"fatal,omitempty"`
+	Counters    map[string]int64 `json:"counters,omitempty"`
+	Files       []string         `json:"files,omitempty"`
+	Time        int64            `json:"time"`
+}
+
+// CancelStep cancels a step that has not ended.
+type CancelStep struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+	Time   int64  `json:"time"`
+}
+
+// FailStep fails a step that has not ended (its input could not be
+// planned, or its output could not be committed).
+type FailStep struct {
+	ID    string `json:"id"`
+	Error string `json:"error"`
+	Time  int64  `json:"time"`
+}
+
+// CompleteStep ends a step whose output the leader has committed.
+type CompleteStep struct {
+	ID   string `json:"id"`
+	Time int64  `json:"time"`
+}
+
+// StepCleanedUp records that a failed or cancelled step's temporary output
+// was removed.
+type StepCleanedUp struct {
+	ID string `json:"id"`
+}
+
+// Type implements Command.
+func (RegisterPrimary) Type() CommandType { return CmdRegisterPrimary }
+
+// Type implements Command.
+func (RegisterWorker) Type() CommandType { return CmdRegisterWorker }
+
+// Type implements Command.
+func (WorkerDown) Type() CommandType { return CmdWorkerDown }
+
+// Type implements Command.
+func (SubmitStep) Type() CommandType { return CmdSubmitStep }
+
+// Type implements Command.
+func (StartStep) Type() CommandType { return CmdStartStep }
+
+// Type implements Command.
+func (Assign) Type() CommandType { return CmdAssign }
+
+// Type implements Command.
+func (FinishAttempt) Type() CommandType { return CmdFinishAttempt }
+
+// Type implements Command.
+func (CancelStep) Type() CommandType { return CmdCancelStep }
+
+// Type implements Command.
+func (FailStep) Type() CommandType { return CmdFailStep }
+
+// Type implements Command.
+func (CompleteStep) Type() CommandType { return CmdCompleteStep }
+
+// Type implements Command.
+func (StepCleanedUp) Type() CommandType { return CmdStepCleanedUp }
+
+// Encode returns a command's log entry: its tag byte, then its JSON.
+func Encode(c Command) ([]byte, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", c.Type(), err)
+	}
+	return append([]byte{byte(c.Type())}, b...), nil
+}
+
+// Decode parses a log entry written by Encode.
+func Decode(entry []byte) (Command, error) {
+	if len(entry) == 0 {
+		return nil, fmt.Errorf("decode command: empty entry")
+	}
+	var c Command
+	switch CommandType(entry[0]) {
+	case CmdRegisterWorker:
+		c = &RegisterWorker{}
+	case CmdWorkerDown:
+		c = &WorkerDown{}
+	case CmdSubmitStep:
+		c = &SubmitStep{}
+	case CmdStartStep:
+		c = &StartStep{}
+	case CmdAssign:
+		c = &Assign{}
+	case CmdFinishAttempt:
+		c = &FinishAttempt{}
+	case CmdCancelStep:
+		c = &CancelStep{}
+	case CmdFailStep:
+		c = &FailStep{}
+	case CmdCompleteStep:
+		c = &CompleteStep{}
+	case CmdStepCleanedUp:
+		c = &StepCleanedUp{}
+	case CmdRegisterPrimary:
+		c = &RegisterPrimary{}
+	default:
+		return nil, fmt.Errorf("decode command: unknown tag %d", entry[0])
+	}
+	if err := json.Unmarshal(entry[1:], c); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", CommandType(entry[0]), err)
+	}
+	return c, nil
+}

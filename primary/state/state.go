@@ -1,0 +1,439 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// Errors a command can be rejected with.
+var (
+	// ErrNotFound: the command names a step, task, attempt or worker that
+	// does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the command does not fit the current state (a task
+	// already running, a step already ended, a duplicate id).
+	ErrConflict = errors.New("conflict")
+	// ErrStale: the command comes from a worker incarnation or attempt
+	// that is no longer current.
+	ErrStale = errors.New("stale")
+)
+
+// State is the whole replicated state. Only Apply and Restore change it.
+type State struct {
+	// Primaries are the primaries that announced their addresses, by
+	// Raft server id.
+	Primaries map[string]*Primary `json:"primaries"`
+	Workers   map[string]*Worker  `json:"workers"`
+	Steps     map[string]*Step    `json:"steps"`
+	// Order lists step ids in submission order.
+	Order   []string `json:"order"`
+	NextSeq uint64   `json:"next_seq"`
+
+	attempts map[string]attemptRef
+}
+
+type attemptRef struct {
+	step *Step
+	task *Task
+	att  *Attempt
+}
+
+// New returns an empty state.
+func New() *State {
+	return &State{
+		Primaries: make(map[string]*Primary),
+		Workers:   make(map[string]*Worker),
+		Steps:     make(map[string]*Step),
+		attempts:  make(map[string]attemptRef),
+	}
+}
+
+// Attempt finds an attempt by id.
+func (s *State) Attempt(id string) (*Step, *Task, *Attempt, bool) {
+	r, ok := s.attempts[id]
+	return r.step, r.task, r.att, ok
+}
+
+// StepsInOrder returns the steps in submission order.
+func (s *State) StepsInOrder() []*Step {
+	out := make([]*Step, 0, len(s.Order))
+	for _, id := range s.Order {
+		out = append(out, s.Steps[id])
+	}
+	return out
+}
+
+// Apply applies one command. A rejected command returns an error and
+// leaves the state unchanged.
+func (s *State) Apply(c Command) error {
+	switch c := c.(type) {
+	case *RegisterPrimary:
+		return s.registerPrimary(c)
+	case *RegisterWorker:
+		return s.registerWorker(c)
+	case *WorkerDown:
+		return s.workerDown(c)
+	case *SubmitStep:
+		return s.submitStep(c)
+	case *StartStep:
+		return s.startStep(c)
+	case *Assign:
+		return s.assign(c)
+	case *FinishAttempt:
+		return s.finishAttempt(c)
+	case *CancelStep:
+		return s.endStep(c.ID, StepCancelled, c.Reason, c.Time)
+	case *FailStep:
+		return s.endStep(c.ID, StepFailed, c.Error, c.Time)
+	case *CompleteStep:
+		return s.completeStep(c)
+	case *StepCleanedUp:
+		return s.stepCleanedUp(c)
+	}
+	return fmt.Errorf("apply: unknown command %T", c)
+}
+
+func (s *State) registerPrimary(c *RegisterPrimary) error {
+	p := c.Primary
+	if p.ID == "" || p.Addr == "" || p.RaftAddr == "" || p.GossipAddr == "" {
+		return fmt.Errorf("register primary %q: %w: incomplete addresses", p.ID, ErrConflict)
+	}
+	s.Primaries[p.ID] = &p
+	return nil
+}
+
+func (s *State) registerWorker(c *RegisterWorker) error {
+	w := c.Worker
+	if w.ID == "" || w.Addr == "" || w.Slots < 1 || (w.Role != RoleCore && w.Role != RoleTask) {
+		return fmt.Errorf("register worker %q: %w: incomplete worker (role %q, addr %q, slots %d)", w.ID, ErrConflict, w.Role, w.Addr, w.Slots)
+	}
+	if old, ok := s.Workers[w.ID]; ok {
+		if old.Incarnation == w.Incarnation && old.State == WorkerAlive {
+			return nil // already registered: registration is idempotent
+		}
+		if w.Incarnation < old.Incarnation || (w.Incarnation == old.Incarnation && old.State != WorkerAlive) {
+			return fmt.Errorf("register worker %s incarnation %d: %w: incarnation %d is newer or was declared down", w.ID, w.Incarnation, ErrStale, old.Incarnation)
+		}
+		s.killWorkerAttempts(old.ID, old.Incarnation, "worker restarted", c.Time)
+	}
+	w.State = WorkerAlive
+	w.RegisteredAt = c.Time
+	w.DownAt, w.DownReason = 0, ""
+	s.Workers[w.ID] = &w
+	return nil
+}
+
+func (s *State) workerDown(c *WorkerDown) error {
+	w, ok := s.Workers[c.ID]
+	if !ok {
+		return fmt.Errorf("worker %s: %w", c.ID, ErrNotFound)
+	}
+	if w.Incarnation != c.Incarnation || w.State != WorkerAlive {
+		return fmt.Errorf("worker %s incarnation %d: %w", c.ID, c.Incarnation, ErrStale)
+	}
+	w.State = WorkerDead
+	w.DownAt = c.Time
+	w.DownReason = c.Reason
+	s.killWorkerAttempts(w.ID, w.Incarnation, "worker down: "+c.Reason, c.Time)
+	return nil
+}
+
+// killWorkerAttempts kills the running attempts of a worker incarnation and
+// returns their tasks to PENDING. Map outputs that lived on the worker and
+// are still needed by an unfinished reduce phase are lost, so those map
+// tasks run again too.
+func (s *State) killWorkerAttempts(worker string, inc int64, reason string, now int64) {
+	for _, st := range s.StepsInOrder() {
+		if st.State != StepRunning {
+			continue
+		}
+		for _, t := range st.Tasks() {
+			for _, a := range t.Attempts {
+				if a.Worker == worker && a.Incarnation == inc && a.State == AttemptRunning {
+					s.endAttempt(t, a, AttemptKilled, reason, now)
+				}
+			}
+		}
+		if allSucceeded(st.Reduces) {
+			continue // every reducer has its input: map outputs are no longer needed
+		}
+		for _, t := range st.Maps {
+			if w := t.WinningAttempt(); w != nil && w.Worker == worker && w.Incarnation == inc {
+				w.Error = "map output lost: " + reason
+				t.Winner = ""
+				t.State = TaskPending
+				if len(t.running()) > 0 {
+					t.State = TaskRunning
+				}
+			}
+		}
+	}
+}
+
+// endAttempt ends a running attempt and settles its task's state.
+func (s *State) endAttempt(t *Task, a *Attempt, state, errText string, now int64) {
+	a.State = state
+	a.EndedAt = now
+	if errText != "" {
+		a.Error = errText
+	}
+	if t.State == TaskRunning && len(t.running()) == 0 {
+		t.State = TaskPending
+	}
+}
+
+func (s *State) submitStep(c *SubmitStep) error {
+	if c.ID == "" {
+		return fmt.Errorf("submit step: %w: no id", ErrConflict)
+	}
+	if _, ok := s.Steps[c.ID]; ok {
+		return fmt.Errorf("submit step %s: %w: id in use", c.ID, ErrConflict)
+	}
+	for _, st := range s.Steps {
+		if !Terminal(st.State) && st.Spec.Output == c.Spec.Output {
+			return fmt.Errorf("submit step: %w: output %s is the output of step %s, which has not ended", ErrConflict, c.Spec.Output, st.ID)
+		}
+	}
+	spec := c.Spec
+	spec.Options = cloneStrings(spec.Options)
+	spec.Inputs = slices.Clone(spec.Inputs)
+	s.NextSeq++
+	s.Steps[c.ID] = &Step{ID: c.ID, Seq: s.NextSeq, Spec: spec, State: StepPending, SubmittedAt: c.Time}
+	s.Order = append(s.Order, c.ID)
+	return nil
+}
+
+func (s *State) step(id string) (*Step, error) {
+	st, ok := s.Steps[id]
+	if !ok {
+		return nil, fmt.Errorf("step %s: %w", id, ErrNotFound)
+	}
+	return st, nil
+}
+
+func (s *State) startStep(c *StartStep) error {
+	st, err := s.step(c.ID)
+	if err != nil {
+		return err
+	}
+	if st.State != StepPending {
+		return fmt.Errorf("start step %s: %w: step is %s", c.ID, ErrConflict, st.State)
+	}
+	st.State = StepRunning
+	st.StartedAt = c.Time
+	st.Maps = make([]*Task, len(c.Splits))
+	for i, sp := range c.Splits {
+		sp := sp
+		st.Maps[i] = &Task{Kind: KindMap, Index: i, Split: &sp, State: TaskPending}
+	}
+	st.Reduces = make([]*Task, st.Spec.Reducers)
+	for i := range st.Reduces {
+		st.Reduces[i] = &Task{Kind: KindReduce, Index: i, State: TaskPending}
+	}
+	return nil
+}
+
+func (s *State) task(st *Step, kind string, index int) (*Task, error) {
+	var tasks []*Task
+	switch kind {
+	case KindMap:
+		tasks = st.Maps
+	case KindReduce:
+		tasks = st.Reduces
+	default:
+		return nil, fmt.Errorf("task kind %q: %w", kind, ErrNotFound)
+	}
+	if index < 0 || index >= len(tasks) {
+		return nil, fmt.Errorf("step %s %s task %d: %w", st.ID, kind, index, ErrNotFound)
+	}
+	return tasks[index], nil
+}
+
+func (s *State) assign(c *Assign) error {
+	// Validate everything first: the command applies all or nothing.
+	seen := make(map[string]bool)
+	for _, as := range c.Assignments {
+		taskKey := fmt.Sprintf("%s/%s/%d", as.StepID, as.Kind, as.Index)
+		if seen[as.AttemptID] || seen[taskKey] {
+			return fmt.Errorf("assign: %w: attempt %s or its task given twice", ErrConflict, as.AttemptID)
+		}
+		seen[as.AttemptID], seen[taskKey] = true, true
+		if _, ok := s.attempts[as.AttemptID]; ok {
+			return fmt.Errorf("assign: %w: attempt %s exists", ErrConflict, as.AttemptID)
+		}
+		st, err := s.step(as.StepID)
+		if err != nil {
+			return fmt.Errorf("assign: %w", err)
+		}
+		if st.State != StepRunning {
+			return fmt.Errorf("assign %s: %w: step is %s", as.AttemptID, ErrConflict, st.State)
+		}
+		t, err := s.task(st, as.Kind, as.Index)
+		if err != nil {
+			return fmt.Errorf("assign: %w", err)
+		}
+		if t.State != TaskPending {
+			return fmt.Errorf("assign %s: %w: task is %s", as.AttemptID, ErrConflict, t.State)
+		}
+		if as.Kind == KindReduce && !allSucceeded(st.Maps) {
+			return fmt.Errorf("assign %s: %w: map phase not done", as.AttemptID, ErrConflict)
+		}
+		w, ok := s.Workers[as.Worker]
+		if !ok || w.Incarnation != as.Incarnation || w.State != WorkerAlive {
+			return fmt.Errorf("assign %s to %s: %w: worker incarnation not alive", as.AttemptID, as.Worker, ErrStale)
+		}
+	}
+	for _, as := range c.Assignments {
+		st := s.Steps[as.StepID]
+		t, _ := s.task(st, as.Kind, as.Index)
+		w := s.Workers[as.Worker]
+		a := &Attempt{ID: as.AttemptID, Worker: as.Worker, Incarnation: as.Incarnation, Addr: w.Addr, State: AttemptRunning, StartedAt: c.Time}
+		t.Attempts = append(t.Attempts, a)
+		t.State = TaskRunning
+		s.attempts[a.ID] = attemptRef{step: st, task: t, att: a}
+	}
+	return nil
+}
+
+func (s *State) finishAttempt(c *FinishAttempt) error {
+	r, ok := s.attempts[c.AttemptID]
+	if !ok {
+		return fmt.Errorf("attempt %s: %w", c.AttemptID, ErrNotFound)
+	}
+	st, t, a := r.step, r.task, r.att
+	if a.Worker != c.Worker || a.Incarnation != c.Incarnation {
+		return fmt.Errorf("attempt %s: %w: reported by %s incarnation %d", a.ID, ErrStale, c.Worker, c.Incarnation)
+	}
+	if a.State != AttemptRunning {
+		return fmt.Errorf("attempt %s: %w: attempt is %s", a.ID, ErrStale, a.State)
+	}
+	if !c.Success {
+		s.endAttempt(t, a, AttemptFailed, c.Error, c.Time)
+		switch {
+		case t.State == TaskSucceeded:
+			// Another attempt already won; this failure changes nothing.
+		case c.Fatal:
+			s.endStep(st.ID, StepFailed, fmt.Sprintf("%s task %d: %s", strings.ToLower(t.Kind), t.Index, c.Error), c.Time)
+		case t.State == TaskPending && t.failures() >= max(st.Spec.MaxAttempts, 1):
+			t.State = TaskFailed
+			s.endStep(st.ID, StepFailed, taskFailure(t), c.Time)
+		}
+		return nil
+	}
+	a.State = AttemptSucceeded
+	a.EndedAt = c.Time
+	a.Counters = c.Counters
+	a.Files = slices.Clone(c.Files)
+	if t.State == TaskSucceeded {
+		return nil // another attempt won first; this output is discarded
+	}
+	t.State = TaskSucceeded
+	t.Winner = a.ID
+	for _, other := range t.running() {
+		other.State = AttemptKilled
+		other.EndedAt = c.Time
+		other.Error = "another attempt succeeded"
+	}
+	return nil
+}
+
+func taskFailure(t *Task) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s task %d failed %d times:", strings.ToLower(t.Kind), t.Index, t.failures())
+	for _, a := range t.Attempts {
+		if a.State == AttemptFailed {
+			fmt.Fprintf(&b, "\n  %s on %s: %s", a.ID, a.Worker, a.Error)
+		}
+	}
+	return b.String()
+}
+
+// endStep moves a step that has not ended to a final state and kills its
+// running attempts.
+func (s *State) endStep(id, state, errText string, now int64) error {
+	st, err := s.step(id)
+	if err != nil {
+		return err
+	}
+	if Terminal(st.State) {
+		return fmt.Errorf("end step %s: %w: step is already %s", id, ErrConflict, st.State)
+	}
+	for _, t := range st.Tasks() {
+		for _, a := range t.running() {
+			s.endAttempt(t, a, AttemptKilled, "step "+strings.ToLower(state), now)
+		}
+	}
+	st.State = state
+	st.Error = errText
+	st.EndedAt = now
+	if st.StartedAt == 0 {
+		// Never started: nothing was written.
+		st.CleanedUp = true
+	}
+	return nil
+}
+
+func (s *State) completeStep(c *CompleteStep) error {
+	st, err := s.step(c.ID)
+	if err != nil {
+		return err
+	}
+	if st.Phase() != PhaseCommit {
+		return fmt.Errorf("complete step %s: %w: step is %s %s", c.ID, ErrConflict, st.State, st.Phase())
+	}
+	st.State = StepCompleted
+	st.EndedAt = c.Time
+	st.CleanedUp = true
+	return nil
+}
+
+func (s *State) stepCleanedUp(c *StepCleanedUp) error {
+	st, err := s.step(c.ID)
+	if err != nil {
+		return err
+	}
+	if !Terminal(st.State) {
+		return fmt.Errorf("step %s: %w: step is %s", c.ID, ErrConflict, st.State)
+	}
+	st.CleanedUp = true
+	return nil
+}
+
+// WriteTo writes the state as JSON (a snapshot).
+func (s *State) WriteTo(w io.Writer) (int64, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return 0, fmt.Errorf("encode state: %w", err)
+	}
+	n, err := w.Write(b)
+	return int64(n), err
+}
+
+// Read decodes a state written by WriteTo.
+func Read(r io.Reader) (*State, error) {
+	s := New()
+	if err := json.NewDecoder(r).Decode(s); err != nil {
+		return nil, fmt.Errorf("decode state: %w", err)
+	}
+	if s.Primaries == nil {
+		s.Primaries = make(map[string]*Primary)
+	}
+	if s.Workers == nil {
+		s.Workers = make(map[string]*Worker)
+	}
+	if s.Steps == nil {
+		s.Steps = make(map[string]*Step)
+	}
+	for _, st := range s.Steps {
+		for _, t := range st.Tasks() {
+			for _, a := range t.Attempts {
+				s.attempts[a.ID] = attemptRef{step: st, task: t, att: a}
+			}
+		}
+	}
+	return s, nil
+}

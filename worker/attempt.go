@@ -1,0 +1,182 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gomr/gomr/jobs"
+	"github.com/gomr/gomr/mapreduce"
+	pb "github.com/gomr/gomr/primary/primarypb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// attemptResult is what an attempt reports.
+type attemptResult struct {
+	counters *mapreduce.Counters
+	files    []string
+}
+
+// runAttempt runs an attempt and reports its end to the leader. A killed
+// attempt reports nothing: the leader already recorded its end.
+func (w *Worker) runAttempt(ctx context.Context, a *attempt) {
+	spec := a.spec
+	start := time.Now()
+	res, err := w.execute(ctx, a)
+	if ctx.Err() != nil {
+		w.log.Info("attempt stopped", "attempt", spec.AttemptId)
+		w.discard(spec)
+		return
+	}
+	req := &pb.ReportAttemptRequest{WorkerId: w.cfg.ID, Incarnation: a.incarnation, AttemptId: spec.AttemptId}
+	if err != nil {
+		var inputErr *mapreduce.InputError
+		req.Error = err.Error()
+		req.Fatal = errors.As(err, &inputErr) || errors.Is(err, jobs.ErrBadOption) || errors.Is(err, jobs.ErrUnknownJob)
+		w.log.Warn("attempt failed", "attempt", spec.AttemptId, "err", err, "fatal", req.Fatal)
+		w.discard(spec)
+	} else {
+		req.Success = true
+		req.Counters = res.counters.Map()
+		req.Files = res.files
+		w.log.Debug("attempt succeeded", "attempt", spec.AttemptId, "took", time.Since(start))
+	}
+	w.report(req)
+}
+
+// report delivers an attempt's end, retrying until the leader records it
+// or refuses it for good.
+func (w *Worker) report(req *pb.ReportAttemptRequest) {
+	backoff := 50 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(w.ctx, 10*time.Second)
+		_, err := w.client.ReportAttempt(ctx, req)
+		cancel()
+		if err == nil {
+			return
+		}
+		if !retryable(err) || w.ctx.Err() != nil {
+			if status.Code(err) != codes.Canceled {
+				w.log.Info("attempt report refused", "attempt", req.AttemptId, "err", err)
+			}
+			return
+		}
+		w.log.Debug("report attempt", "attempt", req.AttemptId, "err", err)
+		sleep(w.ctx, backoff)
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// discard removes what an attempt that will not count left on local disk.
+func (w *Worker) discard(spec *pb.Assignment) {
+	w.mu.Lock()
+	delete(w.outputs, spec.AttemptId)
+	w.mu.Unlock()
+	os.RemoveAll(w.attemptDir(spec))
+}
+
+func (w *Worker) attemptDir(spec *pb.Assignment) string {
+	return filepath.Join(w.cfg.DataDir, "steps", spec.StepId, spec.AttemptId)
+}
+
+func (w *Worker) execute(ctx context.Context, a *attempt) (*attemptResult, error) {
+	spec := a.spec
+	def, err := jobs.Lookup(spec.Job)
+	if err != nil {
+		return nil, err
+	}
+	job, err := def.Build(spec.Options)
+	if err != nil {
+		return nil, err
+	}
+	switch spec.Kind {
+	case "MAP":
+		return w.runMap(ctx, a, job)
+	case "REDUCE":
+		return w.runReduce(ctx, a, job)
+	}
+	return nil, fmt.Errorf("attempt %s: unknown task kind %q", spec.AttemptId, spec.Kind)
+}
+
+func (w *Worker) runMap(ctx context.Context, a *attempt, job *mapreduce.Job) (*attemptResult, error) {
+	spec := a.spec
+	dir := w.attemptDir(spec)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create attempt folder: %w", err)
+	}
+	outDir := mapreduce.AttemptDir(spec.Output, spec.AttemptId)
+	part := mapreduce.PartName('m', int(spec.TaskIndex))
+	rejects := filepath.Join(mapreduce.RejectsDir, part)
+	res, err := mapreduce.RunMap(ctx, mapreduce.MapTask{
+		Job: job,
+		Split: mapreduce.Split{
+			File: spec.Split.File, Doc: spec.Split.Doc, Offset: spec.Split.Offset, Length: spec.Split.Length,
+		},
+		Reducers:        int(spec.Reducers),
+		SortBufferBytes: int(spec.SortBufferBytes),
+		MaxLineBytes:    int(spec.MaxLineBytes),
+		Dir:             dir,
+		RejectsPath:     filepath.Join(outDir, rejects),
+		MapOnlyOutput:   filepath.Join(outDir, part),
+		Progress:        &a.progress,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := &attemptResult{counters: res.Counters}
+	if res.Rejects > 0 {
+		out.files = append(out.files, rejects)
+	}
+	if res.Output == nil {
+		out.files = append(out.files, part)
+		return out, nil
+	}
+	res.Output.Close()
+	w.mu.Lock()
+	w.outputs[spec.AttemptId] = filepath.Join(dir, mapreduce.OutputName)
+	w.mu.Unlock()
+	return out, nil
+}
+
+func (w *Worker) runReduce(ctx context.Context, a *attempt, job *mapreduce.Job) (*attemptResult, error) {
+	spec := a.spec
+	dir := w.attemptDir(spec)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create attempt folder: %w", err)
+	}
+	defer os.RemoveAll(dir) // fetched segments are not needed once the part file is written
+	counters := mapreduce.NewCounters()
+	inputs, err := w.fetchAll(ctx, a, dir, counters)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, in := range inputs {
+			in.close()
+		}
+	}()
+	a.progress.Set(0.5)
+	part := mapreduce.PartName('r', int(spec.TaskIndex))
+	tw, err := mapreduce.CreateText(filepath.Join(mapreduce.AttemptDir(spec.Output, spec.AttemptId), part))
+	if err != nil {
+		return nil, err
+	}
+	segs := make([]mapreduce.SegmentInput, len(inputs))
+	for i, in := range inputs {
+		segs[i] = in.input
+	}
+	if err := mapreduce.RunReduce(ctx, job, segs, tw, counters); err != nil {
+		tw.Abort()
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	counters.Add(mapreduce.BytesWritten, tw.Bytes())
+	a.progress.Set(1)
+	return &attemptResult{counters: counters, files: []string{part}}, nil
+}

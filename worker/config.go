@@ -1,0 +1,89 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"time"
+)
+
+// Config configures a worker.
+type Config struct {
+	// ID names the worker; unique in the cluster.
+	ID string
+	// Role is "core" or "task".
+	Role string
+	// Join lists primaries' gRPC addresses; any one that answers will do.
+	Join []string
+	// Addr is the gRPC address the shuffle service listens on.
+	Addr string
+	// GossipAddr is the memberlist address (TCP and UDP).
+	GossipAddr string
+	// DataDir holds map outputs and fetched shuffle data.
+	DataDir string
+	// Slots is how many attempts run at once.
+	Slots int
+	// HeartbeatInterval is how often the worker reports to the leader.
+	HeartbeatInterval time.Duration
+	// ShuffleMemoryBytes is how much fetched map output a reduce attempt
+	// keeps in memory before it writes fetched segments to disk.
+	ShuffleMemoryBytes int64
+	// Fast shortens gossip timings for tests and local clusters.
+	Fast bool
+	// Logger receives the worker's logs.
+	Logger *slog.Logger
+	// Listener, if set, is used instead of listening on Addr.
+	Listener net.Listener
+}
+
+// DefaultConfig returns a worker's defaults.
+func DefaultConfig() Config {
+	return Config{
+		ID:                 "worker-1",
+		Role:               "core",
+		Join:               []string{"127.0.0.1:7400"},
+		Addr:               "127.0.0.1:7410",
+		GossipAddr:         "127.0.0.1:7411",
+		DataDir:            "gomr-data/worker-1",
+		Slots:              runtime.NumCPU(),
+		HeartbeatInterval:  time.Second,
+		ShuffleMemoryBytes: 64 << 20,
+	}
+}
+
+// Validate reports what is wrong with the configuration.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.ID == "" {
+		errs = append(errs, errors.New("id is empty"))
+	}
+	if c.Role != "core" && c.Role != "task" {
+		errs = append(errs, fmt.Errorf("role must be core or task, got %q", c.Role))
+	}
+	if len(c.Join) == 0 {
+		errs = append(errs, errors.New("join: no primary address given"))
+	}
+	if c.Listener == nil {
+		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+			errs = append(errs, fmt.Errorf("addr %q: %w", c.Addr, err))
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.GossipAddr); err != nil {
+		errs = append(errs, fmt.Errorf("gossip-addr %q: %w", c.GossipAddr, err))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data-dir is empty"))
+	}
+	if c.Slots < 1 {
+		errs = append(errs, fmt.Errorf("slots must be at least 1, got %d", c.Slots))
+	}
+	if c.HeartbeatInterval <= 0 {
+		errs = append(errs, fmt.Errorf("heartbeat-interval must be positive, got %s", c.HeartbeatInterval))
+	}
+	if c.ShuffleMemoryBytes < 0 {
+		errs = append(errs, fmt.Errorf("shuffle-memory must not be negative, got %d", c.ShuffleMemoryBytes))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,16 @@
+// Package worker is a gomr worker node. A core worker runs task slots and
+// (with package hdfs) stores blocks; a task worker only runs task slots.
+//
+// A worker joins the gossip ring through a primary, registers its
+// incarnation with the leader, sends heartbeats that carry its running
+// attempts' progress, and long-polls the leader for attempts to fill its
+// free slots. It runs map attempts (leaving one sorted, checksummed run per
+// map on local disk, served to reducers by its Shuffle service) and reduce
+// attempts (fetching their partition from every map output, merging, and
+// writing a part file into the step's _temporary folder). It reports every
+// attempt's end; the leader decides which attempt of a task counts.
+//
+// An incarnation is one run of the worker process. When the leader no
+// longer knows the current incarnation (it was declared down), the worker
+// kills its attempts, drops its map outputs and registers a new one.
+package worker

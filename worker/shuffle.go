@@ -1,0 +1,275 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gomr/gomr/hdfs"
+	"github.com/gomr/gomr/mapreduce"
+	pb "github.com/gomr/gomr/primary/primarypb"
+	"github.com/gomr/gomr/worker/workerpb"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+)
+
+const (
+	// fetchChunk is the size of the chunks a segment is streamed in.
+	fetchChunk = 256 << 10
+	// parallelFetches is how many map outputs a reduce attempt fetches at
+	// once (Hadoop's mapreduce.reduce.shuffle.parallelcopies is 5).
+	parallelFetches = 5
+	// fetchTries is how often one map output is tried before the attempt
+	// fails.
+	fetchTries = 3
+)
+
+// shuffleServer serves this worker's map outputs.
+type shuffleServer struct {
+	workerpb.UnimplementedShuffleServer
+	w *Worker
+}
+
+func (s *shuffleServer) Fetch(req *workerpb.FetchRequest, stream grpc.ServerStreamingServer[workerpb.FetchChunk]) error {
+	run, err := s.w.openOutput(req.AttemptId)
+	if err != nil {
+		return status.Error(codes.NotFound, err.Error())
+	}
+	defer run.Close()
+	p := int(req.Partition)
+	if p < 0 || p >= len(run.Segments) {
+		return status.Errorf(codes.InvalidArgument, "map output %s has %d partitions, not %d", req.AttemptId, len(run.Segments), p)
+	}
+	r, seg := run.OpenSegment(p)
+	first := &workerpb.FetchChunk{Length: seg.Length, Records: seg.Records, Sums: seg.Sums}
+	buf := make([]byte, fetchChunk)
+	sent := false
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 || !sent {
+			chunk := &workerpb.FetchChunk{Data: buf[:n]}
+			if !sent {
+				first.Data = buf[:n]
+				chunk, sent = first, true
+			}
+			if serr := stream.Send(chunk); serr != nil {
+				return serr
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil
+		}
+		if err != nil {
+			return status.Errorf(codes.Internal, "read map output %s: %v", req.AttemptId, err)
+		}
+	}
+}
+
+// openOutput opens a map output this worker holds.
+func (w *Worker) openOutput(attemptID string) (*mapreduce.Run, error) {
+	w.mu.Lock()
+	path, ok := w.outputs[attemptID]
+	w.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("worker %s holds no output of map attempt %s", w.cfg.ID, attemptID)
+	}
+	return mapreduce.OpenRun(path)
+}
+
+// fetched is one map output segment ready for the merge.
+type fetched struct {
+	input mapreduce.SegmentInput
+	close func()
+}
+
+// fetchAll fetches the attempt's partition of every map output, in map
+// order, holding them in memory up to the shuffle budget and on disk beyond.
+func (w *Worker) fetchAll(ctx context.Context, a *attempt, dir string, c *mapreduce.Counters) ([]fetched, error) {
+	maps := a.spec.MapOutputs
+	out := make([]fetched, len(maps))
+	budget := new(atomic.Int64)
+	budget.Store(w.cfg.ShuffleMemoryBytes)
+	var shuffled, done atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallelFetches)
+	for i, mo := range maps {
+		g.Go(func() error {
+			f, n, err := w.fetchWithRetry(gctx, mo, int(a.spec.TaskIndex), filepath.Join(dir, fmt.Sprintf("map-%05d.seg", mo.MapIndex)), budget)
+			if err != nil {
+				return err
+			}
+			out[i] = f
+			shuffled.Add(n)
+			a.progress.Set(0.5 * float64(done.Add(1)) / float64(len(maps)))
+			return nil
+		})
+	}
+	err := g.Wait()
+	if err != nil {
+		for _, f := range out {
+			if f.close != nil {
+				f.close()
+			}
+		}
+		return nil, err
+	}
+	c.Add(mapreduce.ReduceShuffleBytes, shuffled.Load())
+	return out, nil
+}
+
+func (w *Worker) fetchWithRetry(ctx context.Context, mo *pb.MapOutput, partition int, path string, budget *atomic.Int64) (fetched, int64, error) {
+	var lastErr error
+	for try := 0; try < fetchTries; try++ {
+		if try > 0 && !sleep(ctx, time.Duration(try)*200*time.Millisecond) {
+			break
+		}
+		f, n, err := w.fetch(ctx, mo, partition, path, budget)
+		if err == nil {
+			return f, n, nil
+		}
+		lastErr = err
+		if ctx.Err() != nil || errors.Is(err, hdfs.ErrChecksum) {
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		return fetched{}, 0, ctx.Err()
+	}
+	return fetched{}, 0, fmt.Errorf("fetch partition %d of map %d (attempt %s on %s): %w", partition, mo.MapIndex, mo.AttemptId, mo.Address, lastErr)
+}
+
+// fetch gets one segment: straight from disk when this worker holds it,
+// over the Shuffle service otherwise.
+func (w *Worker) fetch(ctx context.Context, mo *pb.MapOutput, partition int, path string, budget *atomic.Int64) (fetched, int64, error) {
+	name := fmt.Sprintf("map %d (%s)", mo.MapIndex, mo.AttemptId)
+	if mo.Address == w.Addr() {
+		run, err := w.openOutput(mo.AttemptId)
+		if err != nil {
+			return fetched{}, 0, err
+		}
+		r, seg := run.OpenSegment(partition)
+		return fetched{input: mapreduce.SegmentInput{Name: name, Reader: r, Segment: seg}, close: func() { run.Close() }}, seg.Length, nil
+	}
+	cc, err := w.peers.get(mo.Address)
+	if err != nil {
+		return fetched{}, 0, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := workerpb.NewShuffleClient(cc).Fetch(ctx, &workerpb.FetchRequest{AttemptId: mo.AttemptId, Partition: int32(partition)})
+	if err != nil {
+		return fetched{}, 0, err
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return fetched{}, 0, err
+	}
+	seg := mapreduce.Segment{Partition: partition, Length: first.Length, Records: first.Records, Sums: first.Sums}
+	var sink segmentSink
+	if budget.Add(-seg.Length) >= 0 {
+		sink = &memSink{buf: bytes.NewBuffer(make([]byte, 0, seg.Length))}
+	} else {
+		budget.Add(seg.Length)
+		file, err := os.Create(path)
+		if err != nil {
+			return fetched{}, 0, fmt.Errorf("create shuffle file: %w", err)
+		}
+		sink = &fileSink{f: file}
+	}
+	if err := receive(stream, first, sink, seg); err != nil {
+		sink.close()
+		return fetched{}, 0, fmt.Errorf("%s: %w", name, err)
+	}
+	return fetched{input: mapreduce.SegmentInput{Name: name, Reader: sink.reader(seg.Length), Segment: seg}, close: sink.close}, seg.Length, nil
+}
+
+// receive copies a fetched segment's chunks to dst, verifying each
+// checksum chunk as it arrives.
+func receive(stream grpc.ServerStreamingClient[workerpb.FetchChunk], first *workerpb.FetchChunk, dst io.Writer, seg mapreduce.Segment) error {
+	v := hdfs.NewVerifier(seg.Sums)
+	var got int64
+	for chunk := first; ; {
+		if _, err := v.Write(chunk.Data); err != nil {
+			return err
+		}
+		if _, err := dst.Write(chunk.Data); err != nil {
+			return fmt.Errorf("store shuffle data: %w", err)
+		}
+		got += int64(len(chunk.Data))
+		var err error
+		if chunk, err = stream.Recv(); err == io.EOF {
+			break
+		} else if err != nil {
+			return err
+		}
+	}
+	if got != seg.Length {
+		return fmt.Errorf("got %d of %d bytes", got, seg.Length)
+	}
+	// The final partial chunk is verified only once the stream is complete.
+	return v.Close()
+}
+
+// segmentSink holds a fetched segment in memory or in a file.
+type segmentSink interface {
+	io.Writer
+	reader(size int64) io.Reader
+	close()
+}
+
+type memSink struct{ buf *bytes.Buffer }
+
+func (m *memSink) Write(p []byte) (int, error) { return m.buf.Write(p) }
+func (m *memSink) reader(int64) io.Reader      { return bytes.NewReader(m.buf.Bytes()) }
+func (m *memSink) close()                      {}
+
+type fileSink struct{ f *os.File }
+
+func (fs *fileSink) Write(p []byte) (int, error) { return fs.f.Write(p) }
+func (fs *fileSink) reader(size int64) io.Reader { return io.NewSectionReader(fs.f, 0, size) }
+func (fs *fileSink) close() {
+	fs.f.Close()
+	os.Remove(fs.f.Name())
+}
+
+// peerConns caches gRPC connections to other workers.
+type peerConns struct {
+	mu    sync.Mutex
+	conns map[string]*grpc.ClientConn
+}
+
+func newPeerConns() *peerConns { return &peerConns{conns: make(map[string]*grpc.ClientConn)} }
+
+func (p *peerConns) get(addr string) (*grpc.ClientConn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if cc, ok := p.conns[addr]; ok {
+		return cc, nil
+	}
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(8<<20)))
+	if err != nil {
+		return nil, fmt.Errorf("connect to worker %s: %w", addr, err)
+	}
+	p.conns[addr] = cc
+	return cc, nil
+}
+
+func (p *peerConns) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, cc := range p.conns {
+		cc.Close()
+	}
+	p.conns = map[string]*grpc.ClientConn{}
+}
