@@ -126,9 +126,9 @@ func (s *Server) startRaft(dir string) error {
 		Output: gossip.LogWriter(s.log.With("component", "raft")),
 	})
 	if cfg.Fast {
-		rc.HeartbeatTimeout = 300 * time.Millisecond
-		rc.ElectionTimeout = 300 * time.Millisecond
-		rc.LeaderLeaseTimeout = 150 * time.Millisecond
+		rc.HeartbeatTimeout = 500 * time.Millisecond
+		rc.ElectionTimeout = 500 * time.Millisecond
+		rc.LeaderLeaseTimeout = 250 * time.Millisecond
 		rc.CommitTimeout = 5 * time.Millisecond
 	}
 	s.leaderCh = make(chan bool, 8)

@@ -225,22 +225,29 @@ func (n *Node) Leave(timeout time.Duration) error {
 func (n *Node) Shutdown() error { return n.ml.Shutdown() }
 
 // LogWriter returns a writer that turns the "[LEVEL] text" log lines of
-// HashiCorp libraries (memberlist, raft) into slog records.
+// HashiCorp libraries (memberlist, raft) into slog records. Their warnings
+// are routine for a cluster (an election, a slow peer) and are logged at
+// info; their errors at warn.
 func LogWriter(log *slog.Logger) io.Writer { return &slogWriter{log: log} }
 
 type slogWriter struct{ log *slog.Logger }
 
 func (w *slogWriter) Write(p []byte) (int, error) {
 	line := strings.TrimSpace(string(p))
-	switch {
-	case strings.Contains(line, "[ERR"):
-		w.log.Error(line)
-	case strings.Contains(line, "[WARN"):
-		w.log.Warn(line)
-	case strings.Contains(line, "[INFO"):
-		w.log.Info(line)
-	default:
-		w.log.Debug(line)
+	level := slog.LevelDebug
+	if i := strings.Index(line, "["); i >= 0 {
+		if j := strings.Index(line[i:], "]"); j > 0 {
+			switch strings.TrimSpace(line[i+1 : i+j]) {
+			case "ERR", "ERROR":
+				level = slog.LevelWarn
+			case "WARN":
+				level = slog.LevelInfo
+			case "INFO":
+				level = slog.LevelInfo
+			}
+			line = strings.TrimSpace(line[i+j+1:])
+		}
 	}
+	w.log.Log(context.Background(), level, line)
 	return len(p), nil
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/gomr/gomr/primary"
@@ -31,8 +32,10 @@ type Config struct {
 	Slots int
 	// DataDir holds every node's data, one folder per node.
 	DataDir string
-	// Addr is the first primary's client address; "" picks a free port.
-	// The other primaries always get free ports.
+	// Addr is the first primary's client address; "" picks free ports
+	// for everything. With a fixed port P, primary i (from 0) serves
+	// clients on P+i and Raft on P+100+i, so a cluster restarted from the
+	// same DataDir finds its Raft group again.
 	Addr string
 	// WorkerTimeout overrides the primaries' heartbeat timeout when set.
 	WorkerTimeout time.Duration
@@ -78,18 +81,18 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	// addresses to bootstrap the group.
 	var peers []string
 	for i := range cfg.Primaries {
-		addr := "127.0.0.1:0"
-		if i == 0 && cfg.Addr != "" {
-			addr = cfg.Addr
+		addr, raftAddr, err := primaryAddrs(cfg.Addr, i)
+		if err != nil {
+			return nil, err
 		}
 		lis, err := net.Listen("tcp", addr)
 		if err != nil {
 			return nil, fmt.Errorf("primary %d: listen on %s: %w", i+1, addr, err)
 		}
-		rlis, err := net.Listen("tcp", "127.0.0.1:0")
+		rlis, err := net.Listen("tcp", raftAddr)
 		if err != nil {
 			lis.Close()
-			return nil, fmt.Errorf("primary %d: listen for raft: %w", i+1, err)
+			return nil, fmt.Errorf("primary %d: listen for raft on %s: %w", i+1, raftAddr, err)
 		}
 		id := fmt.Sprintf("primary-%d", i+1)
 		pc := primary.DefaultConfig()
@@ -132,6 +135,22 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	ok = true
 	return c, nil
+}
+
+// primaryAddrs returns the client and Raft addresses of primary i.
+func primaryAddrs(base string, i int) (string, string, error) {
+	if base == "" {
+		return "127.0.0.1:0", "127.0.0.1:0", nil
+	}
+	host, portStr, err := net.SplitHostPort(base)
+	if err != nil {
+		return "", "", fmt.Errorf("local cluster address %q: %w", base, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port <= 0 || port+100+i > 65535 {
+		return "", "", fmt.Errorf("local cluster address %q: want a fixed port below 65400", base)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port+i)), net.JoinHostPort(host, strconv.Itoa(port+100+i)), nil
 }
 
 // AddWorker starts one more worker and waits for it to register.

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gomr/gomr/cmd/internal/localcluster"
+	"github.com/gomr/gomr/jobs"
+	pb "github.com/gomr/gomr/primary/primarypb"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// callTimeout bounds one client call, including waiting for a primary to
+// be reachable.
+const callTimeout = 30 * time.Second
+
+func addClusterFlag(cmd *cobra.Command) {
+	cmd.Flags().String("cluster", localcluster.DefaultAddr,
+		"address of any primary (comma-separated for several); env GOMR_CLUSTER; default: where `gomr local` listens")
+}
+
+func addOutputFlag(cmd *cobra.Command) {
+	cmd.Flags().StringP("output", "o", "text", "output format: text or json")
+}
+
+func outputFormat(v *viper.Viper) (string, error) {
+	f := v.GetString("output")
+	if f != "text" && f != "json" {
+		return "", fmt.Errorf("--output %q: want text or json", f)
+	}
+	return f, nil
+}
+
+// clusterClient is a connection to a cluster.
+type clusterClient struct {
+	addr string
+	cc   *grpc.ClientConn
+	pb.ClientClient
+}
+
+func dialCluster(v *viper.Viper) (*clusterClient, error) {
+	addr := v.GetString("cluster")
+	cc, err := pb.Dial([]string{addr})
+	if err != nil {
+		return nil, err
+	}
+	return &clusterClient{addr: addr, cc: cc, ClientClient: pb.NewClientClient(cc)}, nil
+}
+
+func (c *clusterClient) Close() { c.cc.Close() }
+
+// callCtx returns a context for one call.
+func callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, callTimeout)
+}
+
+// waitReady makes calls wait for a primary to come up instead of failing
+// at once while its connection is being made.
+var waitReady = grpc.WaitForReady(true)
+
+// explain turns a call's error into a message for the user.
+func (c *clusterClient) explain(err error) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	switch st.Code() {
+	case codes.Unavailable:
+		return fmt.Errorf("cluster at %s is unavailable: %s (is a cluster running there? start one with `gomr local`)", c.addr, st.Message())
+	case codes.DeadlineExceeded:
+		if c.addr == localcluster.DefaultAddr {
+			return fmt.Errorf("no answer from a cluster at %s within %s: is `gomr local` running?", c.addr, callTimeout)
+		}
+		return fmt.Errorf("no answer from the cluster at %s within %s", c.addr, callTimeout)
+	}
+	return errors.New(st.Message())
+}
+
+// jobFromArgs finds the value of --job in a command line, so that the
+// job's own flags can be registered before the line is parsed.
+func jobFromArgs(args []string) string {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, "--job="); ok {
+			return v
+		}
+		if a == "--job" && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// addJobFlags registers the options of the named job as flags of cmd. An
+// unknown job registers nothing; the command reports it when it runs.
+func addJobFlags(cmd *cobra.Command, job string) {
+	def, err := jobs.Lookup(job)
+	if err != nil {
+		return
+	}
+	for _, o := range def.Options {
+		if cmd.Flags().Lookup(o.Name) != nil {
+			continue
+		}
+		usage := fmt.Sprintf("[%s] %s", def.Name, o.Usage)
+		if o.Bool {
+			cmd.Flags().Bool(o.Name, o.Default == "true", usage)
+		} else {
+			cmd.Flags().String(o.Name, o.Default, usage)
+		}
+	}
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		var names []string
+		for _, o := range def.Options {
+			names = append(names, "--"+o.Name)
+		}
+		if len(names) == 0 {
+			names = []string{"none"}
+		}
+		return fmt.Errorf("%w (options of job %s: %s; see `gomr jobs`)", err, def.Name, strings.Join(names, ", "))
+	})
+}
+
+// jobOptions collects the job options given on the command line.
+func jobOptions(cmd *cobra.Command, job string) map[string]string {
+	opts := map[string]string{}
+	def, err := jobs.Lookup(job)
+	if err != nil {
+		return opts
+	}
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if slices.ContainsFunc(def.Options, func(o jobs.Option) bool { return o.Name == f.Name }) {
+			opts[f.Name] = f.Value.String()
+		}
+	})
+	return opts
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/gomr/gomr/cmd/internal/localcluster"
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+)
+
+func newLocalCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "local",
+		Short: "Run a whole cluster on loopback in the foreground",
+		Long: `Run primaries, core workers and task workers in this process, on
+loopback, until interrupted (Ctrl-C or SIGTERM). Clients find it at
+--addr, which is also where every client command looks by default:
+
+    gomr local &
+    gomr step add --job wordcount --input books/ --output counts
+
+Primary i (from 0) serves clients on the port of --addr plus i and Raft
+on that port plus 100 plus i. Without --data-dir the cluster's data lives
+in a temporary folder that is removed on exit; with it, the cluster can be
+stopped and started again with its step history.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			cfg, cleanup, err := localConfig(cmd, v, v.GetString("addr"))
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			c, err := localcluster.Start(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "gomr local cluster: %d primaries, %d core workers, %d task workers, %d slots each\n", cfg.Primaries, cfg.Core, cfg.Task, cfg.Slots)
+			fmt.Fprintf(out, "cluster address: %s\n", c.Addr())
+			if len(c.Addrs()) > 1 {
+				fmt.Fprintf(out, "all primaries:   GOMR_CLUSTER=%s\n", strings.Join(c.Addrs(), ","))
+			}
+			fmt.Fprintf(out, "data:            %s\n", cfg.DataDir)
+			fmt.Fprintln(out, "press Ctrl-C to stop")
+			<-cmd.Context().Done()
+			fmt.Fprintln(out, "stopping")
+			c.Stop()
+			return nil
+		},
+	}
+	addClusterShapeFlags(cmd)
+	cmd.Flags().String("addr", localcluster.DefaultAddr, "client address of the first primary")
+	return cmd
+}
+
+// addClusterShapeFlags adds the flags of an embedded cluster.
+func addClusterShapeFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.Int("primaries", 3, "number of primaries (1, 3 or 5)")
+	f.Int("core", 2, "number of core workers")
+	f.Int("task", 1, "number of task workers")
+	f.Int("slots", 0, "task slots per worker (default: number of CPUs)")
+	f.String("data-dir", "", "folder for every node's data (default: a temporary folder removed on exit)")
+}
+
+// localConfig builds an embedded cluster's configuration. Node logs are
+// shown from warnings up unless --log-level asks for more.
+func localConfig(cmd *cobra.Command, v *viper.Viper, addr string) (localcluster.Config, func(), error) {
+	level := v.GetString("log-level")
+	if !cmd.Flags().Changed("log-level") && os.Getenv("GOMR_LOG_LEVEL") == "" {
+		level = "warn"
+	}
+	log, err := newLogger(level)
+	if err != nil {
+		return localcluster.Config{}, nil, err
+	}
+	cfg := localcluster.Config{
+		Primaries: v.GetInt("primaries"),
+		Core:      v.GetInt("core"),
+		Task:      v.GetInt("task"),
+		Slots:     v.GetInt("slots"),
+		DataDir:   v.GetString("data-dir"),
+		Addr:      addr,
+		Logger:    log,
+	}
+	if cfg.Primaries != 1 && cfg.Primaries != 3 && cfg.Primaries != 5 {
+		return cfg, nil, fmt.Errorf("--primaries must be 1, 3 or 5, got %d", cfg.Primaries)
+	}
+	if cfg.Slots == 0 {
+		cfg.Slots = defaultSlots()
+	}
+	cleanup := func() {}
+	if cfg.DataDir == "" {
+		dir, err := os.MkdirTemp("", "gomr-local-")
+		if err != nil {
+			return cfg, nil, fmt.Errorf("create data dir: %w", err)
+		}
+		cfg.DataDir = dir
+		cleanup = func() { os.RemoveAll(dir) }
+	}
+	return cfg, cleanup, nil
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	pb "github.com/gomr/gomr/primary/primarypb"
+	"github.com/spf13/cobra"
+)
+
+func newNodeCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "node",
+		Short: "Inspect the cluster's primaries and workers",
+	}
+	cmd.AddCommand(newNodeListCmd())
+	return cmd
+}
+
+func newNodeListCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List every primary (Raft state, term, commit and applied index) and every worker",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			format, err := outputFormat(v)
+			if err != nil {
+				return err
+			}
+			c, err := dialCluster(v)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ctx, cancel := callCtx(cmd.Context())
+			defer cancel()
+			resp, err := c.ListNodes(ctx, &pb.ListNodesRequest{}, waitReady)
+			if err != nil {
+				return c.explain(err)
+			}
+			out := cmd.OutOrStdout()
+			if format == "json" {
+				return printJSON(out, resp)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PRIMARY\tADDRESS\tRAFT STATE\tVOTER\tTERM\tCOMMIT\tAPPLIED\tERROR")
+			for _, p := range resp.Primaries {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%d\t%d\t%d\t%s\n", p.Id, p.Address, p.RaftState, p.Voter, p.Term, p.CommitIndex, p.AppliedIndex, p.Error)
+			}
+			fmt.Fprintln(tw)
+			fmt.Fprintln(tw, "WORKER\tROLE\tADDRESS\tSTATE\tSLOTS\tRUNNING\tREGISTERED")
+			for _, w := range resp.Workers {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", w.Id, w.Role, w.Address, w.State, w.Slots, w.Running,
+					time.Unix(0, w.RegisteredUnixNano).Local().Format(time.DateTime))
+			}
+			return tw.Flush()
+		},
+	}
+	addClusterFlag(cmd)
+	addOutputFlag(cmd)
+	return cmd
+}

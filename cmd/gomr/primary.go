@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/gomr/gomr/primary"
+	"github.com/spf13/cobra"
+)
+
+func newPrimaryCmd() *cobra.Command {
+	d := primary.DefaultConfig()
+	cmd := &cobra.Command{
+		Use:   "primary",
+		Short: "Run a primary node (a member of the Raft group that runs the cluster)",
+		Long: `Run a primary. One, three or five primaries form a Raft group; the leader
+plans steps, schedules tasks and commits output, and any primary answers
+clients and workers.
+
+Form a new group with --bootstrap on every primary and the same --peers
+list (ID=RAFT-ADDRESS for each primary, this one included). A primary
+restarted from its --data-dir rejoins its group; --bootstrap is then
+ignored.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			log, err := newLogger(v.GetString("log-level"))
+			if err != nil {
+				return err
+			}
+			cfg := primary.Config{
+				NodeID:            v.GetString("node-id"),
+				DataDir:           v.GetString("data-dir"),
+				Addr:              v.GetString("addr"),
+				RaftAddr:          v.GetString("raft-addr"),
+				GossipAddr:        v.GetString("gossip-addr"),
+				Bootstrap:         v.GetBool("bootstrap"),
+				Peers:             v.GetStringSlice("peers"),
+				StepConcurrency:   v.GetInt("step-concurrency"),
+				MaxAttempts:       v.GetInt("max-attempts"),
+				WorkerTimeout:     v.GetDuration("worker-timeout"),
+				PollTimeout:       v.GetDuration("poll-timeout"),
+				SnapshotThreshold: v.GetUint64("snapshot-threshold"),
+				Logger:            log,
+			}
+			p, err := primary.Start(cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "primary %s serving on %s\n", cfg.NodeID, p.Addr())
+			<-cmd.Context().Done()
+			log.Info("shutting down")
+			p.Stop()
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.String("node-id", d.NodeID, "unique id of this primary in the Raft group and gossip ring")
+	f.String("data-dir", d.DataDir, "folder for the Raft log and snapshots")
+	f.String("addr", d.Addr, "gRPC address for clients and workers")
+	f.String("raft-addr", d.RaftAddr, "Raft transport address")
+	f.String("gossip-addr", d.GossipAddr, "gossip (memberlist) address, TCP and UDP")
+	f.Bool("bootstrap", d.Bootstrap, "form a new Raft group from --peers if the data dir holds no Raft state")
+	f.StringSlice("peers", nil, "voters of the group to bootstrap, as ID=RAFT-ADDRESS (comma-separated); empty: a group of one")
+	f.Int("step-concurrency", d.StepConcurrency, "how many steps run at once; later steps wait PENDING")
+	f.Int("max-attempts", d.MaxAttempts, "attempts a task gets before its step fails")
+	f.Duration("worker-timeout", d.WorkerTimeout, "how long a worker may miss heartbeats before it is declared down")
+	f.Duration("poll-timeout", d.PollTimeout, "longest a worker's request for work waits")
+	f.Uint64("snapshot-threshold", d.SnapshotThreshold, "Raft log entries between snapshots")
+	return cmd
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gomr/gomr/cmd/internal/localcluster"
+	"github.com/gomr/gomr/jobs"
+	pb "github.com/gomr/gomr/primary/primarypb"
+	"github.com/gomr/gomr/primary/state"
+	"github.com/spf13/cobra"
+)
+
+func defaultSlots() int { return runtime.NumCPU() }
+
+func newRunCmd(job string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run --job NAME [--input PATH...] [--output DIR] [job flags]",
+		Short: "Start an embedded cluster, run one step on it, print its counters and stop",
+		Long: `Start an embedded cluster (like "gomr local"), run one step, print its
+counters and stop. Without --input, a small deterministic sample is
+generated for the job (English-like text for wordcount and invertedindex,
+access-log lines for logagg). Without --output, the output goes to a new
+temporary folder, which is printed.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			format := v.GetString("format")
+			if format != "text" && format != "json" {
+				return fmt.Errorf("--format %q: want text or json", format)
+			}
+			if v.GetString("job") == "" {
+				return fmt.Errorf("--job is required (jobs: see `gomr jobs`)")
+			}
+			if _, err := jobs.Lookup(v.GetString("job")); err != nil {
+				return err
+			}
+			work, err := os.MkdirTemp("", "gomr-run-")
+			if err != nil {
+				return fmt.Errorf("create work folder: %w", err)
+			}
+			inputs, _ := cmd.Flags().GetStringArray("input")
+			inputs = append(inputs, args...)
+			if len(inputs) == 0 {
+				dir := filepath.Join(work, "input")
+				if err := writeSample(v.GetString("job"), dir); err != nil {
+					return err
+				}
+				cmd.Flags().Set("input", dir)
+				fmt.Fprintf(cmd.ErrOrStderr(), "no --input: generated a sample in %s\n", dir)
+			}
+			output := v.GetString("output")
+			if output == "" {
+				output = filepath.Join(work, "output")
+			}
+			spec, err := specFromFlags(cmd, v, args, output)
+			if err != nil {
+				return err
+			}
+			cfg, cleanup, err := localConfig(cmd, v, "")
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			started := time.Now()
+			c, err := localcluster.Start(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer c.Stop()
+			fmt.Fprintf(cmd.ErrOrStderr(), "embedded cluster up in %s: %d primaries, %d core, %d task workers\n",
+				time.Since(started).Round(time.Millisecond), cfg.Primaries, cfg.Core, cfg.Task)
+			cc, err := pb.Dial(c.Addrs())
+			if err != nil {
+				return err
+			}
+			client := &clusterClient{addr: c.Addr(), cc: cc, ClientClient: pb.NewClientClient(cc)}
+			defer client.Close()
+			ctx, cancel := callCtx(cmd.Context())
+			resp, err := client.SubmitStep(ctx, &pb.SubmitStepRequest{Spec: spec}, waitReady)
+			cancel()
+			if err != nil {
+				return client.explain(err)
+			}
+			werr := waitStep(cmd.Context(), client, resp.StepId, cmd.ErrOrStderr(), format, io.Discard)
+			ctx, cancel = callCtx(cmd.Context())
+			d, err := client.DescribeStep(ctx, &pb.DescribeStepRequest{StepId: resp.StepId}, waitReady)
+			cancel()
+			if err != nil {
+				return client.explain(err)
+			}
+			if format == "json" {
+				if err := printJSON(cmd.OutOrStdout(), d.Step); err != nil {
+					return err
+				}
+			} else {
+				printRunSummary(cmd.OutOrStdout(), d.Step)
+			}
+			return werr
+		},
+	}
+	addSpecFlags(cmd, job)
+	addClusterShapeFlags(cmd)
+	cmd.Flags().String("output", "", "output folder; must not exist (default: a new temporary folder)")
+	cmd.Flags().String("format", "text", "how to print the result: text or json")
+	return cmd
+}
+
+// writeSample generates the sample input of a job into dir.
+func writeSample(job, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create sample folder: %w", err)
+	}
+	for i := range 4 {
+		var path string
+		var write func(io.Writer) error
+		if job == "logagg" {
+			path = filepath.Join(dir, fmt.Sprintf("access-%d.log", i+1))
+			day := time.Date(2026, 11, 1+i, 0, 0, 0, 0, time.UTC)
+			write = func(w io.Writer) error { return jobs.WriteSampleAccessLog(w, 20000, day, uint64(i+1)) }
+		} else {
+			path = filepath.Join(dir, fmt.Sprintf("text-%d.txt", i+1))
+			write = func(w io.Writer) error { return jobs.WriteSampleText(w, 2<<20, uint64(i+1)) }
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("create sample: %w", err)
+		}
+		if err := write(f); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("write sample: %w", err)
+		}
+	}
+	return nil
+}
+
+func printRunSummary(w io.Writer, st *pb.Step) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "step\t%s (%s)\n", st.Id, st.Spec.GetJob())
+	fmt.Fprintf(tw, "state\t%s\n", st.State)
+	if st.EndedUnixNano > 0 {
+		fmt.Fprintf(tw, "time\t%s\n", time.Duration(st.EndedUnixNano-st.SubmittedUnixNano).Round(time.Millisecond))
+	}
+	if st.Error != "" {
+		fmt.Fprintf(tw, "error\t%s\n", st.Error)
+	}
+	fmt.Fprintf(tw, "output\t%s\n", st.Spec.GetOutput())
+	tw.Flush()
+	if st.State == state.StepCompleted {
+		if parts, err := partFiles(st.Spec.GetOutput()); err == nil {
+			fmt.Fprintf(w, "        %d part files; e.g. sort -t$'\\t' -k2,2nr %s/part-* | head\n", len(parts), st.Spec.GetOutput())
+		}
+	}
+	names := make([]string, 0, len(st.Counters))
+	for k := range st.Counters {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	fmt.Fprintln(w, "counters")
+	for _, k := range names {
+		fmt.Fprintf(tw, "  %s\t%d\n", k, st.Counters[k])
+	}
+	tw.Flush()
+}

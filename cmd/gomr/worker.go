@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/gomr/gomr/worker"
+	"github.com/spf13/cobra"
+)
+
+func newWorkerCmd() *cobra.Command {
+	d := worker.DefaultConfig()
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run a worker node (core: runs tasks and stores blocks; task: runs tasks only)",
+		Long: `Run a worker. It joins the cluster through any primary in --join, registers
+with the leader and runs up to --slots attempts at once. Core workers also
+store HDFS blocks; task workers only compute and can be added or removed at
+any time, like EMR task nodes.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			log, err := newLogger(v.GetString("log-level"))
+			if err != nil {
+				return err
+			}
+			shuffleMem, err := sizeOpt(v, "shuffle-memory")
+			if err != nil {
+				return err
+			}
+			cfg := worker.Config{
+				ID:                 v.GetString("id"),
+				Role:               v.GetString("role"),
+				Join:               v.GetStringSlice("join"),
+				Addr:               v.GetString("addr"),
+				GossipAddr:         v.GetString("gossip-addr"),
+				DataDir:            v.GetString("data-dir"),
+				Slots:              v.GetInt("slots"),
+				HeartbeatInterval:  v.GetDuration("heartbeat-interval"),
+				ShuffleMemoryBytes: shuffleMem,
+				Logger:             log,
+			}
+			w, err := worker.Start(cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "worker %s (%s) serving on %s\n", cfg.ID, cfg.Role, w.Addr())
+			<-cmd.Context().Done()
+			log.Info("shutting down")
+			w.Stop()
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.String("id", d.ID, "unique id of this worker")
+	f.String("role", d.Role, "core (runs tasks and stores blocks) or task (runs tasks only)")
+	f.StringSlice("join", d.Join, "gRPC addresses of primaries to join through (comma-separated)")
+	f.String("addr", d.Addr, "gRPC address of this worker's shuffle service")
+	f.String("gossip-addr", d.GossipAddr, "gossip (memberlist) address, TCP and UDP")
+	f.String("data-dir", d.DataDir, "folder for map outputs and shuffle data")
+	f.Int("slots", d.Slots, "attempts run at once (default: number of CPUs)")
+	f.Duration("heartbeat-interval", d.HeartbeatInterval, "time between heartbeats to the leader")
+	f.String("shuffle-memory", "64MiB", "fetched map output a reduce attempt holds in memory before it spills to disk")
+	return cmd
+}
