@@ -65,8 +65,9 @@ func OpenSplit(s Split, maxLine int) (*LineReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open split: %w", err)
 	}
-	bufSize := min(maxLine+2, 1<<20)
-	bufSize = max(bufSize, 64<<10)
+	// The buffer fits a typical line and little more than the split; a
+	// longer line is read past it (readLong).
+	bufSize := int(min(int64(maxLine+2), 1<<20, max(s.Length+512, 4<<10)))
 	lr := &LineReader{split: s, f: f, end: s.Offset + s.Length, maxLine: maxLine}
 	start := s.Offset
 	if start > 0 {

@@ -162,10 +162,9 @@ func mergeRuns(runs []*Run, parts int, combiner Reducer, store runStore, name st
 		if err := writeMerged(rw, it, combiner, c); err != nil {
 			return nil, err
 		}
-		rw.endSegment()
-	}
-	if err := rw.flush(); err != nil {
-		return nil, fmt.Errorf("write merged run: %w", err)
+		if err := rw.endSegment(); err != nil {
+			return nil, fmt.Errorf("write merged run: %w", err)
+		}
 	}
 	return finish(rw.segs)
 }

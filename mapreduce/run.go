@@ -53,18 +53,23 @@ func (r *Run) OpenSegment(p int) (io.Reader, Segment) {
 	return io.NewSectionReader(r.data, s.Offset, s.Length), s
 }
 
-// runWriter encodes sorted records into segments, one partition at a time.
+// runWriter encodes sorted records into segments, one partition at a
+// time. It buffers whole records and checksums and writes them in chunks.
 type runWriter struct {
-	w       *bufio.Writer
-	off     int64
-	segs    []Segment
-	cur     *Segment
-	sum     hdfs.Checksummer
-	scratch [2 * binary.MaxVarintLen64]byte
+	w    io.Writer
+	buf  []byte
+	off  int64
+	segs []Segment
+	cur  *Segment
+	sum  hdfs.Checksummer
+	err  error
 }
 
+// runWriterChunk is how much a runWriter buffers before it writes.
+const runWriterChunk = 256 << 10
+
 func newRunWriter(w io.Writer) *runWriter {
-	return &runWriter{w: bufio.NewWriterSize(w, 256<<10)}
+	return &runWriter{w: w, buf: make([]byte, 0, runWriterChunk+4096)}
 }
 
 func (rw *runWriter) startSegment(p int) {
@@ -73,28 +78,55 @@ func (rw *runWriter) startSegment(p int) {
 	rw.sum = hdfs.Checksummer{}
 }
 
+// write encodes and appends one record.
 func (rw *runWriter) write(key, value []byte) error {
-	n := binary.PutUvarint(rw.scratch[:], uint64(len(key)))
-	n += binary.PutUvarint(rw.scratch[n:], uint64(len(value)))
-	for _, b := range [][]byte{rw.scratch[:n], key, value} {
-		if _, err := rw.w.Write(b); err != nil {
-			return err
-		}
-		rw.sum.Write(b)
-	}
-	size := int64(n + len(key) + len(value))
+	start := len(rw.buf)
+	rw.buf = binary.AppendUvarint(rw.buf, uint64(len(key)))
+	rw.buf = binary.AppendUvarint(rw.buf, uint64(len(value)))
+	rw.buf = append(rw.buf, key...)
+	rw.buf = append(rw.buf, value...)
+	return rw.added(int64(len(rw.buf) - start))
+}
+
+// writeRaw appends one record that is already encoded.
+func (rw *runWriter) writeRaw(raw []byte) error {
+	rw.buf = append(rw.buf, raw...)
+	return rw.added(int64(len(raw)))
+}
+
+func (rw *runWriter) added(size int64) error {
 	rw.off += size
 	rw.cur.Length += size
 	rw.cur.Records++
+	if len(rw.buf) >= runWriterChunk {
+		return rw.flush()
+	}
+	return rw.err
+}
+
+// flush writes and checksums the buffered bytes.
+func (rw *runWriter) flush() error {
+	if rw.err != nil {
+		return rw.err
+	}
+	if len(rw.buf) > 0 {
+		rw.sum.Write(rw.buf)
+		if _, err := rw.w.Write(rw.buf); err != nil {
+			rw.err = err
+			return err
+		}
+		rw.buf = rw.buf[:0]
+	}
 	return nil
 }
 
-func (rw *runWriter) endSegment() {
+// endSegment flushes the segment and records its checksums.
+func (rw *runWriter) endSegment() error {
+	err := rw.flush()
 	rw.cur.Sums = rw.sum.Sums()
 	rw.cur = nil
+	return err
 }
-
-func (rw *runWriter) flush() error { return rw.w.Flush() }
 
 // segmentReader decodes the records of one segment, verifying its checksums
 // as it goes. A checksum error surfaces at the latest with the last record.

@@ -11,27 +11,33 @@ import (
 // output (Hadoop's mapreduce.task.io.sort.mb defaults to 100; gomr's to 64).
 const DefaultSortBufferBytes = 64 << 20
 
-// recRefSize is the bookkeeping each buffered record costs beyond its bytes.
-const recRefSize = 24
+// MaxPartitions is the most reduce partitions a map task can write.
+const MaxPartitions = 1 << 16
+
+// recRefCost is the bookkeeping each buffered record costs beyond its
+// bytes: its index entry and the radix sort's scratch copy of it.
+const recRefCost = 32
 
 // recRef indexes one buffered record. prefix holds the key's first 8 bytes,
-// big-endian, so most comparisons never touch the key bytes.
+// big-endian, so the radix sort and most comparisons never touch the key.
 type recRef struct {
 	prefix uint64
-	part   uint32
-	off    uint32
-	klen   uint32
-	vlen   uint32
+	off    uint32 // offset of the encoded record in data
+	part   uint16
+	klen   uint16 // key length, capped at 0xFFFF
 }
 
 // sortBuffer collects a map task's output, partitions it, and when it
 // exceeds its budget sorts it, runs the combiner and spills it as a run.
+// Records are buffered already encoded as run records, so without a
+// combiner a spill copies bytes as they are.
 type sortBuffer struct {
 	job      *Job
 	parts    int
 	budget   int
 	data     []byte
 	recs     []recRef
+	scratch  []recRef
 	store    runStore
 	runs     []*Run
 	counters *Counters
@@ -40,8 +46,8 @@ type sortBuffer struct {
 }
 
 func newSortBuffer(job *Job, parts, budget int, store runStore, c *Counters) (*sortBuffer, error) {
-	if parts < 1 {
-		return nil, fmt.Errorf("sort buffer needs at least one partition, got %d", parts)
+	if parts < 1 || parts > MaxPartitions {
+		return nil, fmt.Errorf("sort buffer needs 1 to %d partitions, got %d", MaxPartitions, parts)
 	}
 	if budget < 1<<10 || budget > 1<<31 {
 		return nil, fmt.Errorf("sort buffer budget %d out of range [1 KiB, 2 GiB]", budget)
@@ -69,64 +75,144 @@ func keyPrefix(key []byte) uint64 {
 
 // Emit buffers one pair, spilling first if it would overflow the budget.
 func (sb *sortBuffer) Emit(key, value []byte) error {
-	size := len(key) + len(value)
-	if len(sb.recs) > 0 && len(sb.data)+size+(len(sb.recs)+1)*recRefSize > sb.budget {
+	size := len(key) + len(value) + 2*binary.MaxVarintLen32
+	if len(sb.recs) > 0 && len(sb.data)+size+(len(sb.recs)+1)*recRefCost > sb.budget {
 		if err := sb.spill(); err != nil {
 			return err
 		}
 	}
 	off := len(sb.data)
+	sb.data = binary.AppendUvarint(sb.data, uint64(len(key)))
+	sb.data = binary.AppendUvarint(sb.data, uint64(len(value)))
 	sb.data = append(sb.data, key...)
 	sb.data = append(sb.data, value...)
 	sb.recs = append(sb.recs, recRef{
 		prefix: keyPrefix(key),
-		part:   uint32(sb.job.partition(key, sb.parts)),
 		off:    uint32(off),
-		klen:   uint32(len(key)),
-		vlen:   uint32(len(value)),
+		part:   uint16(sb.job.partition(key, sb.parts)),
+		klen:   uint16(min(len(key), 0xFFFF)),
 	})
 	sb.outRecords++
-	sb.outBytes += int64(size)
+	sb.outBytes += int64(len(key) + len(value))
 	return nil
 }
 
+// record returns the key, value and whole encoding of a buffered record.
+func (sb *sortBuffer) record(r *recRef) (key, value, raw []byte) {
+	b := sb.data[r.off:]
+	kl, n := binary.Uvarint(b)
+	vl, m := binary.Uvarint(b[n:])
+	h := n + m
+	return b[h : h+int(kl)], b[h+int(kl) : h+int(kl)+int(vl)], b[:h+int(kl)+int(vl)]
+}
+
 func (sb *sortBuffer) key(r *recRef) []byte {
-	return sb.data[r.off : r.off+r.klen]
+	k, _, _ := sb.record(r)
+	return k
 }
 
-func (sb *sortBuffer) value(r *recRef) []byte {
-	return sb.data[r.off+r.klen : r.off+r.klen+r.vlen]
-}
-
+// sort orders the buffer by partition, then key, then emission order: an
+// LSD radix sort on (partition, key prefix), which is stable, followed by a
+// comparison sort of the runs of records whose prefixes tie but whose keys
+// may differ.
 func (sb *sortBuffer) sort() {
-	// Ties are broken by buffer offset, which is emission order, so values
-	// of one key keep the order the mapper emitted them in.
-	slices.SortFunc(sb.recs, func(a, b recRef) int {
-		if a.part != b.part {
-			if a.part < b.part {
-				return -1
+	if len(sb.recs) == 0 {
+		return
+	}
+	if cap(sb.scratch) < len(sb.recs) {
+		sb.scratch = make([]recRef, len(sb.recs), cap(sb.recs))
+	}
+	sorted := radixSort(sb.recs, sb.scratch[:len(sb.recs)])
+	if &sorted[0] != &sb.recs[0] {
+		// The result is in the scratch array: swap the two.
+		sb.recs, sb.scratch = sorted, sb.recs
+	}
+	sb.scratch = sb.scratch[:0]
+	for i := 0; i < len(sb.recs); {
+		j := i + 1
+		mixed := false
+		for j < len(sb.recs) && sb.recs[j].prefix == sb.recs[i].prefix && sb.recs[j].part == sb.recs[i].part {
+			if sb.recs[j].klen != sb.recs[i].klen || sb.recs[j].klen > 8 {
+				mixed = true
 			}
-			return 1
+			j++
 		}
-		if a.prefix != b.prefix {
-			if a.prefix < b.prefix {
-				return -1
+		if mixed || (j-i > 1 && sb.recs[i].klen > 8) {
+			// Stable: equal keys keep emission order.
+			slices.SortStableFunc(sb.recs[i:j], func(a, b recRef) int { return bytes.Compare(sb.key(&a), sb.key(&b)) })
+		}
+		i = j
+	}
+}
+
+// radixSort sorts recs by (part, prefix), stably, using tmp (of the same
+// length) as scratch, and returns whichever of the two holds the result.
+// Byte positions on which every record agrees are skipped.
+func radixSort(recs, tmp []recRef) []recRef {
+	n := len(recs)
+	if n < 2 {
+		return recs
+	}
+	// digit d < 8 is byte d of prefix (0 = least significant); 8 and 9 are
+	// the bytes of part.
+	var counts [10][256]int
+	for i := range recs {
+		p := recs[i].prefix
+		for d := range 8 {
+			counts[d][byte(p>>(8*d))]++
+		}
+		counts[8][byte(recs[i].part)]++
+		counts[9][byte(recs[i].part>>8)]++
+	}
+	src, dst := recs, tmp
+	for d := range 10 {
+		c := &counts[d]
+		trivial := false
+		for _, k := range c {
+			if k == n {
+				trivial = true
+				break
 			}
-			return 1
+			if k != 0 {
+				break
+			}
 		}
-		var c int
-		if a.klen <= 8 && b.klen <= 8 {
-			// Equal prefixes of keys no longer than 8 bytes: the shorter
-			// key (padded with zeros) sorts first.
-			c = int(a.klen) - int(b.klen)
+		if trivial || c[firstNonZero(c)] == n {
+			continue
+		}
+		var pos [256]int
+		sum := 0
+		for b := range 256 {
+			pos[b] = sum
+			sum += c[b]
+		}
+		if d < 8 {
+			shift := 8 * d
+			for i := range src {
+				b := byte(src[i].prefix >> shift)
+				dst[pos[b]] = src[i]
+				pos[b]++
+			}
 		} else {
-			c = bytes.Compare(sb.key(&a), sb.key(&b))
+			shift := 8 * (d - 8)
+			for i := range src {
+				b := byte(src[i].part >> shift)
+				dst[pos[b]] = src[i]
+				pos[b]++
+			}
 		}
-		if c != 0 {
-			return c
+		src, dst = dst, src
+	}
+	return src
+}
+
+func firstNonZero(c *[256]int) int {
+	for b, k := range c {
+		if k != 0 {
+			return b
 		}
-		return int(a.off) - int(b.off)
-	})
+	}
+	return 0
 }
 
 // spill sorts the buffer and writes it as a new run.
@@ -165,22 +251,27 @@ func (sb *sortBuffer) writeSorted(name string) (*Run, error) {
 				if err := sb.combine(rw, sb.recs[i:j]); err != nil {
 					return nil, err
 				}
-			} else if err := rw.write(sb.key(&sb.recs[i]), sb.value(&sb.recs[i])); err != nil {
-				return nil, fmt.Errorf("write run: %w", err)
+			} else {
+				_, _, raw := sb.record(&sb.recs[i])
+				if err := rw.writeRaw(raw); err != nil {
+					return nil, fmt.Errorf("write run: %w", err)
+				}
 			}
 			i = j
 		}
-		sb.counters.Add(SpilledRecords, rw.cur.Records)
-		rw.endSegment()
-	}
-	if err := rw.flush(); err != nil {
-		return nil, fmt.Errorf("write run: %w", err)
+		if err := rw.endSegment(); err != nil {
+			return nil, fmt.Errorf("write run: %w", err)
+		}
+		sb.counters.Add(SpilledRecords, rw.segs[p].Records)
 	}
 	return finish(rw.segs)
 }
 
 func (sb *sortBuffer) sameKey(a, b *recRef) bool {
-	return a.prefix == b.prefix && a.klen == b.klen && bytes.Equal(sb.key(a), sb.key(b))
+	if a.prefix != b.prefix || a.klen != b.klen {
+		return false
+	}
+	return a.klen <= 8 || bytes.Equal(sb.key(a), sb.key(b))
 }
 
 // refValues yields the values of a group of buffered records.
@@ -193,7 +284,7 @@ func (rv *refValues) nextValue() ([]byte, bool) {
 	if len(rv.recs) == 0 {
 		return nil, false
 	}
-	v := rv.sb.value(&rv.recs[0])
+	_, v, _ := rv.sb.record(&rv.recs[0])
 	rv.recs = rv.recs[1:]
 	return v, true
 }

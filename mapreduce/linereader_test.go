@@ -1,0 +1,172 @@
+package mapreduce
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// randomText returns text with empty lines, CRLF endings, long lines and
+// sometimes no final newline.
+func randomText(rng *rand.Rand) []byte {
+	var b bytes.Buffer
+	lines := rng.IntN(200)
+	for i := range lines {
+		n := rng.IntN(40)
+		if rng.IntN(20) == 0 {
+			n = rng.IntN(3000)
+		}
+		for range n {
+			b.WriteByte(byte('a' + rng.IntN(26)))
+		}
+		if i == lines-1 && rng.IntN(2) == 0 {
+			break
+		}
+		if rng.IntN(5) == 0 {
+			b.WriteString("\r\n")
+		} else {
+			b.WriteByte('\n')
+		}
+	}
+	return b.Bytes()
+}
+
+// wantLines splits text the plain way: by "\n", dropping a trailing "\r",
+// no final empty line.
+func wantLines(text []byte) []string {
+	s := string(text)
+	s = strings.TrimSuffix(s, "\n")
+	if s == "" && len(text) == 0 {
+		return nil
+	}
+	var out []string
+	for l := range strings.SplitSeq(s, "\n") {
+		out = append(out, strings.TrimSuffix(l, "\r"))
+	}
+	return out
+}
+
+func TestSplitsReadEveryLineOnce(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	dir := t.TempDir()
+	for iter := range 200 {
+		text := randomText(rng)
+		path := filepath.Join(dir, fmt.Sprintf("f%d", iter))
+		if err := os.WriteFile(path, text, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		splitSize := int64(1 + rng.IntN(300))
+		splits, err := PlanSplits([]InputFile{{Path: path, Size: int64(len(text)), Doc: "f"}}, splitSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		var lineNos []int64
+		for _, s := range splits {
+			lr, err := OpenSplit(s, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for {
+				rec, err := lr.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.HasPrefix(text[rec.Offset:], rec.Line) {
+					t.Fatalf("seed %d file %d: record at offset %d does not match the file", seed, iter, rec.Offset)
+				}
+				got = append(got, string(rec.Line))
+				n, err := lr.LineNumber(rec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lineNos = append(lineNos, n)
+			}
+			lr.Close()
+		}
+		want := wantLines(text)
+		if len(got) != len(want) {
+			t.Fatalf("seed %d file %d (split %d): got %d lines, want %d", seed, iter, splitSize, len(got), len(want))
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("seed %d file %d: line %d = %q, want %q", seed, iter, i+1, got[i], want[i])
+			}
+			if lineNos[i] != int64(i+1) {
+				t.Fatalf("seed %d file %d: line %d numbered %d", seed, iter, i+1, lineNos[i])
+			}
+		}
+	}
+}
+
+func TestPlanSplitsSlop(t *testing.T) {
+	files := []InputFile{{Path: "a", Size: 105}, {Path: "b", Size: 111}, {Path: "c", Size: 0}, {Path: "d", Size: 30}}
+	splits, err := PlanSplits(files, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range splits {
+		got = append(got, fmt.Sprintf("%s:%d+%d", s.File, s.Offset, s.Length))
+	}
+	// 105 = 50 + 55 (55 < 1.1*50 joins); 111 = 50 + 50 + 11; empty files
+	// have no split.
+	want := "a:0+50 a:50+55 b:0+50 b:50+50 b:100+11 d:0+30"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("splits %v, want %s", got, want)
+	}
+}
+
+func TestLineLimitAndBinaryNameTheLine(t *testing.T) {
+	dir := t.TempDir()
+	long := filepath.Join(dir, "long.txt")
+	os.WriteFile(long, []byte("ok\nfine\n"+strings.Repeat("x", 5000)+"\nafter\n"), 0o644)
+	bin := filepath.Join(dir, "bin.txt")
+	os.WriteFile(bin, []byte("one\ntwo\nth\x00ree\n"), 0o644)
+	for _, tc := range []struct {
+		path    string
+		limit   int
+		wantErr error
+		line    int64
+	}{
+		{long, 4096, ErrLineTooLong, 3},
+		{long, 100, ErrLineTooLong, 3},
+		{bin, 0, ErrBinaryInput, 3},
+	} {
+		info, _ := os.Stat(tc.path)
+		lr, err := OpenSplit(Split{File: tc.path, Length: info.Size()}, tc.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for err == nil {
+			_, err = lr.Next()
+		}
+		lr.Close()
+		var ie *InputError
+		if !errors.As(err, &ie) || !errors.Is(err, tc.wantErr) || ie.Line != tc.line || ie.File != tc.path {
+			t.Fatalf("%s limit %d: got %v, want %v at line %d", tc.path, tc.limit, err, tc.wantErr, tc.line)
+		}
+		if !strings.Contains(err.Error(), fmt.Sprintf("line %d", tc.line)) || !strings.Contains(err.Error(), tc.path) {
+			t.Fatalf("error %q does not name the file and line", err)
+		}
+	}
+	// A line exactly at the limit is accepted.
+	exact := filepath.Join(dir, "exact.txt")
+	os.WriteFile(exact, []byte(strings.Repeat("y", 100)+"\n"), 0o644)
+	lr, _ := OpenSplit(Split{File: exact, Length: 101}, 100)
+	defer lr.Close()
+	if rec, err := lr.Next(); err != nil || len(rec.Line) != 100 {
+		t.Fatalf("line at the limit: %v", err)
+	}
+}
