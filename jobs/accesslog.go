@@ -76,7 +76,10 @@ func parseAccessLine(line []byte) (accessEntry, error) {
 		return e, fmt.Errorf("bad status %q", status)
 	}
 	e.status = int(status[0]-'0')*100 + int(status[1]-'0')*10 + int(status[2]-'0')
-	size, rest, _ = cutField(rest)
+	size, rest = rest, nil
+	if i := bytes.IndexAny(size, " \t"); i >= 0 {
+		size, rest = size[:i], size[i:]
+	}
 	if !bytes.Equal(size, dash) {
 		if len(size) == 0 || !allDigits(size) {
 			return e, fmt.Errorf("bad size %q", size)
@@ -85,8 +88,11 @@ func parseAccessLine(line []byte) (accessEntry, error) {
 			return e, fmt.Errorf("bad size %q", size)
 		}
 	}
-	if len(rest) == 0 {
+	if len(bytes.TrimSpace(rest)) == 0 {
 		return e, nil // common log format
+	}
+	if rest, ok = cutSpace(rest); !ok {
+		return e, errors.New("no referer field")
 	}
 	if _, rest, err = cutQuoted(rest); err != nil {
 		return e, fmt.Errorf("referer: %w", err)

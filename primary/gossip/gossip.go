@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,8 +79,9 @@ type Config struct {
 
 // Node is a running gossip member.
 type Node struct {
-	ml *memberlist.Memberlist
-	d  *delegate
+	ml     *memberlist.Memberlist
+	d      *delegate
+	bridge *eventBridge
 }
 
 type delegate struct {
@@ -97,9 +99,16 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (d *delegate) LocalState(join bool) []byte                { return nil }
 func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
 
+// eventBridge keeps the member list from memberlist's events. The events
+// are delivered while memberlist holds its node lock, so metadata is
+// decoded (copied) there; reading it later from memberlist's own node
+// structs would race with its updates.
 type eventBridge struct {
 	events Events
 	log    *slog.Logger
+
+	mu      sync.Mutex
+	members map[string]Member
 }
 
 func (e *eventBridge) NotifyJoin(n *memberlist.Node) {
@@ -108,12 +117,23 @@ func (e *eventBridge) NotifyJoin(n *memberlist.Node) {
 		e.log.Warn("ignoring member", "err", err)
 		return
 	}
-	e.events.Joined(Member{Name: n.Name, Meta: m})
+	member := Member{Name: n.Name, Meta: m}
+	e.mu.Lock()
+	e.members[n.Name] = member
+	e.mu.Unlock()
+	if e.events != nil {
+		e.events.Joined(member)
+	}
 }
 
 func (e *eventBridge) NotifyLeave(n *memberlist.Node) {
-	m, _ := DecodeMeta(n)
-	e.events.Left(n.Name, m)
+	e.mu.Lock()
+	m, ok := e.members[n.Name]
+	delete(e.members, n.Name)
+	e.mu.Unlock()
+	if ok && e.events != nil {
+		e.events.Left(n.Name, m.Meta)
+	}
 }
 
 func (e *eventBridge) NotifyUpdate(n *memberlist.Node) { e.NotifyJoin(n) }
@@ -151,16 +171,15 @@ func Start(cfg Config) (*Node, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	if cfg.Events != nil {
-		mc.Events = &eventBridge{events: cfg.Events, log: logger}
-	}
+	bridge := &eventBridge{events: cfg.Events, log: logger, members: make(map[string]Member)}
+	mc.Events = bridge
 	mc.Logger = nil
 	mc.LogOutput = LogWriter(logger.With("component", "memberlist"))
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		return nil, fmt.Errorf("start gossip on %s: %w", cfg.Addr, err)
 	}
-	return &Node{ml: ml, d: d}, nil
+	return &Node{ml: ml, d: d, bridge: bridge}, nil
 }
 
 // UpdateMeta changes this member's metadata and gossips the change.
@@ -199,16 +218,15 @@ func (n *Node) Join(ctx context.Context, addrs []string) error {
 	}
 }
 
-// Members returns the live members (this one included).
+// Members returns the live members (this one included), sorted by name.
 func (n *Node) Members() []Member {
-	var out []Member
-	for _, m := range n.ml.Members() {
-		meta, err := DecodeMeta(m)
-		if err != nil {
-			continue
-		}
-		out = append(out, Member{Name: m.Name, Meta: meta})
+	n.bridge.mu.Lock()
+	defer n.bridge.mu.Unlock()
+	out := make([]Member, 0, len(n.bridge.members))
+	for _, m := range n.bridge.members {
+		out = append(out, m)
 	}
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
