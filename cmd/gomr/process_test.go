@@ -1,0 +1,358 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+	"unicode"
+
+	"github.com/gomr/gomr/jobs"
+)
+
+// gomrBin is the binary the tests run, built once by TestMain.
+var gomrBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gomr-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Chmod(dir, 0o755)
+	gomrBin = filepath.Join(dir, "gomr")
+	args := []string{"build", "-o", gomrBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build gomr:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freeAddr returns a loopback address with a port that was free just now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// proc is a gomr process a test started.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan error
+}
+
+// startProc starts `gomr args...` with its output in a log file that is
+// printed if the test fails.
+func startProc(t *testing.T, name string, env []string, args ...string) *proc {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(gomrBin, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.Env = append(os.Environ(), env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait(); f.Close() }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("---- log of %s ----\n%s", name, lastLines(string(b), 60))
+		}
+	})
+	return p
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// stop sends SIGTERM and expects a clean exit.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("%s exited with %v after SIGTERM", p.name, err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Errorf("%s did not stop within 15s of SIGTERM", p.name)
+	}
+}
+
+// gomr runs a client command and returns its stdout, stderr and exit code.
+func gomr(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(gomrBin, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	cmd.Env = append(os.Environ(), env...)
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+// wordCounts is the oracle: word<TAB>count lines, sorted.
+func wordCounts(t *testing.T, files ...string) []string {
+	counts := map[string]int{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range strings.FieldsFunc(string(b), func(r rune) bool { return !unicode.IsLetter(r) }) {
+			counts[w]++
+		}
+	}
+	var lines []string
+	for w, n := range counts {
+		lines = append(lines, w+"\t"+strconv.Itoa(n))
+	}
+	slices.Sort(lines)
+	return lines
+}
+
+// partLines reads every part file of a committed output, sorted.
+func partLines(t *testing.T, out string) []string {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(out, "_SUCCESS")); err != nil {
+		t.Fatalf("output %s not committed: %v", out, err)
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "part-*"))
+	var lines []string
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for l := range strings.SplitSeq(strings.TrimSuffix(string(b), "\n"), "\n") {
+			if l != "" {
+				lines = append(lines, l)
+			}
+		}
+	}
+	slices.Sort(lines)
+	return lines
+}
+
+func sampleInput(t *testing.T, files int, size int64) []string {
+	dir := filepath.Join(t.TempDir(), "input")
+	os.MkdirAll(dir, 0o755)
+	var paths []string
+	for i := range files {
+		var b bytes.Buffer
+		jobs.WriteSampleText(&b, size, uint64(10+i))
+		p := filepath.Join(dir, fmt.Sprintf("part%d.txt", i))
+		os.WriteFile(p, b.Bytes(), 0o644)
+		paths = append(paths, p)
+	}
+	return paths
+}
+
+// TestRealProcesses runs the real binary as 1 primary, 2 core workers and
+// 1 task worker on loopback, submits a step with the CLI, checks its
+// output, and stops every process with SIGTERM. The primary is configured
+// through a YAML file and one worker through GOMR_* variables.
+func TestRealProcesses(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfgFile := filepath.Join(dir, "primary.yaml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf("node-id: p1\ndata-dir: %s\naddr: %s\nraft-addr: %s\ngossip-addr: %s\nbootstrap: true\nlog-level: debug\n",
+		filepath.Join(dir, "p1"), addr, freeAddr(t), freeAddr(t))), 0o644)
+	procs := []*proc{startProc(t, "primary", nil, "primary", "--config", cfgFile)}
+	for _, w := range []struct{ id, role string }{{"core-1", "core"}, {"core-2", "core"}, {"task-1", "task"}} {
+		env := []string{"GOMR_ID=" + w.id, "GOMR_ROLE=" + w.role, "GOMR_JOIN=" + addr, "GOMR_SLOTS=2",
+			"GOMR_ADDR=" + freeAddr(t), "GOMR_GOSSIP_ADDR=" + freeAddr(t), "GOMR_DATA_DIR=" + filepath.Join(dir, w.id)}
+		if w.id == "core-1" {
+			// Flags as well as variables: flags win.
+			procs = append(procs, startProc(t, w.id, env, "worker", "--role", "core", "--heartbeat-interval", "200ms"))
+		} else {
+			procs = append(procs, startProc(t, w.id, env, "worker"))
+		}
+	}
+	cluster := []string{"GOMR_CLUSTER=" + addr}
+
+	// Wait until every worker is registered.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, _, code := gomr(t, cluster, "node", "list", "--output", "json")
+		var nodes struct {
+			Workers []struct{ Id, Role, State string }
+		}
+		json.Unmarshal([]byte(out), &nodes)
+		alive := 0
+		for _, w := range nodes.Workers {
+			if w.State == "ALIVE" {
+				alive++
+			}
+		}
+		if code == 0 && alive == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("workers did not register: %s", out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	inputs := sampleInput(t, 3, 300<<10)
+	out := filepath.Join(dir, "counts")
+	stepOut, stepErr, code := gomr(t, cluster, append([]string{"step", "add", "--job", "wordcount", "--output", out, "--reducers", "3", "--split-size", "64KiB", "--input"}, inputs...)...)
+	if code != 0 {
+		t.Fatalf("step add: exit %d: %s", code, stepErr)
+	}
+	id := strings.TrimSpace(stepOut)
+	if !strings.HasPrefix(id, "s-") {
+		t.Fatalf("step add printed %q", stepOut)
+	}
+	if _, errOut, code := gomr(t, cluster, "step", "wait", id); code != 0 {
+		t.Fatalf("step wait: exit %d: %s", code, errOut)
+	}
+	if got, want := partLines(t, out), wordCounts(t, inputs...); !slices.Equal(got, want) {
+		t.Fatalf("output differs from the oracle: %d lines vs %d", len(got), len(want))
+	}
+	desc, _, code := gomr(t, cluster, "step", "describe", id, "--output", "json")
+	var st struct {
+		State    string
+		Counters map[string]string
+	}
+	if err := json.Unmarshal([]byte(desc), &st); err != nil || code != 0 || st.State != "COMPLETED" {
+		t.Fatalf("describe: %v %d %s", err, code, desc)
+	}
+	if st.Counters["LAUNCHED_MAPS"] != "15" || st.Counters["REDUCE_OUTPUT_RECORDS"] != strconv.Itoa(len(wordCounts(t, inputs...))) {
+		t.Fatalf("counters %v", st.Counters)
+	}
+	list, _, _ := gomr(t, cluster, "step", "list")
+	if !strings.Contains(list, id) || !strings.Contains(list, "COMPLETED") {
+		t.Fatalf("step list:\n%s", list)
+	}
+	// The same output folder again is refused.
+	_, errOut, code := gomr(t, cluster, "step", "add", "--job", "wordcount", "--input", inputs[0], "--output", out)
+	if code == 0 || !strings.Contains(errOut, "already exists") || !strings.Contains(errOut, out) {
+		t.Fatalf("existing output: exit %d: %s", code, errOut)
+	}
+	for i := len(procs) - 1; i >= 0; i-- {
+		procs[i].stop(t)
+	}
+}
+
+// TestCLIErrors checks that mistakes on the command line end in a clear
+// error naming what is wrong, before any cluster is needed.
+func TestCLIErrors(t *testing.T) {
+	nowhere := []string{"GOMR_CLUSTER=" + freeAddr(t)}
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"step", "add", "--job", "wordcount", "--colour", "red", "--input", "x", "--output", "y"}, []string{"unknown flag: --colour", "--lower"}},
+		{[]string{"step", "add", "--input", "x", "--output", "y"}, []string{"--job is required"}},
+		{[]string{"step", "add", "--job", "wordcount", "--output", "y"}, []string{"--input is required"}},
+		{[]string{"run", "--job", "nosuchjob"}, []string{`unknown job "nosuchjob"`, "logagg"}},
+		{[]string{"step", "list", "--output", "yaml"}, []string{`--output "yaml"`}},
+		{[]string{"step", "add", "--job", "wordcount", "--input", "x", "--output", "y", "--split-size", "lots"}, []string{"--split-size", `bad size "lots"`}},
+		{[]string{"primary", "--config", "/nonexistent/gomr.yaml"}, []string{"/nonexistent/gomr.yaml"}},
+		{[]string{"worker", "--role", "gpu"}, []string{"role must be core or task"}},
+	} {
+		_, errOut, code := gomr(t, nowhere, tc.args...)
+		if code == 0 {
+			t.Errorf("gomr %v succeeded", tc.args)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(errOut, w) {
+				t.Errorf("gomr %v: error %q does not mention %q", tc.args, errOut, w)
+			}
+		}
+	}
+	// A config file key that is not an option is refused by name.
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("node-id: p1\nraft_port: 7401\n"), 0o644)
+	if _, errOut, code := gomr(t, nil, "primary", "--config", bad); code == 0 || !strings.Contains(errOut, `unknown option "raft_port"`) {
+		t.Errorf("bad config key: exit %d: %s", code, errOut)
+	}
+}
+
+// TestRunWithoutInput is the README's first command: it must work on a
+// fresh clone with nothing but the binary.
+func TestRunWithoutInput(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	stdout, stderr, code := gomr(t, []string{"TMPDIR=" + t.TempDir()}, "run", "--job", "wordcount", "--output", out, "--reducers", "2")
+	if code != 0 {
+		t.Fatalf("gomr run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "COMPLETED") || !strings.Contains(stdout, "MAP_INPUT_RECORDS") {
+		t.Fatalf("gomr run printed:\n%s", stdout)
+	}
+	// The sample is regenerated here independently: same generator, same seeds.
+	var inputs []string
+	dir := t.TempDir()
+	for i := range 4 {
+		var b bytes.Buffer
+		jobs.WriteSampleText(&b, 2<<20, uint64(i+1))
+		p := filepath.Join(dir, fmt.Sprint(i))
+		os.WriteFile(p, b.Bytes(), 0o644)
+		inputs = append(inputs, p)
+	}
+	if got, want := partLines(t, out), wordCounts(t, inputs...); !slices.Equal(got, want) {
+		t.Fatalf("gomr run output differs from the oracle: %d lines vs %d", len(got), len(want))
+	}
+}
+
+// TestUnreadableInput checks that a file the user may not read is refused
+// with an error naming it. As root, the command runs as user nobody.
+func TestUnreadableInput(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	for d := filepath.Dir(dir); d != "/" && strings.HasPrefix(d, os.TempDir()); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	secret := filepath.Join(dir, "secret.txt")
+	os.WriteFile(secret, []byte("hidden words\n"), 0o000)
+	cmd := exec.Command(gomrBin, "run", "--job", "wordcount", "--primaries", "1", "--input", secret, "--output", filepath.Join(dir, "out"))
+	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
+	if os.Geteuid() == 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		os.Chmod(dir, 0o777)
+	}
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	err := cmd.Run()
+	if err == nil {
+		t.Fatal("an unreadable input was accepted")
+	}
+	if !strings.Contains(errOut.String(), secret) || !strings.Contains(errOut.String(), "permission denied") {
+		t.Fatalf("error %q does not name the file and the reason", errOut.String())
+	}
+}

@@ -1,0 +1,174 @@
+package localcluster
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomr/gomr/jobs"
+	pb "github.com/gomr/gomr/primary/primarypb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// sampleText writes n files of generated text into a new folder.
+func sampleText(t *testing.T, n int, size int64) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "input")
+	os.MkdirAll(dir, 0o755)
+	for i := range n {
+		var b bytes.Buffer
+		if err := jobs.WriteSampleText(&b, size, uint64(i+1)); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "text-"+string(rune('a'+i))+".txt"), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestSpillGivesSameOutputAsNoSpill(t *testing.T) {
+	in := sampleText(t, 3, 600<<10)
+	c := startCluster(t, Config{Primaries: 1, Core: 2, Slots: 2})
+	cl := client(t, c)
+	out := t.TempDir()
+	spec := func(name string, buffer int64) *pb.StepSpec {
+		return &pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: filepath.Join(out, name), Reducers: 4, SplitSize: 256 << 10, SortBufferBytes: buffer}
+	}
+	big := runStep(t, cl, spec("big", 64<<20))
+	small := runStep(t, cl, spec("small", 1<<10))
+	mustComplete(t, big)
+	mustComplete(t, small)
+	if big.Counters["SPILLS"] != 0 {
+		t.Fatalf("64 MiB buffer spilled: %v", big.Counters)
+	}
+	perMap := small.Counters["MAP_OUTPUT_BYTES"] / int64(small.MapsTotal)
+	if perMap < 20<<10 || small.Counters["SPILLS"] < 20*int64(small.MapsTotal) {
+		t.Fatalf("each map's output (%d bytes) is not 20 times its 1 KiB budget, or it spilled too little: %v", perMap, small.Counters)
+	}
+	for p := range 4 {
+		name := "part-r-0000" + string(rune('0'+p))
+		a, _ := os.ReadFile(filepath.Join(out, "big", name))
+		b, _ := os.ReadFile(filepath.Join(out, "small", name))
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Fatalf("%s differs with spills (%d vs %d bytes)", name, len(a), len(b))
+		}
+	}
+}
+
+// submitErr submits a step that must be refused and returns the refusal.
+func submitErr(t *testing.T, cl pb.ClientClient, spec *pb.StepSpec) *status.Status {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := cl.SubmitStep(ctx, &pb.SubmitStepRequest{Spec: spec})
+	if err == nil {
+		t.Fatalf("step %s was accepted", resp.StepId)
+	}
+	return status.Convert(err)
+}
+
+func TestBadInputGetsAClearError(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.txt")
+	os.WriteFile(good, []byte("some words here\n"), 0o644)
+	binary := filepath.Join(dir, "image.bin")
+	os.WriteFile(binary, []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), 0o644)
+	// A NUL byte far beyond the first 8 KiB is found by the map task.
+	lateNUL := filepath.Join(dir, "late-nul.txt")
+	os.WriteFile(lateNUL, []byte(strings.Repeat("plain text line\n", 2000)+"bad\x00line\n"), 0o644)
+	long := filepath.Join(dir, "long.txt")
+	os.WriteFile(long, []byte("short\n"+strings.Repeat("x", 2<<20)+"\nshort again\n"), 0o644)
+	exists := filepath.Join(dir, "exists")
+	os.Mkdir(exists, 0o755)
+
+	c := startCluster(t, Config{Primaries: 1, Core: 1, Task: 1, Slots: 2})
+	cl := client(t, c)
+	out := func(name string) string { return filepath.Join(dir, "out-"+name) }
+
+	for _, tc := range []struct {
+		name string
+		spec *pb.StepSpec
+		code codes.Code
+		text []string
+	}{
+		{"missing input", &pb.StepSpec{Job: "wordcount", Inputs: []string{filepath.Join(dir, "nope.txt")}, Output: out("a"), Reducers: 1},
+			codes.NotFound, []string{"nope.txt", "no such file"}},
+		{"glob matching nothing", &pb.StepSpec{Job: "wordcount", Inputs: []string{filepath.Join(dir, "*.csv")}, Output: out("b"), Reducers: 1},
+			codes.NotFound, []string{"*.csv", "no files match"}},
+		{"binary file", &pb.StepSpec{Job: "wordcount", Inputs: []string{good, binary}, Output: out("c"), Reducers: 1},
+			codes.InvalidArgument, []string{"image.bin", "byte offset 8", "binary"}},
+		{"output exists", &pb.StepSpec{Job: "wordcount", Inputs: []string{good}, Output: exists, Reducers: 1},
+			codes.AlreadyExists, []string{exists, "already exists"}},
+		{"unknown job", &pb.StepSpec{Job: "wordcout", Inputs: []string{good}, Output: out("d"), Reducers: 1},
+			codes.InvalidArgument, []string{`unknown job "wordcout"`, "wordcount"}},
+		{"unknown option", &pb.StepSpec{Job: "wordcount", Options: map[string]string{"colour": "red"}, Inputs: []string{good}, Output: out("e"), Reducers: 1},
+			codes.InvalidArgument, []string{"--colour", "--lower"}},
+		{"bad option value", &pb.StepSpec{Job: "logagg", Options: map[string]string{"group-by": "status,referer"}, Inputs: []string{good}, Output: out("f"), Reducers: 1},
+			codes.InvalidArgument, []string{`"referer"`, "status, method"}},
+		{"relative path", &pb.StepSpec{Job: "wordcount", Inputs: []string{"good.txt"}, Output: out("g"), Reducers: 1},
+			codes.InvalidArgument, []string{"not an absolute path"}},
+		{"negative reducers", &pb.StepSpec{Job: "wordcount", Inputs: []string{good}, Output: out("h"), Reducers: -1},
+			codes.InvalidArgument, []string{"reducers"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := submitErr(t, cl, tc.spec)
+			if st.Code() != tc.code {
+				t.Errorf("code %s, want %s (%s)", st.Code(), tc.code, st.Message())
+			}
+			for _, s := range tc.text {
+				if !strings.Contains(st.Message(), s) {
+					t.Errorf("error %q does not mention %q", st.Message(), s)
+				}
+			}
+		})
+	}
+
+	// Errors found while the step runs fail it at once (re-running cannot
+	// cure bad data), name the file and line, and remove the partial output.
+	for _, tc := range []struct {
+		name, input string
+		text        []string
+	}{
+		{"line over the limit", long, []string{long, "line 2", "line longer than the line limit"}},
+		{"NUL byte in the middle", lateNUL, []string{lateNUL, "line 2001", "binary data"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := out(strings.ReplaceAll(tc.name, " ", "-"))
+			st := runStep(t, cl, &pb.StepSpec{Job: "wordcount", Inputs: []string{good, tc.input}, Output: o, Reducers: 2})
+			if st.State != "FAILED" {
+				t.Fatalf("step ended %s", st.State)
+			}
+			for _, s := range tc.text {
+				if !strings.Contains(st.Error, s) {
+					t.Errorf("error %q does not mention %q", st.Error, s)
+				}
+			}
+			if st.Counters["FAILED_MAPS"] != 1 {
+				t.Errorf("a bad-data task was retried: %v", st.Counters)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				if _, err := os.Stat(o); os.IsNotExist(err) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("partial output %s was not removed", o)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+
+	// The cluster keeps serving.
+	st := runStep(t, cl, &pb.StepSpec{Job: "wordcount", Inputs: []string{good}, Output: out("after"), Reducers: 1})
+	mustComplete(t, st)
+	if got := readLines(t, filepath.Join(out("after"), "part-r-00000")); strings.Join(got, ",") != "here\t1,some\t1,words\t1" {
+		t.Fatalf("output %q", got)
+	}
+}
