@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -198,6 +199,9 @@ func (s *State) submitStep(c *SubmitStep) error {
 			return fmt.Errorf("submit step: %w: output %s is the output of step %s, which has not ended", ErrConflict, c.Spec.Output, st.ID)
 		}
 	}
+	if c.Spec.Reducers < 0 {
+		return fmt.Errorf("submit step %s: %w: %d reducers", c.ID, ErrConflict, c.Spec.Reducers)
+	}
 	spec := c.Spec
 	spec.Options = cloneStrings(spec.Options)
 	spec.Inputs = slices.Clone(spec.Inputs)
@@ -222,6 +226,9 @@ func (s *State) startStep(c *StartStep) error {
 	}
 	if st.State != StepPending {
 		return fmt.Errorf("start step %s: %w: step is %s", c.ID, ErrConflict, st.State)
+	}
+	if st.Spec.Reducers < 0 {
+		return fmt.Errorf("start step %s: %w: %d reducers", c.ID, ErrConflict, st.Spec.Reducers)
 	}
 	st.State = StepRunning
 	st.StartedAt = c.Time
@@ -326,7 +333,7 @@ func (s *State) finishAttempt(c *FinishAttempt) error {
 	}
 	a.State = AttemptSucceeded
 	a.EndedAt = c.Time
-	a.Counters = c.Counters
+	a.Counters = maps.Clone(c.Counters)
 	a.Files = slices.Clone(c.Files)
 	if t.State == TaskSucceeded {
 		return nil // another attempt won first; this output is discarded
