@@ -96,6 +96,7 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 		if err != nil {
 			return nil, err
 		}
+		defer sb.release()
 		sink = sb
 	}
 

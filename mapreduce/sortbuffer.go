@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"sync"
 )
 
 // DefaultSortBufferBytes is a map task's default memory budget for buffered
@@ -52,16 +53,33 @@ func newSortBuffer(job *Job, parts, budget int, store runStore, c *Counters) (*s
 	if budget < 1<<10 || budget > 1<<31 {
 		return nil, fmt.Errorf("sort buffer budget %d out of range [1 KiB, 2 GiB]", budget)
 	}
-	initial := min(budget, 1<<20)
-	return &sortBuffer{
-		job:      job,
-		parts:    parts,
-		budget:   budget,
-		data:     make([]byte, 0, initial),
-		recs:     make([]recRef, 0, initial/64),
-		store:    store,
-		counters: c,
-	}, nil
+	sb := &sortBuffer{job: job, parts: parts, budget: budget, store: store, counters: c}
+	if m, ok := bufferPool.Get().(*bufferMem); ok {
+		sb.data, sb.recs, sb.scratch = m.data[:0], m.recs[:0], m.scratch[:0]
+	} else {
+		initial := min(budget, 1<<20)
+		sb.data, sb.recs = make([]byte, 0, initial), make([]recRef, 0, initial/64)
+	}
+	return sb, nil
+}
+
+// bufferMem is the memory of a sort buffer, kept between tasks so that a
+// worker does not allocate and grow a buffer of up to the budget for each
+// map task.
+type bufferMem struct {
+	data          []byte
+	recs, scratch []recRef
+}
+
+var bufferPool sync.Pool
+
+// release returns the buffer's memory for the next task to use.
+func (sb *sortBuffer) release() {
+	if sb.data == nil {
+		return
+	}
+	bufferPool.Put(&bufferMem{data: sb.data, recs: sb.recs, scratch: sb.scratch})
+	sb.data, sb.recs, sb.scratch = nil, nil, nil
 }
 
 func keyPrefix(key []byte) uint64 {
@@ -100,9 +118,16 @@ func (sb *sortBuffer) Emit(key, value []byte) error {
 // record returns the key, value and whole encoding of a buffered record.
 func (sb *sortBuffer) record(r *recRef) (key, value, raw []byte) {
 	b := sb.data[r.off:]
-	kl, n := binary.Uvarint(b)
-	vl, m := binary.Uvarint(b[n:])
-	h := n + m
+	var kl, vl uint64
+	var h int
+	if b[0] < 0x80 && b[1] < 0x80 {
+		kl, vl, h = uint64(b[0]), uint64(b[1]), 2 // short key and value: the common case
+	} else {
+		var n, m int
+		kl, n = binary.Uvarint(b)
+		vl, m = binary.Uvarint(b[n:])
+		h = n + m
+	}
 	return b[h : h+int(kl)], b[h+int(kl) : h+int(kl)+int(vl)], b[:h+int(kl)+int(vl)]
 }
 

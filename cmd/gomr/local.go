@@ -41,7 +41,7 @@ stopped and started again with its step history.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "gomr local cluster: %d primaries, %d core workers, %d task workers, %d slots each\n", cfg.Primaries, cfg.Core, cfg.Task, cfg.Slots)
+			fmt.Fprintf(out, "gomr local cluster: primaries %d, core workers %d, task workers %d, slots per worker %d\n", cfg.Primaries, cfg.Core, cfg.Task, cfg.Slots)
 			fmt.Fprintf(out, "cluster address: %s\n", c.Addr())
 			if len(c.Addrs()) > 1 {
 				fmt.Fprintf(out, "all primaries:   GOMR_CLUSTER=%s\n", strings.Join(c.Addrs(), ","))

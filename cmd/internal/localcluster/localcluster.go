@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gomr/gomr/primary"
@@ -202,16 +203,19 @@ func (c *Cluster) WaitForLeader(ctx context.Context) (*primary.Server, error) {
 	}
 }
 
-// Stop stops every worker, then every primary.
+// Stop stops every worker, then every primary, each group at once.
 func (c *Cluster) Stop() {
+	var wg sync.WaitGroup
 	for _, w := range c.Workers {
 		if w != nil {
-			w.Stop()
+			wg.Go(w.Stop)
 		}
 	}
+	wg.Wait()
 	for _, p := range c.Primaries {
 		if p != nil {
-			p.Stop()
+			wg.Go(p.Stop)
 		}
 	}
+	wg.Wait()
 }
