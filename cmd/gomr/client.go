@@ -58,6 +58,37 @@ func dialCluster(v *viper.Viper) (*clusterClient, error) {
 
 func (c *clusterClient) Close() { c.cc.Close() }
 
+// clientCmd is what a client command has once it is connected.
+type clientCmd struct {
+	cmd    *cobra.Command
+	args   []string
+	v      *viper.Viper
+	c      *clusterClient
+	format string // text or json
+}
+
+// runClient makes the RunE of a client command: it loads the settings,
+// checks --output, connects to the cluster and calls fn.
+func runClient(fn func(x *clientCmd) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		v, err := loadConfig(cmd)
+		if err != nil {
+			return err
+		}
+		x := &clientCmd{cmd: cmd, args: args, v: v, format: "text"}
+		if cmd.Flags().Lookup("output") != nil {
+			if x.format, err = outputFormat(v); err != nil {
+				return err
+			}
+		}
+		if x.c, err = dialCluster(v); err != nil {
+			return err
+		}
+		defer x.c.Close()
+		return fn(x)
+	}
+}
+
 // callCtx returns a context for one call.
 func callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, callTimeout)

@@ -23,28 +23,15 @@ func newNodeListCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List every primary (Raft state, term, commit and applied index) and every worker",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			format, err := outputFormat(v)
-			if err != nil {
-				return err
-			}
-			c, err := dialCluster(v)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx, cancel := callCtx(cmd.Context())
+		RunE: runClient(func(x *clientCmd) error {
+			ctx, cancel := callCtx(x.cmd.Context())
 			defer cancel()
-			resp, err := c.ListNodes(ctx, &pb.ListNodesRequest{}, waitReady)
+			resp, err := x.c.ListNodes(ctx, &pb.ListNodesRequest{}, waitReady)
 			if err != nil {
-				return c.explain(err)
+				return x.c.explain(err)
 			}
-			out := cmd.OutOrStdout()
-			if format == "json" {
+			out := x.cmd.OutOrStdout()
+			if x.format == "json" {
 				return printJSON(out, resp)
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
@@ -59,7 +46,7 @@ func newNodeListCmd() *cobra.Command {
 					time.Unix(0, w.RegisteredUnixNano).Local().Format(time.DateTime))
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	addClusterFlag(cmd)
 	addOutputFlag(cmd)

@@ -132,22 +132,9 @@ func newStepWaitCmd() *cobra.Command {
 		Use:   "wait STEP-ID",
 		Short: "Wait for a step to end, showing progress; exits 0 only if it COMPLETED",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			format, err := outputFormat(v)
-			if err != nil {
-				return err
-			}
-			c, err := dialCluster(v)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			return waitStep(cmd.Context(), c, args[0], cmd.ErrOrStderr(), format, cmd.OutOrStdout())
-		},
+		RunE: runClient(func(x *clientCmd) error {
+			return waitStep(x.cmd.Context(), x.c, x.args[0], x.cmd.ErrOrStderr(), x.format, x.cmd.OutOrStdout())
+		}),
 	}
 	addClusterFlag(cmd)
 	addOutputFlag(cmd)
@@ -319,28 +306,15 @@ func newStepListCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List steps, newest first",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			v, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			format, err := outputFormat(v)
-			if err != nil {
-				return err
-			}
-			c, err := dialCluster(v)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx, cancel := callCtx(cmd.Context())
+		RunE: runClient(func(x *clientCmd) error {
+			ctx, cancel := callCtx(x.cmd.Context())
 			defer cancel()
-			resp, err := c.ListSteps(ctx, &pb.ListStepsRequest{}, waitReady)
+			resp, err := x.c.ListSteps(ctx, &pb.ListStepsRequest{}, waitReady)
 			if err != nil {
-				return c.explain(err)
+				return x.c.explain(err)
 			}
-			out := cmd.OutOrStdout()
-			if format == "json" {
+			out := x.cmd.OutOrStdout()
+			if x.format == "json" {
 				return printJSON(out, resp)
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
@@ -354,7 +328,7 @@ func newStepListCmd() *cobra.Command {
 					stamp(st.SubmittedUnixNano), dur, st.MapsDone, st.MapsTotal, st.ReducesDone, st.ReducesTotal, st.Spec.GetOutput())
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	addClusterFlag(cmd)
 	addOutputFlag(cmd)
@@ -366,28 +340,15 @@ func newStepDescribeCmd() *cobra.Command {
 		Use:   "describe STEP-ID",
 		Short: "Show a step's state, timings and counters",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			format, err := outputFormat(v)
-			if err != nil {
-				return err
-			}
-			c, err := dialCluster(v)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx, cancel := callCtx(cmd.Context())
+		RunE: runClient(func(x *clientCmd) error {
+			ctx, cancel := callCtx(x.cmd.Context())
 			defer cancel()
-			resp, err := c.DescribeStep(ctx, &pb.DescribeStepRequest{StepId: args[0], Tasks: v.GetBool("tasks")}, waitReady)
+			resp, err := x.c.DescribeStep(ctx, &pb.DescribeStepRequest{StepId: x.args[0], Tasks: x.v.GetBool("tasks")}, waitReady)
 			if err != nil {
-				return c.explain(err)
+				return x.c.explain(err)
 			}
-			return printStep(cmd.OutOrStdout(), resp.Step, format)
-		},
+			return printStep(x.cmd.OutOrStdout(), resp.Step, x.format)
+		}),
 	}
 	addClusterFlag(cmd)
 	addOutputFlag(cmd)
@@ -400,25 +361,16 @@ func newStepCancelCmd() *cobra.Command {
 		Use:   "cancel STEP-ID",
 		Short: "Cancel a step that has not ended; its partial output is removed",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			c, err := dialCluster(v)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx, cancel := callCtx(cmd.Context())
+		RunE: runClient(func(x *clientCmd) error {
+			ctx, cancel := callCtx(x.cmd.Context())
 			defer cancel()
-			resp, err := c.CancelStep(ctx, &pb.CancelStepRequest{StepId: args[0]}, waitReady)
+			resp, err := x.c.CancelStep(ctx, &pb.CancelStepRequest{StepId: x.args[0]}, waitReady)
 			if err != nil {
-				return c.explain(err)
+				return x.c.explain(err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", args[0], resp.State)
+			fmt.Fprintf(x.cmd.OutOrStdout(), "%s %s\n", x.args[0], resp.State)
 			return nil
-		},
+		}),
 	}
 	addClusterFlag(cmd)
 	return cmd

@@ -60,7 +60,7 @@ any time, like EMR task nodes.`,
 	f.String("addr", d.Addr, "gRPC address of this worker's shuffle service")
 	f.String("gossip-addr", d.GossipAddr, "gossip (memberlist) address, TCP and UDP")
 	f.String("data-dir", d.DataDir, "folder for map outputs and shuffle data")
-	f.Int("slots", d.Slots, "attempts run at once (default: number of CPUs)")
+	f.Int("slots", d.Slots, "attempts run at once (defaults to the number of CPUs)")
 	f.Duration("heartbeat-interval", d.HeartbeatInterval, "time between heartbeats to the leader")
 	f.String("shuffle-memory", "64MiB", "fetched map output a reduce attempt holds in memory before it spills to disk")
 	return cmd
