@@ -111,9 +111,18 @@ type ManifestFile struct {
 
 // CommitOutput moves each chosen attempt's files into the output folder,
 // removes _temporary, and writes the _SUCCESS manifest, listing every file
-// in the folder, last. It is
-// idempotent: a file already moved by an interrupted commit is kept.
+// in the folder, last. It is idempotent: a file already moved by an
+// interrupted commit is kept.
 func CommitOutput(out string, tasks []CommittedTask, m Manifest) error {
+	if err := MoveCommitted(out, tasks); err != nil {
+		return err
+	}
+	return finishCommit(out, m)
+}
+
+// MoveCommitted moves the chosen attempts' files into the output folder;
+// a file moved already is kept. CommitOutput does this first.
+func MoveCommitted(out string, tasks []CommittedTask) error {
 	for _, t := range tasks {
 		for _, name := range t.Files {
 			src := filepath.Join(AttemptDir(out, t.AttemptID), name)
@@ -131,6 +140,11 @@ func CommitOutput(out string, tasks []CommittedTask, m Manifest) error {
 			}
 		}
 	}
+	return nil
+}
+
+// finishCommit removes _temporary and writes the manifest.
+func finishCommit(out string, m Manifest) error {
 	if err := os.RemoveAll(filepath.Join(out, TemporaryDir)); err != nil {
 		return fmt.Errorf("remove %s: %w", TemporaryDir, err)
 	}

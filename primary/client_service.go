@@ -3,6 +3,7 @@ package primary
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -179,6 +180,34 @@ func (c *clientService) ListNodes(ctx context.Context, req *pb.ListNodesRequest)
 			return nil, err
 		}
 		return c.s.listNodes(ctx)
+	})
+}
+
+// RemovePrimary takes a primary out of the Raft group and the state. The
+// removed primary's process should then be stopped.
+func (c *clientService) RemovePrimary(ctx context.Context, req *pb.RemovePrimaryRequest) (*pb.RemovePrimaryResponse, error) {
+	return forward(c.s, ctx, func(ctx context.Context, cc *grpc.ClientConn) (*pb.RemovePrimaryResponse, error) {
+		return pb.NewClientClient(cc).RemovePrimary(ctx, req)
+	}, func() (*pb.RemovePrimaryResponse, error) {
+		cf := c.s.raft.GetConfiguration()
+		if err := cf.Error(); err != nil {
+			return nil, fmt.Errorf("raft configuration: %w", err)
+		}
+		found := false
+		for _, srv := range cf.Configuration().Servers {
+			found = found || string(srv.ID) == req.Id
+		}
+		if !found {
+			return nil, fmt.Errorf("primary %s: %w in the raft group", req.Id, state.ErrNotFound)
+		}
+		if err := c.s.apply(&state.RemovePrimary{ID: req.Id}); err != nil && !errors.Is(err, state.ErrNotFound) {
+			return nil, err
+		}
+		if err := c.s.raft.RemoveServer(raft.ServerID(req.Id), 0, applyTimeout).Error(); err != nil {
+			return nil, fmt.Errorf("%w: remove %s from the raft group: %v", ErrNoLeader, req.Id, err)
+		}
+		c.s.log.Info("primary removed", "primary", req.Id)
+		return &pb.RemovePrimaryResponse{}, nil
 	})
 }
 

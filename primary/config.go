@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,6 +29,11 @@ type Config struct {
 	// Peers are the group's voters as ID=RAFTADDR, this primary included;
 	// empty means a group of one.
 	Peers []string
+	// Join lists gRPC addresses of primaries of a running group. A primary
+	// with no Raft state yet asks to be added to that group (as a
+	// non-voter, promoted to voter once it has caught up) instead of
+	// bootstrapping a new one.
+	Join []string
 	// StepConcurrency is how many steps run at once; later ones wait
 	// PENDING (EMR's step concurrency level).
 	StepConcurrency int
@@ -40,6 +46,11 @@ type Config struct {
 	PollTimeout time.Duration
 	// SnapshotThreshold is how many log entries trigger a snapshot.
 	SnapshotThreshold uint64
+	// SnapshotInterval is how often Raft checks whether to take one.
+	SnapshotInterval time.Duration
+	// TrailingLogs is how many entries stay in the log after a snapshot,
+	// so that a briefly lagging primary catches up without a snapshot.
+	TrailingLogs uint64
 	// Fast shortens Raft and gossip timings for tests and local clusters.
 	Fast bool
 	// Logger receives the primary's logs.
@@ -49,6 +60,9 @@ type Config struct {
 	// (local clusters bind every port before starting any node).
 	Listener     net.Listener
 	RaftListener net.Listener
+	// RaftCut, when set, cuts every Raft connection of this primary while
+	// it holds true: a network partition, for tests.
+	RaftCut *atomic.Bool
 }
 
 // DefaultConfig returns the defaults of a single local primary.
@@ -65,6 +79,8 @@ func DefaultConfig() Config {
 		WorkerTimeout:     10 * time.Second,
 		PollTimeout:       10 * time.Second,
 		SnapshotThreshold: 8192,
+		SnapshotInterval:  2 * time.Minute,
+		TrailingLogs:      10240,
 	}
 }
 
@@ -93,6 +109,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WorkerTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("worker-timeout must be positive, got %s", c.WorkerTimeout))
+	}
+	if c.SnapshotThreshold < 1 || c.SnapshotInterval <= 0 {
+		errs = append(errs, fmt.Errorf("snapshot-threshold and snapshot-interval must be positive"))
 	}
 	if c.PollTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("poll-timeout must be positive, got %s", c.PollTimeout))

@@ -68,7 +68,7 @@ func (s *Server) leaderConn(ctx context.Context) (*grpc.ClientConn, error) {
 	}
 	_, id := s.raft.LeaderWithID()
 	if id == "" {
-		return nil, fmt.Errorf("%w: %s has not heard from one (last known leader: %s)", ErrNoLeader, s.cfg.NodeID, s.lastLeader())
+		return nil, fmt.Errorf("%w: %s has none (no quorum, or an election is under way; last known leader: %s)", ErrNoLeader, s.cfg.NodeID, s.knownLeader())
 	}
 	if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get(forwardedKey)) > 0 {
 		return nil, fmt.Errorf("%w: %s is not the leader either (leader: %s)", ErrNoLeader, s.cfg.NodeID, id)
@@ -85,12 +85,16 @@ func (s *Server) leaderConn(ctx context.Context) (*grpc.ClientConn, error) {
 	return s.peers.get(addr)
 }
 
-func (s *Server) lastLeader() string {
-	_, id := s.raft.LeaderWithID()
-	if id == "" {
-		return "none"
+// knownLeader returns the current leader's id, or the last one this
+// primary heard of, or "none".
+func (s *Server) knownLeader() string {
+	if _, id := s.raft.LeaderWithID(); id != "" {
+		return string(id)
 	}
-	return string(id)
+	if id, ok := s.lastLeader.Load().(string); ok && id != "" {
+		return id
+	}
+	return "none"
 }
 
 // forward runs local on the leader, or remote against the leader from a
@@ -119,7 +123,7 @@ func (s *Server) apply(cmd state.Command) error {
 	f := s.raft.Apply(b, applyTimeout)
 	if err := f.Error(); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrEnqueueTimeout) {
-			return fmt.Errorf("%w: %s: %v", ErrNoLeader, cmd.Type(), err)
+			return fmt.Errorf("%w: %s lost or lacks leadership while applying %s (last known leader: %s): %v", ErrNoLeader, s.cfg.NodeID, cmd.Type(), s.knownLeader(), err)
 		}
 		return fmt.Errorf("apply %s: %w", cmd.Type(), err)
 	}
@@ -152,7 +156,7 @@ func (s *Server) applyAnywhere(ctx context.Context, cmd state.Command) error {
 // so that a deposed leader never serves stale state.
 func (s *Server) verifyLeader() error {
 	if err := s.raft.VerifyLeader().Error(); err != nil {
-		return fmt.Errorf("%w: %s could not confirm its leadership: %v", ErrNoLeader, s.cfg.NodeID, err)
+		return fmt.Errorf("%w: %s could not confirm its leadership with a quorum (last known leader: %s): %v", ErrNoLeader, s.cfg.NodeID, s.knownLeader(), err)
 	}
 	return nil
 }

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/gomr/gomr/mapreduce"
+	"github.com/gomr/gomr/primary/faults"
 	"github.com/gomr/gomr/primary/gossip"
 	"github.com/gomr/gomr/primary/state"
+	"github.com/hashicorp/raft"
 )
 
 // watchLeadership starts the leader's loops when this primary becomes
@@ -63,9 +65,9 @@ func (s *Server) lead(ctx context.Context) {
 	s.soft.reset(workers, time.Now())
 	s.log.Info("became leader", "workers", len(workers))
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); s.stepLoop(ctx) }()
-	go func() { defer wg.Done(); s.livenessLoop(ctx) }()
+	wg.Go(func() { s.stepLoop(ctx) })
+	wg.Go(func() { s.livenessLoop(ctx) })
+	wg.Go(func() { s.promoteLoop(ctx) })
 	wg.Wait()
 }
 
@@ -185,6 +187,13 @@ func planStep(step *state.Step) ([]state.Split, error) {
 // and only then records the step COMPLETED.
 func (s *Server) commitStep(a stepAction) error {
 	m := mapreduce.Manifest{Step: a.step.ID, Job: a.step.Spec.Job, Counters: a.counters}
+	if faults.Armed() {
+		// Move half, then give a test the chance to kill this leader.
+		if err := mapreduce.MoveCommitted(a.step.Spec.Output, a.commit[:len(a.commit)/2]); err != nil {
+			s.log.Warn("commit first half", "step", a.step.ID, "err", err)
+		}
+		faults.Hit("commit-midway")
+	}
 	if err := mapreduce.CommitOutput(a.step.Spec.Output, a.commit, m); err != nil {
 		return s.apply(&state.FailStep{ID: a.step.ID, Error: fmt.Sprintf("commit output: %v", err), Time: time.Now().UnixNano()})
 	}
@@ -270,4 +279,47 @@ func (s *Server) gossipGrace() time.Duration {
 		return time.Second
 	}
 	return 3 * time.Second
+}
+
+// promoteLag is how far behind the leader's log a non-voter may be when it
+// is promoted to voter.
+const promoteLag = 32
+
+// promoteLoop promotes non-voting primaries (added by AddPrimary) to voters
+// once they have caught up with the log, so that a new member never counts
+// toward quorum before it can serve.
+func (s *Server) promoteLoop(ctx context.Context) {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		cf := s.raft.GetConfiguration()
+		if cf.Error() != nil {
+			continue
+		}
+		for _, srv := range cf.Configuration().Servers {
+			if srv.Suffrage != raft.Nonvoter {
+				continue
+			}
+			var addr string
+			s.fsm.read(func(st *state.State) {
+				if p, ok := st.Primaries[string(srv.ID)]; ok {
+					addr = p.Addr
+				}
+			})
+			p := s.peerStatus(ctx, string(srv.ID), addr)
+			if p.Error != "" || p.AppliedIndex+promoteLag < s.raft.LastIndex() {
+				continue
+			}
+			if err := s.raft.AddVoter(srv.ID, srv.Address, 0, applyTimeout).Error(); err != nil {
+				s.log.Warn("promote primary", "primary", srv.ID, "err", err)
+				continue
+			}
+			s.log.Info("primary promoted to voter", "primary", srv.ID, "applied", p.AppliedIndex)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gomr/gomr/primary/gossip"
@@ -40,9 +41,10 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	peers    *peerConns
-	soft     *softState
-	leaderCh chan bool
+	peers      *peerConns
+	soft       *softState
+	leaderCh   chan bool
+	lastLeader atomic.Value // string
 	schedMu  sync.Mutex // serialises scheduling decisions on the leader
 	stopOnce sync.Once
 }
@@ -95,7 +97,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 
 	s.grpc = grpc.NewServer(
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
 	)
 	primarypb.RegisterClientServer(s.grpc, &clientService{s: s})
 	primarypb.RegisterWorkerServer(s.grpc, &workerService{s: s})
@@ -120,6 +122,8 @@ func (s *Server) startRaft(dir string) error {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
 	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	rc.TrailingLogs = cfg.TrailingLogs
 	rc.Logger = hclog.New(&hclog.LoggerOptions{
 		Name:   "raft",
 		Level:  hclog.Info,
@@ -150,7 +154,7 @@ func (s *Server) startRaft(dir string) error {
 		}
 	}
 	s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  &streamLayer{Listener: lis},
+		Stream:  &streamLayer{Listener: lis, cut: cfg.RaftCut},
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  rc.Logger,
@@ -162,6 +166,12 @@ func (s *Server) startRaft(dir string) error {
 	s.raft, err = raft.NewRaft(rc, s.fsm, w, w, snaps, s.trans)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
+	}
+	s.observeLeader()
+	if len(cfg.Join) > 0 && !existing {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.joinGroup() }()
+		return nil
 	}
 	if cfg.Bootstrap && !existing {
 		peers, _ := ParsePeers(cfg.Peers)
@@ -181,10 +191,110 @@ func (s *Server) startRaft(dir string) error {
 }
 
 // streamLayer is Raft's TCP transport over a listener bound in advance.
-type streamLayer struct{ net.Listener }
+// When cut holds true, every connection fails, as in a network partition.
+type streamLayer struct {
+	net.Listener
+	cut *atomic.Bool
+}
+
+func (l *streamLayer) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil || l.cut == nil {
+			return c, err
+		}
+		if l.cut.Load() {
+			c.Close()
+			continue
+		}
+		return &cutConn{Conn: c, cut: l.cut}, nil
+	}
+}
 
 func (l *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", string(addr), timeout)
+	if l.cut != nil && l.cut.Load() {
+		return nil, fmt.Errorf("dial %s: network cut", addr)
+	}
+	c, err := net.DialTimeout("tcp", string(addr), timeout)
+	if err != nil || l.cut == nil {
+		return c, err
+	}
+	return &cutConn{Conn: c, cut: l.cut}, nil
+}
+
+// cutConn fails (and closes) once its stream layer is cut.
+type cutConn struct {
+	net.Conn
+	cut *atomic.Bool
+}
+
+func (c *cutConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if c.cut.Load() {
+		c.Conn.Close()
+		return 0, errNetworkCut
+	}
+	return n, err
+}
+
+func (c *cutConn) Write(p []byte) (int, error) {
+	if c.cut.Load() {
+		c.Conn.Close()
+		return 0, errNetworkCut
+	}
+	return c.Conn.Write(p)
+}
+
+var errNetworkCut = errors.New("network cut")
+
+// observeLeader remembers the last leader this primary heard of, to name
+// it when there is none now.
+func (s *Server) observeLeader() {
+	ch := make(chan raft.Observation, 16)
+	s.raft.RegisterObserver(raft.NewObserver(ch, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	}))
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			select {
+			case <-s.ctx.Done():
+				return
+			case o := <-ch:
+				if lo := o.Data.(raft.LeaderObservation); lo.LeaderID != "" {
+					s.lastLeader.Store(string(lo.LeaderID))
+				}
+			}
+		}
+	}()
+}
+
+// joinGroup asks a running group, through any of cfg.Join, to add this
+// primary; the leader adds it as a non-voter and promotes it once caught up.
+func (s *Server) joinGroup() {
+	conn, err := primarypb.Dial(s.cfg.Join)
+	if err != nil {
+		s.log.Error("join raft group", "err", err)
+		return
+	}
+	defer conn.Close()
+	me := &primarypb.Primary{Id: s.cfg.NodeID, Address: s.Addr(), RaftAddress: s.RaftAddr(), GossipAddress: s.GossipAddr()}
+	for s.ctx.Err() == nil {
+		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+		_, err := primarypb.NewPeerClient(conn).AddPrimary(ctx, &primarypb.AddPrimaryRequest{Primary: me})
+		cancel()
+		if err == nil {
+			s.log.Info("asked to join the raft group", "via", s.cfg.Join)
+			return
+		}
+		s.log.Warn("join raft group", "via", s.cfg.Join, "err", err)
+		select {
+		case <-s.ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // Addr returns the primary's gRPC address.

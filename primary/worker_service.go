@@ -3,6 +3,7 @@ package primary
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	pb "github.com/gomr/gomr/primary/primarypb"
@@ -18,7 +19,7 @@ type workerService struct {
 }
 
 func (w *workerService) Join(ctx context.Context, req *pb.JoinRequest) (*pb.JoinResponse, error) {
-	resp := &pb.JoinResponse{GossipAddresses: []string{w.s.GossipAddr()}}
+	resp := &pb.JoinResponse{GossipAddresses: []string{w.s.GossipAddr()}, PrimaryAddresses: w.s.primaryAddrs()}
 	w.s.fsm.read(func(st *state.State) {
 		for id, p := range st.Primaries {
 			if id != w.s.cfg.NodeID {
@@ -27,6 +28,18 @@ func (w *workerService) Join(ctx context.Context, req *pb.JoinRequest) (*pb.Join
 		}
 	})
 	return resp, nil
+}
+
+// primaryAddrs returns every known primary's gRPC address, sorted.
+func (s *Server) primaryAddrs() []string {
+	var out []string
+	s.fsm.read(func(st *state.State) {
+		for _, p := range st.Primaries {
+			out = append(out, p.Addr)
+		}
+	})
+	slices.Sort(out)
+	return out
 }
 
 func (w *workerService) Register(ctx context.Context, req *pb.RegisterRequest) (*pb.RegisterResponse, error) {
@@ -83,6 +96,7 @@ func (w *workerService) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest)
 			return nil, err
 		}
 		w.s.soft.seen(req.WorkerId, time.Now())
+		resp.PrimaryAddresses = w.s.primaryAddrs()
 		return resp, nil
 	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gomr/gomr/jobs"
 	"github.com/gomr/gomr/mapreduce"
+	"github.com/gomr/gomr/primary/faults"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -92,6 +93,10 @@ func (w *Worker) execute(ctx context.Context, a *attempt) (*attemptResult, error
 	job, err := def.Build(spec.Options)
 	if err != nil {
 		return nil, err
+	}
+	if faults.Armed() {
+		job.Mapper = faultyMapper{job.Mapper}
+		job.Reducer = faultyReducer{job.Reducer}
 	}
 	switch spec.Kind {
 	case "MAP":
@@ -176,7 +181,24 @@ func (w *Worker) runReduce(ctx context.Context, a *attempt, job *mapreduce.Job) 
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
+	faults.Hit("reduce-end")
 	counters.Add(mapreduce.BytesWritten, tw.Bytes())
 	a.progress.Set(1)
 	return &attemptResult{counters: counters, files: []string{part}}, nil
+}
+
+// faultyMapper passes each record through the map-record fault point.
+type faultyMapper struct{ mapreduce.Mapper }
+
+func (m faultyMapper) Map(tc *mapreduce.TaskContext, rec mapreduce.Record, out mapreduce.Emitter) error {
+	faults.Hit("map-record")
+	return m.Mapper.Map(tc, rec, out)
+}
+
+// faultyReducer passes each key through the reduce-key fault point.
+type faultyReducer struct{ mapreduce.Reducer }
+
+func (r faultyReducer) Reduce(key []byte, values *mapreduce.Values, out mapreduce.Emitter) error {
+	faults.Hit("reduce-key")
+	return r.Reducer.Reduce(key, values, out)
 }

@@ -28,7 +28,7 @@ type Worker struct {
 	lis     net.Listener
 	grpc    *grpc.Server
 	gossip  *gossip.Node
-	primary *grpc.ClientConn
+	primary *pb.Conn
 	client  pb.WorkerClient
 	peers   *peerConns
 
@@ -95,7 +95,7 @@ func Start(cfg Config) (*Worker, error) {
 			return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 		}
 	}
-	w.grpc = grpc.NewServer(grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}))
+	w.grpc = grpc.NewServer(grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}))
 	workerpb.RegisterShuffleServer(w.grpc, &shuffleServer{w: w})
 	w.wg.Add(1)
 	go func() {
@@ -146,6 +146,7 @@ func (w *Worker) joinGossip() {
 	for w.ctx.Err() == nil {
 		resp, err := w.client.Join(w.ctx, &pb.JoinRequest{})
 		if err == nil {
+			w.primary.SetAddrs(resp.PrimaryAddresses)
 			if err = w.gossip.Join(w.ctx, resp.GossipAddresses); err == nil {
 				return
 			}
@@ -240,6 +241,7 @@ func (w *Worker) heartbeat() {
 		w.log.Debug("heartbeat", "err", err)
 		return
 	}
+	w.primary.SetAddrs(resp.PrimaryAddresses)
 	w.mu.Lock()
 	for _, id := range resp.KillAttempts {
 		if a, ok := w.running[id]; ok {

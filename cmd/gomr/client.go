@@ -43,7 +43,7 @@ func outputFormat(v *viper.Viper) (string, error) {
 // clusterClient is a connection to a cluster.
 type clusterClient struct {
 	addr string
-	cc   *grpc.ClientConn
+	cc   *pb.Conn
 	pb.ClientClient
 }
 

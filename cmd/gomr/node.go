@@ -14,7 +14,26 @@ func newNodeCmd() *cobra.Command {
 		Use:   "node",
 		Short: "Inspect the cluster's primaries and workers",
 	}
-	cmd.AddCommand(newNodeListCmd())
+	cmd.AddCommand(newNodeListCmd(), newNodeRemovePrimaryCmd())
+	return cmd
+}
+
+func newNodeRemovePrimaryCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "remove-primary ID",
+		Short: "Take a primary out of the Raft group (then stop its process)",
+		Args:  cobra.ExactArgs(1),
+		RunE: runClient(func(x *clientCmd) error {
+			ctx, cancel := callCtx(x.cmd.Context())
+			defer cancel()
+			if _, err := x.c.RemovePrimary(ctx, &pb.RemovePrimaryRequest{Id: x.args[0]}, waitReady); err != nil {
+				return x.c.explain(err)
+			}
+			fmt.Fprintf(x.cmd.OutOrStdout(), "primary %s removed from the raft group\n", x.args[0])
+			return nil
+		}),
+	}
+	addClusterFlag(cmd)
 	return cmd
 }
 
@@ -35,9 +54,9 @@ func newNodeListCmd() *cobra.Command {
 				return printJSON(out, resp)
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PRIMARY\tADDRESS\tRAFT STATE\tVOTER\tTERM\tCOMMIT\tAPPLIED\tERROR")
+			fmt.Fprintln(tw, "PRIMARY\tADDRESS\tRAFT STATE\tVOTER\tTERM\tCOMMIT\tAPPLIED\tSNAPSHOT\tERROR")
 			for _, p := range resp.Primaries {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%d\t%d\t%d\t%s\n", p.Id, p.Address, p.RaftState, p.Voter, p.Term, p.CommitIndex, p.AppliedIndex, p.Error)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%d\t%d\t%d\t%d\t%s\n", p.Id, p.Address, p.RaftState, p.Voter, p.Term, p.CommitIndex, p.AppliedIndex, p.LastSnapshotIndex, oneLine(p.Error))
 			}
 			fmt.Fprintln(tw)
 			fmt.Fprintln(tw, "WORKER\tROLE\tADDRESS\tSTATE\tSLOTS\tRUNNING\tREGISTERED")

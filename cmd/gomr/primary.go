@@ -17,9 +17,12 @@ plans steps, schedules tasks and commits output, and any primary answers
 clients and workers.
 
 Form a new group with --bootstrap on every primary and the same --peers
-list (ID=RAFT-ADDRESS for each primary, this one included). A primary
-restarted from its --data-dir rejoins its group; --bootstrap is then
-ignored.`,
+list (ID=RAFT-ADDRESS for each primary, this one included), or add a
+primary to a running group with --join (any of its primaries' gRPC
+addresses): it joins as a non-voter and the leader promotes it to voter
+once it has caught up. A primary restarted from its --data-dir rejoins its
+group; --bootstrap and --join are then ignored. Remove one with
+"gomr node remove-primary ID".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v, err := loadConfig(cmd)
@@ -38,6 +41,9 @@ ignored.`,
 				GossipAddr:        v.GetString("gossip-addr"),
 				Bootstrap:         v.GetBool("bootstrap"),
 				Peers:             v.GetStringSlice("peers"),
+				Join:              v.GetStringSlice("join"),
+				SnapshotInterval:  v.GetDuration("snapshot-interval"),
+				TrailingLogs:      v.GetUint64("trailing-logs"),
 				StepConcurrency:   v.GetInt("step-concurrency"),
 				MaxAttempts:       v.GetInt("max-attempts"),
 				WorkerTimeout:     v.GetDuration("worker-timeout"),
@@ -64,10 +70,13 @@ ignored.`,
 	f.String("gossip-addr", d.GossipAddr, "gossip (memberlist) address, TCP and UDP")
 	f.Bool("bootstrap", d.Bootstrap, "form a new Raft group from --peers if the data dir holds no Raft state")
 	f.StringSlice("peers", nil, "voters of the group to bootstrap, as ID=RAFT-ADDRESS (comma-separated); empty: a group of one")
+	f.StringSlice("join", nil, "gRPC addresses of primaries of a running group to join (as a non-voter, promoted once caught up) instead of bootstrapping")
 	f.Int("step-concurrency", d.StepConcurrency, "how many steps run at once; later steps wait PENDING")
 	f.Int("max-attempts", d.MaxAttempts, "attempts a task gets before its step fails")
 	f.Duration("worker-timeout", d.WorkerTimeout, "how long a worker may miss heartbeats before it is declared down")
 	f.Duration("poll-timeout", d.PollTimeout, "longest a worker's request for work waits")
 	f.Uint64("snapshot-threshold", d.SnapshotThreshold, "Raft log entries between snapshots")
+	f.Duration("snapshot-interval", d.SnapshotInterval, "how often Raft checks whether to take a snapshot")
+	f.Uint64("trailing-logs", d.TrailingLogs, "Raft log entries kept after a snapshot, for followers that lag a little")
 	return cmd
 }

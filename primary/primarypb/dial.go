@@ -2,7 +2,9 @@ package primarypb
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -12,30 +14,82 @@ import (
 	"google.golang.org/grpc/resolver/manual"
 )
 
-// Dial connects to a cluster through any of its primaries' gRPC addresses.
-// The connection uses the first address that answers and moves to another
-// when it fails; any primary forwards calls to the leader.
-func Dial(addrs []string) (*grpc.ClientConn, error) {
-	var list []resolver.Address
-	for _, a := range addrs {
-		for part := range strings.SplitSeq(a, ",") {
-			if part = strings.TrimSpace(part); part != "" {
-				list = append(list, resolver.Address{Addr: part})
-			}
-		}
-	}
+// Keepalive settings of connections to primaries: a primary that stops
+// answering (crashed host, paused process) is noticed within about
+// KeepaliveTime+KeepaliveTimeout, and calls move to another primary.
+const (
+	KeepaliveTime    = 2 * time.Second
+	KeepaliveTimeout = time.Second
+)
+
+// Conn is a connection to a cluster through any of its primaries.
+type Conn struct {
+	*grpc.ClientConn
+	r     *manual.Resolver
+	mu    sync.Mutex
+	addrs []string
+}
+
+// Dial connects to a cluster through the primaries' gRPC addresses (each
+// argument may be a comma-separated list). Calls go to one primary that
+// answers and move to another when it fails; any primary forwards calls to
+// the leader.
+func Dial(addrs []string) (*Conn, error) {
+	list := splitAddrs(addrs)
 	if len(list) == 0 {
 		return nil, fmt.Errorf("dial cluster: no primary address given")
 	}
 	r := manual.NewBuilderWithScheme("gomr")
-	r.InitialState(resolver.State{Addresses: list})
+	r.InitialState(resolverState(list))
 	cc, err := grpc.NewClient(r.Scheme()+":///primaries",
 		grpc.WithResolvers(r),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: KeepaliveTime, Timeout: KeepaliveTimeout, PermitWithoutStream: true}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("dial cluster %v: %w", addrs, err)
 	}
-	return cc, nil
+	return &Conn{ClientConn: cc, r: r, addrs: list}, nil
+}
+
+// SetAddrs replaces the primaries the connection may use, keeping the ones
+// it was given at first: primaries learnt from the cluster are added.
+func (c *Conn) SetAddrs(addrs []string) {
+	list := splitAddrs(addrs)
+	if len(list) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	merged := slices.Clone(c.addrs)
+	for _, a := range list {
+		if !slices.Contains(merged, a) {
+			merged = append(merged, a)
+		}
+	}
+	if len(merged) == len(c.addrs) {
+		return
+	}
+	c.addrs = merged
+	c.r.UpdateState(resolverState(merged))
+}
+
+func resolverState(addrs []string) resolver.State {
+	var list []resolver.Address
+	for _, a := range addrs {
+		list = append(list, resolver.Address{Addr: a})
+	}
+	return resolver.State{Addresses: list}
+}
+
+func splitAddrs(addrs []string) []string {
+	var out []string
+	for _, a := range addrs {
+		for part := range strings.SplitSeq(a, ",") {
+			if part = strings.TrimSpace(part); part != "" && !slices.Contains(out, part) {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
 }

@@ -25,6 +25,166 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type AddPrimaryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Primary       *Primary               `protobuf:"bytes,1,opt,name=primary,proto3" json:"primary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddPrimaryRequest) Reset() {
+	*x = AddPrimaryRequest{}
+	mi := &file_primary_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddPrimaryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddPrimaryRequest) ProtoMessage() {}
+
+func (x *AddPrimaryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddPrimaryRequest.ProtoReflect.Descriptor instead.
+func (*AddPrimaryRequest) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *AddPrimaryRequest) GetPrimary() *Primary {
+	if x != nil {
+		return x.Primary
+	}
+	return nil
+}
+
+type AddPrimaryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddPrimaryResponse) Reset() {
+	*x = AddPrimaryResponse{}
+	mi := &file_primary_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddPrimaryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddPrimaryResponse) ProtoMessage() {}
+
+func (x *AddPrimaryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddPrimaryResponse.ProtoReflect.Descriptor instead.
+func (*AddPrimaryResponse) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{1}
+}
+
+type RemovePrimaryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemovePrimaryRequest) Reset() {
+	*x = RemovePrimaryRequest{}
+	mi := &file_primary_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemovePrimaryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemovePrimaryRequest) ProtoMessage() {}
+
+func (x *RemovePrimaryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemovePrimaryRequest.ProtoReflect.Descriptor instead.
+func (*RemovePrimaryRequest) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RemovePrimaryRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type RemovePrimaryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemovePrimaryResponse) Reset() {
+	*x = RemovePrimaryResponse{}
+	mi := &file_primary_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemovePrimaryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemovePrimaryResponse) ProtoMessage() {}
+
+func (x *RemovePrimaryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemovePrimaryResponse.ProtoReflect.Descriptor instead.
+func (*RemovePrimaryResponse) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{3}
+}
+
 type RegisterPrimaryRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Primary       *Primary               `protobuf:"bytes,1,opt,name=primary,proto3" json:"primary,omitempty"`
@@ -34,7 +194,7 @@ type RegisterPrimaryRequest struct {
 
 func (x *RegisterPrimaryRequest) Reset() {
 	*x = RegisterPrimaryRequest{}
-	mi := &file_primary_proto_msgTypes[0]
+	mi := &file_primary_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -46,7 +206,7 @@ func (x *RegisterPrimaryRequest) String() string {
 func (*RegisterPrimaryRequest) ProtoMessage() {}
 
 func (x *RegisterPrimaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[0]
+	mi := &file_primary_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -59,7 +219,7 @@ func (x *RegisterPrimaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterPrimaryRequest.ProtoReflect.Descriptor instead.
 func (*RegisterPrimaryRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{0}
+	return file_primary_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RegisterPrimaryRequest) GetPrimary() *Primary {
@@ -77,7 +237,7 @@ type RegisterPrimaryResponse struct {
 
 func (x *RegisterPrimaryResponse) Reset() {
 	*x = RegisterPrimaryResponse{}
-	mi := &file_primary_proto_msgTypes[1]
+	mi := &file_primary_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -89,7 +249,7 @@ func (x *RegisterPrimaryResponse) String() string {
 func (*RegisterPrimaryResponse) ProtoMessage() {}
 
 func (x *RegisterPrimaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[1]
+	mi := &file_primary_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -102,7 +262,7 @@ func (x *RegisterPrimaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterPrimaryResponse.ProtoReflect.Descriptor instead.
 func (*RegisterPrimaryResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{1}
+	return file_primary_proto_rawDescGZIP(), []int{5}
 }
 
 // StepSpec is what a client submits.
@@ -123,7 +283,7 @@ type StepSpec struct {
 
 func (x *StepSpec) Reset() {
 	*x = StepSpec{}
-	mi := &file_primary_proto_msgTypes[2]
+	mi := &file_primary_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -135,7 +295,7 @@ func (x *StepSpec) String() string {
 func (*StepSpec) ProtoMessage() {}
 
 func (x *StepSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[2]
+	mi := &file_primary_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -148,7 +308,7 @@ func (x *StepSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepSpec.ProtoReflect.Descriptor instead.
 func (*StepSpec) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{2}
+	return file_primary_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *StepSpec) GetName() string {
@@ -223,7 +383,7 @@ type SubmitStepRequest struct {
 
 func (x *SubmitStepRequest) Reset() {
 	*x = SubmitStepRequest{}
-	mi := &file_primary_proto_msgTypes[3]
+	mi := &file_primary_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -235,7 +395,7 @@ func (x *SubmitStepRequest) String() string {
 func (*SubmitStepRequest) ProtoMessage() {}
 
 func (x *SubmitStepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[3]
+	mi := &file_primary_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -248,7 +408,7 @@ func (x *SubmitStepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitStepRequest.ProtoReflect.Descriptor instead.
 func (*SubmitStepRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{3}
+	return file_primary_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SubmitStepRequest) GetSpec() *StepSpec {
@@ -267,7 +427,7 @@ type SubmitStepResponse struct {
 
 func (x *SubmitStepResponse) Reset() {
 	*x = SubmitStepResponse{}
-	mi := &file_primary_proto_msgTypes[4]
+	mi := &file_primary_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -279,7 +439,7 @@ func (x *SubmitStepResponse) String() string {
 func (*SubmitStepResponse) ProtoMessage() {}
 
 func (x *SubmitStepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[4]
+	mi := &file_primary_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -292,7 +452,7 @@ func (x *SubmitStepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitStepResponse.ProtoReflect.Descriptor instead.
 func (*SubmitStepResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{4}
+	return file_primary_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SubmitStepResponse) GetStepId() string {
@@ -329,7 +489,7 @@ type Step struct {
 
 func (x *Step) Reset() {
 	*x = Step{}
-	mi := &file_primary_proto_msgTypes[5]
+	mi := &file_primary_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -341,7 +501,7 @@ func (x *Step) String() string {
 func (*Step) ProtoMessage() {}
 
 func (x *Step) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[5]
+	mi := &file_primary_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -354,7 +514,7 @@ func (x *Step) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Step.ProtoReflect.Descriptor instead.
 func (*Step) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{5}
+	return file_primary_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Step) GetId() string {
@@ -482,7 +642,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_primary_proto_msgTypes[6]
+	mi := &file_primary_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -494,7 +654,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[6]
+	mi := &file_primary_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -507,7 +667,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{6}
+	return file_primary_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Task) GetKind() string {
@@ -560,7 +720,7 @@ type Attempt struct {
 
 func (x *Attempt) Reset() {
 	*x = Attempt{}
-	mi := &file_primary_proto_msgTypes[7]
+	mi := &file_primary_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -572,7 +732,7 @@ func (x *Attempt) String() string {
 func (*Attempt) ProtoMessage() {}
 
 func (x *Attempt) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[7]
+	mi := &file_primary_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -585,7 +745,7 @@ func (x *Attempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attempt.ProtoReflect.Descriptor instead.
 func (*Attempt) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{7}
+	return file_primary_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Attempt) GetId() string {
@@ -645,7 +805,7 @@ type ListStepsRequest struct {
 
 func (x *ListStepsRequest) Reset() {
 	*x = ListStepsRequest{}
-	mi := &file_primary_proto_msgTypes[8]
+	mi := &file_primary_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -657,7 +817,7 @@ func (x *ListStepsRequest) String() string {
 func (*ListStepsRequest) ProtoMessage() {}
 
 func (x *ListStepsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[8]
+	mi := &file_primary_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -670,7 +830,7 @@ func (x *ListStepsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStepsRequest.ProtoReflect.Descriptor instead.
 func (*ListStepsRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{8}
+	return file_primary_proto_rawDescGZIP(), []int{12}
 }
 
 type ListStepsResponse struct {
@@ -682,7 +842,7 @@ type ListStepsResponse struct {
 
 func (x *ListStepsResponse) Reset() {
 	*x = ListStepsResponse{}
-	mi := &file_primary_proto_msgTypes[9]
+	mi := &file_primary_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -694,7 +854,7 @@ func (x *ListStepsResponse) String() string {
 func (*ListStepsResponse) ProtoMessage() {}
 
 func (x *ListStepsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[9]
+	mi := &file_primary_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -707,7 +867,7 @@ func (x *ListStepsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStepsResponse.ProtoReflect.Descriptor instead.
 func (*ListStepsResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{9}
+	return file_primary_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListStepsResponse) GetSteps() []*Step {
@@ -727,7 +887,7 @@ type DescribeStepRequest struct {
 
 func (x *DescribeStepRequest) Reset() {
 	*x = DescribeStepRequest{}
-	mi := &file_primary_proto_msgTypes[10]
+	mi := &file_primary_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -739,7 +899,7 @@ func (x *DescribeStepRequest) String() string {
 func (*DescribeStepRequest) ProtoMessage() {}
 
 func (x *DescribeStepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[10]
+	mi := &file_primary_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -752,7 +912,7 @@ func (x *DescribeStepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeStepRequest.ProtoReflect.Descriptor instead.
 func (*DescribeStepRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{10}
+	return file_primary_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DescribeStepRequest) GetStepId() string {
@@ -778,7 +938,7 @@ type DescribeStepResponse struct {
 
 func (x *DescribeStepResponse) Reset() {
 	*x = DescribeStepResponse{}
-	mi := &file_primary_proto_msgTypes[11]
+	mi := &file_primary_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +950,7 @@ func (x *DescribeStepResponse) String() string {
 func (*DescribeStepResponse) ProtoMessage() {}
 
 func (x *DescribeStepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[11]
+	mi := &file_primary_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +963,7 @@ func (x *DescribeStepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeStepResponse.ProtoReflect.Descriptor instead.
 func (*DescribeStepResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{11}
+	return file_primary_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DescribeStepResponse) GetStep() *Step {
@@ -822,7 +982,7 @@ type CancelStepRequest struct {
 
 func (x *CancelStepRequest) Reset() {
 	*x = CancelStepRequest{}
-	mi := &file_primary_proto_msgTypes[12]
+	mi := &file_primary_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -834,7 +994,7 @@ func (x *CancelStepRequest) String() string {
 func (*CancelStepRequest) ProtoMessage() {}
 
 func (x *CancelStepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[12]
+	mi := &file_primary_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -847,7 +1007,7 @@ func (x *CancelStepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelStepRequest.ProtoReflect.Descriptor instead.
 func (*CancelStepRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{12}
+	return file_primary_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CancelStepRequest) GetStepId() string {
@@ -866,7 +1026,7 @@ type CancelStepResponse struct {
 
 func (x *CancelStepResponse) Reset() {
 	*x = CancelStepResponse{}
-	mi := &file_primary_proto_msgTypes[13]
+	mi := &file_primary_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -878,7 +1038,7 @@ func (x *CancelStepResponse) String() string {
 func (*CancelStepResponse) ProtoMessage() {}
 
 func (x *CancelStepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[13]
+	mi := &file_primary_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -891,7 +1051,7 @@ func (x *CancelStepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelStepResponse.ProtoReflect.Descriptor instead.
 func (*CancelStepResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{13}
+	return file_primary_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CancelStepResponse) GetState() string {
@@ -909,7 +1069,7 @@ type ListNodesRequest struct {
 
 func (x *ListNodesRequest) Reset() {
 	*x = ListNodesRequest{}
-	mi := &file_primary_proto_msgTypes[14]
+	mi := &file_primary_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -921,7 +1081,7 @@ func (x *ListNodesRequest) String() string {
 func (*ListNodesRequest) ProtoMessage() {}
 
 func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[14]
+	mi := &file_primary_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -934,18 +1094,20 @@ func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
 func (*ListNodesRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{14}
+	return file_primary_proto_rawDescGZIP(), []int{18}
 }
 
 type StatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// digest asks for a hash of the primary's replicated state.
+	Digest        bool `protobuf:"varint,1,opt,name=digest,proto3" json:"digest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_primary_proto_msgTypes[15]
+	mi := &file_primary_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -957,7 +1119,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[15]
+	mi := &file_primary_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -970,7 +1132,14 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{15}
+	return file_primary_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *StatusRequest) GetDigest() bool {
+	if x != nil {
+		return x.Digest
+	}
+	return false
 }
 
 type Primary struct {
@@ -986,14 +1155,25 @@ type Primary struct {
 	AppliedIndex  uint64 `protobuf:"varint,8,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
 	GossipAddress string `protobuf:"bytes,9,opt,name=gossip_address,json=gossipAddress,proto3" json:"gossip_address,omitempty"`
 	// error is set when the primary could not be reached.
-	Error         string `protobuf:"bytes,10,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,10,opt,name=error,proto3" json:"error,omitempty"`
+	// last_snapshot_index is the index of the primary's latest snapshot.
+	LastSnapshotIndex uint64 `protobuf:"varint,11,opt,name=last_snapshot_index,json=lastSnapshotIndex,proto3" json:"last_snapshot_index,omitempty"`
+	// first_log_index is the oldest entry still in its log (after
+	// compaction).
+	FirstLogIndex uint64 `protobuf:"varint,12,opt,name=first_log_index,json=firstLogIndex,proto3" json:"first_log_index,omitempty"`
+	LastLogIndex  uint64 `protobuf:"varint,13,opt,name=last_log_index,json=lastLogIndex,proto3" json:"last_log_index,omitempty"`
+	// state_digest is a SHA-256 of its state at applied_index, on request.
+	StateDigest string `protobuf:"bytes,14,opt,name=state_digest,json=stateDigest,proto3" json:"state_digest,omitempty"`
+	// leader is the id of the leader this primary knows (its last known one
+	// when it has none now).
+	Leader        string `protobuf:"bytes,15,opt,name=leader,proto3" json:"leader,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Primary) Reset() {
 	*x = Primary{}
-	mi := &file_primary_proto_msgTypes[16]
+	mi := &file_primary_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1005,7 +1185,7 @@ func (x *Primary) String() string {
 func (*Primary) ProtoMessage() {}
 
 func (x *Primary) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[16]
+	mi := &file_primary_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1018,7 +1198,7 @@ func (x *Primary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Primary.ProtoReflect.Descriptor instead.
 func (*Primary) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{16}
+	return file_primary_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Primary) GetId() string {
@@ -1091,6 +1271,41 @@ func (x *Primary) GetError() string {
 	return ""
 }
 
+func (x *Primary) GetLastSnapshotIndex() uint64 {
+	if x != nil {
+		return x.LastSnapshotIndex
+	}
+	return 0
+}
+
+func (x *Primary) GetFirstLogIndex() uint64 {
+	if x != nil {
+		return x.FirstLogIndex
+	}
+	return 0
+}
+
+func (x *Primary) GetLastLogIndex() uint64 {
+	if x != nil {
+		return x.LastLogIndex
+	}
+	return 0
+}
+
+func (x *Primary) GetStateDigest() string {
+	if x != nil {
+		return x.StateDigest
+	}
+	return ""
+}
+
+func (x *Primary) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
 type Node struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	Id                 string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -1107,7 +1322,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_primary_proto_msgTypes[17]
+	mi := &file_primary_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1119,7 +1334,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[17]
+	mi := &file_primary_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1132,7 +1347,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{17}
+	return file_primary_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Node) GetId() string {
@@ -1202,7 +1417,7 @@ type ListNodesResponse struct {
 
 func (x *ListNodesResponse) Reset() {
 	*x = ListNodesResponse{}
-	mi := &file_primary_proto_msgTypes[18]
+	mi := &file_primary_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1214,7 +1429,7 @@ func (x *ListNodesResponse) String() string {
 func (*ListNodesResponse) ProtoMessage() {}
 
 func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[18]
+	mi := &file_primary_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1227,7 +1442,7 @@ func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
 func (*ListNodesResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{18}
+	return file_primary_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListNodesResponse) GetPrimaries() []*Primary {
@@ -1259,7 +1474,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_primary_proto_msgTypes[19]
+	mi := &file_primary_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1271,7 +1486,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[19]
+	mi := &file_primary_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1284,19 +1499,21 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{19}
+	return file_primary_proto_rawDescGZIP(), []int{23}
 }
 
 type JoinResponse struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	GossipAddresses []string               `protobuf:"bytes,1,rep,name=gossip_addresses,json=gossipAddresses,proto3" json:"gossip_addresses,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// primary_addresses are the gRPC addresses of every primary.
+	PrimaryAddresses []string `protobuf:"bytes,2,rep,name=primary_addresses,json=primaryAddresses,proto3" json:"primary_addresses,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_primary_proto_msgTypes[20]
+	mi := &file_primary_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1308,7 +1525,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[20]
+	mi := &file_primary_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1321,12 +1538,19 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{20}
+	return file_primary_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *JoinResponse) GetGossipAddresses() []string {
 	if x != nil {
 		return x.GossipAddresses
+	}
+	return nil
+}
+
+func (x *JoinResponse) GetPrimaryAddresses() []string {
+	if x != nil {
+		return x.PrimaryAddresses
 	}
 	return nil
 }
@@ -1344,7 +1568,7 @@ type WorkerInfo struct {
 
 func (x *WorkerInfo) Reset() {
 	*x = WorkerInfo{}
-	mi := &file_primary_proto_msgTypes[21]
+	mi := &file_primary_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1356,7 +1580,7 @@ func (x *WorkerInfo) String() string {
 func (*WorkerInfo) ProtoMessage() {}
 
 func (x *WorkerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[21]
+	mi := &file_primary_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1369,7 +1593,7 @@ func (x *WorkerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerInfo.ProtoReflect.Descriptor instead.
 func (*WorkerInfo) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{21}
+	return file_primary_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WorkerInfo) GetId() string {
@@ -1416,7 +1640,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_primary_proto_msgTypes[22]
+	mi := &file_primary_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1428,7 +1652,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[22]
+	mi := &file_primary_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1441,7 +1665,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{22}
+	return file_primary_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RegisterRequest) GetWorker() *WorkerInfo {
@@ -1459,7 +1683,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_primary_proto_msgTypes[23]
+	mi := &file_primary_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1471,7 +1695,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[23]
+	mi := &file_primary_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1484,7 +1708,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{23}
+	return file_primary_proto_rawDescGZIP(), []int{27}
 }
 
 type AttemptStatus struct {
@@ -1497,7 +1721,7 @@ type AttemptStatus struct {
 
 func (x *AttemptStatus) Reset() {
 	*x = AttemptStatus{}
-	mi := &file_primary_proto_msgTypes[24]
+	mi := &file_primary_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1509,7 +1733,7 @@ func (x *AttemptStatus) String() string {
 func (*AttemptStatus) ProtoMessage() {}
 
 func (x *AttemptStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[24]
+	mi := &file_primary_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1522,7 +1746,7 @@ func (x *AttemptStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttemptStatus.ProtoReflect.Descriptor instead.
 func (*AttemptStatus) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{24}
+	return file_primary_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AttemptStatus) GetAttemptId() string {
@@ -1552,7 +1776,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_primary_proto_msgTypes[25]
+	mi := &file_primary_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1564,7 +1788,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[25]
+	mi := &file_primary_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1577,7 +1801,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{25}
+	return file_primary_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *HeartbeatRequest) GetWorkerId() string {
@@ -1613,14 +1837,16 @@ type HeartbeatResponse struct {
 	// kill_attempts are running attempts the worker must stop.
 	KillAttempts []string `protobuf:"bytes,1,rep,name=kill_attempts,json=killAttempts,proto3" json:"kill_attempts,omitempty"`
 	// done_steps are finished steps whose map outputs the worker may delete.
-	DoneSteps     []string `protobuf:"bytes,2,rep,name=done_steps,json=doneSteps,proto3" json:"done_steps,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	DoneSteps []string `protobuf:"bytes,2,rep,name=done_steps,json=doneSteps,proto3" json:"done_steps,omitempty"`
+	// primary_addresses are the gRPC addresses of every primary.
+	PrimaryAddresses []string `protobuf:"bytes,3,rep,name=primary_addresses,json=primaryAddresses,proto3" json:"primary_addresses,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_primary_proto_msgTypes[26]
+	mi := &file_primary_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1632,7 +1858,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[26]
+	mi := &file_primary_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1645,7 +1871,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{26}
+	return file_primary_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *HeartbeatResponse) GetKillAttempts() []string {
@@ -1662,6 +1888,13 @@ func (x *HeartbeatResponse) GetDoneSteps() []string {
 	return nil
 }
 
+func (x *HeartbeatResponse) GetPrimaryAddresses() []string {
+	if x != nil {
+		return x.PrimaryAddresses
+	}
+	return nil
+}
+
 type PollTasksRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	WorkerId      string                 `protobuf:"bytes,1,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
@@ -1673,7 +1906,7 @@ type PollTasksRequest struct {
 
 func (x *PollTasksRequest) Reset() {
 	*x = PollTasksRequest{}
-	mi := &file_primary_proto_msgTypes[27]
+	mi := &file_primary_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1685,7 +1918,7 @@ func (x *PollTasksRequest) String() string {
 func (*PollTasksRequest) ProtoMessage() {}
 
 func (x *PollTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[27]
+	mi := &file_primary_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1698,7 +1931,7 @@ func (x *PollTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollTasksRequest.ProtoReflect.Descriptor instead.
 func (*PollTasksRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{27}
+	return file_primary_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PollTasksRequest) GetWorkerId() string {
@@ -1731,7 +1964,7 @@ type PollTasksResponse struct {
 
 func (x *PollTasksResponse) Reset() {
 	*x = PollTasksResponse{}
-	mi := &file_primary_proto_msgTypes[28]
+	mi := &file_primary_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1743,7 +1976,7 @@ func (x *PollTasksResponse) String() string {
 func (*PollTasksResponse) ProtoMessage() {}
 
 func (x *PollTasksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[28]
+	mi := &file_primary_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1756,7 +1989,7 @@ func (x *PollTasksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollTasksResponse.ProtoReflect.Descriptor instead.
 func (*PollTasksResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{28}
+	return file_primary_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PollTasksResponse) GetAssignments() []*Assignment {
@@ -1778,7 +2011,7 @@ type Split struct {
 
 func (x *Split) Reset() {
 	*x = Split{}
-	mi := &file_primary_proto_msgTypes[29]
+	mi := &file_primary_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1790,7 +2023,7 @@ func (x *Split) String() string {
 func (*Split) ProtoMessage() {}
 
 func (x *Split) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[29]
+	mi := &file_primary_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1803,7 +2036,7 @@ func (x *Split) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Split.ProtoReflect.Descriptor instead.
 func (*Split) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{29}
+	return file_primary_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Split) GetFile() string {
@@ -1846,7 +2079,7 @@ type MapOutput struct {
 
 func (x *MapOutput) Reset() {
 	*x = MapOutput{}
-	mi := &file_primary_proto_msgTypes[30]
+	mi := &file_primary_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1858,7 +2091,7 @@ func (x *MapOutput) String() string {
 func (*MapOutput) ProtoMessage() {}
 
 func (x *MapOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[30]
+	mi := &file_primary_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1871,7 +2104,7 @@ func (x *MapOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapOutput.ProtoReflect.Descriptor instead.
 func (*MapOutput) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{30}
+	return file_primary_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *MapOutput) GetMapIndex() int32 {
@@ -1917,7 +2150,7 @@ type Assignment struct {
 
 func (x *Assignment) Reset() {
 	*x = Assignment{}
-	mi := &file_primary_proto_msgTypes[31]
+	mi := &file_primary_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1929,7 +2162,7 @@ func (x *Assignment) String() string {
 func (*Assignment) ProtoMessage() {}
 
 func (x *Assignment) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[31]
+	mi := &file_primary_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1942,7 +2175,7 @@ func (x *Assignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
 func (*Assignment) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{31}
+	return file_primary_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Assignment) GetAttemptId() string {
@@ -2048,7 +2281,7 @@ type ReportAttemptRequest struct {
 
 func (x *ReportAttemptRequest) Reset() {
 	*x = ReportAttemptRequest{}
-	mi := &file_primary_proto_msgTypes[32]
+	mi := &file_primary_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2060,7 +2293,7 @@ func (x *ReportAttemptRequest) String() string {
 func (*ReportAttemptRequest) ProtoMessage() {}
 
 func (x *ReportAttemptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[32]
+	mi := &file_primary_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2073,7 +2306,7 @@ func (x *ReportAttemptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportAttemptRequest.ProtoReflect.Descriptor instead.
 func (*ReportAttemptRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{32}
+	return file_primary_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ReportAttemptRequest) GetWorkerId() string {
@@ -2140,7 +2373,7 @@ type ReportAttemptResponse struct {
 
 func (x *ReportAttemptResponse) Reset() {
 	*x = ReportAttemptResponse{}
-	mi := &file_primary_proto_msgTypes[33]
+	mi := &file_primary_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2152,7 +2385,7 @@ func (x *ReportAttemptResponse) String() string {
 func (*ReportAttemptResponse) ProtoMessage() {}
 
 func (x *ReportAttemptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[33]
+	mi := &file_primary_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2165,14 +2398,20 @@ func (x *ReportAttemptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportAttemptResponse.ProtoReflect.Descriptor instead.
 func (*ReportAttemptResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{33}
+	return file_primary_proto_rawDescGZIP(), []int{37}
 }
 
 var File_primary_proto protoreflect.FileDescriptor
 
 const file_primary_proto_rawDesc = "" +
 	"\n" +
-	"\rprimary.proto\x12\fgomr.primary\"I\n" +
+	"\rprimary.proto\x12\fgomr.primary\"D\n" +
+	"\x11AddPrimaryRequest\x12/\n" +
+	"\aprimary\x18\x01 \x01(\v2\x15.gomr.primary.PrimaryR\aprimary\"\x14\n" +
+	"\x12AddPrimaryResponse\"&\n" +
+	"\x14RemovePrimaryRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x17\n" +
+	"\x15RemovePrimaryResponse\"I\n" +
 	"\x16RegisterPrimaryRequest\x12/\n" +
 	"\aprimary\x18\x01 \x01(\v2\x15.gomr.primary.PrimaryR\aprimary\"\x19\n" +
 	"\x17RegisterPrimaryResponse\"\xe8\x02\n" +
@@ -2242,8 +2481,9 @@ const file_primary_proto_rawDesc = "" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\"*\n" +
 	"\x12CancelStepResponse\x12\x14\n" +
 	"\x05state\x18\x01 \x01(\tR\x05state\"\x12\n" +
-	"\x10ListNodesRequest\"\x0f\n" +
-	"\rStatusRequest\"\xa4\x02\n" +
+	"\x10ListNodesRequest\"'\n" +
+	"\rStatusRequest\x12\x16\n" +
+	"\x06digest\x18\x01 \x01(\bR\x06digest\"\xdd\x03\n" +
 	"\aPrimary\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12!\n" +
@@ -2256,7 +2496,12 @@ const file_primary_proto_rawDesc = "" +
 	"\rapplied_index\x18\b \x01(\x04R\fappliedIndex\x12%\n" +
 	"\x0egossip_address\x18\t \x01(\tR\rgossipAddress\x12\x14\n" +
 	"\x05error\x18\n" +
-	" \x01(\tR\x05error\"\xde\x01\n" +
+	" \x01(\tR\x05error\x12.\n" +
+	"\x13last_snapshot_index\x18\v \x01(\x04R\x11lastSnapshotIndex\x12&\n" +
+	"\x0ffirst_log_index\x18\f \x01(\x04R\rfirstLogIndex\x12$\n" +
+	"\x0elast_log_index\x18\r \x01(\x04R\flastLogIndex\x12!\n" +
+	"\fstate_digest\x18\x0e \x01(\tR\vstateDigest\x12\x16\n" +
+	"\x06leader\x18\x0f \x01(\tR\x06leader\"\xde\x01\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x18\n" +
@@ -2270,9 +2515,10 @@ const file_primary_proto_rawDesc = "" +
 	"\tprimaries\x18\x01 \x03(\v2\x15.gomr.primary.PrimaryR\tprimaries\x12,\n" +
 	"\aworkers\x18\x02 \x03(\v2\x12.gomr.primary.NodeR\aworkers\x12\x16\n" +
 	"\x06leader\x18\x03 \x01(\tR\x06leader\"\r\n" +
-	"\vJoinRequest\"9\n" +
+	"\vJoinRequest\"f\n" +
 	"\fJoinResponse\x12)\n" +
-	"\x10gossip_addresses\x18\x01 \x03(\tR\x0fgossipAddresses\"\x82\x01\n" +
+	"\x10gossip_addresses\x18\x01 \x03(\tR\x0fgossipAddresses\x12+\n" +
+	"\x11primary_addresses\x18\x02 \x03(\tR\x10primaryAddresses\"\x82\x01\n" +
 	"\n" +
 	"WorkerInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
@@ -2292,11 +2538,12 @@ const file_primary_proto_rawDesc = "" +
 	"\vincarnation\x18\x02 \x01(\x03R\vincarnation\x125\n" +
 	"\arunning\x18\x03 \x03(\v2\x1b.gomr.primary.AttemptStatusR\arunning\x12\x1d\n" +
 	"\n" +
-	"held_steps\x18\x04 \x03(\tR\theldSteps\"W\n" +
+	"held_steps\x18\x04 \x03(\tR\theldSteps\"\x84\x01\n" +
 	"\x11HeartbeatResponse\x12#\n" +
 	"\rkill_attempts\x18\x01 \x03(\tR\fkillAttempts\x12\x1d\n" +
 	"\n" +
-	"done_steps\x18\x02 \x03(\tR\tdoneSteps\"p\n" +
+	"done_steps\x18\x02 \x03(\tR\tdoneSteps\x12+\n" +
+	"\x11primary_addresses\x18\x03 \x03(\tR\x10primaryAddresses\"p\n" +
 	"\x10PollTasksRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12 \n" +
 	"\vincarnation\x18\x02 \x01(\x03R\vincarnation\x12\x1d\n" +
@@ -2348,7 +2595,7 @@ const file_primary_proto_rawDesc = "" +
 	"\rCountersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x17\n" +
-	"\x15ReportAttemptResponse2\x9d\x03\n" +
+	"\x15ReportAttemptResponse2\xf7\x03\n" +
 	"\x06Client\x12O\n" +
 	"\n" +
 	"SubmitStep\x12\x1f.gomr.primary.SubmitStepRequest\x1a .gomr.primary.SubmitStepResponse\x12L\n" +
@@ -2356,9 +2603,12 @@ const file_primary_proto_rawDesc = "" +
 	"\fDescribeStep\x12!.gomr.primary.DescribeStepRequest\x1a\".gomr.primary.DescribeStepResponse\x12O\n" +
 	"\n" +
 	"CancelStep\x12\x1f.gomr.primary.CancelStepRequest\x1a .gomr.primary.CancelStepResponse\x12L\n" +
-	"\tListNodes\x12\x1e.gomr.primary.ListNodesRequest\x1a\x1f.gomr.primary.ListNodesResponse2\xa4\x01\n" +
+	"\tListNodes\x12\x1e.gomr.primary.ListNodesRequest\x1a\x1f.gomr.primary.ListNodesResponse\x12X\n" +
+	"\rRemovePrimary\x12\".gomr.primary.RemovePrimaryRequest\x1a#.gomr.primary.RemovePrimaryResponse2\xf5\x01\n" +
 	"\x04Peer\x12^\n" +
-	"\x0fRegisterPrimary\x12$.gomr.primary.RegisterPrimaryRequest\x1a%.gomr.primary.RegisterPrimaryResponse\x12<\n" +
+	"\x0fRegisterPrimary\x12$.gomr.primary.RegisterPrimaryRequest\x1a%.gomr.primary.RegisterPrimaryResponse\x12O\n" +
+	"\n" +
+	"AddPrimary\x12\x1f.gomr.primary.AddPrimaryRequest\x1a .gomr.primary.AddPrimaryResponse\x12<\n" +
 	"\x06Status\x12\x1b.gomr.primary.StatusRequest\x1a\x15.gomr.primary.Primary2\x88\x03\n" +
 	"\x06Worker\x12=\n" +
 	"\x04Join\x12\x19.gomr.primary.JoinRequest\x1a\x1a.gomr.primary.JoinResponse\x12I\n" +
@@ -2379,96 +2629,105 @@ func file_primary_proto_rawDescGZIP() []byte {
 	return file_primary_proto_rawDescData
 }
 
-var file_primary_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_primary_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_primary_proto_goTypes = []any{
-	(*RegisterPrimaryRequest)(nil),  // 0: gomr.primary.RegisterPrimaryRequest
-	(*RegisterPrimaryResponse)(nil), // 1: gomr.primary.RegisterPrimaryResponse
-	(*StepSpec)(nil),                // 2: gomr.primary.StepSpec
-	(*SubmitStepRequest)(nil),       // 3: gomr.primary.SubmitStepRequest
-	(*SubmitStepResponse)(nil),      // 4: gomr.primary.SubmitStepResponse
-	(*Step)(nil),                    // 5: gomr.primary.Step
-	(*Task)(nil),                    // 6: gomr.primary.Task
-	(*Attempt)(nil),                 // 7: gomr.primary.Attempt
-	(*ListStepsRequest)(nil),        // 8: gomr.primary.ListStepsRequest
-	(*ListStepsResponse)(nil),       // 9: gomr.primary.ListStepsResponse
-	(*DescribeStepRequest)(nil),     // 10: gomr.primary.DescribeStepRequest
-	(*DescribeStepResponse)(nil),    // 11: gomr.primary.DescribeStepResponse
-	(*CancelStepRequest)(nil),       // 12: gomr.primary.CancelStepRequest
-	(*CancelStepResponse)(nil),      // 13: gomr.primary.CancelStepResponse
-	(*ListNodesRequest)(nil),        // 14: gomr.primary.ListNodesRequest
-	(*StatusRequest)(nil),           // 15: gomr.primary.StatusRequest
-	(*Primary)(nil),                 // 16: gomr.primary.Primary
-	(*Node)(nil),                    // 17: gomr.primary.Node
-	(*ListNodesResponse)(nil),       // 18: gomr.primary.ListNodesResponse
-	(*JoinRequest)(nil),             // 19: gomr.primary.JoinRequest
-	(*JoinResponse)(nil),            // 20: gomr.primary.JoinResponse
-	(*WorkerInfo)(nil),              // 21: gomr.primary.WorkerInfo
-	(*RegisterRequest)(nil),         // 22: gomr.primary.RegisterRequest
-	(*RegisterResponse)(nil),        // 23: gomr.primary.RegisterResponse
-	(*AttemptStatus)(nil),           // 24: gomr.primary.AttemptStatus
-	(*HeartbeatRequest)(nil),        // 25: gomr.primary.HeartbeatRequest
-	(*HeartbeatResponse)(nil),       // 26: gomr.primary.HeartbeatResponse
-	(*PollTasksRequest)(nil),        // 27: gomr.primary.PollTasksRequest
-	(*PollTasksResponse)(nil),       // 28: gomr.primary.PollTasksResponse
-	(*Split)(nil),                   // 29: gomr.primary.Split
-	(*MapOutput)(nil),               // 30: gomr.primary.MapOutput
-	(*Assignment)(nil),              // 31: gomr.primary.Assignment
-	(*ReportAttemptRequest)(nil),    // 32: gomr.primary.ReportAttemptRequest
-	(*ReportAttemptResponse)(nil),   // 33: gomr.primary.ReportAttemptResponse
-	nil,                             // 34: gomr.primary.StepSpec.OptionsEntry
-	nil,                             // 35: gomr.primary.Step.CountersEntry
-	nil,                             // 36: gomr.primary.Assignment.OptionsEntry
-	nil,                             // 37: gomr.primary.ReportAttemptRequest.CountersEntry
+	(*AddPrimaryRequest)(nil),       // 0: gomr.primary.AddPrimaryRequest
+	(*AddPrimaryResponse)(nil),      // 1: gomr.primary.AddPrimaryResponse
+	(*RemovePrimaryRequest)(nil),    // 2: gomr.primary.RemovePrimaryRequest
+	(*RemovePrimaryResponse)(nil),   // 3: gomr.primary.RemovePrimaryResponse
+	(*RegisterPrimaryRequest)(nil),  // 4: gomr.primary.RegisterPrimaryRequest
+	(*RegisterPrimaryResponse)(nil), // 5: gomr.primary.RegisterPrimaryResponse
+	(*StepSpec)(nil),                // 6: gomr.primary.StepSpec
+	(*SubmitStepRequest)(nil),       // 7: gomr.primary.SubmitStepRequest
+	(*SubmitStepResponse)(nil),      // 8: gomr.primary.SubmitStepResponse
+	(*Step)(nil),                    // 9: gomr.primary.Step
+	(*Task)(nil),                    // 10: gomr.primary.Task
+	(*Attempt)(nil),                 // 11: gomr.primary.Attempt
+	(*ListStepsRequest)(nil),        // 12: gomr.primary.ListStepsRequest
+	(*ListStepsResponse)(nil),       // 13: gomr.primary.ListStepsResponse
+	(*DescribeStepRequest)(nil),     // 14: gomr.primary.DescribeStepRequest
+	(*DescribeStepResponse)(nil),    // 15: gomr.primary.DescribeStepResponse
+	(*CancelStepRequest)(nil),       // 16: gomr.primary.CancelStepRequest
+	(*CancelStepResponse)(nil),      // 17: gomr.primary.CancelStepResponse
+	(*ListNodesRequest)(nil),        // 18: gomr.primary.ListNodesRequest
+	(*StatusRequest)(nil),           // 19: gomr.primary.StatusRequest
+	(*Primary)(nil),                 // 20: gomr.primary.Primary
+	(*Node)(nil),                    // 21: gomr.primary.Node
+	(*ListNodesResponse)(nil),       // 22: gomr.primary.ListNodesResponse
+	(*JoinRequest)(nil),             // 23: gomr.primary.JoinRequest
+	(*JoinResponse)(nil),            // 24: gomr.primary.JoinResponse
+	(*WorkerInfo)(nil),              // 25: gomr.primary.WorkerInfo
+	(*RegisterRequest)(nil),         // 26: gomr.primary.RegisterRequest
+	(*RegisterResponse)(nil),        // 27: gomr.primary.RegisterResponse
+	(*AttemptStatus)(nil),           // 28: gomr.primary.AttemptStatus
+	(*HeartbeatRequest)(nil),        // 29: gomr.primary.HeartbeatRequest
+	(*HeartbeatResponse)(nil),       // 30: gomr.primary.HeartbeatResponse
+	(*PollTasksRequest)(nil),        // 31: gomr.primary.PollTasksRequest
+	(*PollTasksResponse)(nil),       // 32: gomr.primary.PollTasksResponse
+	(*Split)(nil),                   // 33: gomr.primary.Split
+	(*MapOutput)(nil),               // 34: gomr.primary.MapOutput
+	(*Assignment)(nil),              // 35: gomr.primary.Assignment
+	(*ReportAttemptRequest)(nil),    // 36: gomr.primary.ReportAttemptRequest
+	(*ReportAttemptResponse)(nil),   // 37: gomr.primary.ReportAttemptResponse
+	nil,                             // 38: gomr.primary.StepSpec.OptionsEntry
+	nil,                             // 39: gomr.primary.Step.CountersEntry
+	nil,                             // 40: gomr.primary.Assignment.OptionsEntry
+	nil,                             // 41: gomr.primary.ReportAttemptRequest.CountersEntry
 }
 var file_primary_proto_depIdxs = []int32{
-	16, // 0: gomr.primary.RegisterPrimaryRequest.primary:type_name -> gomr.primary.Primary
-	34, // 1: gomr.primary.StepSpec.options:type_name -> gomr.primary.StepSpec.OptionsEntry
-	2,  // 2: gomr.primary.SubmitStepRequest.spec:type_name -> gomr.primary.StepSpec
-	2,  // 3: gomr.primary.Step.spec:type_name -> gomr.primary.StepSpec
-	35, // 4: gomr.primary.Step.counters:type_name -> gomr.primary.Step.CountersEntry
-	6,  // 5: gomr.primary.Step.tasks:type_name -> gomr.primary.Task
-	29, // 6: gomr.primary.Task.split:type_name -> gomr.primary.Split
-	7,  // 7: gomr.primary.Task.attempts:type_name -> gomr.primary.Attempt
-	5,  // 8: gomr.primary.ListStepsResponse.steps:type_name -> gomr.primary.Step
-	5,  // 9: gomr.primary.DescribeStepResponse.step:type_name -> gomr.primary.Step
-	16, // 10: gomr.primary.ListNodesResponse.primaries:type_name -> gomr.primary.Primary
-	17, // 11: gomr.primary.ListNodesResponse.workers:type_name -> gomr.primary.Node
-	21, // 12: gomr.primary.RegisterRequest.worker:type_name -> gomr.primary.WorkerInfo
-	24, // 13: gomr.primary.HeartbeatRequest.running:type_name -> gomr.primary.AttemptStatus
-	31, // 14: gomr.primary.PollTasksResponse.assignments:type_name -> gomr.primary.Assignment
-	36, // 15: gomr.primary.Assignment.options:type_name -> gomr.primary.Assignment.OptionsEntry
-	29, // 16: gomr.primary.Assignment.split:type_name -> gomr.primary.Split
-	30, // 17: gomr.primary.Assignment.map_outputs:type_name -> gomr.primary.MapOutput
-	37, // 18: gomr.primary.ReportAttemptRequest.counters:type_name -> gomr.primary.ReportAttemptRequest.CountersEntry
-	3,  // 19: gomr.primary.Client.SubmitStep:input_type -> gomr.primary.SubmitStepRequest
-	8,  // 20: gomr.primary.Client.ListSteps:input_type -> gomr.primary.ListStepsRequest
-	10, // 21: gomr.primary.Client.DescribeStep:input_type -> gomr.primary.DescribeStepRequest
-	12, // 22: gomr.primary.Client.CancelStep:input_type -> gomr.primary.CancelStepRequest
-	14, // 23: gomr.primary.Client.ListNodes:input_type -> gomr.primary.ListNodesRequest
-	0,  // 24: gomr.primary.Peer.RegisterPrimary:input_type -> gomr.primary.RegisterPrimaryRequest
-	15, // 25: gomr.primary.Peer.Status:input_type -> gomr.primary.StatusRequest
-	19, // 26: gomr.primary.Worker.Join:input_type -> gomr.primary.JoinRequest
-	22, // 27: gomr.primary.Worker.Register:input_type -> gomr.primary.RegisterRequest
-	25, // 28: gomr.primary.Worker.Heartbeat:input_type -> gomr.primary.HeartbeatRequest
-	27, // 29: gomr.primary.Worker.PollTasks:input_type -> gomr.primary.PollTasksRequest
-	32, // 30: gomr.primary.Worker.ReportAttempt:input_type -> gomr.primary.ReportAttemptRequest
-	4,  // 31: gomr.primary.Client.SubmitStep:output_type -> gomr.primary.SubmitStepResponse
-	9,  // 32: gomr.primary.Client.ListSteps:output_type -> gomr.primary.ListStepsResponse
-	11, // 33: gomr.primary.Client.DescribeStep:output_type -> gomr.primary.DescribeStepResponse
-	13, // 34: gomr.primary.Client.CancelStep:output_type -> gomr.primary.CancelStepResponse
-	18, // 35: gomr.primary.Client.ListNodes:output_type -> gomr.primary.ListNodesResponse
-	1,  // 36: gomr.primary.Peer.RegisterPrimary:output_type -> gomr.primary.RegisterPrimaryResponse
-	16, // 37: gomr.primary.Peer.Status:output_type -> gomr.primary.Primary
-	20, // 38: gomr.primary.Worker.Join:output_type -> gomr.primary.JoinResponse
-	23, // 39: gomr.primary.Worker.Register:output_type -> gomr.primary.RegisterResponse
-	26, // 40: gomr.primary.Worker.Heartbeat:output_type -> gomr.primary.HeartbeatResponse
-	28, // 41: gomr.primary.Worker.PollTasks:output_type -> gomr.primary.PollTasksResponse
-	33, // 42: gomr.primary.Worker.ReportAttempt:output_type -> gomr.primary.ReportAttemptResponse
-	31, // [31:43] is the sub-list for method output_type
-	19, // [19:31] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	20, // 0: gomr.primary.AddPrimaryRequest.primary:type_name -> gomr.primary.Primary
+	20, // 1: gomr.primary.RegisterPrimaryRequest.primary:type_name -> gomr.primary.Primary
+	38, // 2: gomr.primary.StepSpec.options:type_name -> gomr.primary.StepSpec.OptionsEntry
+	6,  // 3: gomr.primary.SubmitStepRequest.spec:type_name -> gomr.primary.StepSpec
+	6,  // 4: gomr.primary.Step.spec:type_name -> gomr.primary.StepSpec
+	39, // 5: gomr.primary.Step.counters:type_name -> gomr.primary.Step.CountersEntry
+	10, // 6: gomr.primary.Step.tasks:type_name -> gomr.primary.Task
+	33, // 7: gomr.primary.Task.split:type_name -> gomr.primary.Split
+	11, // 8: gomr.primary.Task.attempts:type_name -> gomr.primary.Attempt
+	9,  // 9: gomr.primary.ListStepsResponse.steps:type_name -> gomr.primary.Step
+	9,  // 10: gomr.primary.DescribeStepResponse.step:type_name -> gomr.primary.Step
+	20, // 11: gomr.primary.ListNodesResponse.primaries:type_name -> gomr.primary.Primary
+	21, // 12: gomr.primary.ListNodesResponse.workers:type_name -> gomr.primary.Node
+	25, // 13: gomr.primary.RegisterRequest.worker:type_name -> gomr.primary.WorkerInfo
+	28, // 14: gomr.primary.HeartbeatRequest.running:type_name -> gomr.primary.AttemptStatus
+	35, // 15: gomr.primary.PollTasksResponse.assignments:type_name -> gomr.primary.Assignment
+	40, // 16: gomr.primary.Assignment.options:type_name -> gomr.primary.Assignment.OptionsEntry
+	33, // 17: gomr.primary.Assignment.split:type_name -> gomr.primary.Split
+	34, // 18: gomr.primary.Assignment.map_outputs:type_name -> gomr.primary.MapOutput
+	41, // 19: gomr.primary.ReportAttemptRequest.counters:type_name -> gomr.primary.ReportAttemptRequest.CountersEntry
+	7,  // 20: gomr.primary.Client.SubmitStep:input_type -> gomr.primary.SubmitStepRequest
+	12, // 21: gomr.primary.Client.ListSteps:input_type -> gomr.primary.ListStepsRequest
+	14, // 22: gomr.primary.Client.DescribeStep:input_type -> gomr.primary.DescribeStepRequest
+	16, // 23: gomr.primary.Client.CancelStep:input_type -> gomr.primary.CancelStepRequest
+	18, // 24: gomr.primary.Client.ListNodes:input_type -> gomr.primary.ListNodesRequest
+	2,  // 25: gomr.primary.Client.RemovePrimary:input_type -> gomr.primary.RemovePrimaryRequest
+	4,  // 26: gomr.primary.Peer.RegisterPrimary:input_type -> gomr.primary.RegisterPrimaryRequest
+	0,  // 27: gomr.primary.Peer.AddPrimary:input_type -> gomr.primary.AddPrimaryRequest
+	19, // 28: gomr.primary.Peer.Status:input_type -> gomr.primary.StatusRequest
+	23, // 29: gomr.primary.Worker.Join:input_type -> gomr.primary.JoinRequest
+	26, // 30: gomr.primary.Worker.Register:input_type -> gomr.primary.RegisterRequest
+	29, // 31: gomr.primary.Worker.Heartbeat:input_type -> gomr.primary.HeartbeatRequest
+	31, // 32: gomr.primary.Worker.PollTasks:input_type -> gomr.primary.PollTasksRequest
+	36, // 33: gomr.primary.Worker.ReportAttempt:input_type -> gomr.primary.ReportAttemptRequest
+	8,  // 34: gomr.primary.Client.SubmitStep:output_type -> gomr.primary.SubmitStepResponse
+	13, // 35: gomr.primary.Client.ListSteps:output_type -> gomr.primary.ListStepsResponse
+	15, // 36: gomr.primary.Client.DescribeStep:output_type -> gomr.primary.DescribeStepResponse
+	17, // 37: gomr.primary.Client.CancelStep:output_type -> gomr.primary.CancelStepResponse
+	22, // 38: gomr.primary.Client.ListNodes:output_type -> gomr.primary.ListNodesResponse
+	3,  // 39: gomr.primary.Client.RemovePrimary:output_type -> gomr.primary.RemovePrimaryResponse
+	5,  // 40: gomr.primary.Peer.RegisterPrimary:output_type -> gomr.primary.RegisterPrimaryResponse
+	1,  // 41: gomr.primary.Peer.AddPrimary:output_type -> gomr.primary.AddPrimaryResponse
+	20, // 42: gomr.primary.Peer.Status:output_type -> gomr.primary.Primary
+	24, // 43: gomr.primary.Worker.Join:output_type -> gomr.primary.JoinResponse
+	27, // 44: gomr.primary.Worker.Register:output_type -> gomr.primary.RegisterResponse
+	30, // 45: gomr.primary.Worker.Heartbeat:output_type -> gomr.primary.HeartbeatResponse
+	32, // 46: gomr.primary.Worker.PollTasks:output_type -> gomr.primary.PollTasksResponse
+	37, // 47: gomr.primary.Worker.ReportAttempt:output_type -> gomr.primary.ReportAttemptResponse
+	34, // [34:48] is the sub-list for method output_type
+	20, // [20:34] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_primary_proto_init() }
@@ -2482,7 +2741,7 @@ func file_primary_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_primary_proto_rawDesc), len(file_primary_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   38,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

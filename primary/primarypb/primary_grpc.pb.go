@@ -23,11 +23,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Client_SubmitStep_FullMethodName   = "/gomr.primary.Client/SubmitStep"
-	Client_ListSteps_FullMethodName    = "/gomr.primary.Client/ListSteps"
-	Client_DescribeStep_FullMethodName = "/gomr.primary.Client/DescribeStep"
-	Client_CancelStep_FullMethodName   = "/gomr.primary.Client/CancelStep"
-	Client_ListNodes_FullMethodName    = "/gomr.primary.Client/ListNodes"
+	Client_SubmitStep_FullMethodName    = "/gomr.primary.Client/SubmitStep"
+	Client_ListSteps_FullMethodName     = "/gomr.primary.Client/ListSteps"
+	Client_DescribeStep_FullMethodName  = "/gomr.primary.Client/DescribeStep"
+	Client_CancelStep_FullMethodName    = "/gomr.primary.Client/CancelStep"
+	Client_ListNodes_FullMethodName     = "/gomr.primary.Client/ListNodes"
+	Client_RemovePrimary_FullMethodName = "/gomr.primary.Client/RemovePrimary"
 )
 
 // ClientClient is the client API for Client service.
@@ -46,6 +47,8 @@ type ClientClient interface {
 	CancelStep(ctx context.Context, in *CancelStepRequest, opts ...grpc.CallOption) (*CancelStepResponse, error)
 	// ListNodes returns every primary and worker.
 	ListNodes(ctx context.Context, in *ListNodesRequest, opts ...grpc.CallOption) (*ListNodesResponse, error)
+	// RemovePrimary takes a primary out of the Raft group.
+	RemovePrimary(ctx context.Context, in *RemovePrimaryRequest, opts ...grpc.CallOption) (*RemovePrimaryResponse, error)
 }
 
 type clientClient struct {
@@ -106,6 +109,16 @@ func (c *clientClient) ListNodes(ctx context.Context, in *ListNodesRequest, opts
 	return out, nil
 }
 
+func (c *clientClient) RemovePrimary(ctx context.Context, in *RemovePrimaryRequest, opts ...grpc.CallOption) (*RemovePrimaryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemovePrimaryResponse)
+	err := c.cc.Invoke(ctx, Client_RemovePrimary_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClientServer is the server API for Client service.
 // All implementations must embed UnimplementedClientServer
 // for forward compatibility.
@@ -122,6 +135,8 @@ type ClientServer interface {
 	CancelStep(context.Context, *CancelStepRequest) (*CancelStepResponse, error)
 	// ListNodes returns every primary and worker.
 	ListNodes(context.Context, *ListNodesRequest) (*ListNodesResponse, error)
+	// RemovePrimary takes a primary out of the Raft group.
+	RemovePrimary(context.Context, *RemovePrimaryRequest) (*RemovePrimaryResponse, error)
 	mustEmbedUnimplementedClientServer()
 }
 
@@ -146,6 +161,9 @@ func (UnimplementedClientServer) CancelStep(context.Context, *CancelStepRequest)
 }
 func (UnimplementedClientServer) ListNodes(context.Context, *ListNodesRequest) (*ListNodesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListNodes not implemented")
+}
+func (UnimplementedClientServer) RemovePrimary(context.Context, *RemovePrimaryRequest) (*RemovePrimaryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemovePrimary not implemented")
 }
 func (UnimplementedClientServer) mustEmbedUnimplementedClientServer() {}
 func (UnimplementedClientServer) testEmbeddedByValue()                {}
@@ -258,6 +276,24 @@ func _Client_ListNodes_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Client_RemovePrimary_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemovePrimaryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientServer).RemovePrimary(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Client_RemovePrimary_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientServer).RemovePrimary(ctx, req.(*RemovePrimaryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Client_ServiceDesc is the grpc.ServiceDesc for Client service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -285,6 +321,10 @@ var Client_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "ListNodes",
 			Handler:    _Client_ListNodes_Handler,
 		},
+		{
+			MethodName: "RemovePrimary",
+			Handler:    _Client_RemovePrimary_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "primary.proto",
@@ -292,6 +332,7 @@ var Client_ServiceDesc = grpc.ServiceDesc{
 
 const (
 	Peer_RegisterPrimary_FullMethodName = "/gomr.primary.Peer/RegisterPrimary"
+	Peer_AddPrimary_FullMethodName      = "/gomr.primary.Peer/AddPrimary"
 	Peer_Status_FullMethodName          = "/gomr.primary.Peer/Status"
 )
 
@@ -303,6 +344,9 @@ const (
 type PeerClient interface {
 	// RegisterPrimary records a primary's addresses in the replicated state.
 	RegisterPrimary(ctx context.Context, in *RegisterPrimaryRequest, opts ...grpc.CallOption) (*RegisterPrimaryResponse, error)
+	// AddPrimary adds a primary to the Raft group as a non-voter; the leader
+	// promotes it to voter once it has caught up.
+	AddPrimary(ctx context.Context, in *AddPrimaryRequest, opts ...grpc.CallOption) (*AddPrimaryResponse, error)
 	// Status returns the Raft status of the primary called; it is never
 	// forwarded.
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*Primary, error)
@@ -320,6 +364,16 @@ func (c *peerClient) RegisterPrimary(ctx context.Context, in *RegisterPrimaryReq
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RegisterPrimaryResponse)
 	err := c.cc.Invoke(ctx, Peer_RegisterPrimary_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *peerClient) AddPrimary(ctx context.Context, in *AddPrimaryRequest, opts ...grpc.CallOption) (*AddPrimaryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddPrimaryResponse)
+	err := c.cc.Invoke(ctx, Peer_AddPrimary_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -344,6 +398,9 @@ func (c *peerClient) Status(ctx context.Context, in *StatusRequest, opts ...grpc
 type PeerServer interface {
 	// RegisterPrimary records a primary's addresses in the replicated state.
 	RegisterPrimary(context.Context, *RegisterPrimaryRequest) (*RegisterPrimaryResponse, error)
+	// AddPrimary adds a primary to the Raft group as a non-voter; the leader
+	// promotes it to voter once it has caught up.
+	AddPrimary(context.Context, *AddPrimaryRequest) (*AddPrimaryResponse, error)
 	// Status returns the Raft status of the primary called; it is never
 	// forwarded.
 	Status(context.Context, *StatusRequest) (*Primary, error)
@@ -359,6 +416,9 @@ type UnimplementedPeerServer struct{}
 
 func (UnimplementedPeerServer) RegisterPrimary(context.Context, *RegisterPrimaryRequest) (*RegisterPrimaryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RegisterPrimary not implemented")
+}
+func (UnimplementedPeerServer) AddPrimary(context.Context, *AddPrimaryRequest) (*AddPrimaryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddPrimary not implemented")
 }
 func (UnimplementedPeerServer) Status(context.Context, *StatusRequest) (*Primary, error) {
 	return nil, status.Error(codes.Unimplemented, "method Status not implemented")
@@ -402,6 +462,24 @@ func _Peer_RegisterPrimary_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Peer_AddPrimary_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddPrimaryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServer).AddPrimary(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Peer_AddPrimary_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServer).AddPrimary(ctx, req.(*AddPrimaryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Peer_Status_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(StatusRequest)
 	if err := dec(in); err != nil {
@@ -430,6 +508,10 @@ var Peer_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RegisterPrimary",
 			Handler:    _Peer_RegisterPrimary_Handler,
+		},
+		{
+			MethodName: "AddPrimary",
+			Handler:    _Peer_AddPrimary_Handler,
 		},
 		{
 			MethodName: "Status",

@@ -22,6 +22,7 @@ const (
 	CmdCompleteStep    CommandType = 9
 	CmdStepCleanedUp   CommandType = 10
 	CmdRegisterPrimary CommandType = 11
+	CmdRemovePrimary   CommandType = 12
 )
 
 func (t CommandType) String() string {
@@ -48,6 +49,8 @@ func (t CommandType) String() string {
 		return "StepCleanedUp"
 	case CmdRegisterPrimary:
 		return "RegisterPrimary"
+	case CmdRemovePrimary:
+		return "RemovePrimary"
 	}
 	return fmt.Sprintf("CommandType(%d)", uint8(t))
 }
@@ -61,6 +64,11 @@ type Command interface {
 // RegisterPrimary records (or updates) where a primary serves.
 type RegisterPrimary struct {
 	Primary Primary `json:"primary"`
+}
+
+// RemovePrimary forgets a primary that left the Raft group.
+type RemovePrimary struct {
+	ID string `json:"id"`
 }
 
 // RegisterWorker records a worker incarnation as alive. A newer incarnation
@@ -153,6 +161,9 @@ type StepCleanedUp struct {
 func (RegisterPrimary) Type() CommandType { return CmdRegisterPrimary }
 
 // Type implements Command.
+func (RemovePrimary) Type() CommandType { return CmdRemovePrimary }
+
+// Type implements Command.
 func (RegisterWorker) Type() CommandType { return CmdRegisterWorker }
 
 // Type implements Command.
@@ -220,6 +231,8 @@ func Decode(entry []byte) (Command, error) {
 		c = &StepCleanedUp{}
 	case CmdRegisterPrimary:
 		c = &RegisterPrimary{}
+	case CmdRemovePrimary:
+		c = &RemovePrimary{}
 	default:
 		return nil, fmt.Errorf("decode command: unknown tag %d", entry[0])
 	}

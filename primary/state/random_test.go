@@ -283,6 +283,13 @@ func (g *gen) candidates() []candidate {
 		port := r.IntN(100)
 		return &RegisterPrimary{Primary: Primary{ID: id, Addr: fmt.Sprintf("%s:%d", id, port), RaftAddr: fmt.Sprintf("%s:%d", id, port+1), GossipAddr: fmt.Sprintf("%s:%d", id, port+2)}}, nil
 	})
+	add(0.02, "remove primary", func() (Command, error) {
+		id := fmt.Sprintf("p%d", r.IntN(3))
+		if _, ok := g.s.Primaries[id]; !ok {
+			return &RemovePrimary{ID: id}, ErrNotFound
+		}
+		return &RemovePrimary{ID: id}, nil
+	})
 	add(0.01, "bad: incomplete primary", func() (Command, error) {
 		return &RegisterPrimary{Primary: Primary{ID: "p0", Addr: "a"}}, ErrConflict
 	})
@@ -956,7 +963,7 @@ func TestRandomSequence(t *testing.T) {
 		fmt.Fprintf(&ev, " %s=%d", k, g.events[k])
 	}
 	t.Logf("commands:%s", ev.String())
-	for ct := CmdRegisterWorker; ct <= CmdRegisterPrimary; ct++ {
+	for ct := CmdRegisterWorker; ct <= CmdRemovePrimary; ct++ {
 		if g.accepted[ct] == 0 {
 			t.Errorf("seed %d: no %s was accepted", seed, ct)
 		}

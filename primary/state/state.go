@@ -74,6 +74,12 @@ func (s *State) Apply(c Command) error {
 	switch c := c.(type) {
 	case *RegisterPrimary:
 		return s.registerPrimary(c)
+	case *RemovePrimary:
+		if _, ok := s.Primaries[c.ID]; !ok {
+			return fmt.Errorf("primary %s: %w", c.ID, ErrNotFound)
+		}
+		delete(s.Primaries, c.ID)
+		return nil
 	case *RegisterWorker:
 		return s.registerWorker(c)
 	case *WorkerDown:

@@ -243,6 +243,12 @@ func TestRegisterPrimary(t *testing.T) {
 			t.Fatalf("%d primaries, want 2", len(s.Primaries))
 		}
 	})
+	t.Run("remove", func(t *testing.T) {
+		r := New()
+		mustApply(t, r, &RegisterPrimary{Primary: p1}, &RegisterPrimary{Primary: p2}, &RemovePrimary{ID: "p1"})
+		wantEqual(t, "primaries", r.Primaries, map[string]*Primary{"p2": &p2})
+		mustReject(t, r, &RemovePrimary{ID: "p1"}, ErrNotFound)
+	})
 	for _, tc := range []struct {
 		name string
 		p    Primary
@@ -1304,6 +1310,7 @@ func allCommands() []Command {
 	w.Role = RoleTask
 	return []Command{
 		&RegisterPrimary{Primary: Primary{ID: "p1", Addr: "a:1", RaftAddr: "a:2", GossipAddr: "a:3"}},
+		&RemovePrimary{ID: "p1"},
 		&RegisterWorker{Worker: w, Time: 1},
 		&WorkerDown{ID: "w1", Incarnation: 7, Reason: "left", Time: 2},
 		&SubmitStep{ID: "s-1", Spec: spec("/out", 3, 4), Time: 3},
@@ -1345,7 +1352,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		})
 		seen[c.Type()] = true
 	}
-	for ct := CommandType(1); ct <= CmdRegisterPrimary; ct++ {
+	for ct := CommandType(1); ct <= CmdRemovePrimary; ct++ {
 		if !seen[ct] {
 			t.Errorf("no round trip test for %s", ct)
 		}
@@ -1362,6 +1369,7 @@ func TestCommandTags(t *testing.T) {
 		CmdStartStep: {4, "StartStep"}, CmdAssign: {5, "Assign"}, CmdFinishAttempt: {6, "FinishAttempt"},
 		CmdCancelStep: {7, "CancelStep"}, CmdFailStep: {8, "FailStep"}, CmdCompleteStep: {9, "CompleteStep"},
 		CmdStepCleanedUp: {10, "StepCleanedUp"}, CmdRegisterPrimary: {11, "RegisterPrimary"},
+		CmdRemovePrimary: {12, "RemovePrimary"},
 	} {
 		if uint8(ct) != want.tag || ct.String() != want.name {
 			t.Errorf("%s = %d, want %s = %d", ct, uint8(ct), want.name, want.tag)
@@ -1383,7 +1391,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"nil", nil},
 		{"empty", []byte{}},
 		{"tag 0", append([]byte{0}, "{}"...)},
-		{"tag 12", append([]byte{12}, "{}"...)},
+		{"tag 13", append([]byte{13}, "{}"...)},
 		{"tag 255", append([]byte{255}, "{}"...)},
 		{"tag only", []byte{byte(CmdAssign)}},
 		{"bad JSON", append([]byte{byte(CmdSubmitStep)}, "{not json"...)},
