@@ -45,8 +45,8 @@ type Server struct {
 	soft       *softState
 	leaderCh   chan bool
 	lastLeader atomic.Value // string
-	schedMu  sync.Mutex // serialises scheduling decisions on the leader
-	stopOnce sync.Once
+	schedMu    sync.Mutex   // serialises scheduling decisions on the leader
+	stopOnce   sync.Once
 }
 
 // Start starts a primary: its Raft member, gossip member and gRPC server.
