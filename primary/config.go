@@ -51,6 +51,9 @@ type Config struct {
 	// TrailingLogs is how many entries stay in the log after a snapshot,
 	// so that a briefly lagging primary catches up without a snapshot.
 	TrailingLogs uint64
+	// LogSegmentBytes is the size of a Raft log segment file (0: the
+	// log's default of 64 MiB). Compaction removes whole segments only.
+	LogSegmentBytes int
 	// Fast shortens Raft and gossip timings for tests and local clusters.
 	Fast bool
 	// Logger receives the primary's logs.

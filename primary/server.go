@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 )
@@ -27,15 +28,16 @@ const applyTimeout = 10 * time.Second
 
 // Server is a running primary.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	fsm    *fsm
-	raft   *raft.Raft
-	wal    *wal.WAL
-	trans  *raft.NetworkTransport
-	gossip *gossip.Node
-	grpc   *grpc.Server
-	lis    net.Listener
+	cfg     Config
+	log     *slog.Logger
+	fsm     *fsm
+	raft    *raft.Raft
+	wal     *wal.WAL
+	walMeta *metadb.BoltMetaDB
+	trans   *raft.NetworkTransport
+	gossip  *gossip.Node
+	grpc    *grpc.Server
+	lis     net.Listener
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -45,6 +47,7 @@ type Server struct {
 	soft       *softState
 	leaderCh   chan bool
 	lastLeader atomic.Value // string
+	joining    bool         // asks a running group to add it (Config.Join)
 	schedMu    sync.Mutex   // serialises scheduling decisions on the leader
 	stopOnce   sync.Once
 }
@@ -112,6 +115,9 @@ func Start(cfg Config) (*Server, error) {
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.watchLeadership() }()
 	go func() { defer s.wg.Done(); s.announce() }()
+	if s.joining {
+		s.wg.Go(s.joinGroup)
+	}
 	ok = true
 	log.Info("primary started", "addr", s.Addr(), "raft", s.trans.LocalAddr(), "gossip", s.gossip.Addr())
 	return s, nil
@@ -138,7 +144,15 @@ func (s *Server) startRaft(dir string) error {
 	s.leaderCh = make(chan bool, 8)
 	rc.NotifyCh = s.leaderCh
 
-	w, err := wal.Open(filepath.Join(dir, "wal"))
+	// The WAL does not close its meta store on Close, so it is given one
+	// to close: a restarted primary in the same process must be able to
+	// lock it again.
+	s.walMeta = &metadb.BoltMetaDB{}
+	segment := cfg.LogSegmentBytes
+	if segment <= 0 {
+		segment = 64 << 20
+	}
+	w, err := wal.Open(filepath.Join(dir, "wal"), wal.WithMetaStore(s.walMeta), wal.WithLogger(rc.Logger), wal.WithSegmentSize(segment))
 	if err != nil {
 		return fmt.Errorf("open raft log: %w", err)
 	}
@@ -168,12 +182,8 @@ func (s *Server) startRaft(dir string) error {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	s.observeLeader()
-	if len(cfg.Join) > 0 && !existing {
-		s.wg.Add(1)
-		go func() { defer s.wg.Done(); s.joinGroup() }()
-		return nil
-	}
-	if cfg.Bootstrap && !existing {
+	s.joining = len(cfg.Join) > 0 && !existing
+	if cfg.Bootstrap && !existing && !s.joining {
 		peers, _ := ParsePeers(cfg.Peers)
 		servers := []raft.Server{{ID: rc.LocalID, Address: s.trans.LocalAddr()}}
 		for _, p := range peers {
@@ -368,6 +378,13 @@ func (s *Server) Stop() {
 	})
 }
 
+// Kill stops the primary abruptly, as a crash would: it does not leave the
+// gossip ring (the others notice it is gone by probing) and nothing is
+// handed over. Its Raft log stays on disk.
+func (s *Server) Kill() {
+	s.stopOnce.Do(s.close)
+}
+
 func (s *Server) close() {
 	s.cancel()
 	if s.grpc != nil {
@@ -394,6 +411,7 @@ func (s *Server) close() {
 	}
 	if s.wal != nil {
 		s.wal.Close()
+		s.walMeta.Close()
 	}
 	s.peers.close()
 	s.wg.Wait()

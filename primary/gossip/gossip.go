@@ -244,8 +244,9 @@ func (n *Node) Shutdown() error { return n.ml.Shutdown() }
 
 // LogWriter returns a writer that turns the "[LEVEL] text" log lines of
 // HashiCorp libraries (memberlist, raft) into slog records. Their warnings
-// are routine for a cluster (an election, a slow peer) and are logged at
-// info; their errors at warn.
+// and errors are mostly routine for a cluster (an election, a peer that is
+// down or slow, which gomr reports in its own words) and are logged at
+// info; their debug lines at debug.
 func LogWriter(log *slog.Logger) io.Writer { return &slogWriter{log: log} }
 
 type slogWriter struct{ log *slog.Logger }
@@ -256,11 +257,7 @@ func (w *slogWriter) Write(p []byte) (int, error) {
 	if i := strings.Index(line, "["); i >= 0 {
 		if j := strings.Index(line[i:], "]"); j > 0 {
 			switch strings.TrimSpace(line[i+1 : i+j]) {
-			case "ERR", "ERROR":
-				level = slog.LevelWarn
-			case "WARN":
-				level = slog.LevelInfo
-			case "INFO":
+			case "ERR", "ERROR", "WARN", "INFO":
 				level = slog.LevelInfo
 			}
 			line = strings.TrimSpace(line[i+j+1:])

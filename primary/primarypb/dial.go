@@ -31,9 +31,10 @@ type Conn struct {
 }
 
 // Dial connects to a cluster through the primaries' gRPC addresses (each
-// argument may be a comma-separated list). Calls go to one primary that
-// answers and move to another when it fails; any primary forwards calls to
-// the leader.
+// argument may be a comma-separated list). Calls are spread round-robin
+// over the primaries that answer, and any primary forwards calls to the
+// leader; so a caller that retries a failed call (no leader, a primary cut
+// off from the others) reaches another primary on the next try.
 func Dial(addrs []string) (*Conn, error) {
 	list := splitAddrs(addrs)
 	if len(list) == 0 {
@@ -45,6 +46,7 @@ func Dial(addrs []string) (*Conn, error) {
 		grpc.WithResolvers(r),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: KeepaliveTime, Timeout: KeepaliveTimeout, PermitWithoutStream: true}),
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}]}`),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("dial cluster %v: %w", addrs, err)

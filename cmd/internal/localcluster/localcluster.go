@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gomr/gomr/primary"
@@ -42,7 +43,10 @@ type Config struct {
 	WorkerTimeout time.Duration
 	// StepConcurrency overrides how many steps run at once when set.
 	StepConcurrency int
-	Logger          *slog.Logger
+	// TunePrimary, if set, adjusts each primary's configuration (tests
+	// use it for snapshot thresholds).
+	TunePrimary func(*primary.Config)
+	Logger      *slog.Logger
 }
 
 // Cluster is a running local cluster.
@@ -52,6 +56,8 @@ type Cluster struct {
 	cfg       Config
 	// primaryCfgs keep what is needed to restart a primary.
 	primaryCfgs []primary.Config
+	// cuts are the primaries' Raft network switches (Isolate, Heal).
+	cuts []*atomic.Bool
 }
 
 // Start starts the primaries, waits for a leader, then starts the workers.
@@ -110,6 +116,11 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		}
 		if cfg.StepConcurrency > 0 {
 			pc.StepConcurrency = cfg.StepConcurrency
+		}
+		pc.RaftCut = new(atomic.Bool)
+		c.cuts = append(c.cuts, pc.RaftCut)
+		if cfg.TunePrimary != nil {
+			cfg.TunePrimary(&pc)
 		}
 		peers = append(peers, id+"="+pc.RaftAddr)
 		c.primaryCfgs = append(c.primaryCfgs, pc)
@@ -175,14 +186,81 @@ func (c *Cluster) AddWorker(role, id string) (*worker.Worker, error) {
 	return w, nil
 }
 
-// Addr returns the first primary's client address.
-func (c *Cluster) Addr() string { return c.Primaries[0].Addr() }
+// Isolate cuts primary i's Raft traffic both ways, as a network partition
+// would; its clients can still reach it.
+func (c *Cluster) Isolate(i int) { c.cuts[i].Store(true) }
 
-// Addrs returns every primary's client address.
+// Heal ends Isolate.
+func (c *Cluster) Heal(i int) { c.cuts[i].Store(false) }
+
+// CrashPrimary stops primary i abruptly (see primary.Server.Kill).
+func (c *Cluster) CrashPrimary(i int) {
+	c.Primaries[i].Kill()
+	c.Primaries[i] = nil
+}
+
+// StopPrimary stops primary i gracefully.
+func (c *Cluster) StopPrimary(i int) {
+	c.Primaries[i].Stop()
+	c.Primaries[i] = nil
+}
+
+// RestartPrimary starts primary i again from its data directory, on the
+// same client and Raft addresses.
+func (c *Cluster) RestartPrimary(i int) error {
+	pc := c.primaryCfgs[i]
+	var err error
+	if pc.Listener, err = net.Listen("tcp", pc.Addr); err != nil {
+		return fmt.Errorf("restart %s: %w", pc.NodeID, err)
+	}
+	if pc.RaftListener, err = net.Listen("tcp", pc.RaftAddr); err != nil {
+		pc.Listener.Close()
+		return fmt.Errorf("restart %s: %w", pc.NodeID, err)
+	}
+	p, err := primary.Start(pc)
+	if err != nil {
+		return fmt.Errorf("restart %s: %w", pc.NodeID, err)
+	}
+	c.Primaries[i] = p
+	return nil
+}
+
+// AddPrimary starts a new primary that joins the running group through
+// the others (as a non-voter, promoted once it has caught up).
+func (c *Cluster) AddPrimary() (*primary.Server, error) {
+	pc := c.primaryCfgs[0]
+	pc.NodeID = fmt.Sprintf("primary-%d", len(c.primaryCfgs)+1)
+	pc.DataDir = filepath.Join(c.cfg.DataDir, pc.NodeID)
+	pc.Addr, pc.RaftAddr, pc.GossipAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	pc.Bootstrap, pc.Peers, pc.Join = false, nil, c.Addrs()
+	pc.RaftCut = new(atomic.Bool)
+	var err error
+	if pc.Listener, err = net.Listen("tcp", pc.Addr); err != nil {
+		return nil, err
+	}
+	if pc.RaftListener, err = net.Listen("tcp", pc.RaftAddr); err != nil {
+		pc.Listener.Close()
+		return nil, err
+	}
+	pc.Addr, pc.RaftAddr = pc.Listener.Addr().String(), pc.RaftListener.Addr().String()
+	p, err := primary.Start(pc)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", pc.NodeID, err)
+	}
+	c.primaryCfgs = append(c.primaryCfgs, pc)
+	c.cuts = append(c.cuts, pc.RaftCut)
+	c.Primaries = append(c.Primaries, p)
+	return p, nil
+}
+
+// Addr returns the first primary's client address.
+func (c *Cluster) Addr() string { return c.primaryCfgs[0].Addr }
+
+// Addrs returns every primary's client address, running or not.
 func (c *Cluster) Addrs() []string {
 	var out []string
-	for _, p := range c.Primaries {
-		out = append(out, p.Addr())
+	for _, pc := range c.primaryCfgs {
+		out = append(out, pc.Addr)
 	}
 	return out
 }
