@@ -30,12 +30,18 @@ func (c *clientService) SubmitStep(ctx context.Context, req *pb.SubmitStepReques
 	return forward(c.s, ctx, func(ctx context.Context, cc *grpc.ClientConn) (*pb.SubmitStepResponse, error) {
 		return pb.NewClientClient(cc).SubmitStep(ctx, req)
 	}, func() (*pb.SubmitStepResponse, error) {
+		if id := c.s.stepByToken(req.GetSpec().GetClientToken()); id != "" {
+			return &pb.SubmitStepResponse{StepId: id}, nil // submitted before: the same step
+		}
 		spec, err := c.s.validateSpec(req.GetSpec())
 		if err != nil {
 			return nil, err
 		}
 		id := newStepID()
 		if err := c.s.apply(&state.SubmitStep{ID: id, Spec: spec, Time: time.Now().UnixNano()}); err != nil {
+			if prev := c.s.stepByToken(spec.ClientToken); prev != "" {
+				return &pb.SubmitStepResponse{StepId: prev}, nil
+			}
 			return nil, err
 		}
 		c.s.log.Info("step submitted", "step", id, "job", spec.Job, "output", spec.Output)
@@ -61,6 +67,7 @@ func (s *Server) validateSpec(p *pb.StepSpec) (state.StepSpec, error) {
 		SortBufferBytes: p.SortBufferBytes,
 		MaxLineBytes:    p.MaxLineBytes,
 		MaxAttempts:     s.cfg.MaxAttempts,
+		ClientToken:     p.ClientToken,
 	}
 	def, err := jobs.Lookup(spec.Job)
 	if err != nil {
@@ -108,6 +115,12 @@ func (s *Server) validateSpec(p *pb.StepSpec) (state.StepSpec, error) {
 		return spec, err
 	}
 	return spec, nil
+}
+
+func (s *Server) stepByToken(token string) string {
+	var id string
+	s.fsm.read(func(st *state.State) { id = st.StepByToken(token) })
+	return id
 }
 
 // newStepID returns an id in EMR's style: "s-" and 13 characters.

@@ -87,6 +87,7 @@ func specProto(sp state.StepSpec) *pb.StepSpec {
 		SplitSize:       sp.SplitSize,
 		SortBufferBytes: sp.SortBufferBytes,
 		MaxLineBytes:    sp.MaxLineBytes,
+		ClientToken:     sp.ClientToken,
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gomr/gomr/jobs"
 	"github.com/gomr/gomr/mapreduce"
+	"github.com/gomr/gomr/primary/gossip"
 	"github.com/gomr/gomr/primary/state"
 	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
@@ -73,16 +74,31 @@ func (s *Server) leaderConn(ctx context.Context) (*grpc.ClientConn, error) {
 	if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get(forwardedKey)) > 0 {
 		return nil, fmt.Errorf("%w: %s is not the leader either (leader: %s)", ErrNoLeader, s.cfg.NodeID, id)
 	}
-	var addr string
-	s.fsm.read(func(st *state.State) {
-		if p, ok := st.Primaries[string(id)]; ok {
-			addr = p.Addr
-		}
-	})
+	addr := s.primaryAddr(string(id))
 	if addr == "" {
 		return nil, fmt.Errorf("%w: address of leader %s not known yet", ErrNoLeader, id)
 	}
 	return s.peers.get(addr)
+}
+
+// primaryAddr returns a primary's gRPC address: from the replicated state,
+// or, before its announcement is replicated, from its gossip metadata.
+func (s *Server) primaryAddr(id string) string {
+	var addr string
+	s.fsm.read(func(st *state.State) {
+		if p, ok := st.Primaries[id]; ok {
+			addr = p.Addr
+		}
+	})
+	if addr != "" {
+		return addr
+	}
+	for _, m := range s.gossip.Members() {
+		if m.Name == id && m.Meta.Kind == gossip.KindPrimary {
+			return m.Meta.GRPCAddr
+		}
+	}
+	return ""
 }
 
 // knownLeader returns the current leader's id, or the last one this

@@ -49,7 +49,7 @@ type clusterClient struct {
 
 func dialCluster(v *viper.Viper) (*clusterClient, error) {
 	addr := v.GetString("cluster")
-	cc, err := pb.Dial([]string{addr})
+	cc, err := pb.Dial([]string{addr}, grpc.WithUnaryInterceptor(retryUnavailable))
 	if err != nil {
 		return nil, err
 	}
@@ -57,6 +57,35 @@ func dialCluster(v *viper.Viper) (*clusterClient, error) {
 }
 
 func (c *clusterClient) Close() { c.cc.Close() }
+
+// retriedMethods are the calls that may be sent again when no leader
+// answered: reads, and step submission, which the client token makes
+// idempotent.
+var retriedMethods = []string{
+	pb.Client_SubmitStep_FullMethodName,
+	pb.Client_ListSteps_FullMethodName,
+	pb.Client_DescribeStep_FullMethodName,
+	pb.Client_ListNodes_FullMethodName,
+}
+
+// retryUnavailable sends a call again, with backoff, while the cluster has
+// no leader (an election after a primary failed), until the call's
+// deadline.
+func retryUnavailable(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		if status.Code(err) != codes.Unavailable || !slices.Contains(retriedMethods, method) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
 
 // clientCmd is what a client command has once it is connected.
 type clientCmd struct {

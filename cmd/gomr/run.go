@@ -15,6 +15,7 @@ import (
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 )
 
 func defaultSlots() int { return runtime.NumCPU() }
@@ -78,7 +79,7 @@ temporary folder, which is printed.`,
 			defer c.Stop()
 			fmt.Fprintf(cmd.ErrOrStderr(), "embedded cluster up in %s: %d primaries, %d core, %d task workers\n",
 				time.Since(started).Round(time.Millisecond), cfg.Primaries, cfg.Core, cfg.Task)
-			cc, err := pb.Dial(c.Addrs())
+			cc, err := pb.Dial(c.Addrs(), grpc.WithUnaryInterceptor(retryUnavailable))
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"os"
@@ -54,7 +55,7 @@ func specFromFlags(cmd *cobra.Command, v *viper.Viper, args []string, output str
 	if len(inputs) == 0 {
 		return nil, fmt.Errorf("--input is required")
 	}
-	spec := &pb.StepSpec{Name: v.GetString("name"), Job: job, Options: jobOptions(cmd, job), Reducers: int32(v.GetInt("reducers"))}
+	spec := &pb.StepSpec{Name: v.GetString("name"), Job: job, Options: jobOptions(cmd, job), Reducers: int32(v.GetInt("reducers")), ClientToken: rand.Text()}
 	for _, in := range inputs {
 		abs, err := filepath.Abs(in)
 		if err != nil {

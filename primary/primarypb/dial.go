@@ -35,19 +35,19 @@ type Conn struct {
 // over the primaries that answer, and any primary forwards calls to the
 // leader; so a caller that retries a failed call (no leader, a primary cut
 // off from the others) reaches another primary on the next try.
-func Dial(addrs []string) (*Conn, error) {
+func Dial(addrs []string, opts ...grpc.DialOption) (*Conn, error) {
 	list := splitAddrs(addrs)
 	if len(list) == 0 {
 		return nil, fmt.Errorf("dial cluster: no primary address given")
 	}
 	r := manual.NewBuilderWithScheme("gomr")
 	r.InitialState(resolverState(list))
-	cc, err := grpc.NewClient(r.Scheme()+":///primaries",
+	cc, err := grpc.NewClient(r.Scheme()+":///primaries", append([]grpc.DialOption{
 		grpc.WithResolvers(r),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: KeepaliveTime, Timeout: KeepaliveTimeout, PermitWithoutStream: true}),
 		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig": [{"round_robin": {}}]}`),
-	)
+	}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("dial cluster %v: %w", addrs, err)
 	}

@@ -277,8 +277,11 @@ type StepSpec struct {
 	SplitSize       int64                  `protobuf:"varint,7,opt,name=split_size,json=splitSize,proto3" json:"split_size,omitempty"`
 	SortBufferBytes int64                  `protobuf:"varint,8,opt,name=sort_buffer_bytes,json=sortBufferBytes,proto3" json:"sort_buffer_bytes,omitempty"`
 	MaxLineBytes    int64                  `protobuf:"varint,9,opt,name=max_line_bytes,json=maxLineBytes,proto3" json:"max_line_bytes,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// client_token makes submission idempotent: a step submitted again with
+	// the token of an existing step is that step (as EMR's ClientToken).
+	ClientToken   string `protobuf:"bytes,10,opt,name=client_token,json=clientToken,proto3" json:"client_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StepSpec) Reset() {
@@ -372,6 +375,13 @@ func (x *StepSpec) GetMaxLineBytes() int64 {
 		return x.MaxLineBytes
 	}
 	return 0
+}
+
+func (x *StepSpec) GetClientToken() string {
+	if x != nil {
+		return x.ClientToken
+	}
+	return ""
 }
 
 type SubmitStepRequest struct {
@@ -2414,7 +2424,7 @@ const file_primary_proto_rawDesc = "" +
 	"\x15RemovePrimaryResponse\"I\n" +
 	"\x16RegisterPrimaryRequest\x12/\n" +
 	"\aprimary\x18\x01 \x01(\v2\x15.gomr.primary.PrimaryR\aprimary\"\x19\n" +
-	"\x17RegisterPrimaryResponse\"\xe8\x02\n" +
+	"\x17RegisterPrimaryResponse\"\x8b\x03\n" +
 	"\bStepSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03job\x18\x02 \x01(\tR\x03job\x12=\n" +
@@ -2425,7 +2435,9 @@ const file_primary_proto_rawDesc = "" +
 	"\n" +
 	"split_size\x18\a \x01(\x03R\tsplitSize\x12*\n" +
 	"\x11sort_buffer_bytes\x18\b \x01(\x03R\x0fsortBufferBytes\x12$\n" +
-	"\x0emax_line_bytes\x18\t \x01(\x03R\fmaxLineBytes\x1a:\n" +
+	"\x0emax_line_bytes\x18\t \x01(\x03R\fmaxLineBytes\x12!\n" +
+	"\fclient_token\x18\n" +
+	" \x01(\tR\vclientToken\x1a:\n" +
 	"\fOptionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"?\n" +

@@ -200,6 +200,9 @@ func (s *State) submitStep(c *SubmitStep) error {
 	if _, ok := s.Steps[c.ID]; ok {
 		return fmt.Errorf("submit step %s: %w: id in use", c.ID, ErrConflict)
 	}
+	if id := s.StepByToken(c.Spec.ClientToken); id != "" {
+		return fmt.Errorf("submit step: %w: client token %q is step %s's", ErrConflict, c.Spec.ClientToken, id)
+	}
 	for _, st := range s.Steps {
 		if !Terminal(st.State) && st.Spec.Output == c.Spec.Output {
 			return fmt.Errorf("submit step: %w: output %s is the output of step %s, which has not ended", ErrConflict, c.Spec.Output, st.ID)
@@ -215,6 +218,20 @@ func (s *State) submitStep(c *SubmitStep) error {
 	s.Steps[c.ID] = &Step{ID: c.ID, Seq: s.NextSeq, Spec: spec, State: StepPending, SubmittedAt: c.Time}
 	s.Order = append(s.Order, c.ID)
 	return nil
+}
+
+// StepByToken returns the id of the step submitted with a client token, or
+// "" (always "" for the empty token).
+func (s *State) StepByToken(token string) string {
+	if token == "" {
+		return ""
+	}
+	for _, st := range s.Steps {
+		if st.Spec.ClientToken == token {
+			return st.ID
+		}
+	}
+	return ""
 }
 
 func (s *State) step(id string) (*Step, error) {

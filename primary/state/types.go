@@ -98,6 +98,10 @@ type StepSpec struct {
 	SortBufferBytes int64             `json:"sort_buffer_bytes"`
 	MaxLineBytes    int64             `json:"max_line_bytes"`
 	MaxAttempts     int               `json:"max_attempts"`
+	// ClientToken, when set, identifies the submission: a second
+	// submission with the same token is refused (the client gets the first
+	// step's id).
+	ClientToken string `json:"client_token,omitempty"`
 }
 
 // Split is the input of one map task.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gomr/gomr/primary"
+	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/worker"
 )
 
@@ -136,6 +137,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if _, err := c.WaitForLeader(ctx); err != nil {
 		return nil, err
 	}
+	if err := c.waitAnnounced(ctx); err != nil {
+		return nil, err
+	}
 	for i := range cfg.Core + cfg.Task {
 		role, n := "core", i+1
 		if i >= cfg.Core {
@@ -163,6 +167,27 @@ func primaryAddrs(base string, i int) (string, string, error) {
 		return "", "", fmt.Errorf("local cluster address %q: want a fixed port below 65400", base)
 	}
 	return net.JoinHostPort(host, strconv.Itoa(port+i)), net.JoinHostPort(host, strconv.Itoa(port+100+i)), nil
+}
+
+// waitAnnounced waits until every primary's addresses are in the
+// replicated state, so that any primary can forward to the leader.
+func (c *Cluster) waitAnnounced(ctx context.Context) error {
+	cc, err := pb.Dial(c.Addrs())
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	for {
+		resp, err := pb.NewWorkerClient(cc).Join(ctx, &pb.JoinRequest{})
+		if err == nil && len(resp.PrimaryAddresses) == len(c.primaryCfgs) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the primaries to announce themselves: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // AddWorker starts one more worker and waits for it to register.
