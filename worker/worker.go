@@ -296,7 +296,7 @@ func (w *Worker) pollLoop() {
 			}
 			w.log.Debug("poll tasks", "err", err)
 			sleep(w.ctx, backoff)
-			backoff = min(2*backoff, 2*time.Second)
+			backoff = min(2*backoff, 500*time.Millisecond)
 			continue
 		}
 		backoff = 100 * time.Millisecond

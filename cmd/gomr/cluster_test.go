@@ -1,0 +1,345 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gomr/gomr/jobs"
+	"github.com/gomr/gomr/mapreduce"
+	pb "github.com/gomr/gomr/primary/primarypb"
+	"github.com/gomr/gomr/primary/state"
+)
+
+// node is one gomr process of a test cluster, which can be killed and
+// started again with the same arguments.
+type node struct {
+	name string
+	args []string
+	env  []string
+	p    *proc
+}
+
+// procCluster is a cluster of real gomr processes on loopback.
+type procCluster struct {
+	t         *testing.T
+	dir       string
+	primaries []*node
+	workers   []*node
+	addrs     []string
+	conn      *pb.Conn
+}
+
+// clusterOpts shapes a procCluster.
+type clusterOpts struct {
+	primaries  int
+	workers    []string // roles
+	primaryEnv []string
+	workerEnv  []string
+}
+
+func startProcCluster(t *testing.T, o clusterOpts) *procCluster {
+	t.Helper()
+	c := &procCluster{t: t, dir: t.TempDir()}
+	var peers []string
+	type addrs struct{ grpc, raft, gossip string }
+	var pa []addrs
+	for i := range o.primaries {
+		a := addrs{freeAddr(t), freeAddr(t), freeAddr(t)}
+		pa = append(pa, a)
+		peers = append(peers, fmt.Sprintf("p%d=%s", i+1, a.raft))
+		c.addrs = append(c.addrs, a.grpc)
+	}
+	for i, a := range pa {
+		id := fmt.Sprintf("p%d", i+1)
+		c.primaries = append(c.primaries, &node{name: id, env: o.primaryEnv, args: []string{"primary",
+			"--node-id", id, "--data-dir", filepath.Join(c.dir, id), "--addr", a.grpc, "--raft-addr", a.raft,
+			"--gossip-addr", a.gossip, "--bootstrap", "--peers", strings.Join(peers, ","), "--worker-timeout", "5s", "--log-level", "debug"}})
+	}
+	counts := map[string]int{}
+	for _, role := range o.workers {
+		counts[role]++
+		id := fmt.Sprintf("%s-%d", role, counts[role])
+		c.workers = append(c.workers, &node{name: id, env: o.workerEnv, args: []string{"worker",
+			"--id", id, "--role", role, "--join", c.addrs[0], "--addr", freeAddr(t), "--gossip-addr", freeAddr(t),
+			"--data-dir", filepath.Join(c.dir, id), "--slots", "2", "--heartbeat-interval", "500ms", "--log-level", "debug"}})
+	}
+	for _, n := range c.primaries {
+		c.start(n)
+	}
+	for _, n := range c.workers {
+		c.start(n)
+	}
+	conn, err := pb.Dial(c.addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.conn = conn
+	t.Cleanup(func() { conn.Close() })
+	c.waitHealthy()
+	return c
+}
+
+func (c *procCluster) start(n *node) {
+	c.t.Helper()
+	n.p = startProc(c.t, n.name, n.env, n.args...)
+}
+
+// kill ends a node with SIGKILL.
+func (c *procCluster) kill(n *node) {
+	c.t.Helper()
+	n.p.cmd.Process.Signal(syscall.SIGKILL)
+	<-n.p.done
+	n.p.done <- nil // let a later stop or cleanup find it ended
+}
+
+// stop ends a node with SIGTERM and expects a clean exit.
+func (c *procCluster) stop(n *node) {
+	c.t.Helper()
+	n.p.stop(c.t)
+	n.p.done <- nil
+}
+
+func (c *procCluster) client() pb.ClientClient { return pb.NewClientClient(c.conn) }
+
+// nodes lists the cluster's primaries and workers, retrying while it has no
+// leader.
+func (c *procCluster) nodes() *pb.ListNodesResponse {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		resp, err := c.client().ListNodes(ctx, &pb.ListNodesRequest{})
+		cancel()
+		if err == nil {
+			return resp
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("list nodes: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// leader returns the leading primary.
+func (c *procCluster) leader() *node {
+	c.t.Helper()
+	id := c.nodes().Leader
+	for _, n := range c.primaries {
+		if n.name == id {
+			return n
+		}
+	}
+	c.t.Fatalf("leader %q is not one of the primaries", id)
+	return nil
+}
+
+// waitHealthy waits until every primary is a voter that has applied the
+// whole log and every worker is alive.
+func (c *procCluster) waitHealthy() {
+	c.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp := c.nodes()
+		ok := len(resp.Primaries) == len(c.primaries)
+		var commit uint64
+		for _, p := range resp.Primaries {
+			commit = max(commit, p.CommitIndex)
+		}
+		for _, p := range resp.Primaries {
+			ok = ok && p.Voter && p.Error == "" && p.AppliedIndex+2 >= commit
+		}
+		alive := 0
+		for _, w := range resp.Workers {
+			if w.State == state.WorkerAlive {
+				alive++
+			}
+		}
+		if ok && alive == len(c.workers) {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("cluster not healthy: %v", resp)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// describe returns a step (with tasks), retrying while there is no leader.
+func (c *procCluster) describe(id string) *pb.Step {
+	c.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		d, err := c.client().DescribeStep(ctx, &pb.DescribeStepRequest{StepId: id, Tasks: true})
+		cancel()
+		if err == nil {
+			return d.Step
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("describe %s: %v", id, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// submit submits a step, retrying (with the same client token) while there
+// is no leader.
+func (c *procCluster) submit(spec *pb.StepSpec) string {
+	c.t.Helper()
+	spec.ClientToken = fmt.Sprintf("%s-%d", c.t.Name(), time.Now().UnixNano())
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		resp, err := c.client().SubmitStep(ctx, &pb.SubmitStepRequest{Spec: spec})
+		cancel()
+		if err == nil {
+			return resp.StepId
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("submit: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// wait waits for a step to end.
+func (c *procCluster) wait(id string) *pb.Step {
+	c.t.Helper()
+	deadline := time.Now().Add(4 * time.Minute)
+	for {
+		st := c.describe(id)
+		if state.Terminal(st.State) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("step %s did not end: %s %s", id, st.State, st.Phase)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitUntil polls a step until cond holds.
+func (c *procCluster) waitUntil(id string, what string, cond func(*pb.Step) bool) *pb.Step {
+	c.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		st := c.describe(id)
+		if cond(st) {
+			return st
+		}
+		if state.Terminal(st.State) || time.Now().After(deadline) {
+			c.t.Fatalf("step %s never reached %s (now %s %s)", id, what, st.State, st.Phase)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// digests returns each running primary's state digest and applied index.
+func (c *procCluster) converged() bool {
+	var digests []string
+	for i, n := range c.primaries {
+		if n.p == nil {
+			continue
+		}
+		conn, err := pb.Dial([]string{c.addrs[i]})
+		if err != nil {
+			return false
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		st, err := pb.NewPeerClient(conn).Status(ctx, &pb.StatusRequest{Digest: true})
+		cancel()
+		conn.Close()
+		if err != nil {
+			return false
+		}
+		digests = append(digests, fmt.Sprintf("%d/%s", st.AppliedIndex, st.StateDigest))
+	}
+	return len(slices.Compact(digests)) == 1
+}
+
+func (c *procCluster) waitConverged() {
+	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !c.converged() {
+		if time.Now().After(deadline) {
+			c.t.Fatal("primaries did not converge on one state")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// bigInput writes generated text and returns its folder and the reference
+// output of a word count with the given reducers, made by the sequential
+// runner (the cluster's output must equal it byte for byte).
+func bigInput(t *testing.T, files int, size int64, reducers int) (string, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "input")
+	os.MkdirAll(dir, 0o755)
+	for i := range files {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("text-%d.txt", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := jobs.WriteSampleText(f, size, uint64(100+i)); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	def, _ := jobs.Lookup("wordcount")
+	job, _ := def.Build(nil)
+	fl, err := mapreduce.ListInputs([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	splits, _ := mapreduce.PlanSplits(fl, 1<<30)
+	ref := filepath.Join(t.TempDir(), "reference")
+	if _, err := mapreduce.RunSequential(context.Background(), job, splits, mapreduce.SequentialOptions{Reducers: reducers, Output: ref}); err != nil {
+		t.Fatal(err)
+	}
+	return dir, ref
+}
+
+// checkOutput compares a committed output with the reference, file by
+// file, byte for byte.
+func checkOutput(t *testing.T, out, ref string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(out, mapreduce.SuccessFile)); err != nil {
+		t.Fatalf("no _SUCCESS: %v", err)
+	}
+	same, diff, err := sameOutput(ref, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !same {
+		t.Fatalf("output differs from an undisturbed run: %s", diff)
+	}
+}
+
+// checkCounted checks that a step's counters count every record once.
+func checkCounted(t *testing.T, st *pb.Step, ref string) {
+	t.Helper()
+	var words int64
+	parts, _ := partFiles(ref)
+	for _, p := range parts {
+		b, _ := os.ReadFile(p)
+		words += int64(strings.Count(string(b), "\n"))
+	}
+	var refManifest mapreduce.Manifest
+	b, _ := os.ReadFile(filepath.Join(ref, mapreduce.SuccessFile))
+	jsonUnmarshal(t, b, &refManifest)
+	for _, k := range []string{"MAP_INPUT_RECORDS", "MAP_INPUT_BYTES", "MAP_OUTPUT_RECORDS", "REDUCE_OUTPUT_RECORDS"} {
+		if st.Counters[k] != refManifest.Counters[k] {
+			t.Errorf("counter %s = %d, want %d (counted twice or lost)", k, st.Counters[k], refManifest.Counters[k])
+		}
+	}
+	if st.Counters["REDUCE_OUTPUT_RECORDS"] != words {
+		t.Errorf("REDUCE_OUTPUT_RECORDS %d, want %d", st.Counters["REDUCE_OUTPUT_RECORDS"], words)
+	}
+}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	pb "github.com/gomr/gomr/primary/primarypb"
+	"github.com/gomr/gomr/primary/state"
+)
+
+var failoverKills = flag.Int("failover.kills", 0, "TestFailoverTimes: how many leader kills to time (0 skips it)")
+
+func jsonUnmarshal(t *testing.T, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// slowMaps makes every map attempt take a while (a stall on about one
+// record in 300), so that a step lasts long enough to be disturbed.
+const slowMaps = "map-record=stall@0.003:100ms"
+
+// nextAttemptAfter returns when the first attempt started after t began, as
+// the leader recorded it.
+func nextAttemptAfter(st *pb.Step, t time.Time) (time.Time, bool) {
+	var first time.Time
+	for _, task := range st.Tasks {
+		for _, a := range task.Attempts {
+			at := time.Unix(0, a.StartedUnixNano)
+			if at.After(t) && (first.IsZero() || at.Before(first)) {
+				first = at
+			}
+		}
+	}
+	return first, !first.IsZero()
+}
+
+// killLeaderAndTime kills the leader with SIGKILL and returns how long it
+// took until a new leader scheduled the step's next task.
+func killLeaderAndTime(t *testing.T, c *procCluster, id string) (*node, time.Duration) {
+	t.Helper()
+	l := c.leader()
+	killed := time.Now()
+	c.kill(l)
+	st := c.waitUntil(id, "a task scheduled after the kill", func(st *pb.Step) bool {
+		_, ok := nextAttemptAfter(st, killed)
+		return ok || state.Terminal(st.State) || st.Phase == state.PhaseCommit
+	})
+	next, ok := nextAttemptAfter(st, killed)
+	if !ok {
+		return l, 0
+	}
+	return l, next.Sub(killed)
+}
+
+// TestLeaderKilledMidStep kills the leader (SIGKILL) during the map phase,
+// during the reduce phase, and in the middle of committing the output. The
+// step must complete with output byte-identical to an undisturbed run,
+// counted once, and exist once.
+func TestLeaderKilledMidStep(t *testing.T) {
+	in, ref := bigInput(t, 2, 3<<20, 4)
+	for _, tc := range []struct {
+		name       string
+		primaryEnv []string
+		workerEnv  []string
+		when       func(*pb.Step) bool
+	}{
+		{"map phase", nil, []string{"GOMR_FAULTS=" + slowMaps},
+			func(st *pb.Step) bool { return st.MapsDone >= st.MapsTotal/5 && st.MapsDone > 0 }},
+		{"reduce phase", nil, []string{"GOMR_FAULTS=reduce-end=sleep:2s"},
+			func(st *pb.Step) bool { return st.Phase == state.PhaseReduce && runningAttempts(st) > 0 }},
+		{"while committing", []string{"GOMR_FAULTS=commit-midway=sleep:4s"}, nil,
+			func(st *pb.Step) bool { return st.Phase == state.PhaseCommit }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startProcCluster(t, clusterOpts{primaries: 3, workers: []string{"core", "core", "task"}, primaryEnv: tc.primaryEnv, workerEnv: tc.workerEnv})
+			out := filepath.Join(t.TempDir(), "out")
+			id := c.submit(&pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 4, SplitSize: 64 << 10})
+			c.waitUntil(id, tc.name, tc.when)
+			if tc.name == "while committing" {
+				time.Sleep(time.Second) // the leader is now between moving half the files and the rest
+			}
+			killed, took := killLeaderAndTime(t, c, id)
+			if took > 0 {
+				t.Logf("killed leader %s; next task scheduled %s later", killed.name, took.Round(time.Millisecond))
+			}
+			st := c.wait(id)
+			if st.State != state.StepCompleted {
+				t.Fatalf("step ended %s: %s", st.State, st.Error)
+			}
+			checkOutput(t, out, ref)
+			checkCounted(t, st, ref)
+			list, err := c.client().ListSteps(t.Context(), &pb.ListStepsRequest{})
+			if err != nil || len(list.Steps) != 1 {
+				t.Fatalf("steps: %v %v", list, err)
+			}
+			// The killed primary comes back and catches up.
+			c.start(killed)
+			c.waitHealthy()
+			c.waitConverged()
+		})
+	}
+}
+
+func runningAttempts(st *pb.Step) int {
+	n := 0
+	for _, task := range st.Tasks {
+		for _, a := range task.Attempts {
+			if a.State == state.AttemptRunning {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestRollingRestartOfPrimaries restarts the three primaries one at a time
+// (SIGTERM, start again, wait until it caught up) while a step runs.
+func TestRollingRestartOfPrimaries(t *testing.T) {
+	in, ref := bigInput(t, 2, 3<<20, 3)
+	c := startProcCluster(t, clusterOpts{primaries: 3, workers: []string{"core", "core"}, workerEnv: []string{"GOMR_FAULTS=" + slowMaps}})
+	out := filepath.Join(t.TempDir(), "out")
+	id := c.submit(&pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 3, SplitSize: 64 << 10})
+	c.waitUntil(id, "running", func(st *pb.Step) bool { return st.MapsDone > 0 })
+	for _, n := range c.primaries {
+		c.stop(n)
+		c.start(n)
+		c.waitHealthy()
+		st := c.describe(id)
+		t.Logf("restarted %s: step %s %s, maps %d/%d", n.name, st.State, st.Phase, st.MapsDone, st.MapsTotal)
+	}
+	st := c.wait(id)
+	if st.State != state.StepCompleted {
+		t.Fatalf("step ended %s: %s", st.State, st.Error)
+	}
+	checkOutput(t, out, ref)
+	checkCounted(t, st, ref)
+	c.waitConverged()
+}
+
+// TestWholeClusterRestart kills every primary and worker (SIGKILL) while a
+// step runs, starts them all again from their data directories, and checks
+// that the finished step's history is intact and the running step
+// completes.
+func TestWholeClusterRestart(t *testing.T) {
+	in, ref := bigInput(t, 2, 3<<20, 2)
+	c := startProcCluster(t, clusterOpts{primaries: 3, workers: []string{"core", "core"}, workerEnv: []string{"GOMR_FAULTS=" + slowMaps}})
+	first := c.wait(c.submit(&pb.StepSpec{Job: "wordcount", Inputs: []string{filepath.Join(in, "text-0.txt")}, Output: filepath.Join(t.TempDir(), "first"), Reducers: 2}))
+	if first.State != state.StepCompleted {
+		t.Fatalf("first step ended %s: %s", first.State, first.Error)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	id := c.submit(&pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 2, SplitSize: 64 << 10})
+	c.waitUntil(id, "a third of the maps", func(st *pb.Step) bool { return st.MapsDone >= st.MapsTotal/3 && st.MapsDone > 0 })
+	for _, n := range append(slices.Clone(c.workers), c.primaries...) {
+		c.kill(n)
+	}
+	for _, n := range append(slices.Clone(c.primaries), c.workers...) {
+		c.start(n)
+	}
+	c.waitHealthy()
+	again := c.describe(first.Id)
+	first.Tasks, again.Tasks = nil, nil
+	a, _ := json.Marshal(first)
+	b, _ := json.Marshal(again)
+	if string(a) != string(b) {
+		t.Fatalf("history of the finished step changed across the restart:\nbefore %s\nafter  %s", a, b)
+	}
+	st := c.wait(id)
+	if st.State != state.StepCompleted {
+		t.Fatalf("step ended %s: %s", st.State, st.Error)
+	}
+	checkOutput(t, out, ref)
+	checkCounted(t, st, ref)
+}
+
+// TestFailoverTimes kills the leader -failover.kills times during one long
+// step, restarting each killed primary, and reports the median and worst
+// time from a kill to the next scheduled task.
+func TestFailoverTimes(t *testing.T) {
+	if *failoverKills == 0 {
+		t.Skip("a measurement: run with -failover.kills=N")
+	}
+	in, ref := bigInput(t, 4, 4<<20, 2)
+	c := startProcCluster(t, clusterOpts{primaries: 3, workers: []string{"core", "core", "task"}, workerEnv: []string{"GOMR_FAULTS=map-record=stall@0.01:100ms"}})
+	out := filepath.Join(t.TempDir(), "out")
+	id := c.submit(&pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 2, SplitSize: 16 << 10})
+	var took []time.Duration
+	for range *failoverKills {
+		c.waitUntil(id, "maps running", func(st *pb.Step) bool { return runningAttempts(st) > 0 })
+		killed, d := killLeaderAndTime(t, c, id)
+		if d == 0 {
+			break
+		}
+		took = append(took, d)
+		c.start(killed)
+		c.waitHealthy()
+	}
+	st := c.wait(id)
+	if st.State != state.StepCompleted {
+		t.Fatalf("step ended %s: %s", st.State, st.Error)
+	}
+	checkOutput(t, out, ref)
+	slices.Sort(took)
+	t.Logf("%d leader kills: failover (kill to next scheduled task) median %s, worst %s, all %v",
+		len(took), took[len(took)/2].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond), took)
+}
