@@ -179,17 +179,26 @@ func TestWholeClusterRestart(t *testing.T) {
 	checkCounted(t, st, ref)
 }
 
-// TestFailoverTimes kills the leader -failover.kills times during one long
-// step, restarting each killed primary, and reports the median and worst
-// time from a kill to the next scheduled task.
+// TestFailoverTimes runs one step undisturbed, then the same step while
+// killing the leader -failover.kills times (restarting each killed
+// primary), and reports the median and worst time from a kill to the next
+// scheduled task, and the wall time the kills added to the step.
 func TestFailoverTimes(t *testing.T) {
 	if *failoverKills == 0 {
-		t.Skip("a measurement: run with -failover.kills=N")
+		t.Skip("a measurement: run with -args -failover.kills=N")
 	}
 	in, ref := bigInput(t, 4, 4<<20, 2)
 	c := startProcCluster(t, clusterOpts{primaries: 3, workers: []string{"core", "core", "task"}, workerEnv: []string{"GOMR_FAULTS=map-record=stall@0.01:100ms"}})
+	spec := func(out string) *pb.StepSpec {
+		return &pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 2, SplitSize: 16 << 10}
+	}
+	elapsed := func(st *pb.Step) time.Duration { return time.Duration(st.EndedUnixNano - st.SubmittedUnixNano) }
+	calm := c.wait(c.submit(spec(filepath.Join(t.TempDir(), "calm"))))
+	if calm.State != state.StepCompleted {
+		t.Fatalf("undisturbed step ended %s: %s", calm.State, calm.Error)
+	}
 	out := filepath.Join(t.TempDir(), "out")
-	id := c.submit(&pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 2, SplitSize: 16 << 10})
+	id := c.submit(spec(out))
 	var took []time.Duration
 	for range *failoverKills {
 		c.waitUntil(id, "maps running", func(st *pb.Step) bool { return runningAttempts(st) > 0 })
@@ -206,7 +215,11 @@ func TestFailoverTimes(t *testing.T) {
 		t.Fatalf("step ended %s: %s", st.State, st.Error)
 	}
 	checkOutput(t, out, ref)
+	checkCounted(t, st, ref)
 	slices.Sort(took)
 	t.Logf("%d leader kills: failover (kill to next scheduled task) median %s, worst %s, all %v",
 		len(took), took[len(took)/2].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond), took)
+	extra := elapsed(st) - elapsed(calm)
+	t.Logf("step undisturbed %s, with %d kills %s: %s more, %s per kill",
+		elapsed(calm).Round(time.Millisecond), len(took), elapsed(st).Round(time.Millisecond), extra.Round(time.Millisecond), (extra / time.Duration(len(took))).Round(time.Millisecond))
 }

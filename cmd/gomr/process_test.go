@@ -263,6 +263,41 @@ func TestRealProcesses(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "already exists") || !strings.Contains(errOut, out) {
 		t.Fatalf("existing output: exit %d: %s", code, errOut)
 	}
+
+	// A second primary joins the running group, is promoted to voter once
+	// caught up, and is removed again.
+	joined := startProc(t, "primary-2", nil, "primary", "--node-id", "p2", "--data-dir", filepath.Join(dir, "p2"),
+		"--addr", freeAddr(t), "--raft-addr", freeAddr(t), "--gossip-addr", freeAddr(t), "--join", addr)
+	primaries := func() string {
+		out, _, _ := gomr(t, cluster, "node", "list", "--output", "json")
+		var nodes struct {
+			Primaries []struct {
+				Id    string
+				Voter bool
+			}
+		}
+		json.Unmarshal([]byte(out), &nodes)
+		var ids []string
+		for _, p := range nodes.Primaries {
+			ids = append(ids, fmt.Sprintf("%s:%t", p.Id, p.Voter))
+		}
+		slices.Sort(ids)
+		return strings.Join(ids, " ")
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for primaries() != "p1:true p2:true" {
+		if time.Now().After(deadline) {
+			t.Fatalf("joined primary not promoted: %s", primaries())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if out, errOut, code := gomr(t, cluster, "node", "remove-primary", "p2"); code != 0 || !strings.Contains(out, "p2 removed") {
+		t.Fatalf("remove-primary: exit %d: %s %s", code, out, errOut)
+	}
+	if got := primaries(); got != "p1:true" {
+		t.Fatalf("after remove-primary: %s", got)
+	}
+	joined.stop(t)
 	for i := len(procs) - 1; i >= 0; i-- {
 		procs[i].stop(t)
 	}
