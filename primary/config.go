@@ -39,6 +39,17 @@ type Config struct {
 	StepConcurrency int
 	// MaxAttempts is how many attempts a task gets before the step fails.
 	MaxAttempts int
+	// MaxFailuresPerWorker excludes a worker from a step once this many of
+	// the step's attempts failed on it.
+	MaxFailuresPerWorker int
+	// TaskTimeout is how long an attempt may go without progress before it
+	// is killed (and counted as failed) and its task runs again.
+	TaskTimeout time.Duration
+	// SpeculationSlowFactor and SpeculationMinGap decide when an attempt is
+	// slow enough for a backup: it has run that many times the median time
+	// of its phase's finished attempts, and at least the gap longer.
+	SpeculationSlowFactor float64
+	SpeculationMinGap     time.Duration
 	// WorkerTimeout is how long a worker may miss heartbeats before it is
 	// declared down.
 	WorkerTimeout time.Duration
@@ -71,19 +82,23 @@ type Config struct {
 // DefaultConfig returns the defaults of a single local primary.
 func DefaultConfig() Config {
 	return Config{
-		NodeID:            "primary-1",
-		DataDir:           "gomr-data/primary-1",
-		Addr:              "127.0.0.1:7400",
-		RaftAddr:          "127.0.0.1:7401",
-		GossipAddr:        "127.0.0.1:7402",
-		Bootstrap:         true,
-		StepConcurrency:   1,
-		MaxAttempts:       4,
-		WorkerTimeout:     10 * time.Second,
-		PollTimeout:       10 * time.Second,
-		SnapshotThreshold: 8192,
-		SnapshotInterval:  2 * time.Minute,
-		TrailingLogs:      10240,
+		NodeID:                "primary-1",
+		DataDir:               "gomr-data/primary-1",
+		Addr:                  "127.0.0.1:7400",
+		RaftAddr:              "127.0.0.1:7401",
+		GossipAddr:            "127.0.0.1:7402",
+		Bootstrap:             true,
+		StepConcurrency:       1,
+		MaxAttempts:           4,
+		MaxFailuresPerWorker:  3,
+		TaskTimeout:           10 * time.Minute,
+		SpeculationSlowFactor: 2,
+		SpeculationMinGap:     time.Second,
+		WorkerTimeout:         6 * time.Second,
+		PollTimeout:           10 * time.Second,
+		SnapshotThreshold:     8192,
+		SnapshotInterval:      2 * time.Minute,
+		TrailingLogs:          10240,
 	}
 }
 
@@ -109,6 +124,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxAttempts < 1 {
 		errs = append(errs, fmt.Errorf("max-attempts must be at least 1, got %d", c.MaxAttempts))
+	}
+	if c.TaskTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("task-timeout must be positive, got %s", c.TaskTimeout))
+	}
+	if c.SpeculationSlowFactor < 1 {
+		errs = append(errs, fmt.Errorf("speculation-slow-factor must be at least 1, got %g", c.SpeculationSlowFactor))
 	}
 	if c.WorkerTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("worker-timeout must be positive, got %s", c.WorkerTimeout))

@@ -126,6 +126,16 @@ func (w *workerService) PollTasks(ctx context.Context, req *pb.PollTasksRequest)
 	})
 }
 
+// schedOptions returns the scheduling policy at the current time.
+func (s *Server) schedOptions() scheduler.Options {
+	return scheduler.Options{
+		Now:                  time.Now().UnixNano(),
+		SlowFactor:           s.cfg.SpeculationSlowFactor,
+		MinGap:               s.cfg.SpeculationMinGap,
+		MaxFailuresPerWorker: s.cfg.MaxFailuresPerWorker,
+	}
+}
+
 // assignTo schedules up to the worker's free slots and commits the plan.
 func (s *Server) assignTo(req *pb.PollTasksRequest) ([]*pb.Assignment, error) {
 	s.schedMu.Lock()
@@ -136,7 +146,7 @@ func (s *Server) assignTo(req *pb.PollTasksRequest) ([]*pb.Assignment, error) {
 		if err = checkWorker(st, req.WorkerId, req.Incarnation); err != nil {
 			return
 		}
-		plan = scheduler.Assign(st, scheduler.Worker{ID: req.WorkerId, Incarnation: req.Incarnation, Free: int(req.FreeSlots)})
+		plan = scheduler.Assign(st, scheduler.Worker{ID: req.WorkerId, Incarnation: req.Incarnation, Free: int(req.FreeSlots)}, s.schedOptions())
 	})
 	if err != nil || len(plan) == 0 {
 		return nil, err

@@ -1,12 +1,14 @@
 // Package scheduler decides which tasks a worker runs next. It is a pure
-// function of a read-only view of the replicated state: it returns
-// assignments, and the leader commits them through Raft. The state machine
-// re-checks every assignment, so a plan made from a view that has since
-// changed is rejected, never half applied.
+// function of a read-only view of the replicated state and the leader's
+// clock: it returns assignments, and the leader commits them through Raft.
+// The state machine re-checks every assignment, so a plan made from a view
+// that has since changed is rejected, never half applied.
 package scheduler
 
 import (
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/gomr/gomr/primary/state"
 )
@@ -19,6 +21,26 @@ type Worker struct {
 	Free int
 }
 
+// Options are the scheduling policy.
+type Options struct {
+	// Now is the leader's clock, in Unix nanoseconds.
+	Now int64
+	// SlowFactor and MinGap decide when a running attempt is slow enough
+	// to get a speculative backup: it has run SlowFactor times the median
+	// time of the phase's succeeded attempts, and at least MinGap longer.
+	SlowFactor float64
+	MinGap     time.Duration
+	// MaxFailuresPerWorker excludes a worker from a step once that many of
+	// the step's attempts failed on it (Hadoop's per-node task failure
+	// limit), unless every live worker is excluded.
+	MaxFailuresPerWorker int
+}
+
+// DefaultOptions returns the default policy at time now.
+func DefaultOptions(now time.Time) Options {
+	return Options{Now: now.UnixNano(), SlowFactor: 2, MinGap: time.Second, MaxFailuresPerWorker: 3}
+}
+
 // AttemptID names attempt n of a task in Hadoop's style, e.g.
 // attempt_s-1ABC_m_000003_0.
 func AttemptID(stepID, kind string, index, n int) string {
@@ -29,11 +51,13 @@ func AttemptID(stepID, kind string, index, n int) string {
 	return fmt.Sprintf("attempt_%s_%c_%06d_%d", stepID, k, index, n)
 }
 
-// Assign picks up to w.Free pending tasks for w from the running steps,
-// oldest step first; within a step, map tasks before reduce tasks (which
-// become runnable only when every map task has succeeded), lowest index
-// first.
-func Assign(st *state.State, w Worker) []state.Assignment {
+// Assign picks up to w.Free attempts for w: first the pending tasks of the
+// running steps' current phases (maps, then reduces once every map has
+// succeeded), oldest step first and lowest index first; then, for steps
+// with nothing pending, speculative backups of the phase's slowest running
+// attempts, which run on other workers. A draining worker, and a worker excluded from
+// a step for its failures there, get nothing of it.
+func Assign(st *state.State, w Worker, opt Options) []state.Assignment {
 	if w.Free <= 0 {
 		return nil
 	}
@@ -42,30 +66,119 @@ func Assign(st *state.State, w Worker) []state.Assignment {
 		return nil
 	}
 	var out []state.Assignment
+	add := func(step *state.Step, t *state.Task, speculative bool) bool {
+		out = append(out, state.Assignment{
+			AttemptID:   AttemptID(step.ID, t.Kind, t.Index, len(t.Attempts)),
+			StepID:      step.ID,
+			Kind:        t.Kind,
+			Index:       t.Index,
+			Worker:      w.ID,
+			Incarnation: w.Incarnation,
+			Speculative: speculative,
+		})
+		return len(out) == w.Free
+	}
+	// Pending work first, across every running step; backups only with
+	// slots to spare.
+	var speculate []*state.Step
 	for _, step := range st.StepsInOrder() {
-		if step.State != state.StepRunning {
+		if step.State != state.StepRunning || excluded(st, step, w.ID, opt.MaxFailuresPerWorker) {
 			continue
 		}
-		tasks := step.Maps
-		if step.Phase() == state.PhaseReduce {
-			tasks = step.Reduces
-		}
-		for _, t := range tasks {
-			if t.State != state.TaskPending {
-				continue
+		pending := false
+		for _, t := range phaseTasks(step) {
+			if t.State == state.TaskPending {
+				pending = true
+				if add(step, t, false) {
+					return out
+				}
 			}
-			out = append(out, state.Assignment{
-				AttemptID:   AttemptID(step.ID, t.Kind, t.Index, len(t.Attempts)),
-				StepID:      step.ID,
-				Kind:        t.Kind,
-				Index:       t.Index,
-				Worker:      w.ID,
-				Incarnation: w.Incarnation,
-			})
-			if len(out) == w.Free {
+		}
+		if !pending && !step.Spec.NoSpeculation {
+			speculate = append(speculate, step)
+		}
+	}
+	for _, step := range speculate {
+		for _, t := range slowTasks(phaseTasks(step), w.ID, opt) {
+			if add(step, t, true) {
 				return out
 			}
 		}
+	}
+	return out
+}
+
+// phaseTasks returns the tasks of a running step's current phase.
+func phaseTasks(step *state.Step) []*state.Task {
+	if step.Phase() == state.PhaseReduce {
+		return step.Reduces
+	}
+	return step.Maps
+}
+
+// excluded reports whether a worker has failed too many of a step's
+// attempts to get more, while some other live worker has not.
+func excluded(st *state.State, step *state.Step, worker string, limit int) bool {
+	if limit <= 0 {
+		return false
+	}
+	failures := map[string]int{}
+	for _, t := range step.Tasks() {
+		for _, a := range t.Attempts {
+			if a.State == state.AttemptFailed {
+				failures[a.Worker]++
+			}
+		}
+	}
+	if failures[worker] < limit {
+		return false
+	}
+	for id, w := range st.Workers {
+		if w.State == state.WorkerAlive && failures[id] < limit {
+			return true
+		}
+	}
+	return false
+}
+
+// slowTasks returns the running tasks of a phase whose only attempt is
+// slow and runs on another worker than the one asking, slowest first.
+func slowTasks(tasks []*state.Task, worker string, opt Options) []*state.Task {
+	var durations []int64
+	for _, t := range tasks {
+		for _, a := range t.Attempts {
+			if a.State == state.AttemptSucceeded {
+				durations = append(durations, a.EndedAt-a.StartedAt)
+			}
+		}
+	}
+	if len(durations) == 0 || opt.SlowFactor <= 0 {
+		return nil
+	}
+	slices.Sort(durations)
+	median := durations[len(durations)/2]
+	type slow struct {
+		t       *state.Task
+		elapsed int64
+	}
+	var found []slow
+	for _, t := range tasks {
+		running := t.Running()
+		if t.State != state.TaskRunning || len(running) != 1 || running[0].Worker == worker {
+			continue
+		}
+		if slices.ContainsFunc(t.Attempts, func(a *state.Attempt) bool { return a.Speculative }) {
+			continue // one backup per task
+		}
+		elapsed := opt.Now - running[0].StartedAt
+		if float64(elapsed) > opt.SlowFactor*float64(median) && elapsed-median > int64(opt.MinGap) {
+			found = append(found, slow{t, elapsed})
+		}
+	}
+	slices.SortStableFunc(found, func(a, b slow) int { return int(b.elapsed - a.elapsed) })
+	out := make([]*state.Task, len(found))
+	for i, s := range found {
+		out[i] = s.t
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/gomr/gomr/primary/state"
 )
@@ -343,7 +344,7 @@ func TestAssign(t *testing.T) {
 			if _, err := c.st.WriteTo(&before); err != nil {
 				t.Fatal(err)
 			}
-			got := Assign(c.st, tc.worker)
+			got := Assign(c.st, tc.worker, Options{})
 			if tc.want == nil {
 				if len(got) != 0 {
 					t.Fatalf("Assign = %s, want nothing", js(got))
@@ -370,7 +371,7 @@ func TestAssign(t *testing.T) {
 					}
 				}
 				// Nothing pending is left to plan again for the same tasks.
-				for _, as := range Assign(c.st, Worker{ID: tc.worker.ID, Incarnation: tc.worker.Incarnation, Free: 100}) {
+				for _, as := range Assign(c.st, Worker{ID: tc.worker.ID, Incarnation: tc.worker.Incarnation, Free: 100}, Options{}) {
 					for _, prev := range got {
 						if as.StepID == prev.StepID && as.Kind == prev.Kind && as.Index == prev.Index {
 							t.Fatalf("task %s/%s/%d planned again while it runs", as.StepID, as.Kind, as.Index)
@@ -389,7 +390,7 @@ func TestAssignDrainsStep(t *testing.T) {
 	w := Worker{ID: "w1", Incarnation: 1, Free: 2}
 	var order []string
 	for round := 0; round < 20; round++ {
-		got := Assign(c.st, w)
+		got := Assign(c.st, w, Options{})
 		if len(got) == 0 {
 			break
 		}
@@ -438,4 +439,110 @@ func js(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
+}
+
+// at runs a command at a chosen leader time.
+func (c *cluster) at(t int64, cmds ...state.Command) *cluster {
+	c.t.Helper()
+	c.now = t
+	return c.apply(cmds...)
+}
+
+func asgOn(att, step, kind string, index int, worker string) state.Assignment {
+	return state.Assignment{AttemptID: att, StepID: step, Kind: kind, Index: index, Worker: worker, Incarnation: 1}
+}
+
+// speculation builds a step with 4 maps: three finished in 100 ms each on
+// w1, the fourth started on w1 at t=1000 ms and still running.
+func speculation(t *testing.T) *cluster {
+	ms := int64(time.Millisecond)
+	c := newCluster(t).worker("w1", 1).worker("w2", 1).run("s", 4, 1)
+	for i := range 3 {
+		att := fmt.Sprintf("a%d", i)
+		c.at(int64(i)*200*ms, &state.Assign{Assignments: []state.Assignment{asgOn(att, "s", state.KindMap, i, "w1")}, Time: int64(i) * 200 * ms})
+		c.at(int64(i)*200*ms+100*ms, &state.FinishAttempt{AttemptID: att, Worker: "w1", Incarnation: 1, Success: true, Time: int64(i)*200*ms + 100*ms})
+	}
+	return c.at(1000*ms, &state.Assign{Assignments: []state.Assignment{asgOn("a3", "s", state.KindMap, 3, "w1")}, Time: 1000 * ms})
+}
+
+func TestSpeculation(t *testing.T) {
+	ms := int64(time.Millisecond)
+	opt := func(now int64) Options {
+		return Options{Now: now, SlowFactor: 2, MinGap: time.Second, MaxFailuresPerWorker: 3}
+	}
+	w2 := Worker{ID: "w2", Incarnation: 1, Free: 2}
+	t.Run("not yet slow", func(t *testing.T) {
+		// 1 s elapsed: over twice the 100 ms median but not 1 s longer.
+		if got := Assign(speculation(t).st, w2, opt(2000*ms)); len(got) != 0 {
+			t.Fatalf("backup of an attempt that is not slow: %v", got)
+		}
+	})
+	t.Run("slow gets one backup elsewhere", func(t *testing.T) {
+		c := speculation(t)
+		got := Assign(c.st, w2, opt(2200*ms))
+		wantAs := want("s", state.KindMap, 3, 1, "w2", 1)
+		wantAs.Speculative = true
+		if !reflect.DeepEqual(got, []state.Assignment{wantAs}) {
+			t.Fatalf("got %v, want %v", got, wantAs)
+		}
+		if got := Assign(c.st, Worker{ID: "w1", Incarnation: 1, Free: 2}, opt(2200*ms)); len(got) != 0 {
+			t.Fatalf("backup on the slow attempt's own worker: %v", got)
+		}
+		c.apply(&state.Assign{Assignments: got, Time: 2200 * ms})
+		w3 := c.worker("w3", 1)
+		if got := Assign(w3.st, Worker{ID: "w3", Incarnation: 1, Free: 2}, opt(5000*ms)); len(got) != 0 {
+			t.Fatalf("second backup of one task: %v", got)
+		}
+		// The first to finish wins; the other is killed.
+		c.apply(&state.FinishAttempt{AttemptID: wantAs.AttemptID, Worker: "w2", Incarnation: 1, Success: true, Time: 2300 * ms})
+		task := c.st.Steps["s"].Maps[3]
+		if task.Winner != wantAs.AttemptID || task.Attempts[0].State != state.AttemptKilled {
+			t.Fatalf("winner %s, first attempt %s", task.Winner, task.Attempts[0].State)
+		}
+		if n := c.st.Steps["s"].Counters()[state.SpeculativeAttempts]; n != 1 {
+			t.Fatalf("SPECULATIVE_ATTEMPTS = %d", n)
+		}
+	})
+	t.Run("off for the step", func(t *testing.T) {
+		c := newCluster(t).worker("w1", 1).worker("w2", 1)
+		c.apply(&state.SubmitStep{ID: "s", Spec: state.StepSpec{Job: "wc", Inputs: []string{"/in"}, Output: "/o", Reducers: 1, MaxAttempts: 3, NoSpeculation: true}, Time: 1})
+		c.start("s", 2)
+		c.at(0, &state.Assign{Assignments: []state.Assignment{asgOn("a0", "s", state.KindMap, 0, "w1"), asgOn("a1", "s", state.KindMap, 1, "w1")}, Time: 0})
+		c.apply(&state.FinishAttempt{AttemptID: "a0", Worker: "w1", Incarnation: 1, Success: true, Time: 10 * ms})
+		if got := Assign(c.st, w2, opt(100000*ms)); len(got) != 0 {
+			t.Fatalf("backup with speculation off: %v", got)
+		}
+	})
+	t.Run("pending tasks first", func(t *testing.T) {
+		c := speculation(t).run("t", 1, 1)
+		got := Assign(c.st, Worker{ID: "w2", Incarnation: 1, Free: 1}, opt(9000*ms))
+		if len(got) != 1 || got[0].Speculative || got[0].StepID != "t" {
+			t.Fatalf("got %v, want the newer step's pending map before the older step's backup", got)
+		}
+	})
+}
+
+func TestWorkerExclusionAndDraining(t *testing.T) {
+	c := newCluster(t).worker("w1", 1).worker("w2", 1).run("s", 4, 1)
+	opt := Options{MaxFailuresPerWorker: 2}
+	for i := range 2 {
+		att := fmt.Sprintf("f%d", i)
+		c.apply(&state.Assign{Assignments: []state.Assignment{asgOn(att, "s", state.KindMap, i, "w1")}, Time: c.tick()},
+			&state.FinishAttempt{AttemptID: att, Worker: "w1", Incarnation: 1, Error: "boom", Time: c.tick()})
+	}
+	if got := Assign(c.st, Worker{ID: "w1", Incarnation: 1, Free: 4}, opt); len(got) != 0 {
+		t.Fatalf("excluded worker got %v", got)
+	}
+	if got := Assign(c.st, Worker{ID: "w2", Incarnation: 1, Free: 4}, opt); len(got) != 4 {
+		t.Fatalf("other worker got %v", got)
+	}
+	// When every live worker is excluded, exclusion is ignored.
+	c.down("w2", 1)
+	if got := Assign(c.st, Worker{ID: "w1", Incarnation: 1, Free: 4}, opt); len(got) != 4 {
+		t.Fatalf("only worker left got %v", got)
+	}
+	c.apply(&state.DrainWorker{ID: "w1", Time: c.tick()})
+	if got := Assign(c.st, Worker{ID: "w1", Incarnation: 1, Free: 4}, opt); len(got) != 0 {
+		t.Fatalf("draining worker got %v", got)
+	}
 }

@@ -23,6 +23,9 @@ const (
 	CmdStepCleanedUp   CommandType = 10
 	CmdRegisterPrimary CommandType = 11
 	CmdRemovePrimary   CommandType = 12
+	CmdDrainWorker     CommandType = 13
+	CmdKillAttempt     CommandType = 14
+	CmdMapOutputLost   CommandType = 15
 )
 
 func (t CommandType) String() string {
@@ -51,6 +54,12 @@ func (t CommandType) String() string {
 		return "RegisterPrimary"
 	case CmdRemovePrimary:
 		return "RemovePrimary"
+	case CmdDrainWorker:
+		return "DrainWorker"
+	case CmdKillAttempt:
+		return "KillAttempt"
+	case CmdMapOutputLost:
+		return "MapOutputLost"
 	}
 	return fmt.Sprintf("CommandType(%d)", uint8(t))
 }
@@ -87,6 +96,30 @@ type WorkerDown struct {
 	Time        int64  `json:"time"`
 }
 
+// DrainWorker stops giving a worker new attempts; those it runs finish.
+type DrainWorker struct {
+	ID   string `json:"id"`
+	Time int64  `json:"time"`
+}
+
+// KillAttempt ends a running attempt: KILLED (by a user, or the system;
+// not counted as a failure) or, when Failed, FAILED (it hung past the task
+// timeout).
+type KillAttempt struct {
+	AttemptID string `json:"attempt_id"`
+	Reason    string `json:"reason"`
+	Failed    bool   `json:"failed,omitempty"`
+	Time      int64  `json:"time"`
+}
+
+// MapOutputLost records that reducers cannot fetch a map task's output:
+// the map task runs again.
+type MapOutputLost struct {
+	AttemptID string `json:"attempt_id"`
+	Reason    string `json:"reason"`
+	Time      int64  `json:"time"`
+}
+
 // SubmitStep adds a step in state PENDING.
 type SubmitStep struct {
 	ID   string   `json:"id"`
@@ -109,6 +142,8 @@ type Assignment struct {
 	Index       int    `json:"index"`
 	Worker      string `json:"worker"`
 	Incarnation int64  `json:"incarnation"`
+	// Speculative starts a backup of a running attempt on another worker.
+	Speculative bool `json:"speculative,omitempty"`
 }
 
 // Assign starts new attempts. It is applied all or nothing.
@@ -162,6 +197,15 @@ func (RegisterPrimary) Type() CommandType { return CmdRegisterPrimary }
 
 // Type implements Command.
 func (RemovePrimary) Type() CommandType { return CmdRemovePrimary }
+
+// Type implements Command.
+func (DrainWorker) Type() CommandType { return CmdDrainWorker }
+
+// Type implements Command.
+func (KillAttempt) Type() CommandType { return CmdKillAttempt }
+
+// Type implements Command.
+func (MapOutputLost) Type() CommandType { return CmdMapOutputLost }
 
 // Type implements Command.
 func (RegisterWorker) Type() CommandType { return CmdRegisterWorker }
@@ -233,6 +277,12 @@ func Decode(entry []byte) (Command, error) {
 		c = &RegisterPrimary{}
 	case CmdRemovePrimary:
 		c = &RemovePrimary{}
+	case CmdDrainWorker:
+		c = &DrainWorker{}
+	case CmdKillAttempt:
+		c = &KillAttempt{}
+	case CmdMapOutputLost:
+		c = &MapOutputLost{}
 	default:
 		return nil, fmt.Errorf("decode command: unknown tag %d", entry[0])
 	}

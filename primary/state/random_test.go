@@ -265,7 +265,7 @@ func (g *gen) candidates() []candidate {
 			})
 			add(0.05, "bad: stale down", func() (Command, error) {
 				inc := w.Incarnation
-				if w.State == WorkerAlive {
+				if w.Up() {
 					inc += 1 + r.Int64N(2)
 					if r.IntN(2) == 0 {
 						inc = w.Incarnation - 1
@@ -428,6 +428,41 @@ func (g *gen) candidates() []candidate {
 					return succeed(a.ID, a.Worker, a.Incarnation, g.tick(), nil), ErrStale
 				}
 			}
+		})
+	}
+	if len(running) > 0 {
+		add(0.6, "kill attempt", func() (Command, error) {
+			a := randomOf(r, running)
+			return &KillAttempt{AttemptID: a.ID, Reason: "killed", Failed: r.IntN(3) == 0, Time: g.tick()}, nil
+		})
+	}
+	// Backups of running tasks on another alive worker.
+	backups := g.tasksWhere(StepRunning, func(st *Step, t *Task) bool { return t.State == TaskRunning && len(t.Running()) == 1 })
+	if len(backups) > 0 && len(alive) > 1 {
+		add(1, "speculative assign", func() (Command, error) {
+			tr := randomOf(r, backups)
+			w := randomOf(r, alive)
+			want := error(nil)
+			if w.ID == tr.task.Running()[0].Worker || (tr.task.Kind == KindReduce && !allSucceeded(tr.step.Maps)) {
+				want = ErrConflict
+			}
+			as := asg(attemptName(tr.step, tr.task), tr.step.ID, tr.task.Kind, tr.task.Index, w.ID, w.Incarnation)
+			as.Speculative = true
+			return &Assign{Assignments: []Assignment{as}, Time: g.tick()}, want
+		})
+	}
+	// Map outputs reducers cannot fetch.
+	lost := g.tasksWhere(StepRunning, func(st *Step, t *Task) bool {
+		return t.Kind == KindMap && t.Winner != "" && !allSucceeded(st.Reduces)
+	})
+	if len(lost) > 0 {
+		add(0.3, "map output lost", func() (Command, error) {
+			return &MapOutputLost{AttemptID: randomOf(r, lost).task.Winner, Reason: "fetch failed", Time: g.tick()}, nil
+		})
+	}
+	if len(alive) > 1 {
+		add(0.1, "drain worker", func() (Command, error) {
+			return &DrainWorker{ID: randomOf(r, alive).ID, Time: g.tick()}, nil
 		})
 	}
 	add(0.02, "bad: report of an unknown attempt", func() (Command, error) {
@@ -699,7 +734,7 @@ func (c *checker) check(s *State, full bool) error {
 		return fmt.Errorf("NextSeq %d with %d steps", s.NextSeq, len(s.Order))
 	}
 	for id, w := range s.Workers {
-		if w.ID != id || (w.State != WorkerAlive && w.State != WorkerDead) || (w.State == WorkerDead) != (w.DownAt != 0) {
+		if w.ID != id || (!w.Up() && w.State != WorkerDead) || (w.State == WorkerDead) != (w.DownAt != 0) {
 			return fmt.Errorf("worker %s: %s", id, js(w))
 		}
 	}
@@ -799,7 +834,7 @@ func checkTasks(s *State, st *Step) (int, error) {
 					return fail("attempt %s runs in an ended step", a.ID)
 				}
 				w, ok := s.Workers[a.Worker]
-				if !ok || w.Incarnation != a.Incarnation || w.State != WorkerAlive {
+				if !ok || w.Incarnation != a.Incarnation || !w.Up() {
 					return fail("running attempt %s on %s incarnation %d, which is not alive", a.ID, a.Worker, a.Incarnation)
 				}
 				if a.EndedAt != 0 {
@@ -823,9 +858,12 @@ func checkTasks(s *State, st *Step) (int, error) {
 				return fail("succeeded task has %d running attempts", running)
 			}
 		case TaskRunning:
-			// Assign only takes PENDING tasks: exactly one attempt runs.
-			if running != 1 {
+			// One attempt runs, or two when the second is a backup.
+			if running < 1 || running > 2 {
 				return fail("%d running attempts", running)
+			}
+			if running == 2 && !slices.ContainsFunc(t.Attempts, func(a *Attempt) bool { return a.State == AttemptRunning && a.Speculative }) {
+				return fail("two running attempts and no backup")
 			}
 		case TaskPending:
 			if running != 0 {
@@ -835,7 +873,8 @@ func checkTasks(s *State, st *Step) (int, error) {
 			if running != 0 || st.State != StepFailed {
 				return fail("failed task with %d running attempts", running)
 			}
-			if st.Spec.MaxAttempts >= 1 && t.failures() != st.Spec.MaxAttempts {
+			fatal := strings.HasPrefix(st.Error, strings.ToLower(t.Kind)+" task ") && !strings.Contains(st.Error, "failed")
+			if st.Spec.MaxAttempts >= 1 && t.failures() < st.Spec.MaxAttempts && !fatal {
 				return fail("failed after %d failures, max %d", t.failures(), st.Spec.MaxAttempts)
 			}
 		default:
@@ -963,7 +1002,7 @@ func TestRandomSequence(t *testing.T) {
 		fmt.Fprintf(&ev, " %s=%d", k, g.events[k])
 	}
 	t.Logf("commands:%s", ev.String())
-	for ct := CmdRegisterWorker; ct <= CmdRemovePrimary; ct++ {
+	for ct := CmdRegisterWorker; ct <= CmdMapOutputLost; ct++ {
 		if g.accepted[ct] == 0 {
 			t.Errorf("seed %d: no %s was accepted", seed, ct)
 		}
@@ -992,6 +1031,9 @@ func checkCounters(t *testing.T, seed uint64, st *Step) {
 		}
 		for _, a := range tk.Attempts {
 			want["LAUNCHED_"+prefix]++
+			if a.Speculative {
+				want["SPECULATIVE_ATTEMPTS"]++
+			}
 			switch a.State {
 			case AttemptFailed:
 				want["FAILED_"+prefix]++

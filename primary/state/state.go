@@ -82,6 +82,12 @@ func (s *State) Apply(c Command) error {
 		return nil
 	case *RegisterWorker:
 		return s.registerWorker(c)
+	case *DrainWorker:
+		return s.drainWorker(c)
+	case *KillAttempt:
+		return s.killAttempt(c)
+	case *MapOutputLost:
+		return s.mapOutputLost(c)
 	case *WorkerDown:
 		return s.workerDown(c)
 	case *SubmitStep:
@@ -119,10 +125,10 @@ func (s *State) registerWorker(c *RegisterWorker) error {
 		return fmt.Errorf("register worker %q: %w: incomplete worker (role %q, addr %q, slots %d)", w.ID, ErrConflict, w.Role, w.Addr, w.Slots)
 	}
 	if old, ok := s.Workers[w.ID]; ok {
-		if old.Incarnation == w.Incarnation && old.State == WorkerAlive {
+		if old.Incarnation == w.Incarnation && old.Up() {
 			return nil // already registered: registration is idempotent
 		}
-		if w.Incarnation < old.Incarnation || (w.Incarnation == old.Incarnation && old.State != WorkerAlive) {
+		if w.Incarnation < old.Incarnation || (w.Incarnation == old.Incarnation && !old.Up()) {
 			return fmt.Errorf("register worker %s incarnation %d: %w: incarnation %d is newer or was declared down", w.ID, w.Incarnation, ErrStale, old.Incarnation)
 		}
 		s.killWorkerAttempts(old.ID, old.Incarnation, "worker restarted", c.Time)
@@ -139,7 +145,7 @@ func (s *State) workerDown(c *WorkerDown) error {
 	if !ok {
 		return fmt.Errorf("worker %s: %w", c.ID, ErrNotFound)
 	}
-	if w.Incarnation != c.Incarnation || w.State != WorkerAlive {
+	if w.Incarnation != c.Incarnation || !w.Up() {
 		return fmt.Errorf("worker %s incarnation %d: %w", c.ID, c.Incarnation, ErrStale)
 	}
 	w.State = WorkerDead
@@ -161,7 +167,7 @@ func (s *State) killWorkerAttempts(worker string, inc int64, reason string, now 
 		for _, t := range st.Tasks() {
 			for _, a := range t.Attempts {
 				if a.Worker == worker && a.Incarnation == inc && a.State == AttemptRunning {
-					s.endAttempt(t, a, AttemptKilled, reason, now)
+					s.endAttempt(st, t, a, AttemptKilled, reason, now)
 				}
 			}
 		}
@@ -173,24 +179,77 @@ func (s *State) killWorkerAttempts(worker string, inc int64, reason string, now 
 				w.Error = "map output lost: " + reason
 				t.Winner = ""
 				t.State = TaskPending
-				if len(t.running()) > 0 {
-					t.State = TaskRunning
-				}
 			}
 		}
 	}
 }
 
-// endAttempt ends a running attempt and settles its task's state.
-func (s *State) endAttempt(t *Task, a *Attempt, state, errText string, now int64) {
+// endAttempt ends a running attempt and settles its task.
+func (s *State) endAttempt(st *Step, t *Task, a *Attempt, state, errText string, now int64) {
 	a.State = state
 	a.EndedAt = now
 	if errText != "" {
 		a.Error = errText
 	}
-	if t.State == TaskRunning && len(t.running()) == 0 {
-		t.State = TaskPending
+	s.settle(st, t, now)
+}
+
+// settle updates a task after one of its attempts ended. A task with no
+// attempt running and none that succeeded runs again, unless its failed
+// attempts reached the limit: then it fails, and its step with it.
+func (s *State) settle(st *Step, t *Task, now int64) {
+	if t.State != TaskRunning || len(t.Running()) > 0 {
+		return
 	}
+	if !Terminal(st.State) && t.failures() >= max(st.Spec.MaxAttempts, 1) {
+		t.State = TaskFailed
+		s.endStep(st.ID, StepFailed, taskFailure(t), now)
+		return
+	}
+	t.State = TaskPending
+}
+
+func (s *State) drainWorker(c *DrainWorker) error {
+	w, ok := s.Workers[c.ID]
+	if !ok {
+		return fmt.Errorf("worker %s: %w", c.ID, ErrNotFound)
+	}
+	if w.State != WorkerAlive {
+		return fmt.Errorf("drain worker %s: %w: worker is %s", c.ID, ErrConflict, w.State)
+	}
+	w.State = WorkerDraining
+	return nil
+}
+
+func (s *State) killAttempt(c *KillAttempt) error {
+	r, ok := s.attempts[c.AttemptID]
+	if !ok {
+		return fmt.Errorf("attempt %s: %w", c.AttemptID, ErrNotFound)
+	}
+	if r.att.State != AttemptRunning {
+		return fmt.Errorf("kill attempt %s: %w: attempt is %s", c.AttemptID, ErrStale, r.att.State)
+	}
+	state := AttemptKilled
+	if c.Failed {
+		state = AttemptFailed
+	}
+	s.endAttempt(r.step, r.task, r.att, state, c.Reason, c.Time)
+	return nil
+}
+
+func (s *State) mapOutputLost(c *MapOutputLost) error {
+	r, ok := s.attempts[c.AttemptID]
+	if !ok {
+		return fmt.Errorf("attempt %s: %w", c.AttemptID, ErrNotFound)
+	}
+	st, t, a := r.step, r.task, r.att
+	if t.Kind != KindMap || t.Winner != a.ID || st.State != StepRunning || allSucceeded(st.Reduces) {
+		return fmt.Errorf("map output %s: %w: not a map output a running step still needs", a.ID, ErrStale)
+	}
+	a.Error = "map output lost: " + c.Reason
+	t.Winner = ""
+	t.State = TaskPending
+	return nil
 }
 
 func (s *State) submitStep(c *SubmitStep) error {
@@ -306,22 +365,30 @@ func (s *State) assign(c *Assign) error {
 		if err != nil {
 			return fmt.Errorf("assign: %w", err)
 		}
-		if t.State != TaskPending {
+		if as.Speculative {
+			running := t.Running()
+			if t.State != TaskRunning || len(running) != 1 || running[0].Worker == as.Worker {
+				return fmt.Errorf("assign backup %s: %w: a backup needs a task with one running attempt on another worker", as.AttemptID, ErrConflict)
+			}
+		} else if t.State != TaskPending {
 			return fmt.Errorf("assign %s: %w: task is %s", as.AttemptID, ErrConflict, t.State)
 		}
 		if as.Kind == KindReduce && !allSucceeded(st.Maps) {
 			return fmt.Errorf("assign %s: %w: map phase not done", as.AttemptID, ErrConflict)
 		}
 		w, ok := s.Workers[as.Worker]
-		if !ok || w.Incarnation != as.Incarnation || w.State != WorkerAlive {
+		if !ok || w.Incarnation != as.Incarnation || !w.Up() {
 			return fmt.Errorf("assign %s to %s: %w: worker incarnation not alive", as.AttemptID, as.Worker, ErrStale)
+		}
+		if w.State == WorkerDraining {
+			return fmt.Errorf("assign %s to %s: %w: worker is draining", as.AttemptID, as.Worker, ErrConflict)
 		}
 	}
 	for _, as := range c.Assignments {
 		st := s.Steps[as.StepID]
 		t, _ := s.task(st, as.Kind, as.Index)
 		w := s.Workers[as.Worker]
-		a := &Attempt{ID: as.AttemptID, Worker: as.Worker, Incarnation: as.Incarnation, Addr: w.Addr, State: AttemptRunning, StartedAt: c.Time}
+		a := &Attempt{ID: as.AttemptID, Worker: as.Worker, Incarnation: as.Incarnation, Addr: w.Addr, State: AttemptRunning, StartedAt: c.Time, Speculative: as.Speculative}
 		t.Attempts = append(t.Attempts, a)
 		t.State = TaskRunning
 		s.attempts[a.ID] = attemptRef{step: st, task: t, att: a}
@@ -342,16 +409,14 @@ func (s *State) finishAttempt(c *FinishAttempt) error {
 		return fmt.Errorf("attempt %s: %w: attempt is %s", a.ID, ErrStale, a.State)
 	}
 	if !c.Success {
-		s.endAttempt(t, a, AttemptFailed, c.Error, c.Time)
-		switch {
-		case t.State == TaskSucceeded:
-			// Another attempt already won; this failure changes nothing.
-		case c.Fatal:
-			s.endStep(st.ID, StepFailed, fmt.Sprintf("%s task %d: %s", strings.ToLower(t.Kind), t.Index, c.Error), c.Time)
-		case t.State == TaskPending && t.failures() >= max(st.Spec.MaxAttempts, 1):
+		if c.Fatal && t.State != TaskSucceeded {
+			// Bad input: every attempt would fail the same way.
+			a.State, a.EndedAt, a.Error = AttemptFailed, c.Time, c.Error
 			t.State = TaskFailed
-			s.endStep(st.ID, StepFailed, taskFailure(t), c.Time)
+			s.endStep(st.ID, StepFailed, fmt.Sprintf("%s task %d: %s", strings.ToLower(t.Kind), t.Index, c.Error), c.Time)
+			return nil
 		}
+		s.endAttempt(st, t, a, AttemptFailed, c.Error, c.Time)
 		return nil
 	}
 	a.State = AttemptSucceeded
@@ -363,7 +428,7 @@ func (s *State) finishAttempt(c *FinishAttempt) error {
 	}
 	t.State = TaskSucceeded
 	t.Winner = a.ID
-	for _, other := range t.running() {
+	for _, other := range t.Running() {
 		other.State = AttemptKilled
 		other.EndedAt = c.Time
 		other.Error = "another attempt succeeded"
@@ -392,14 +457,14 @@ func (s *State) endStep(id, state, errText string, now int64) error {
 	if Terminal(st.State) {
 		return fmt.Errorf("end step %s: %w: step is already %s", id, ErrConflict, st.State)
 	}
-	for _, t := range st.Tasks() {
-		for _, a := range t.running() {
-			s.endAttempt(t, a, AttemptKilled, "step "+strings.ToLower(state), now)
-		}
-	}
 	st.State = state
 	st.Error = errText
 	st.EndedAt = now
+	for _, t := range st.Tasks() {
+		for _, a := range t.Running() {
+			s.endAttempt(st, t, a, AttemptKilled, "step "+strings.ToLower(state), now)
+		}
+	}
 	if st.StartedAt == 0 {
 		// Never started: nothing was written.
 		st.CleanedUp = true

@@ -890,7 +890,7 @@ func TestFinishAttempt(t *testing.T) {
 		}
 		wantEqual(t, "maps", st.Maps, []*Task{
 			mapTask(0, TaskPending, "", att("a0", "w1", 1, AttemptKilled, 40, 41, "step failed")),
-			mapTask(1, TaskPending, "", att("b0", "w2", 1, AttemptFailed, 40, 41, "corrupt input")),
+			mapTask(1, TaskFailed, "", att("b0", "w2", 1, AttemptFailed, 40, 41, "corrupt input")),
 			mapTask(2, TaskPending, ""),
 		})
 	})
@@ -1311,6 +1311,9 @@ func allCommands() []Command {
 	return []Command{
 		&RegisterPrimary{Primary: Primary{ID: "p1", Addr: "a:1", RaftAddr: "a:2", GossipAddr: "a:3"}},
 		&RemovePrimary{ID: "p1"},
+		&DrainWorker{ID: "w1", Time: 9},
+		&KillAttempt{AttemptID: "a0", Reason: "by user", Failed: true, Time: 10},
+		&MapOutputLost{AttemptID: "a0", Reason: "fetch failed", Time: 11},
 		&RegisterWorker{Worker: w, Time: 1},
 		&WorkerDown{ID: "w1", Incarnation: 7, Reason: "left", Time: 2},
 		&SubmitStep{ID: "s-1", Spec: spec("/out", 3, 4), Time: 3},
@@ -1352,7 +1355,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		})
 		seen[c.Type()] = true
 	}
-	for ct := CommandType(1); ct <= CmdRemovePrimary; ct++ {
+	for ct := CommandType(1); ct <= CmdMapOutputLost; ct++ {
 		if !seen[ct] {
 			t.Errorf("no round trip test for %s", ct)
 		}
@@ -1369,7 +1372,8 @@ func TestCommandTags(t *testing.T) {
 		CmdStartStep: {4, "StartStep"}, CmdAssign: {5, "Assign"}, CmdFinishAttempt: {6, "FinishAttempt"},
 		CmdCancelStep: {7, "CancelStep"}, CmdFailStep: {8, "FailStep"}, CmdCompleteStep: {9, "CompleteStep"},
 		CmdStepCleanedUp: {10, "StepCleanedUp"}, CmdRegisterPrimary: {11, "RegisterPrimary"},
-		CmdRemovePrimary: {12, "RemovePrimary"},
+		CmdRemovePrimary: {12, "RemovePrimary"}, CmdDrainWorker: {13, "DrainWorker"}, CmdKillAttempt: {14, "KillAttempt"},
+		CmdMapOutputLost: {15, "MapOutputLost"},
 	} {
 		if uint8(ct) != want.tag || ct.String() != want.name {
 			t.Errorf("%s = %d, want %s = %d", ct, uint8(ct), want.name, want.tag)
@@ -1391,7 +1395,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"nil", nil},
 		{"empty", []byte{}},
 		{"tag 0", append([]byte{0}, "{}"...)},
-		{"tag 13", append([]byte{13}, "{}"...)},
+		{"tag 16", append([]byte{16}, "{}"...)},
 		{"tag 255", append([]byte{255}, "{}"...)},
 		{"tag only", []byte{byte(CmdAssign)}},
 		{"bad JSON", append([]byte{byte(CmdSubmitStep)}, "{not json"...)},

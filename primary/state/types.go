@@ -49,7 +49,9 @@ const (
 	RoleTask = "task"
 
 	WorkerAlive = "ALIVE"
-	WorkerDead  = "DEAD"
+	// WorkerDraining: alive, finishing its attempts, taking no new ones.
+	WorkerDraining = "DRAINING"
+	WorkerDead     = "DEAD"
 )
 
 // Counter names the state machine derives from attempts.
@@ -60,6 +62,8 @@ const (
 	FailedReduces   = "FAILED_REDUCES"
 	KilledMaps      = "KILLED_MAPS"
 	KilledReduces   = "KILLED_REDUCES"
+	// SpeculativeAttempts counts backup attempts started for slow tasks.
+	SpeculativeAttempts = "SPECULATIVE_ATTEMPTS"
 )
 
 // Primary is where a primary serves: gRPC for clients and workers, Raft,
@@ -86,6 +90,9 @@ type Worker struct {
 	DownReason   string `json:"down_reason,omitempty"`
 }
 
+// Up reports whether the worker incarnation is alive (draining or not).
+func (w *Worker) Up() bool { return w.State == WorkerAlive || w.State == WorkerDraining }
+
 // StepSpec is what a client asked for.
 type StepSpec struct {
 	Name            string            `json:"name"`
@@ -102,6 +109,8 @@ type StepSpec struct {
 	// submission with the same token is refused (the client gets the first
 	// step's id).
 	ClientToken string `json:"client_token,omitempty"`
+	// NoSpeculation turns speculative backup attempts off for the step.
+	NoSpeculation bool `json:"no_speculation,omitempty"`
 }
 
 // Split is the input of one map task.
@@ -152,6 +161,9 @@ type Attempt struct {
 	Error       string           `json:"error,omitempty"`
 	Counters    map[string]int64 `json:"counters,omitempty"`
 	Files       []string         `json:"files,omitempty"`
+	// Speculative marks a backup attempt started while another attempt of
+	// the task was running slowly.
+	Speculative bool `json:"speculative,omitempty"`
 }
 
 // Terminal reports whether a step state is final.
@@ -195,8 +207,8 @@ func (t *Task) WinningAttempt() *Attempt {
 	return nil
 }
 
-// running returns the task's running attempts.
-func (t *Task) running() []*Attempt {
+// Running returns the task's running attempts.
+func (t *Task) Running() []*Attempt {
 	var out []*Attempt
 	for _, a := range t.Attempts {
 		if a.State == AttemptRunning {
@@ -228,6 +240,9 @@ func (s *Step) Counters() map[string]int64 {
 		}
 		for _, a := range t.Attempts {
 			total[launched]++
+			if a.Speculative {
+				total[SpeculativeAttempts]++
+			}
 			switch a.State {
 			case AttemptFailed:
 				total[failed]++
