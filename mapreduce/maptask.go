@@ -12,14 +12,29 @@ import (
 	"sync/atomic"
 )
 
-// Progress is a task's completed fraction, safe to read while the task runs.
-type Progress struct{ bits atomic.Uint64 }
+// Progress is how far a running task has come, safe to read while it runs:
+// a completed fraction, and ticks that grow as long as the task makes any
+// progress (records read, keys reduced, bytes fetched), which is how a
+// hung task is told from a slow one.
+type Progress struct {
+	bits  atomic.Uint64
+	ticks atomic.Int64
+}
 
-// Set stores a fraction in [0, 1].
-func (p *Progress) Set(f float64) { p.bits.Store(math.Float64bits(f)) }
+// Set stores a fraction in [0, 1] and counts as progress.
+func (p *Progress) Set(f float64) {
+	p.bits.Store(math.Float64bits(f))
+	p.ticks.Add(1)
+}
+
+// Tick records progress without changing the fraction.
+func (p *Progress) Tick() { p.ticks.Add(1) }
 
 // Get returns the last fraction stored.
 func (p *Progress) Get() float64 { return math.Float64frombits(p.bits.Load()) }
+
+// Ticks returns how often progress was recorded.
+func (p *Progress) Ticks() int64 { return p.ticks.Load() }
 
 // MapTask is one map task's work.
 type MapTask struct {

@@ -16,7 +16,8 @@ type SegmentInput struct {
 
 // RunReduce merges the segments (their order breaks key ties), groups the
 // values of each key and calls the reducer, writing its pairs to out.
-func RunReduce(ctx context.Context, job *Job, inputs []SegmentInput, out Emitter, c *Counters) error {
+// progress, if set, ticks as keys are reduced.
+func RunReduce(ctx context.Context, job *Job, inputs []SegmentInput, out Emitter, c *Counters, progress *Progress) error {
 	if job.Reducer == nil {
 		return fmt.Errorf("job has no reducer")
 	}
@@ -40,6 +41,9 @@ func RunReduce(ctx context.Context, job *Job, inputs []SegmentInput, out Emitter
 		if groups&1023 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
+			}
+			if progress != nil {
+				progress.Tick()
 			}
 		}
 	}

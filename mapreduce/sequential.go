@@ -62,7 +62,7 @@ func RunSequential(ctx context.Context, job *Job, splits []Split, opt Sequential
 			return nil, err
 		}
 		c := NewCounters()
-		if err := RunReduce(ctx, job, inputs, w, c); err != nil {
+		if err := RunReduce(ctx, job, inputs, w, c, nil); err != nil {
 			w.Abort()
 			return nil, fmt.Errorf("reduce %d: %w", p, err)
 		}

@@ -68,6 +68,7 @@ func (s *Server) validateSpec(p *pb.StepSpec) (state.StepSpec, error) {
 		MaxLineBytes:    p.MaxLineBytes,
 		MaxAttempts:     s.cfg.MaxAttempts,
 		ClientToken:     p.ClientToken,
+		NoSpeculation:   p.NoSpeculation,
 	}
 	def, err := jobs.Lookup(spec.Job)
 	if err != nil {
@@ -221,6 +222,30 @@ func (c *clientService) RemovePrimary(ctx context.Context, req *pb.RemovePrimary
 		}
 		c.s.log.Info("primary removed", "primary", req.Id)
 		return &pb.RemovePrimaryResponse{}, nil
+	})
+}
+
+func (c *clientService) KillAttempt(ctx context.Context, req *pb.KillAttemptRequest) (*pb.KillAttemptResponse, error) {
+	return forward(c.s, ctx, func(ctx context.Context, cc *grpc.ClientConn) (*pb.KillAttemptResponse, error) {
+		return pb.NewClientClient(cc).KillAttempt(ctx, req)
+	}, func() (*pb.KillAttemptResponse, error) {
+		if err := c.s.apply(&state.KillAttempt{AttemptID: req.AttemptId, Reason: "killed by user", Time: time.Now().UnixNano()}); err != nil {
+			return nil, err
+		}
+		c.s.log.Info("attempt killed by user", "attempt", req.AttemptId)
+		return &pb.KillAttemptResponse{}, nil
+	})
+}
+
+func (c *clientService) DrainWorker(ctx context.Context, req *pb.DrainWorkerRequest) (*pb.DrainWorkerResponse, error) {
+	return forward(c.s, ctx, func(ctx context.Context, cc *grpc.ClientConn) (*pb.DrainWorkerResponse, error) {
+		return pb.NewClientClient(cc).DrainWorker(ctx, req)
+	}, func() (*pb.DrainWorkerResponse, error) {
+		if err := c.s.apply(&state.DrainWorker{ID: req.Id, Time: time.Now().UnixNano()}); err != nil {
+			return nil, err
+		}
+		c.s.log.Info("worker draining", "worker", req.Id)
+		return &pb.DrainWorkerResponse{}, nil
 	})
 }
 

@@ -64,7 +64,7 @@ func (s *Server) taskProto(t *state.Task) *pb.Task {
 		tp.Split = &pb.Split{File: t.Split.File, Doc: t.Split.Doc, Offset: t.Split.Offset, Length: t.Split.Length}
 	}
 	for _, a := range t.Attempts {
-		ap := &pb.Attempt{Id: a.ID, Worker: a.Worker, State: a.State, StartedUnixNano: a.StartedAt, EndedUnixNano: a.EndedAt, Error: a.Error}
+		ap := &pb.Attempt{Id: a.ID, Worker: a.Worker, State: a.State, StartedUnixNano: a.StartedAt, EndedUnixNano: a.EndedAt, Error: a.Error, Speculative: a.Speculative}
 		switch a.State {
 		case state.AttemptRunning:
 			ap.Progress = s.soft.attemptProgress(a.ID)
@@ -88,6 +88,7 @@ func specProto(sp state.StepSpec) *pb.StepSpec {
 		SortBufferBytes: sp.SortBufferBytes,
 		MaxLineBytes:    sp.MaxLineBytes,
 		ClientToken:     sp.ClientToken,
+		NoSpeculation:   sp.NoSpeculation,
 	}
 }
 

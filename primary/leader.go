@@ -57,7 +57,7 @@ func (s *Server) lead(ctx context.Context) {
 	var workers []string
 	s.fsm.read(func(st *state.State) {
 		for id, w := range st.Workers {
-			if w.State == state.WorkerAlive {
+			if w.Up() {
 				workers = append(workers, id)
 			}
 		}
@@ -68,6 +68,7 @@ func (s *Server) lead(ctx context.Context) {
 	wg.Go(func() { s.stepLoop(ctx) })
 	wg.Go(func() { s.livenessLoop(ctx) })
 	wg.Go(func() { s.promoteLoop(ctx) })
+	wg.Go(func() { s.hungLoop(ctx) })
 	wg.Wait()
 }
 
@@ -235,7 +236,7 @@ func (s *Server) checkWorkers() {
 			}
 		}
 		for id, w := range st.Workers {
-			if w.State != state.WorkerAlive {
+			if !w.Up() {
 				continue
 			}
 			last, heard := s.soft.lastHeard(id)
@@ -320,6 +321,47 @@ func (s *Server) promoteLoop(ctx context.Context) {
 				continue
 			}
 			s.log.Info("primary promoted to voter", "primary", srv.ID, "applied", p.AppliedIndex)
+		}
+	}
+}
+
+// hungLoop kills, as failed, attempts that made no progress for the task
+// timeout; their tasks run again (Hadoop's mapreduce.task.timeout).
+func (s *Server) hungLoop(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := time.Now()
+		running := map[string]bool{}
+		var hung []string
+		s.fsm.read(func(st *state.State) {
+			for _, step := range st.Steps {
+				if step.State != state.StepRunning {
+					continue
+				}
+				for _, t := range step.Tasks() {
+					for _, a := range t.Running() {
+						running[a.ID] = true
+						if now.Sub(s.soft.stalledSince(a.ID, now)) > s.cfg.TaskTimeout {
+							hung = append(hung, a.ID)
+						}
+					}
+				}
+			}
+		})
+		s.soft.forget(func(id string) bool { return running[id] })
+		for _, id := range hung {
+			reason := fmt.Sprintf("no progress for %s (task timeout)", s.cfg.TaskTimeout)
+			if err := s.apply(&state.KillAttempt{AttemptID: id, Reason: reason, Failed: true, Time: now.UnixNano()}); err != nil {
+				s.log.Debug("kill hung attempt", "attempt", id, "err", err)
+				continue
+			}
+			s.log.Warn("attempt hung; killed", "attempt", id, "timeout", s.cfg.TaskTimeout)
 		}
 	}
 }

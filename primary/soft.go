@@ -13,7 +13,7 @@ import (
 type softState struct {
 	mu       sync.Mutex
 	lastSeen map[string]time.Time
-	progress map[string]float64
+	progress map[string]attemptProgress
 	// poke wakes the liveness loop when gossip membership changes.
 	poke chan struct{}
 }
@@ -21,7 +21,7 @@ type softState struct {
 func newSoftState() *softState {
 	return &softState{
 		lastSeen: make(map[string]time.Time),
-		progress: make(map[string]float64),
+		progress: make(map[string]attemptProgress),
 		poke:     make(chan struct{}, 1),
 	}
 }
@@ -31,7 +31,7 @@ func (ss *softState) reset(workers []string, now time.Time) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.lastSeen = make(map[string]time.Time)
-	ss.progress = make(map[string]float64)
+	ss.progress = make(map[string]attemptProgress)
 	for _, w := range workers {
 		ss.lastSeen[w] = now
 	}
@@ -50,16 +50,54 @@ func (ss *softState) lastHeard(worker string) (time.Time, bool) {
 	return t, ok
 }
 
-func (ss *softState) setProgress(attempt string, p float64) {
+// attemptProgress is what heartbeats said of a running attempt.
+type attemptProgress struct {
+	fraction float64
+	ticks    int64
+	// changed is when ticks last grew (or when the attempt was first seen).
+	changed time.Time
+}
+
+// setProgress records a heartbeat's report of an attempt.
+func (ss *softState) setProgress(attempt string, fraction float64, ticks int64, now time.Time) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	p, ok := ss.progress[attempt]
+	if !ok || ticks > p.ticks {
+		p.changed = now
+	}
+	p.fraction, p.ticks = fraction, max(ticks, p.ticks)
 	ss.progress[attempt] = p
 }
 
 func (ss *softState) attemptProgress(attempt string) float64 {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	return ss.progress[attempt]
+	return ss.progress[attempt].fraction
+}
+
+// stalledSince returns when an attempt last made progress; an attempt not
+// heard of yet starts its clock now.
+func (ss *softState) stalledSince(attempt string, now time.Time) time.Time {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	p, ok := ss.progress[attempt]
+	if !ok {
+		p.changed = now
+		ss.progress[attempt] = p
+	}
+	return p.changed
+}
+
+// forget drops attempts that no longer run.
+func (ss *softState) forget(keep func(attempt string) bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for id := range ss.progress {
+		if !keep(id) {
+			delete(ss.progress, id)
+		}
+	}
 }
 
 func (ss *softState) wake() {

@@ -62,7 +62,7 @@ func (w *workerService) Register(ctx context.Context, req *pb.RegisterRequest) (
 // checkWorker confirms a worker incarnation is registered and alive.
 func checkWorker(st *state.State, id string, inc int64) error {
 	wk, ok := st.Workers[id]
-	if !ok || wk.Incarnation != inc || wk.State != state.WorkerAlive {
+	if !ok || wk.Incarnation != inc || !wk.Up() {
 		return fmt.Errorf("worker %s incarnation %d: %w: not registered and alive; register again", id, inc, state.ErrStale)
 	}
 	return nil
@@ -84,7 +84,7 @@ func (w *workerService) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest)
 					resp.KillAttempts = append(resp.KillAttempts, r.AttemptId)
 					continue
 				}
-				w.s.soft.setProgress(r.AttemptId, r.Progress)
+				w.s.soft.setProgress(r.AttemptId, r.Progress, r.Ticks, time.Now())
 			}
 			for _, id := range req.HeldSteps {
 				if step, ok := st.Steps[id]; !ok || state.Terminal(step.State) {
@@ -190,5 +190,36 @@ func (w *workerService) ReportAttempt(ctx context.Context, req *pb.ReportAttempt
 			w.s.log.Warn("attempt failed", "attempt", req.AttemptId, "worker", req.WorkerId, "err", req.Error)
 		}
 		return &pb.ReportAttemptResponse{}, nil
+	})
+}
+
+func (w *workerService) MapOutputs(ctx context.Context, req *pb.MapOutputsRequest) (*pb.MapOutputsResponse, error) {
+	return forward(w.s, ctx, func(ctx context.Context, cc *grpc.ClientConn) (*pb.MapOutputsResponse, error) {
+		return pb.NewWorkerClient(cc).MapOutputs(ctx, req)
+	}, func() (*pb.MapOutputsResponse, error) {
+		var resp *pb.MapOutputsResponse
+		w.s.fsm.read(func(st *state.State) {
+			if step, ok := st.Steps[req.StepId]; ok {
+				resp = &pb.MapOutputsResponse{MapOutputs: mapOutputs(step), StepState: step.State}
+			}
+		})
+		if resp == nil {
+			return nil, fmt.Errorf("step %s: %w", req.StepId, state.ErrNotFound)
+		}
+		return resp, nil
+	})
+}
+
+func (w *workerService) ReportFetchFailure(ctx context.Context, req *pb.ReportFetchFailureRequest) (*pb.ReportFetchFailureResponse, error) {
+	return forward(w.s, ctx, func(ctx context.Context, cc *grpc.ClientConn) (*pb.ReportFetchFailureResponse, error) {
+		return pb.NewWorkerClient(cc).ReportFetchFailure(ctx, req)
+	}, func() (*pb.ReportFetchFailureResponse, error) {
+		reason := fmt.Sprintf("%s could not fetch it: %s", req.WorkerId, req.Error)
+		err := w.s.apply(&state.MapOutputLost{AttemptID: req.MapAttemptId, Reason: reason, Time: time.Now().UnixNano()})
+		if err != nil {
+			return nil, err
+		}
+		w.s.log.Warn("map output lost; the map runs again", "attempt", req.MapAttemptId, "reason", reason)
+		return &pb.ReportFetchFailureResponse{}, nil
 	})
 }

@@ -22,16 +22,17 @@ type attemptResult struct {
 	files    []string
 }
 
-// runAttempt runs an attempt and reports its end to the leader. A killed
-// attempt reports nothing: the leader already recorded its end.
-func (w *Worker) runAttempt(ctx context.Context, a *attempt) {
+// runAttempt runs an attempt and reports its end to the leader, and
+// returns how it ended: succeeded, failed or killed. A killed attempt
+// reports nothing: the leader already recorded its end.
+func (w *Worker) runAttempt(ctx context.Context, a *attempt) string {
 	spec := a.spec
 	start := time.Now()
 	res, err := w.execute(ctx, a)
 	if ctx.Err() != nil {
 		w.log.Info("attempt stopped", "attempt", spec.AttemptId)
 		w.discard(spec)
-		return
+		return "killed"
 	}
 	req := &pb.ReportAttemptRequest{WorkerId: w.cfg.ID, Incarnation: a.incarnation, AttemptId: spec.AttemptId}
 	if err != nil {
@@ -47,6 +48,10 @@ func (w *Worker) runAttempt(ctx context.Context, a *attempt) {
 		w.log.Debug("attempt succeeded", "attempt", spec.AttemptId, "took", time.Since(start))
 	}
 	w.report(req)
+	if req.Success {
+		return "succeeded"
+	}
+	return "failed"
 }
 
 // report delivers an attempt's end, retrying until the leader records it
@@ -174,7 +179,7 @@ func (w *Worker) runReduce(ctx context.Context, a *attempt, job *mapreduce.Job) 
 	for i, in := range inputs {
 		segs[i] = in.input
 	}
-	if err := mapreduce.RunReduce(ctx, job, segs, tw, counters); err != nil {
+	if err := mapreduce.RunReduce(ctx, job, segs, tw, counters, &a.progress); err != nil {
 		tw.Abort()
 		return nil, err
 	}

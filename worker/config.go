@@ -30,6 +30,10 @@ type Config struct {
 	// ShuffleMemoryBytes is how much fetched map output a reduce attempt
 	// keeps in memory before it writes fetched segments to disk.
 	ShuffleMemoryBytes int64
+	// AttemptLog, if set, is a file the worker appends a line to when an
+	// attempt starts and ends (an audit trail; tests count executions
+	// with it).
+	AttemptLog string
 	// Fast shortens gossip timings for tests and local clusters.
 	Fast bool
 	// Logger receives the worker's logs.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gomr/gomr/hdfs"
 	"github.com/gomr/gomr/mapreduce"
+	"github.com/gomr/gomr/primary/faults"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/worker/workerpb"
 	"golang.org/x/sync/errgroup"
@@ -41,6 +42,7 @@ type shuffleServer struct {
 }
 
 func (s *shuffleServer) Fetch(req *workerpb.FetchRequest, stream grpc.ServerStreamingServer[workerpb.FetchChunk]) error {
+	faults.Hit("shuffle-send")
 	run, err := s.w.openOutput(req.AttemptId)
 	if err != nil {
 		return status.Error(codes.NotFound, err.Error())
@@ -104,11 +106,22 @@ func (w *Worker) fetchAll(ctx context.Context, a *attempt, dir string, c *mapred
 	g.SetLimit(parallelFetches)
 	for i, mo := range maps {
 		g.Go(func() error {
-			f, n, err := w.fetchWithRetry(gctx, mo, int(a.spec.TaskIndex), filepath.Join(dir, fmt.Sprintf("map-%05d.seg", mo.MapIndex)), budget)
-			if err != nil {
-				return err
+			path := filepath.Join(dir, fmt.Sprintf("map-%05d.seg", mo.MapIndex))
+			f, n, err := w.fetchWithRetry(gctx, mo, int(a.spec.TaskIndex), path, budget)
+			for err != nil {
+				if gctx.Err() != nil {
+					return err
+				}
+				// The output cannot be had from where it was: have the
+				// leader re-run the map if need be, and fetch it from
+				// wherever it is next.
+				if mo, err = w.relocate(gctx, a, mo, err); err != nil {
+					return err
+				}
+				f, n, err = w.fetchWithRetry(gctx, mo, int(a.spec.TaskIndex), path, budget)
 			}
 			out[i] = f
+			a.progress.Tick()
 			shuffled.Add(n)
 			a.progress.Set(0.5 * float64(done.Add(1)) / float64(len(maps)))
 			return nil
@@ -125,6 +138,46 @@ func (w *Worker) fetchAll(ctx context.Context, a *attempt, dir string, c *mapred
 	}
 	c.Add(mapreduce.ReduceShuffleBytes, shuffled.Load())
 	return out, nil
+}
+
+// relocate waits for a map's output to be somewhere it can be fetched. It
+// reports the failed fetch to the leader, which re-runs the map (unless it
+// already knows the output is lost, e.g. its worker died), and polls for
+// the map's new output. Waiting counts as progress: the attempt is not
+// hung.
+func (w *Worker) relocate(ctx context.Context, a *attempt, mo *pb.MapOutput, fetchErr error) (*pb.MapOutput, error) {
+	w.log.Warn("map output unreachable; waiting for it elsewhere", "attempt", a.spec.AttemptId, "map", mo.AttemptId, "err", fetchErr)
+	var reported time.Time
+	for {
+		a.progress.Tick()
+		resp, err := w.client.MapOutputs(ctx, &pb.MapOutputsRequest{StepId: a.spec.StepId})
+		if err == nil {
+			if resp.StepState != "RUNNING" {
+				return nil, fmt.Errorf("step %s is %s while fetching map %d", a.spec.StepId, resp.StepState, mo.MapIndex)
+			}
+			current := (*pb.MapOutput)(nil)
+			for _, o := range resp.MapOutputs {
+				if o.MapIndex == mo.MapIndex {
+					current = o
+				}
+			}
+			switch {
+			case current != nil && current.AttemptId != mo.AttemptId:
+				return current, nil
+			case current != nil && time.Since(reported) > 5*time.Second:
+				reported = time.Now()
+				_, rerr := w.client.ReportFetchFailure(ctx, &pb.ReportFetchFailureRequest{
+					WorkerId: w.cfg.ID, Incarnation: a.incarnation, MapAttemptId: mo.AttemptId, Error: fetchErr.Error(),
+				})
+				if rerr != nil {
+					w.log.Debug("report fetch failure", "err", rerr)
+				}
+			}
+		}
+		if !sleep(ctx, 300*time.Millisecond) {
+			return nil, fmt.Errorf("fetch map %d: %w (last error: %v)", mo.MapIndex, ctx.Err(), fetchErr)
+		}
+	}
 }
 
 func (w *Worker) fetchWithRetry(ctx context.Context, mo *pb.MapOutput, partition int, path string, budget *atomic.Int64) (fetched, int64, error) {

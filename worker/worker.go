@@ -43,6 +43,7 @@ type Worker struct {
 	free        int
 	slotFreed   chan struct{}
 	stopOnce    sync.Once
+	auditMu     sync.Mutex
 }
 
 // attempt is one running attempt.
@@ -223,7 +224,7 @@ func (w *Worker) heartbeat() {
 	w.mu.Lock()
 	req.Incarnation = w.incarnation
 	for id, a := range w.running {
-		req.Running = append(req.Running, &pb.AttemptStatus{AttemptId: id, Progress: a.progress.Get()})
+		req.Running = append(req.Running, &pb.AttemptStatus{AttemptId: id, Progress: a.progress.Get(), Ticks: a.progress.Ticks()})
 	}
 	w.mu.Unlock()
 	entries, _ := os.ReadDir(filepath.Join(w.cfg.DataDir, "steps"))
@@ -320,11 +321,13 @@ func (w *Worker) launch(spec *pb.Assignment, inc int64) {
 	w.free--
 	w.mu.Unlock()
 	w.log.Debug("attempt started", "attempt", spec.AttemptId)
+	w.audit("start", spec.AttemptId, "")
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
 		defer cancel()
-		w.runAttempt(ctx, a)
+		result := w.runAttempt(ctx, a)
+		w.audit("end", spec.AttemptId, result)
 		w.mu.Lock()
 		delete(w.running, spec.AttemptId)
 		w.free++
@@ -334,6 +337,26 @@ func (w *Worker) launch(spec *pb.Assignment, inc int64) {
 		default:
 		}
 	}()
+}
+
+// audit appends a line to the attempt log, if the worker keeps one:
+// "EVENT ATTEMPT WORKER UNIX-NANOS [RESULT]".
+func (w *Worker) audit(event, attempt, result string) {
+	if w.cfg.AttemptLog == "" {
+		return
+	}
+	line := fmt.Sprintf("%s %s %s %d %s\n", event, attempt, w.cfg.ID, time.Now().UnixNano(), result)
+	w.auditMu.Lock()
+	defer w.auditMu.Unlock()
+	f, err := os.OpenFile(w.cfg.AttemptLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		w.log.Warn("attempt log", "err", err)
+		return
+	}
+	defer f.Close()
+	if _, err := f.WriteString(line); err != nil {
+		w.log.Warn("attempt log", "err", err)
+	}
 }
 
 // Stop stops the worker gracefully: it leaves the gossip ring and stops

@@ -14,7 +14,26 @@ func newNodeCmd() *cobra.Command {
 		Use:   "node",
 		Short: "Inspect the cluster's primaries and workers",
 	}
-	cmd.AddCommand(newNodeListCmd(), newNodeRemovePrimaryCmd())
+	cmd.AddCommand(newNodeListCmd(), newNodeRemovePrimaryCmd(), newNodeDrainCmd())
+	return cmd
+}
+
+func newNodeDrainCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "drain WORKER-ID",
+		Short: "Let a worker finish its attempts and give it no new ones (before removing it, as an EMR resize does)",
+		Args:  cobra.ExactArgs(1),
+		RunE: runClient(func(x *clientCmd) error {
+			ctx, cancel := callCtx(x.cmd.Context())
+			defer cancel()
+			if _, err := x.c.DrainWorker(ctx, &pb.DrainWorkerRequest{Id: x.args[0]}, waitReady); err != nil {
+				return x.c.explain(err)
+			}
+			fmt.Fprintf(x.cmd.OutOrStdout(), "worker %s DRAINING\n", x.args[0])
+			return nil
+		}),
+	}
+	addClusterFlag(cmd)
 	return cmd
 }
 

@@ -34,22 +34,26 @@ group; --bootstrap and --join are then ignored. Remove one with
 				return err
 			}
 			cfg := primary.Config{
-				NodeID:            v.GetString("node-id"),
-				DataDir:           v.GetString("data-dir"),
-				Addr:              v.GetString("addr"),
-				RaftAddr:          v.GetString("raft-addr"),
-				GossipAddr:        v.GetString("gossip-addr"),
-				Bootstrap:         v.GetBool("bootstrap"),
-				Peers:             v.GetStringSlice("peers"),
-				Join:              v.GetStringSlice("join"),
-				SnapshotInterval:  v.GetDuration("snapshot-interval"),
-				TrailingLogs:      v.GetUint64("trailing-logs"),
-				StepConcurrency:   v.GetInt("step-concurrency"),
-				MaxAttempts:       v.GetInt("max-attempts"),
-				WorkerTimeout:     v.GetDuration("worker-timeout"),
-				PollTimeout:       v.GetDuration("poll-timeout"),
-				SnapshotThreshold: v.GetUint64("snapshot-threshold"),
-				Logger:            log,
+				NodeID:                v.GetString("node-id"),
+				DataDir:               v.GetString("data-dir"),
+				Addr:                  v.GetString("addr"),
+				RaftAddr:              v.GetString("raft-addr"),
+				GossipAddr:            v.GetString("gossip-addr"),
+				Bootstrap:             v.GetBool("bootstrap"),
+				Peers:                 v.GetStringSlice("peers"),
+				Join:                  v.GetStringSlice("join"),
+				SnapshotInterval:      v.GetDuration("snapshot-interval"),
+				TrailingLogs:          v.GetUint64("trailing-logs"),
+				StepConcurrency:       v.GetInt("step-concurrency"),
+				MaxAttempts:           v.GetInt("max-attempts"),
+				MaxFailuresPerWorker:  v.GetInt("max-failures-per-worker"),
+				TaskTimeout:           v.GetDuration("task-timeout"),
+				SpeculationSlowFactor: v.GetFloat64("speculation-slow-factor"),
+				SpeculationMinGap:     v.GetDuration("speculation-min-gap"),
+				WorkerTimeout:         v.GetDuration("worker-timeout"),
+				PollTimeout:           v.GetDuration("poll-timeout"),
+				SnapshotThreshold:     v.GetUint64("snapshot-threshold"),
+				Logger:                log,
 			}
 			p, err := primary.Start(cfg)
 			if err != nil {
@@ -73,6 +77,10 @@ group; --bootstrap and --join are then ignored. Remove one with
 	f.StringSlice("join", nil, "gRPC addresses of primaries of a running group to join (as a non-voter, promoted once caught up) instead of bootstrapping")
 	f.Int("step-concurrency", d.StepConcurrency, "how many steps run at once; later steps wait PENDING")
 	f.Int("max-attempts", d.MaxAttempts, "attempts a task gets before its step fails")
+	f.Int("max-failures-per-worker", d.MaxFailuresPerWorker, "failed attempts of a step on one worker that exclude the worker from the step")
+	f.Duration("task-timeout", d.TaskTimeout, "an attempt with no progress for this long is killed and its task run again")
+	f.Float64("speculation-slow-factor", d.SpeculationSlowFactor, "an attempt running this many times the median of its phase gets a speculative backup")
+	f.Duration("speculation-min-gap", d.SpeculationMinGap, "... and only when it has run at least this much longer than the median")
 	f.Duration("worker-timeout", d.WorkerTimeout, "how long a worker may miss heartbeats before it is declared down")
 	f.Duration("poll-timeout", d.PollTimeout, "longest a worker's request for work waits")
 	f.Uint64("snapshot-threshold", d.SnapshotThreshold, "Raft log entries between snapshots")

@@ -26,7 +26,7 @@ func newStepCmd(job string) *cobra.Command {
 		Use:   "step",
 		Short: "Add, watch, list, describe and cancel steps",
 	}
-	cmd.AddCommand(newStepAddCmd(job), newStepWaitCmd(), newStepListCmd(), newStepDescribeCmd(), newStepCancelCmd())
+	cmd.AddCommand(newStepAddCmd(job), newStepWaitCmd(), newStepListCmd(), newStepDescribeCmd(), newStepCancelCmd(), newStepKillAttemptCmd())
 	return cmd
 }
 
@@ -40,6 +40,7 @@ func addSpecFlags(cmd *cobra.Command, job string) {
 	f.String("split-size", "64MiB", "largest input split a map task reads")
 	f.String("sort-buffer", "64MiB", "map output a map task buffers in memory before it spills to disk")
 	f.String("max-line-bytes", "1MiB", "longest input line accepted")
+	f.Bool("no-speculation", false, "start no speculative backup attempts for slow tasks")
 	addJobFlags(cmd, job)
 }
 
@@ -55,7 +56,8 @@ func specFromFlags(cmd *cobra.Command, v *viper.Viper, args []string, output str
 	if len(inputs) == 0 {
 		return nil, fmt.Errorf("--input is required")
 	}
-	spec := &pb.StepSpec{Name: v.GetString("name"), Job: job, Options: jobOptions(cmd, job), Reducers: int32(v.GetInt("reducers")), ClientToken: rand.Text()}
+	spec := &pb.StepSpec{Name: v.GetString("name"), Job: job, Options: jobOptions(cmd, job), Reducers: int32(v.GetInt("reducers")),
+		ClientToken: rand.Text(), NoSpeculation: v.GetBool("no-speculation")}
 	for _, in := range inputs {
 		abs, err := filepath.Abs(in)
 		if err != nil {
@@ -267,7 +269,11 @@ func printStep(w io.Writer, st *pb.Step, format string) error {
 				} else {
 					took = fmt.Sprintf("%.0f%%", 100*a.Progress)
 				}
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", task, tstate, a.Id, a.Worker, a.State, took, oneLine(a.Error))
+				id := a.Id
+				if a.Speculative {
+					id += " (backup)"
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", task, tstate, id, a.Worker, a.State, took, oneLine(a.Error))
 			}
 			if len(t.Attempts) == 0 {
 				fmt.Fprintf(tw, "  %s %d\t%s\t\t\t\t\t\n", t.Kind, t.Index, t.State)
@@ -370,6 +376,25 @@ func newStepCancelCmd() *cobra.Command {
 				return x.c.explain(err)
 			}
 			fmt.Fprintf(x.cmd.OutOrStdout(), "%s %s\n", x.args[0], resp.State)
+			return nil
+		}),
+	}
+	addClusterFlag(cmd)
+	return cmd
+}
+
+func newStepKillAttemptCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "kill-attempt ATTEMPT-ID",
+		Short: "Kill a running attempt; its task runs again (a kill is not counted as a failure)",
+		Args:  cobra.ExactArgs(1),
+		RunE: runClient(func(x *clientCmd) error {
+			ctx, cancel := callCtx(x.cmd.Context())
+			defer cancel()
+			if _, err := x.c.KillAttempt(ctx, &pb.KillAttemptRequest{AttemptId: x.args[0]}, waitReady); err != nil {
+				return x.c.explain(err)
+			}
+			fmt.Fprintf(x.cmd.OutOrStdout(), "%s KILLED\n", x.args[0])
 			return nil
 		}),
 	}

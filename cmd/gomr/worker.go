@@ -40,6 +40,7 @@ any time, like EMR task nodes.`,
 				Slots:              v.GetInt("slots"),
 				HeartbeatInterval:  v.GetDuration("heartbeat-interval"),
 				ShuffleMemoryBytes: shuffleMem,
+				AttemptLog:         v.GetString("attempt-log"),
 				Logger:             log,
 			}
 			w, err := worker.Start(cfg)
@@ -63,5 +64,6 @@ any time, like EMR task nodes.`,
 	f.Int("slots", d.Slots, "attempts run at once (defaults to the number of CPUs)")
 	f.Duration("heartbeat-interval", d.HeartbeatInterval, "time between heartbeats to the leader")
 	f.String("shuffle-memory", "64MiB", "fetched map output a reduce attempt holds in memory before it spills to disk")
+	f.String("attempt-log", "", "append a line to this file when an attempt starts and when it ends (an audit trail)")
 	return cmd
 }

@@ -8,7 +8,8 @@
 //
 // Each entry is POINT=ACTION[@PROBABILITY][:DURATION]. ACTION is sleep
 // (wait DURATION), exit (end the process at once with status 17, as a
-// crash would) or stall (sleep DURATION; used with a probability).
+// crash would) or stall (sleep DURATION; used with a probability). A point
+// may be given several entries; each fires on its own.
 // Random choices come from GOMR_FAULT_SEED (a number), so a run can be
 // repeated; the seed in use is logged when faults are armed.
 //
@@ -19,6 +20,7 @@
 //	reduce-key      worker, before each key a reduce attempt reduces
 //	reduce-end      worker, after a reduce attempt wrote its part file and
 //	                before it reports
+//	shuffle-send    worker, before it serves a map output to a reducer
 package faults
 
 import (
@@ -44,7 +46,7 @@ type action struct {
 
 type registry struct {
 	mu     sync.Mutex
-	points map[string]action
+	points map[string][]action
 	rng    *rand.Rand
 }
 
@@ -84,7 +86,7 @@ func Arm(spec string, seed uint64) error {
 }
 
 func arm(spec string, seed uint64) error {
-	points := map[string]action{}
+	points := map[string][]action{}
 	for entry := range strings.SplitSeq(spec, ";") {
 		entry = strings.TrimSpace(entry)
 		if entry == "" {
@@ -121,7 +123,8 @@ func arm(spec string, seed uint64) error {
 		default:
 			return fmt.Errorf("fault %q: unknown action %q (sleep, exit or stall)", entry, a.kind)
 		}
-		points[strings.TrimSpace(name)] = a
+		name = strings.TrimSpace(name)
+		points[name] = append(points[name], a)
 	}
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
@@ -131,26 +134,29 @@ func arm(spec string, seed uint64) error {
 	return nil
 }
 
-// Hit runs the fault armed at point, if any.
+// Hit runs the faults armed at point, if any.
 func Hit(point string) {
 	load()
 	if !any.Load() {
 		return
 	}
 	reg.mu.Lock()
-	a, ok := reg.points[point]
-	fire := ok && (a.prob >= 1 || reg.rng.Float64() < a.prob)
-	reg.mu.Unlock()
-	if !fire {
-		return
+	var fire []action
+	for _, a := range reg.points[point] {
+		if a.prob >= 1 || reg.rng.Float64() < a.prob {
+			fire = append(fire, a)
+		}
 	}
-	switch a.kind {
-	case "exit":
-		slog.Warn("fault point: exiting", "point", point)
-		os.Exit(ExitCode)
-	case "sleep", "stall":
-		slog.Warn("fault point: pausing", "point", point, "for", a.dur)
-		time.Sleep(a.dur)
+	reg.mu.Unlock()
+	for _, a := range fire {
+		switch a.kind {
+		case "exit":
+			slog.Warn("fault point: exiting", "point", point)
+			os.Exit(ExitCode)
+		case "sleep", "stall":
+			slog.Warn("fault point: pausing", "point", point, "for", a.dur)
+			time.Sleep(a.dur)
+		}
 	}
 }
 

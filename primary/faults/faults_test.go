@@ -19,7 +19,7 @@ func TestArmParsesAndFires(t *testing.T) {
 			t.Errorf("Arm(%q) = %v, want an error mentioning %q", bad.spec, err, bad.want)
 		}
 	}
-	if err := Arm("slow=sleep:30ms; never=stall@0:1h", 1); err != nil {
+	if err := Arm("slow=sleep:20ms; slow=sleep:10ms; never=stall@0:1h", 1); err != nil {
 		t.Fatal(err)
 	}
 	if !Armed() {
@@ -54,7 +54,7 @@ func TestProbabilityIsSeeded(t *testing.T) {
 func draws(n int) int {
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
-	a := reg.points["p"]
+	a := reg.points["p"][0]
 	fired := 0
 	for range n {
 		if reg.rng.Float64() < a.prob {

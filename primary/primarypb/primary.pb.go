@@ -279,7 +279,9 @@ type StepSpec struct {
 	MaxLineBytes    int64                  `protobuf:"varint,9,opt,name=max_line_bytes,json=maxLineBytes,proto3" json:"max_line_bytes,omitempty"`
 	// client_token makes submission idempotent: a step submitted again with
 	// the token of an existing step is that step (as EMR's ClientToken).
-	ClientToken   string `protobuf:"bytes,10,opt,name=client_token,json=clientToken,proto3" json:"client_token,omitempty"`
+	ClientToken string `protobuf:"bytes,10,opt,name=client_token,json=clientToken,proto3" json:"client_token,omitempty"`
+	// no_speculation turns speculative backup attempts off for the step.
+	NoSpeculation bool `protobuf:"varint,11,opt,name=no_speculation,json=noSpeculation,proto3" json:"no_speculation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -382,6 +384,13 @@ func (x *StepSpec) GetClientToken() string {
 		return x.ClientToken
 	}
 	return ""
+}
+
+func (x *StepSpec) GetNoSpeculation() bool {
+	if x != nil {
+		return x.NoSpeculation
+	}
+	return false
 }
 
 type SubmitStepRequest struct {
@@ -724,6 +733,7 @@ type Attempt struct {
 	EndedUnixNano   int64                  `protobuf:"varint,5,opt,name=ended_unix_nano,json=endedUnixNano,proto3" json:"ended_unix_nano,omitempty"`
 	Error           string                 `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
 	Progress        float64                `protobuf:"fixed64,7,opt,name=progress,proto3" json:"progress,omitempty"`
+	Speculative     bool                   `protobuf:"varint,8,opt,name=speculative,proto3" json:"speculative,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -805,6 +815,13 @@ func (x *Attempt) GetProgress() float64 {
 		return x.Progress
 	}
 	return 0
+}
+
+func (x *Attempt) GetSpeculative() bool {
+	if x != nil {
+		return x.Speculative
+	}
+	return false
 }
 
 type ListStepsRequest struct {
@@ -1722,9 +1739,13 @@ func (*RegisterResponse) Descriptor() ([]byte, []int) {
 }
 
 type AttemptStatus struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	AttemptId     string                 `protobuf:"bytes,1,opt,name=attempt_id,json=attemptId,proto3" json:"attempt_id,omitempty"`
-	Progress      float64                `protobuf:"fixed64,2,opt,name=progress,proto3" json:"progress,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	AttemptId string                 `protobuf:"bytes,1,opt,name=attempt_id,json=attemptId,proto3" json:"attempt_id,omitempty"`
+	Progress  float64                `protobuf:"fixed64,2,opt,name=progress,proto3" json:"progress,omitempty"`
+	// ticks grows while the attempt makes progress (records read, keys
+	// reduced, bytes fetched); an attempt whose ticks stop growing for the
+	// task timeout is killed.
+	Ticks         int64 `protobuf:"varint,3,opt,name=ticks,proto3" json:"ticks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1769,6 +1790,13 @@ func (x *AttemptStatus) GetAttemptId() string {
 func (x *AttemptStatus) GetProgress() float64 {
 	if x != nil {
 		return x.Progress
+	}
+	return 0
+}
+
+func (x *AttemptStatus) GetTicks() int64 {
+	if x != nil {
+		return x.Ticks
 	}
 	return 0
 }
@@ -2411,6 +2439,370 @@ func (*ReportAttemptResponse) Descriptor() ([]byte, []int) {
 	return file_primary_proto_rawDescGZIP(), []int{37}
 }
 
+type KillAttemptRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AttemptId     string                 `protobuf:"bytes,1,opt,name=attempt_id,json=attemptId,proto3" json:"attempt_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KillAttemptRequest) Reset() {
+	*x = KillAttemptRequest{}
+	mi := &file_primary_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KillAttemptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KillAttemptRequest) ProtoMessage() {}
+
+func (x *KillAttemptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KillAttemptRequest.ProtoReflect.Descriptor instead.
+func (*KillAttemptRequest) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *KillAttemptRequest) GetAttemptId() string {
+	if x != nil {
+		return x.AttemptId
+	}
+	return ""
+}
+
+type KillAttemptResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KillAttemptResponse) Reset() {
+	*x = KillAttemptResponse{}
+	mi := &file_primary_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KillAttemptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KillAttemptResponse) ProtoMessage() {}
+
+func (x *KillAttemptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KillAttemptResponse.ProtoReflect.Descriptor instead.
+func (*KillAttemptResponse) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{39}
+}
+
+type DrainWorkerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainWorkerRequest) Reset() {
+	*x = DrainWorkerRequest{}
+	mi := &file_primary_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainWorkerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainWorkerRequest) ProtoMessage() {}
+
+func (x *DrainWorkerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainWorkerRequest.ProtoReflect.Descriptor instead.
+func (*DrainWorkerRequest) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *DrainWorkerRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type DrainWorkerResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainWorkerResponse) Reset() {
+	*x = DrainWorkerResponse{}
+	mi := &file_primary_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainWorkerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainWorkerResponse) ProtoMessage() {}
+
+func (x *DrainWorkerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainWorkerResponse.ProtoReflect.Descriptor instead.
+func (*DrainWorkerResponse) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{41}
+}
+
+type MapOutputsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StepId        string                 `protobuf:"bytes,1,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MapOutputsRequest) Reset() {
+	*x = MapOutputsRequest{}
+	mi := &file_primary_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MapOutputsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MapOutputsRequest) ProtoMessage() {}
+
+func (x *MapOutputsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MapOutputsRequest.ProtoReflect.Descriptor instead.
+func (*MapOutputsRequest) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *MapOutputsRequest) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+type MapOutputsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// map_outputs lists the committed output of every map task that has
+	// one now (a map task being re-run has none).
+	MapOutputs []*MapOutput `protobuf:"bytes,1,rep,name=map_outputs,json=mapOutputs,proto3" json:"map_outputs,omitempty"`
+	// step_state is the step's state: a reducer of an ended step stops.
+	StepState     string `protobuf:"bytes,2,opt,name=step_state,json=stepState,proto3" json:"step_state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MapOutputsResponse) Reset() {
+	*x = MapOutputsResponse{}
+	mi := &file_primary_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MapOutputsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MapOutputsResponse) ProtoMessage() {}
+
+func (x *MapOutputsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MapOutputsResponse.ProtoReflect.Descriptor instead.
+func (*MapOutputsResponse) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *MapOutputsResponse) GetMapOutputs() []*MapOutput {
+	if x != nil {
+		return x.MapOutputs
+	}
+	return nil
+}
+
+func (x *MapOutputsResponse) GetStepState() string {
+	if x != nil {
+		return x.StepState
+	}
+	return ""
+}
+
+type ReportFetchFailureRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	WorkerId    string                 `protobuf:"bytes,1,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	Incarnation int64                  `protobuf:"varint,2,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	// map_attempt_id is the map output that could not be fetched.
+	MapAttemptId  string `protobuf:"bytes,3,opt,name=map_attempt_id,json=mapAttemptId,proto3" json:"map_attempt_id,omitempty"`
+	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportFetchFailureRequest) Reset() {
+	*x = ReportFetchFailureRequest{}
+	mi := &file_primary_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportFetchFailureRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportFetchFailureRequest) ProtoMessage() {}
+
+func (x *ReportFetchFailureRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportFetchFailureRequest.ProtoReflect.Descriptor instead.
+func (*ReportFetchFailureRequest) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ReportFetchFailureRequest) GetWorkerId() string {
+	if x != nil {
+		return x.WorkerId
+	}
+	return ""
+}
+
+func (x *ReportFetchFailureRequest) GetIncarnation() int64 {
+	if x != nil {
+		return x.Incarnation
+	}
+	return 0
+}
+
+func (x *ReportFetchFailureRequest) GetMapAttemptId() string {
+	if x != nil {
+		return x.MapAttemptId
+	}
+	return ""
+}
+
+func (x *ReportFetchFailureRequest) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+type ReportFetchFailureResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportFetchFailureResponse) Reset() {
+	*x = ReportFetchFailureResponse{}
+	mi := &file_primary_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportFetchFailureResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportFetchFailureResponse) ProtoMessage() {}
+
+func (x *ReportFetchFailureResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportFetchFailureResponse.ProtoReflect.Descriptor instead.
+func (*ReportFetchFailureResponse) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{45}
+}
+
 var File_primary_proto protoreflect.FileDescriptor
 
 const file_primary_proto_rawDesc = "" +
@@ -2424,7 +2816,7 @@ const file_primary_proto_rawDesc = "" +
 	"\x15RemovePrimaryResponse\"I\n" +
 	"\x16RegisterPrimaryRequest\x12/\n" +
 	"\aprimary\x18\x01 \x01(\v2\x15.gomr.primary.PrimaryR\aprimary\"\x19\n" +
-	"\x17RegisterPrimaryResponse\"\x8b\x03\n" +
+	"\x17RegisterPrimaryResponse\"\xb2\x03\n" +
 	"\bStepSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03job\x18\x02 \x01(\tR\x03job\x12=\n" +
@@ -2437,7 +2829,8 @@ const file_primary_proto_rawDesc = "" +
 	"\x11sort_buffer_bytes\x18\b \x01(\x03R\x0fsortBufferBytes\x12$\n" +
 	"\x0emax_line_bytes\x18\t \x01(\x03R\fmaxLineBytes\x12!\n" +
 	"\fclient_token\x18\n" +
-	" \x01(\tR\vclientToken\x1a:\n" +
+	" \x01(\tR\vclientToken\x12%\n" +
+	"\x0eno_speculation\x18\v \x01(\bR\rnoSpeculation\x1a:\n" +
 	"\fOptionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"?\n" +
@@ -2472,7 +2865,7 @@ const file_primary_proto_rawDesc = "" +
 	"\x05index\x18\x02 \x01(\x05R\x05index\x12\x14\n" +
 	"\x05state\x18\x03 \x01(\tR\x05state\x12)\n" +
 	"\x05split\x18\x04 \x01(\v2\x13.gomr.primary.SplitR\x05split\x121\n" +
-	"\battempts\x18\x05 \x03(\v2\x15.gomr.primary.AttemptR\battempts\"\xcd\x01\n" +
+	"\battempts\x18\x05 \x03(\v2\x15.gomr.primary.AttemptR\battempts\"\xef\x01\n" +
 	"\aAttempt\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06worker\x18\x02 \x01(\tR\x06worker\x12\x14\n" +
@@ -2480,7 +2873,8 @@ const file_primary_proto_rawDesc = "" +
 	"\x11started_unix_nano\x18\x04 \x01(\x03R\x0fstartedUnixNano\x12&\n" +
 	"\x0fended_unix_nano\x18\x05 \x01(\x03R\rendedUnixNano\x12\x14\n" +
 	"\x05error\x18\x06 \x01(\tR\x05error\x12\x1a\n" +
-	"\bprogress\x18\a \x01(\x01R\bprogress\"\x12\n" +
+	"\bprogress\x18\a \x01(\x01R\bprogress\x12 \n" +
+	"\vspeculative\x18\b \x01(\bR\vspeculative\"\x12\n" +
 	"\x10ListStepsRequest\"=\n" +
 	"\x11ListStepsResponse\x12(\n" +
 	"\x05steps\x18\x01 \x03(\v2\x12.gomr.primary.StepR\x05steps\"D\n" +
@@ -2540,11 +2934,12 @@ const file_primary_proto_rawDesc = "" +
 	"\x05slots\x18\x05 \x01(\x05R\x05slots\"C\n" +
 	"\x0fRegisterRequest\x120\n" +
 	"\x06worker\x18\x01 \x01(\v2\x18.gomr.primary.WorkerInfoR\x06worker\"\x12\n" +
-	"\x10RegisterResponse\"J\n" +
+	"\x10RegisterResponse\"`\n" +
 	"\rAttemptStatus\x12\x1d\n" +
 	"\n" +
 	"attempt_id\x18\x01 \x01(\tR\tattemptId\x12\x1a\n" +
-	"\bprogress\x18\x02 \x01(\x01R\bprogress\"\xa7\x01\n" +
+	"\bprogress\x18\x02 \x01(\x01R\bprogress\x12\x14\n" +
+	"\x05ticks\x18\x03 \x01(\x03R\x05ticks\"\xa7\x01\n" +
 	"\x10HeartbeatRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12 \n" +
 	"\vincarnation\x18\x02 \x01(\x03R\vincarnation\x125\n" +
@@ -2607,7 +3002,27 @@ const file_primary_proto_rawDesc = "" +
 	"\rCountersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x17\n" +
-	"\x15ReportAttemptResponse2\xf7\x03\n" +
+	"\x15ReportAttemptResponse\"3\n" +
+	"\x12KillAttemptRequest\x12\x1d\n" +
+	"\n" +
+	"attempt_id\x18\x01 \x01(\tR\tattemptId\"\x15\n" +
+	"\x13KillAttemptResponse\"$\n" +
+	"\x12DrainWorkerRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x15\n" +
+	"\x13DrainWorkerResponse\",\n" +
+	"\x11MapOutputsRequest\x12\x17\n" +
+	"\astep_id\x18\x01 \x01(\tR\x06stepId\"m\n" +
+	"\x12MapOutputsResponse\x128\n" +
+	"\vmap_outputs\x18\x01 \x03(\v2\x17.gomr.primary.MapOutputR\n" +
+	"mapOutputs\x12\x1d\n" +
+	"\n" +
+	"step_state\x18\x02 \x01(\tR\tstepState\"\x96\x01\n" +
+	"\x19ReportFetchFailureRequest\x12\x1b\n" +
+	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12 \n" +
+	"\vincarnation\x18\x02 \x01(\x03R\vincarnation\x12$\n" +
+	"\x0emap_attempt_id\x18\x03 \x01(\tR\fmapAttemptId\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\x1c\n" +
+	"\x1aReportFetchFailureResponse2\x9f\x05\n" +
 	"\x06Client\x12O\n" +
 	"\n" +
 	"SubmitStep\x12\x1f.gomr.primary.SubmitStepRequest\x1a .gomr.primary.SubmitStepResponse\x12L\n" +
@@ -2616,18 +3031,23 @@ const file_primary_proto_rawDesc = "" +
 	"\n" +
 	"CancelStep\x12\x1f.gomr.primary.CancelStepRequest\x1a .gomr.primary.CancelStepResponse\x12L\n" +
 	"\tListNodes\x12\x1e.gomr.primary.ListNodesRequest\x1a\x1f.gomr.primary.ListNodesResponse\x12X\n" +
-	"\rRemovePrimary\x12\".gomr.primary.RemovePrimaryRequest\x1a#.gomr.primary.RemovePrimaryResponse2\xf5\x01\n" +
+	"\rRemovePrimary\x12\".gomr.primary.RemovePrimaryRequest\x1a#.gomr.primary.RemovePrimaryResponse\x12R\n" +
+	"\vKillAttempt\x12 .gomr.primary.KillAttemptRequest\x1a!.gomr.primary.KillAttemptResponse\x12R\n" +
+	"\vDrainWorker\x12 .gomr.primary.DrainWorkerRequest\x1a!.gomr.primary.DrainWorkerResponse2\xf5\x01\n" +
 	"\x04Peer\x12^\n" +
 	"\x0fRegisterPrimary\x12$.gomr.primary.RegisterPrimaryRequest\x1a%.gomr.primary.RegisterPrimaryResponse\x12O\n" +
 	"\n" +
 	"AddPrimary\x12\x1f.gomr.primary.AddPrimaryRequest\x1a .gomr.primary.AddPrimaryResponse\x12<\n" +
-	"\x06Status\x12\x1b.gomr.primary.StatusRequest\x1a\x15.gomr.primary.Primary2\x88\x03\n" +
+	"\x06Status\x12\x1b.gomr.primary.StatusRequest\x1a\x15.gomr.primary.Primary2\xc2\x04\n" +
 	"\x06Worker\x12=\n" +
 	"\x04Join\x12\x19.gomr.primary.JoinRequest\x1a\x1a.gomr.primary.JoinResponse\x12I\n" +
 	"\bRegister\x12\x1d.gomr.primary.RegisterRequest\x1a\x1e.gomr.primary.RegisterResponse\x12L\n" +
 	"\tHeartbeat\x12\x1e.gomr.primary.HeartbeatRequest\x1a\x1f.gomr.primary.HeartbeatResponse\x12L\n" +
 	"\tPollTasks\x12\x1e.gomr.primary.PollTasksRequest\x1a\x1f.gomr.primary.PollTasksResponse\x12X\n" +
-	"\rReportAttempt\x12\".gomr.primary.ReportAttemptRequest\x1a#.gomr.primary.ReportAttemptResponseB(Z&github.com/gomr/gomr/primary/primarypbb\x06proto3"
+	"\rReportAttempt\x12\".gomr.primary.ReportAttemptRequest\x1a#.gomr.primary.ReportAttemptResponse\x12O\n" +
+	"\n" +
+	"MapOutputs\x12\x1f.gomr.primary.MapOutputsRequest\x1a .gomr.primary.MapOutputsResponse\x12g\n" +
+	"\x12ReportFetchFailure\x12'.gomr.primary.ReportFetchFailureRequest\x1a(.gomr.primary.ReportFetchFailureResponseB(Z&github.com/gomr/gomr/primary/primarypbb\x06proto3"
 
 var (
 	file_primary_proto_rawDescOnce sync.Once
@@ -2641,58 +3061,66 @@ func file_primary_proto_rawDescGZIP() []byte {
 	return file_primary_proto_rawDescData
 }
 
-var file_primary_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_primary_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_primary_proto_goTypes = []any{
-	(*AddPrimaryRequest)(nil),       // 0: gomr.primary.AddPrimaryRequest
-	(*AddPrimaryResponse)(nil),      // 1: gomr.primary.AddPrimaryResponse
-	(*RemovePrimaryRequest)(nil),    // 2: gomr.primary.RemovePrimaryRequest
-	(*RemovePrimaryResponse)(nil),   // 3: gomr.primary.RemovePrimaryResponse
-	(*RegisterPrimaryRequest)(nil),  // 4: gomr.primary.RegisterPrimaryRequest
-	(*RegisterPrimaryResponse)(nil), // 5: gomr.primary.RegisterPrimaryResponse
-	(*StepSpec)(nil),                // 6: gomr.primary.StepSpec
-	(*SubmitStepRequest)(nil),       // 7: gomr.primary.SubmitStepRequest
-	(*SubmitStepResponse)(nil),      // 8: gomr.primary.SubmitStepResponse
-	(*Step)(nil),                    // 9: gomr.primary.Step
-	(*Task)(nil),                    // 10: gomr.primary.Task
-	(*Attempt)(nil),                 // 11: gomr.primary.Attempt
-	(*ListStepsRequest)(nil),        // 12: gomr.primary.ListStepsRequest
-	(*ListStepsResponse)(nil),       // 13: gomr.primary.ListStepsResponse
-	(*DescribeStepRequest)(nil),     // 14: gomr.primary.DescribeStepRequest
-	(*DescribeStepResponse)(nil),    // 15: gomr.primary.DescribeStepResponse
-	(*CancelStepRequest)(nil),       // 16: gomr.primary.CancelStepRequest
-	(*CancelStepResponse)(nil),      // 17: gomr.primary.CancelStepResponse
-	(*ListNodesRequest)(nil),        // 18: gomr.primary.ListNodesRequest
-	(*StatusRequest)(nil),           // 19: gomr.primary.StatusRequest
-	(*Primary)(nil),                 // 20: gomr.primary.Primary
-	(*Node)(nil),                    // 21: gomr.primary.Node
-	(*ListNodesResponse)(nil),       // 22: gomr.primary.ListNodesResponse
-	(*JoinRequest)(nil),             // 23: gomr.primary.JoinRequest
-	(*JoinResponse)(nil),            // 24: gomr.primary.JoinResponse
-	(*WorkerInfo)(nil),              // 25: gomr.primary.WorkerInfo
-	(*RegisterRequest)(nil),         // 26: gomr.primary.RegisterRequest
-	(*RegisterResponse)(nil),        // 27: gomr.primary.RegisterResponse
-	(*AttemptStatus)(nil),           // 28: gomr.primary.AttemptStatus
-	(*HeartbeatRequest)(nil),        // 29: gomr.primary.HeartbeatRequest
-	(*HeartbeatResponse)(nil),       // 30: gomr.primary.HeartbeatResponse
-	(*PollTasksRequest)(nil),        // 31: gomr.primary.PollTasksRequest
-	(*PollTasksResponse)(nil),       // 32: gomr.primary.PollTasksResponse
-	(*Split)(nil),                   // 33: gomr.primary.Split
-	(*MapOutput)(nil),               // 34: gomr.primary.MapOutput
-	(*Assignment)(nil),              // 35: gomr.primary.Assignment
-	(*ReportAttemptRequest)(nil),    // 36: gomr.primary.ReportAttemptRequest
-	(*ReportAttemptResponse)(nil),   // 37: gomr.primary.ReportAttemptResponse
-	nil,                             // 38: gomr.primary.StepSpec.OptionsEntry
-	nil,                             // 39: gomr.primary.Step.CountersEntry
-	nil,                             // 40: gomr.primary.Assignment.OptionsEntry
-	nil,                             // 41: gomr.primary.ReportAttemptRequest.CountersEntry
+	(*AddPrimaryRequest)(nil),          // 0: gomr.primary.AddPrimaryRequest
+	(*AddPrimaryResponse)(nil),         // 1: gomr.primary.AddPrimaryResponse
+	(*RemovePrimaryRequest)(nil),       // 2: gomr.primary.RemovePrimaryRequest
+	(*RemovePrimaryResponse)(nil),      // 3: gomr.primary.RemovePrimaryResponse
+	(*RegisterPrimaryRequest)(nil),     // 4: gomr.primary.RegisterPrimaryRequest
+	(*RegisterPrimaryResponse)(nil),    // 5: gomr.primary.RegisterPrimaryResponse
+	(*StepSpec)(nil),                   // 6: gomr.primary.StepSpec
+	(*SubmitStepRequest)(nil),          // 7: gomr.primary.SubmitStepRequest
+	(*SubmitStepResponse)(nil),         // 8: gomr.primary.SubmitStepResponse
+	(*Step)(nil),                       // 9: gomr.primary.Step
+	(*Task)(nil),                       // 10: gomr.primary.Task
+	(*Attempt)(nil),                    // 11: gomr.primary.Attempt
+	(*ListStepsRequest)(nil),           // 12: gomr.primary.ListStepsRequest
+	(*ListStepsResponse)(nil),          // 13: gomr.primary.ListStepsResponse
+	(*DescribeStepRequest)(nil),        // 14: gomr.primary.DescribeStepRequest
+	(*DescribeStepResponse)(nil),       // 15: gomr.primary.DescribeStepResponse
+	(*CancelStepRequest)(nil),          // 16: gomr.primary.CancelStepRequest
+	(*CancelStepResponse)(nil),         // 17: gomr.primary.CancelStepResponse
+	(*ListNodesRequest)(nil),           // 18: gomr.primary.ListNodesRequest
+	(*StatusRequest)(nil),              // 19: gomr.primary.StatusRequest
+	(*Primary)(nil),                    // 20: gomr.primary.Primary
+	(*Node)(nil),                       // 21: gomr.primary.Node
+	(*ListNodesResponse)(nil),          // 22: gomr.primary.ListNodesResponse
+	(*JoinRequest)(nil),                // 23: gomr.primary.JoinRequest
+	(*JoinResponse)(nil),               // 24: gomr.primary.JoinResponse
+	(*WorkerInfo)(nil),                 // 25: gomr.primary.WorkerInfo
+	(*RegisterRequest)(nil),            // 26: gomr.primary.RegisterRequest
+	(*RegisterResponse)(nil),           // 27: gomr.primary.RegisterResponse
+	(*AttemptStatus)(nil),              // 28: gomr.primary.AttemptStatus
+	(*HeartbeatRequest)(nil),           // 29: gomr.primary.HeartbeatRequest
+	(*HeartbeatResponse)(nil),          // 30: gomr.primary.HeartbeatResponse
+	(*PollTasksRequest)(nil),           // 31: gomr.primary.PollTasksRequest
+	(*PollTasksResponse)(nil),          // 32: gomr.primary.PollTasksResponse
+	(*Split)(nil),                      // 33: gomr.primary.Split
+	(*MapOutput)(nil),                  // 34: gomr.primary.MapOutput
+	(*Assignment)(nil),                 // 35: gomr.primary.Assignment
+	(*ReportAttemptRequest)(nil),       // 36: gomr.primary.ReportAttemptRequest
+	(*ReportAttemptResponse)(nil),      // 37: gomr.primary.ReportAttemptResponse
+	(*KillAttemptRequest)(nil),         // 38: gomr.primary.KillAttemptRequest
+	(*KillAttemptResponse)(nil),        // 39: gomr.primary.KillAttemptResponse
+	(*DrainWorkerRequest)(nil),         // 40: gomr.primary.DrainWorkerRequest
+	(*DrainWorkerResponse)(nil),        // 41: gomr.primary.DrainWorkerResponse
+	(*MapOutputsRequest)(nil),          // 42: gomr.primary.MapOutputsRequest
+	(*MapOutputsResponse)(nil),         // 43: gomr.primary.MapOutputsResponse
+	(*ReportFetchFailureRequest)(nil),  // 44: gomr.primary.ReportFetchFailureRequest
+	(*ReportFetchFailureResponse)(nil), // 45: gomr.primary.ReportFetchFailureResponse
+	nil,                                // 46: gomr.primary.StepSpec.OptionsEntry
+	nil,                                // 47: gomr.primary.Step.CountersEntry
+	nil,                                // 48: gomr.primary.Assignment.OptionsEntry
+	nil,                                // 49: gomr.primary.ReportAttemptRequest.CountersEntry
 }
 var file_primary_proto_depIdxs = []int32{
 	20, // 0: gomr.primary.AddPrimaryRequest.primary:type_name -> gomr.primary.Primary
 	20, // 1: gomr.primary.RegisterPrimaryRequest.primary:type_name -> gomr.primary.Primary
-	38, // 2: gomr.primary.StepSpec.options:type_name -> gomr.primary.StepSpec.OptionsEntry
+	46, // 2: gomr.primary.StepSpec.options:type_name -> gomr.primary.StepSpec.OptionsEntry
 	6,  // 3: gomr.primary.SubmitStepRequest.spec:type_name -> gomr.primary.StepSpec
 	6,  // 4: gomr.primary.Step.spec:type_name -> gomr.primary.StepSpec
-	39, // 5: gomr.primary.Step.counters:type_name -> gomr.primary.Step.CountersEntry
+	47, // 5: gomr.primary.Step.counters:type_name -> gomr.primary.Step.CountersEntry
 	10, // 6: gomr.primary.Step.tasks:type_name -> gomr.primary.Task
 	33, // 7: gomr.primary.Task.split:type_name -> gomr.primary.Split
 	11, // 8: gomr.primary.Task.attempts:type_name -> gomr.primary.Attempt
@@ -2703,43 +3131,52 @@ var file_primary_proto_depIdxs = []int32{
 	25, // 13: gomr.primary.RegisterRequest.worker:type_name -> gomr.primary.WorkerInfo
 	28, // 14: gomr.primary.HeartbeatRequest.running:type_name -> gomr.primary.AttemptStatus
 	35, // 15: gomr.primary.PollTasksResponse.assignments:type_name -> gomr.primary.Assignment
-	40, // 16: gomr.primary.Assignment.options:type_name -> gomr.primary.Assignment.OptionsEntry
+	48, // 16: gomr.primary.Assignment.options:type_name -> gomr.primary.Assignment.OptionsEntry
 	33, // 17: gomr.primary.Assignment.split:type_name -> gomr.primary.Split
 	34, // 18: gomr.primary.Assignment.map_outputs:type_name -> gomr.primary.MapOutput
-	41, // 19: gomr.primary.ReportAttemptRequest.counters:type_name -> gomr.primary.ReportAttemptRequest.CountersEntry
-	7,  // 20: gomr.primary.Client.SubmitStep:input_type -> gomr.primary.SubmitStepRequest
-	12, // 21: gomr.primary.Client.ListSteps:input_type -> gomr.primary.ListStepsRequest
-	14, // 22: gomr.primary.Client.DescribeStep:input_type -> gomr.primary.DescribeStepRequest
-	16, // 23: gomr.primary.Client.CancelStep:input_type -> gomr.primary.CancelStepRequest
-	18, // 24: gomr.primary.Client.ListNodes:input_type -> gomr.primary.ListNodesRequest
-	2,  // 25: gomr.primary.Client.RemovePrimary:input_type -> gomr.primary.RemovePrimaryRequest
-	4,  // 26: gomr.primary.Peer.RegisterPrimary:input_type -> gomr.primary.RegisterPrimaryRequest
-	0,  // 27: gomr.primary.Peer.AddPrimary:input_type -> gomr.primary.AddPrimaryRequest
-	19, // 28: gomr.primary.Peer.Status:input_type -> gomr.primary.StatusRequest
-	23, // 29: gomr.primary.Worker.Join:input_type -> gomr.primary.JoinRequest
-	26, // 30: gomr.primary.Worker.Register:input_type -> gomr.primary.RegisterRequest
-	29, // 31: gomr.primary.Worker.Heartbeat:input_type -> gomr.primary.HeartbeatRequest
-	31, // 32: gomr.primary.Worker.PollTasks:input_type -> gomr.primary.PollTasksRequest
-	36, // 33: gomr.primary.Worker.ReportAttempt:input_type -> gomr.primary.ReportAttemptRequest
-	8,  // 34: gomr.primary.Client.SubmitStep:output_type -> gomr.primary.SubmitStepResponse
-	13, // 35: gomr.primary.Client.ListSteps:output_type -> gomr.primary.ListStepsResponse
-	15, // 36: gomr.primary.Client.DescribeStep:output_type -> gomr.primary.DescribeStepResponse
-	17, // 37: gomr.primary.Client.CancelStep:output_type -> gomr.primary.CancelStepResponse
-	22, // 38: gomr.primary.Client.ListNodes:output_type -> gomr.primary.ListNodesResponse
-	3,  // 39: gomr.primary.Client.RemovePrimary:output_type -> gomr.primary.RemovePrimaryResponse
-	5,  // 40: gomr.primary.Peer.RegisterPrimary:output_type -> gomr.primary.RegisterPrimaryResponse
-	1,  // 41: gomr.primary.Peer.AddPrimary:output_type -> gomr.primary.AddPrimaryResponse
-	20, // 42: gomr.primary.Peer.Status:output_type -> gomr.primary.Primary
-	24, // 43: gomr.primary.Worker.Join:output_type -> gomr.primary.JoinResponse
-	27, // 44: gomr.primary.Worker.Register:output_type -> gomr.primary.RegisterResponse
-	30, // 45: gomr.primary.Worker.Heartbeat:output_type -> gomr.primary.HeartbeatResponse
-	32, // 46: gomr.primary.Worker.PollTasks:output_type -> gomr.primary.PollTasksResponse
-	37, // 47: gomr.primary.Worker.ReportAttempt:output_type -> gomr.primary.ReportAttemptResponse
-	34, // [34:48] is the sub-list for method output_type
-	20, // [20:34] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	49, // 19: gomr.primary.ReportAttemptRequest.counters:type_name -> gomr.primary.ReportAttemptRequest.CountersEntry
+	34, // 20: gomr.primary.MapOutputsResponse.map_outputs:type_name -> gomr.primary.MapOutput
+	7,  // 21: gomr.primary.Client.SubmitStep:input_type -> gomr.primary.SubmitStepRequest
+	12, // 22: gomr.primary.Client.ListSteps:input_type -> gomr.primary.ListStepsRequest
+	14, // 23: gomr.primary.Client.DescribeStep:input_type -> gomr.primary.DescribeStepRequest
+	16, // 24: gomr.primary.Client.CancelStep:input_type -> gomr.primary.CancelStepRequest
+	18, // 25: gomr.primary.Client.ListNodes:input_type -> gomr.primary.ListNodesRequest
+	2,  // 26: gomr.primary.Client.RemovePrimary:input_type -> gomr.primary.RemovePrimaryRequest
+	38, // 27: gomr.primary.Client.KillAttempt:input_type -> gomr.primary.KillAttemptRequest
+	40, // 28: gomr.primary.Client.DrainWorker:input_type -> gomr.primary.DrainWorkerRequest
+	4,  // 29: gomr.primary.Peer.RegisterPrimary:input_type -> gomr.primary.RegisterPrimaryRequest
+	0,  // 30: gomr.primary.Peer.AddPrimary:input_type -> gomr.primary.AddPrimaryRequest
+	19, // 31: gomr.primary.Peer.Status:input_type -> gomr.primary.StatusRequest
+	23, // 32: gomr.primary.Worker.Join:input_type -> gomr.primary.JoinRequest
+	26, // 33: gomr.primary.Worker.Register:input_type -> gomr.primary.RegisterRequest
+	29, // 34: gomr.primary.Worker.Heartbeat:input_type -> gomr.primary.HeartbeatRequest
+	31, // 35: gomr.primary.Worker.PollTasks:input_type -> gomr.primary.PollTasksRequest
+	36, // 36: gomr.primary.Worker.ReportAttempt:input_type -> gomr.primary.ReportAttemptRequest
+	42, // 37: gomr.primary.Worker.MapOutputs:input_type -> gomr.primary.MapOutputsRequest
+	44, // 38: gomr.primary.Worker.ReportFetchFailure:input_type -> gomr.primary.ReportFetchFailureRequest
+	8,  // 39: gomr.primary.Client.SubmitStep:output_type -> gomr.primary.SubmitStepResponse
+	13, // 40: gomr.primary.Client.ListSteps:output_type -> gomr.primary.ListStepsResponse
+	15, // 41: gomr.primary.Client.DescribeStep:output_type -> gomr.primary.DescribeStepResponse
+	17, // 42: gomr.primary.Client.CancelStep:output_type -> gomr.primary.CancelStepResponse
+	22, // 43: gomr.primary.Client.ListNodes:output_type -> gomr.primary.ListNodesResponse
+	3,  // 44: gomr.primary.Client.RemovePrimary:output_type -> gomr.primary.RemovePrimaryResponse
+	39, // 45: gomr.primary.Client.KillAttempt:output_type -> gomr.primary.KillAttemptResponse
+	41, // 46: gomr.primary.Client.DrainWorker:output_type -> gomr.primary.DrainWorkerResponse
+	5,  // 47: gomr.primary.Peer.RegisterPrimary:output_type -> gomr.primary.RegisterPrimaryResponse
+	1,  // 48: gomr.primary.Peer.AddPrimary:output_type -> gomr.primary.AddPrimaryResponse
+	20, // 49: gomr.primary.Peer.Status:output_type -> gomr.primary.Primary
+	24, // 50: gomr.primary.Worker.Join:output_type -> gomr.primary.JoinResponse
+	27, // 51: gomr.primary.Worker.Register:output_type -> gomr.primary.RegisterResponse
+	30, // 52: gomr.primary.Worker.Heartbeat:output_type -> gomr.primary.HeartbeatResponse
+	32, // 53: gomr.primary.Worker.PollTasks:output_type -> gomr.primary.PollTasksResponse
+	37, // 54: gomr.primary.Worker.ReportAttempt:output_type -> gomr.primary.ReportAttemptResponse
+	43, // 55: gomr.primary.Worker.MapOutputs:output_type -> gomr.primary.MapOutputsResponse
+	45, // 56: gomr.primary.Worker.ReportFetchFailure:output_type -> gomr.primary.ReportFetchFailureResponse
+	39, // [39:57] is the sub-list for method output_type
+	21, // [21:39] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_primary_proto_init() }
@@ -2753,7 +3190,7 @@ func file_primary_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_primary_proto_rawDesc), len(file_primary_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   42,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -29,6 +29,8 @@ const (
 	Client_CancelStep_FullMethodName    = "/gomr.primary.Client/CancelStep"
 	Client_ListNodes_FullMethodName     = "/gomr.primary.Client/ListNodes"
 	Client_RemovePrimary_FullMethodName = "/gomr.primary.Client/RemovePrimary"
+	Client_KillAttempt_FullMethodName   = "/gomr.primary.Client/KillAttempt"
+	Client_DrainWorker_FullMethodName   = "/gomr.primary.Client/DrainWorker"
 )
 
 // ClientClient is the client API for Client service.
@@ -49,6 +51,11 @@ type ClientClient interface {
 	ListNodes(ctx context.Context, in *ListNodesRequest, opts ...grpc.CallOption) (*ListNodesResponse, error)
 	// RemovePrimary takes a primary out of the Raft group.
 	RemovePrimary(ctx context.Context, in *RemovePrimaryRequest, opts ...grpc.CallOption) (*RemovePrimaryResponse, error)
+	// KillAttempt kills a running attempt; its task runs again. A killed
+	// attempt is not counted as a failure.
+	KillAttempt(ctx context.Context, in *KillAttemptRequest, opts ...grpc.CallOption) (*KillAttemptResponse, error)
+	// DrainWorker lets a worker finish its attempts and gives it no more.
+	DrainWorker(ctx context.Context, in *DrainWorkerRequest, opts ...grpc.CallOption) (*DrainWorkerResponse, error)
 }
 
 type clientClient struct {
@@ -119,6 +126,26 @@ func (c *clientClient) RemovePrimary(ctx context.Context, in *RemovePrimaryReque
 	return out, nil
 }
 
+func (c *clientClient) KillAttempt(ctx context.Context, in *KillAttemptRequest, opts ...grpc.CallOption) (*KillAttemptResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(KillAttemptResponse)
+	err := c.cc.Invoke(ctx, Client_KillAttempt_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientClient) DrainWorker(ctx context.Context, in *DrainWorkerRequest, opts ...grpc.CallOption) (*DrainWorkerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DrainWorkerResponse)
+	err := c.cc.Invoke(ctx, Client_DrainWorker_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClientServer is the server API for Client service.
 // All implementations must embed UnimplementedClientServer
 // for forward compatibility.
@@ -137,6 +164,11 @@ type ClientServer interface {
 	ListNodes(context.Context, *ListNodesRequest) (*ListNodesResponse, error)
 	// RemovePrimary takes a primary out of the Raft group.
 	RemovePrimary(context.Context, *RemovePrimaryRequest) (*RemovePrimaryResponse, error)
+	// KillAttempt kills a running attempt; its task runs again. A killed
+	// attempt is not counted as a failure.
+	KillAttempt(context.Context, *KillAttemptRequest) (*KillAttemptResponse, error)
+	// DrainWorker lets a worker finish its attempts and gives it no more.
+	DrainWorker(context.Context, *DrainWorkerRequest) (*DrainWorkerResponse, error)
 	mustEmbedUnimplementedClientServer()
 }
 
@@ -164,6 +196,12 @@ func (UnimplementedClientServer) ListNodes(context.Context, *ListNodesRequest) (
 }
 func (UnimplementedClientServer) RemovePrimary(context.Context, *RemovePrimaryRequest) (*RemovePrimaryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RemovePrimary not implemented")
+}
+func (UnimplementedClientServer) KillAttempt(context.Context, *KillAttemptRequest) (*KillAttemptResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method KillAttempt not implemented")
+}
+func (UnimplementedClientServer) DrainWorker(context.Context, *DrainWorkerRequest) (*DrainWorkerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DrainWorker not implemented")
 }
 func (UnimplementedClientServer) mustEmbedUnimplementedClientServer() {}
 func (UnimplementedClientServer) testEmbeddedByValue()                {}
@@ -294,6 +332,42 @@ func _Client_RemovePrimary_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Client_KillAttempt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(KillAttemptRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientServer).KillAttempt(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Client_KillAttempt_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientServer).KillAttempt(ctx, req.(*KillAttemptRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Client_DrainWorker_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DrainWorkerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientServer).DrainWorker(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Client_DrainWorker_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientServer).DrainWorker(ctx, req.(*DrainWorkerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Client_ServiceDesc is the grpc.ServiceDesc for Client service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -324,6 +398,14 @@ var Client_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RemovePrimary",
 			Handler:    _Client_RemovePrimary_Handler,
+		},
+		{
+			MethodName: "KillAttempt",
+			Handler:    _Client_KillAttempt_Handler,
+		},
+		{
+			MethodName: "DrainWorker",
+			Handler:    _Client_DrainWorker_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
@@ -523,11 +605,13 @@ var Peer_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	Worker_Join_FullMethodName          = "/gomr.primary.Worker/Join"
-	Worker_Register_FullMethodName      = "/gomr.primary.Worker/Register"
-	Worker_Heartbeat_FullMethodName     = "/gomr.primary.Worker/Heartbeat"
-	Worker_PollTasks_FullMethodName     = "/gomr.primary.Worker/PollTasks"
-	Worker_ReportAttempt_FullMethodName = "/gomr.primary.Worker/ReportAttempt"
+	Worker_Join_FullMethodName               = "/gomr.primary.Worker/Join"
+	Worker_Register_FullMethodName           = "/gomr.primary.Worker/Register"
+	Worker_Heartbeat_FullMethodName          = "/gomr.primary.Worker/Heartbeat"
+	Worker_PollTasks_FullMethodName          = "/gomr.primary.Worker/PollTasks"
+	Worker_ReportAttempt_FullMethodName      = "/gomr.primary.Worker/ReportAttempt"
+	Worker_MapOutputs_FullMethodName         = "/gomr.primary.Worker/MapOutputs"
+	Worker_ReportFetchFailure_FullMethodName = "/gomr.primary.Worker/ReportFetchFailure"
 )
 
 // WorkerClient is the client API for Worker service.
@@ -547,6 +631,12 @@ type WorkerClient interface {
 	PollTasks(ctx context.Context, in *PollTasksRequest, opts ...grpc.CallOption) (*PollTasksResponse, error)
 	// ReportAttempt records an attempt's end.
 	ReportAttempt(ctx context.Context, in *ReportAttemptRequest, opts ...grpc.CallOption) (*ReportAttemptResponse, error)
+	// MapOutputs returns where a step's map outputs are now, for reducers
+	// whose fetch failed.
+	MapOutputs(ctx context.Context, in *MapOutputsRequest, opts ...grpc.CallOption) (*MapOutputsResponse, error)
+	// ReportFetchFailure tells the leader a map output cannot be fetched;
+	// the map task runs again.
+	ReportFetchFailure(ctx context.Context, in *ReportFetchFailureRequest, opts ...grpc.CallOption) (*ReportFetchFailureResponse, error)
 }
 
 type workerClient struct {
@@ -607,6 +697,26 @@ func (c *workerClient) ReportAttempt(ctx context.Context, in *ReportAttemptReque
 	return out, nil
 }
 
+func (c *workerClient) MapOutputs(ctx context.Context, in *MapOutputsRequest, opts ...grpc.CallOption) (*MapOutputsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MapOutputsResponse)
+	err := c.cc.Invoke(ctx, Worker_MapOutputs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *workerClient) ReportFetchFailure(ctx context.Context, in *ReportFetchFailureRequest, opts ...grpc.CallOption) (*ReportFetchFailureResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportFetchFailureResponse)
+	err := c.cc.Invoke(ctx, Worker_ReportFetchFailure_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkerServer is the server API for Worker service.
 // All implementations must embed UnimplementedWorkerServer
 // for forward compatibility.
@@ -624,6 +734,12 @@ type WorkerServer interface {
 	PollTasks(context.Context, *PollTasksRequest) (*PollTasksResponse, error)
 	// ReportAttempt records an attempt's end.
 	ReportAttempt(context.Context, *ReportAttemptRequest) (*ReportAttemptResponse, error)
+	// MapOutputs returns where a step's map outputs are now, for reducers
+	// whose fetch failed.
+	MapOutputs(context.Context, *MapOutputsRequest) (*MapOutputsResponse, error)
+	// ReportFetchFailure tells the leader a map output cannot be fetched;
+	// the map task runs again.
+	ReportFetchFailure(context.Context, *ReportFetchFailureRequest) (*ReportFetchFailureResponse, error)
 	mustEmbedUnimplementedWorkerServer()
 }
 
@@ -648,6 +764,12 @@ func (UnimplementedWorkerServer) PollTasks(context.Context, *PollTasksRequest) (
 }
 func (UnimplementedWorkerServer) ReportAttempt(context.Context, *ReportAttemptRequest) (*ReportAttemptResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReportAttempt not implemented")
+}
+func (UnimplementedWorkerServer) MapOutputs(context.Context, *MapOutputsRequest) (*MapOutputsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MapOutputs not implemented")
+}
+func (UnimplementedWorkerServer) ReportFetchFailure(context.Context, *ReportFetchFailureRequest) (*ReportFetchFailureResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportFetchFailure not implemented")
 }
 func (UnimplementedWorkerServer) mustEmbedUnimplementedWorkerServer() {}
 func (UnimplementedWorkerServer) testEmbeddedByValue()                {}
@@ -760,6 +882,42 @@ func _Worker_ReportAttempt_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Worker_MapOutputs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MapOutputsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkerServer).MapOutputs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Worker_MapOutputs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkerServer).MapOutputs(ctx, req.(*MapOutputsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Worker_ReportFetchFailure_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportFetchFailureRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkerServer).ReportFetchFailure(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Worker_ReportFetchFailure_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkerServer).ReportFetchFailure(ctx, req.(*ReportFetchFailureRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Worker_ServiceDesc is the grpc.ServiceDesc for Worker service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -786,6 +944,14 @@ var Worker_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReportAttempt",
 			Handler:    _Worker_ReportAttempt_Handler,
+		},
+		{
+			MethodName: "MapOutputs",
+			Handler:    _Worker_MapOutputs_Handler,
+		},
+		{
+			MethodName: "ReportFetchFailure",
+			Handler:    _Worker_ReportFetchFailure_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
