@@ -128,11 +128,11 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 		if err := t.Job.Mapper.Map(tc, rec, sink); err != nil {
 			return nil, mapError(lr, rec, err)
 		}
-		if records&1023 == 0 {
+		if records&63 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			if t.Progress != nil {
+			if t.Progress != nil && records&1023 == 0 {
 				t.Progress.Set(lr.Progress())
 			}
 		}

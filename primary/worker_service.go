@@ -107,6 +107,10 @@ func (w *workerService) PollTasks(ctx context.Context, req *pb.PollTasksRequest)
 	}, func() (*pb.PollTasksResponse, error) {
 		timeout := time.NewTimer(w.s.cfg.PollTimeout)
 		defer timeout.Stop()
+		// Besides state changes, time passing can make work: an attempt
+		// becomes slow enough for a backup.
+		recheck := time.NewTicker(250 * time.Millisecond)
+		defer recheck.Stop()
 		for {
 			changed := w.s.fsm.Changed()
 			as, err := w.s.assignTo(req)
@@ -121,6 +125,7 @@ func (w *workerService) PollTasks(ctx context.Context, req *pb.PollTasksRequest)
 			case <-timeout.C:
 				return &pb.PollTasksResponse{}, nil
 			case <-changed:
+			case <-recheck.C:
 			}
 		}
 	})

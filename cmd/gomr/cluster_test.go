@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,6 +35,10 @@ type procCluster struct {
 	workers   []*node
 	addrs     []string
 	conn      *pb.Conn
+	opts      clusterOpts
+	// attemptLog is the file every worker appends attempt starts and ends
+	// to.
+	attemptLog string
 }
 
 // clusterOpts shapes a procCluster.
@@ -42,11 +47,20 @@ type clusterOpts struct {
 	workers    []string // roles
 	primaryEnv []string
 	workerEnv  []string
+	// envOf adds environment variables to one worker, by name (core-1).
+	envOf       map[string][]string
+	primaryArgs []string
+	workerArgs  []string
+	slots       int
 }
 
 func startProcCluster(t *testing.T, o clusterOpts) *procCluster {
 	t.Helper()
-	c := &procCluster{t: t, dir: t.TempDir()}
+	c := &procCluster{t: t, dir: t.TempDir(), opts: o}
+	c.attemptLog = filepath.Join(c.dir, "attempts.log")
+	if o.slots == 0 {
+		o.slots = 2
+	}
 	var peers []string
 	type addrs struct{ grpc, raft, gossip string }
 	var pa []addrs
@@ -61,14 +75,12 @@ func startProcCluster(t *testing.T, o clusterOpts) *procCluster {
 		c.primaries = append(c.primaries, &node{name: id, env: o.primaryEnv, args: []string{"primary",
 			"--node-id", id, "--data-dir", filepath.Join(c.dir, id), "--addr", a.grpc, "--raft-addr", a.raft,
 			"--gossip-addr", a.gossip, "--bootstrap", "--peers", strings.Join(peers, ","), "--worker-timeout", "5s", "--log-level", "debug"}})
+		c.primaries[i].args = append(c.primaries[i].args, o.primaryArgs...)
 	}
 	counts := map[string]int{}
 	for _, role := range o.workers {
 		counts[role]++
-		id := fmt.Sprintf("%s-%d", role, counts[role])
-		c.workers = append(c.workers, &node{name: id, env: o.workerEnv, args: []string{"worker",
-			"--id", id, "--role", role, "--join", c.addrs[0], "--addr", freeAddr(t), "--gossip-addr", freeAddr(t),
-			"--data-dir", filepath.Join(c.dir, id), "--slots", "2", "--heartbeat-interval", "500ms", "--log-level", "debug"}})
+		c.workers = append(c.workers, c.workerNode(role, fmt.Sprintf("%s-%d", role, counts[role])))
 	}
 	for _, n := range c.primaries {
 		c.start(n)
@@ -84,6 +96,27 @@ func startProcCluster(t *testing.T, o clusterOpts) *procCluster {
 	t.Cleanup(func() { conn.Close() })
 	c.waitHealthy()
 	return c
+}
+
+// workerNode describes a worker of the cluster.
+func (c *procCluster) workerNode(role, id string) *node {
+	env := append(slices.Clone(c.opts.workerEnv), c.opts.envOf[id]...)
+	slots := c.opts.slots
+	if slots == 0 {
+		slots = 2
+	}
+	args := []string{"worker", "--id", id, "--role", role, "--join", c.addrs[0], "--addr", freeAddr(c.t), "--gossip-addr", freeAddr(c.t),
+		"--data-dir", filepath.Join(c.dir, id), "--slots", fmt.Sprint(slots), "--heartbeat-interval", "500ms", "--log-level", "debug",
+		"--attempt-log", c.attemptLog}
+	return &node{name: id, env: env, args: append(args, c.opts.workerArgs...)}
+}
+
+// addWorker starts one more worker while the cluster runs.
+func (c *procCluster) addWorker(role, id string) *node {
+	n := c.workerNode(role, id)
+	c.workers = append(c.workers, n)
+	c.start(n)
+	return n
 }
 
 func (c *procCluster) start(n *node) {
@@ -341,5 +374,85 @@ func checkCounted(t *testing.T, st *pb.Step, ref string) {
 	}
 	if st.Counters["REDUCE_OUTPUT_RECORDS"] != words {
 		t.Errorf("REDUCE_OUTPUT_RECORDS %d, want %d", st.Counters["REDUCE_OUTPUT_RECORDS"], words)
+	}
+}
+
+// attemptEvent is a line of the workers' attempt log.
+type attemptEvent struct {
+	event, attempt, worker string
+	at                     time.Time
+	result                 string
+}
+
+// attemptEvents reads the attempt log.
+func (c *procCluster) attemptEvents() []attemptEvent {
+	c.t.Helper()
+	b, err := os.ReadFile(c.attemptLog)
+	if err != nil && !os.IsNotExist(err) {
+		c.t.Fatal(err)
+	}
+	var out []attemptEvent
+	for line := range strings.SplitSeq(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 {
+			continue
+		}
+		var ns int64
+		fmt.Sscan(f[3], &ns)
+		ev := attemptEvent{event: f[0], attempt: f[1], worker: f[2], at: time.Unix(0, ns)}
+		if len(f) > 4 {
+			ev.result = f[4]
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// taskOf returns the task an attempt id belongs to: attempt_S_m_000003_1
+// gives "m_000003".
+func taskOf(attempt string) string {
+	parts := strings.Split(attempt, "_")
+	if len(parts) < 4 {
+		return attempt
+	}
+	return parts[len(parts)-3] + "_" + parts[len(parts)-2]
+}
+
+// superviseWorkers restarts every worker that exits while the test runs
+// (workers crash on purpose in fault tests), each time with a new fault
+// seed. It returns a function that stops supervising and reports how many
+// restarts happened.
+func (c *procCluster) superviseWorkers(seed uint64) func() int {
+	done := make(chan struct{})
+	var mu sync.Mutex
+	restarts := 0
+	var wg sync.WaitGroup
+	for i, n := range c.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for start := 1; ; start++ {
+				select {
+				case <-done:
+					return
+				case <-n.p.done:
+				}
+				select {
+				case <-done:
+					return
+				default:
+				}
+				mu.Lock()
+				restarts++
+				mu.Unlock()
+				env := append(slices.Clone(n.env), fmt.Sprintf("GOMR_FAULT_SEED=%d", seed*1000+uint64(i*100+start)))
+				n.p = startProc(c.t, fmt.Sprintf("%s-run%d", n.name, start), env, n.args...)
+			}
+		}()
+	}
+	return func() int {
+		close(done)
+		wg.Wait()
+		return restarts
 	}
 }
