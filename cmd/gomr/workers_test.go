@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -109,17 +110,21 @@ func TestWorkerKilled(t *testing.T) {
 		workerEnv string
 		when      func(*pb.Step) bool
 		victim    func(*procCluster, *pb.Step) *node
+		freeze    bool // SIGSTOP (and later SIGCONT) instead of SIGKILL
 	}{
 		{"mid-map", "GOMR_FAULTS=" + slowMaps,
 			func(st *pb.Step) bool { return st.MapsDone >= st.MapsTotal/4 && runningAttempts(st) > 0 },
-			func(c *procCluster, st *pb.Step) *node { return workerRunning(c, st, state.KindMap) }},
+			func(c *procCluster, st *pb.Step) *node { return workerRunning(c, st, state.KindMap) }, false},
 		{"mid-shuffle", "GOMR_FAULTS=shuffle-send=sleep:1s",
 			func(st *pb.Step) bool { return st.Phase == state.PhaseReduce && runningAttempts(st) > 0 },
 			// A worker whose map outputs reducers on other workers need.
-			func(c *procCluster, st *pb.Step) *node { return workerWithMapOutput(c, st) }},
+			func(c *procCluster, st *pb.Step) *node { return workerWithMapOutput(c, st) }, false},
 		{"mid-reduce", "GOMR_FAULTS=reduce-end=sleep:3s",
 			func(st *pb.Step) bool { return st.Phase == state.PhaseReduce && runningAttempts(st) > 0 },
-			func(c *procCluster, st *pb.Step) *node { return workerRunning(c, st, state.KindReduce) }},
+			func(c *procCluster, st *pb.Step) *node { return workerRunning(c, st, state.KindReduce) }, false},
+		{"frozen mid-map", "GOMR_FAULTS=" + slowMaps,
+			func(st *pb.Step) bool { return st.MapsDone >= st.MapsTotal/4 && runningAttempts(st) > 0 },
+			func(c *procCluster, st *pb.Step) *node { return workerRunning(c, st, state.KindMap) }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := startProcCluster(t, clusterOpts{primaries: 1, workers: []string{"core", "core", "task"}, workerEnv: []string{tc.workerEnv}})
@@ -130,10 +135,24 @@ func TestWorkerKilled(t *testing.T) {
 			if victim == nil {
 				t.Fatalf("no worker to kill at %s %s", st.State, st.Phase)
 			}
+			incarnation := incarnationOf(c, victim.name)
 			killed := time.Now()
-			c.kill(victim)
+			if tc.freeze {
+				victim.p.cmd.Process.Signal(syscall.SIGSTOP)
+			} else {
+				c.kill(victim)
+			}
 			downAt := waitDown(t, c, victim.name)
-			t.Logf("killed %s; declared down %s later", victim.name, downAt.Sub(killed).Round(time.Millisecond))
+			t.Logf("stopped %s (freeze %t); declared down %s later", victim.name, tc.freeze, downAt.Sub(killed).Round(time.Millisecond))
+			if tc.freeze {
+				// Thawed, it finds it was declared down and comes back as
+				// a new incarnation; its old attempts' reports are stale.
+				victim.p.cmd.Process.Signal(syscall.SIGCONT)
+				c.waitHealthy()
+				if inc := incarnationOf(c, victim.name); inc == incarnation {
+					t.Fatalf("%s came back as the same incarnation %d", victim.name, inc)
+				}
+			}
 			st = c.wait(id)
 			if st.State != state.StepCompleted {
 				t.Fatalf("step ended %s: %s", st.State, st.Error)
@@ -143,11 +162,23 @@ func TestWorkerKilled(t *testing.T) {
 			if st.Counters["KILLED_MAPS"]+st.Counters["KILLED_REDUCES"] == 0 && tc.name != "mid-shuffle" {
 				t.Errorf("no attempt was killed by the worker's death: %v", st.Counters)
 			}
-			// The worker comes back as a new incarnation and works again.
-			c.start(victim)
-			c.waitHealthy()
+			if !tc.freeze {
+				// The worker comes back as a new incarnation and works again.
+				c.start(victim)
+				c.waitHealthy()
+			}
 		})
 	}
+}
+
+// incarnationOf returns a worker's registered incarnation.
+func incarnationOf(c *procCluster, id string) int64 {
+	for _, w := range c.nodes().Workers {
+		if w.Id == id {
+			return w.Incarnation
+		}
+	}
+	return 0
 }
 
 // workerWithMapOutput returns a worker holding a map output while reduce
