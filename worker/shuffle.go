@@ -128,6 +128,7 @@ func (w *Worker) fetchAll(ctx context.Context, a *attempt, dir string, c *mapred
 		})
 	}
 	err := g.Wait()
+	w.reclaimSlot(a)
 	if err != nil {
 		for _, f := range out {
 			if f.close != nil {
@@ -147,6 +148,7 @@ func (w *Worker) fetchAll(ctx context.Context, a *attempt, dir string, c *mapred
 // hung.
 func (w *Worker) relocate(ctx context.Context, a *attempt, mo *pb.MapOutput, fetchErr error) (*pb.MapOutput, error) {
 	w.log.Warn("map output unreachable; waiting for it elsewhere", "attempt", a.spec.AttemptId, "map", mo.AttemptId, "err", fetchErr)
+	w.lendSlot(a)
 	var reported time.Time
 	for {
 		a.progress.Tick()

@@ -52,6 +52,9 @@ type attempt struct {
 	incarnation int64
 	cancel      context.CancelFunc
 	progress    mapreduce.Progress
+	// lent is set while a reduce attempt waits for a lost map output to
+	// be made again and has lent its slot to that map (see lendSlot).
+	lent bool
 }
 
 // Start starts a worker: its shuffle service, its gossip member, its
@@ -330,6 +333,10 @@ func (w *Worker) launch(spec *pb.Assignment, inc int64) {
 		w.audit("end", spec.AttemptId, result)
 		w.mu.Lock()
 		delete(w.running, spec.AttemptId)
+		if a.lent {
+			a.lent = false
+			w.free--
+		}
 		w.free++
 		w.mu.Unlock()
 		select {
@@ -356,6 +363,35 @@ func (w *Worker) audit(event, attempt, result string) {
 	defer f.Close()
 	if _, err := f.WriteString(line); err != nil {
 		w.log.Warn("attempt log", "err", err)
+	}
+}
+
+// lendSlot frees the slot of a reduce attempt that waits for a lost map
+// output to be made again: without it, reducers waiting for maps could
+// hold every slot while the maps they wait for find none.
+func (w *Worker) lendSlot(a *attempt) {
+	w.mu.Lock()
+	lent := !a.lent
+	if lent {
+		a.lent = true
+		w.free++
+	}
+	w.mu.Unlock()
+	if lent {
+		select {
+		case w.slotFreed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// reclaimSlot takes back a slot lendSlot lent.
+func (w *Worker) reclaimSlot(a *attempt) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if a.lent {
+		a.lent = false
+		w.free--
 	}
 }
 

@@ -430,3 +430,26 @@ func TestWorkerKillCost(t *testing.T) {
 	t.Logf("%d MB word count: %s undisturbed, %s with a worker killed mid-map: %s more",
 		*workerKillMB, calm.Round(time.Millisecond), disturbed.Round(time.Millisecond), (disturbed - calm).Round(time.Millisecond))
 }
+
+// TestLostMapOutputsWithEverySlotReducing kills a worker while reducers
+// fill every slot of the one worker left: the reducers waiting for lost map
+// outputs must lend their slots to the maps that make them again, or the
+// step would wait forever.
+func TestLostMapOutputsWithEverySlotReducing(t *testing.T) {
+	in, ref := bigInput(t, 2, 1<<20, 4)
+	c := startProcCluster(t, clusterOpts{primaries: 1, workers: []string{"core", "core"}, workerEnv: []string{"GOMR_FAULTS=shuffle-send=sleep:500ms"}})
+	out := filepath.Join(t.TempDir(), "out")
+	id := c.submit(&pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 4, SplitSize: 256 << 10})
+	st := c.waitUntil(id, "the reduce phase", func(st *pb.Step) bool { return st.Phase == state.PhaseReduce && runningAttempts(st) >= 2 })
+	victim := workerWithMapOutput(c, st)
+	if victim == nil {
+		t.Fatal("no worker holds a map output")
+	}
+	c.kill(victim)
+	st = c.wait(id)
+	if st.State != state.StepCompleted {
+		t.Fatalf("step ended %s: %s", st.State, st.Error)
+	}
+	checkOutput(t, out, ref)
+	checkCounted(t, st, ref)
+}
