@@ -54,7 +54,7 @@ func newSortBuffer(job *Job, parts, budget int, store runStore, c *Counters) (*s
 		return nil, fmt.Errorf("sort buffer budget %d out of range [1 KiB, 2 GiB]", budget)
 	}
 	sb := &sortBuffer{job: job, parts: parts, budget: budget, store: store, counters: c}
-	if m, ok := bufferPool.Get().(*bufferMem); ok {
+	if m := spareBuffers.get(); m != nil {
 		sb.data, sb.recs, sb.scratch = m.data[:0], m.recs[:0], m.scratch[:0]
 	} else {
 		initial := min(budget, 1<<20)
@@ -71,14 +71,43 @@ type bufferMem struct {
 	recs, scratch []recRef
 }
 
-var bufferPool sync.Pool
+// maxSpareBuffers is how many sort buffers' memory a process keeps for
+// later tasks (enough for the slots of a worker; a sync.Pool would drop
+// them at every garbage collection, which a busy map task triggers often).
+const maxSpareBuffers = 4
+
+type bufferList struct {
+	mu   sync.Mutex
+	list []*bufferMem
+}
+
+var spareBuffers bufferList
+
+func (l *bufferList) get() *bufferMem {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.list); n > 0 {
+		m := l.list[n-1]
+		l.list = l.list[:n-1]
+		return m
+	}
+	return nil
+}
+
+func (l *bufferList) put(m *bufferMem) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.list) < maxSpareBuffers {
+		l.list = append(l.list, m)
+	}
+}
 
 // release returns the buffer's memory for the next task to use.
 func (sb *sortBuffer) release() {
 	if sb.data == nil {
 		return
 	}
-	bufferPool.Put(&bufferMem{data: sb.data, recs: sb.recs, scratch: sb.scratch})
+	spareBuffers.put(&bufferMem{data: sb.data, recs: sb.recs, scratch: sb.scratch})
 	sb.data, sb.recs, sb.scratch = nil, nil, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -83,6 +84,7 @@ a fixed vocabulary, or access-log lines for logagg) instead of --input.`,
 	f.String("sort-buffer", "64MiB", "map output a map task buffers before it spills")
 	f.Bool("coreutils", false, "also time tr | sort | uniq -c on the same input (wordcount only)")
 	f.String("work-dir", "", "folder for generated input and outputs (default: a temporary folder, removed)")
+	f.String("cpuprofile", "", "write a CPU profile of the whole benchmark to this file")
 	addOutputFlag(cmd)
 	addJobFlags(cmd, job)
 	return cmd
@@ -123,6 +125,17 @@ func runBench(cmd *cobra.Command, v *viper.Viper, args []string) error {
 		return err
 	}
 	reducers := v.GetInt("reducers")
+	if path := v.GetString("cpuprofile"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	work := v.GetString("work-dir")
 	if work == "" {
 		if work, err = os.MkdirTemp("", "gomr-bench-"); err != nil {
