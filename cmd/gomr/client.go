@@ -118,6 +118,28 @@ func runClient(fn func(x *clientCmd) error) func(*cobra.Command, []string) error
 	}
 }
 
+// newActionCmd makes a client command that acts on its one argument with
+// one call, then prints the line the call returns.
+func newActionCmd(use, short string, call func(ctx context.Context, c *clusterClient, arg string) (string, error)) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: runClient(func(x *clientCmd) error {
+			ctx, cancel := callCtx(x.cmd.Context())
+			defer cancel()
+			line, err := call(ctx, x.c, x.args[0])
+			if err != nil {
+				return x.c.explain(err)
+			}
+			fmt.Fprintln(x.cmd.OutOrStdout(), line)
+			return nil
+		}),
+	}
+	addClusterFlag(cmd)
+	return cmd
+}
+
 // callCtx returns a context for one call.
 func callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, callTimeout)

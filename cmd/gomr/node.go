@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -19,41 +20,19 @@ func newNodeCmd() *cobra.Command {
 }
 
 func newNodeDrainCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "drain WORKER-ID",
-		Short: "Let a worker finish its attempts and give it no new ones (before removing it, as an EMR resize does)",
-		Args:  cobra.ExactArgs(1),
-		RunE: runClient(func(x *clientCmd) error {
-			ctx, cancel := callCtx(x.cmd.Context())
-			defer cancel()
-			if _, err := x.c.DrainWorker(ctx, &pb.DrainWorkerRequest{Id: x.args[0]}, waitReady); err != nil {
-				return x.c.explain(err)
-			}
-			fmt.Fprintf(x.cmd.OutOrStdout(), "worker %s DRAINING\n", x.args[0])
-			return nil
-		}),
-	}
-	addClusterFlag(cmd)
-	return cmd
+	return newActionCmd("drain WORKER-ID", "Let a worker finish its attempts and give it no new ones (before removing it, as an EMR resize does)",
+		func(ctx context.Context, c *clusterClient, id string) (string, error) {
+			_, err := c.DrainWorker(ctx, &pb.DrainWorkerRequest{Id: id}, waitReady)
+			return "worker " + id + " DRAINING", err
+		})
 }
 
 func newNodeRemovePrimaryCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "remove-primary ID",
-		Short: "Take a primary out of the Raft group (then stop its process)",
-		Args:  cobra.ExactArgs(1),
-		RunE: runClient(func(x *clientCmd) error {
-			ctx, cancel := callCtx(x.cmd.Context())
-			defer cancel()
-			if _, err := x.c.RemovePrimary(ctx, &pb.RemovePrimaryRequest{Id: x.args[0]}, waitReady); err != nil {
-				return x.c.explain(err)
-			}
-			fmt.Fprintf(x.cmd.OutOrStdout(), "primary %s removed from the raft group\n", x.args[0])
-			return nil
-		}),
-	}
-	addClusterFlag(cmd)
-	return cmd
+	return newActionCmd("remove-primary ID", "Take a primary out of the Raft group (then stop its process)",
+		func(ctx context.Context, c *clusterClient, id string) (string, error) {
+			_, err := c.RemovePrimary(ctx, &pb.RemovePrimaryRequest{Id: id}, waitReady)
+			return "primary " + id + " removed from the raft group", err
+		})
 }
 
 func newNodeListCmd() *cobra.Command {

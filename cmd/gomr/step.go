@@ -364,42 +364,22 @@ func newStepDescribeCmd() *cobra.Command {
 }
 
 func newStepCancelCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "cancel STEP-ID",
-		Short: "Cancel a step that has not ended; its partial output is removed",
-		Args:  cobra.ExactArgs(1),
-		RunE: runClient(func(x *clientCmd) error {
-			ctx, cancel := callCtx(x.cmd.Context())
-			defer cancel()
-			resp, err := x.c.CancelStep(ctx, &pb.CancelStepRequest{StepId: x.args[0]}, waitReady)
+	return newActionCmd("cancel STEP-ID", "Cancel a step that has not ended; its partial output is removed",
+		func(ctx context.Context, c *clusterClient, id string) (string, error) {
+			resp, err := c.CancelStep(ctx, &pb.CancelStepRequest{StepId: id}, waitReady)
 			if err != nil {
-				return x.c.explain(err)
+				return "", err
 			}
-			fmt.Fprintf(x.cmd.OutOrStdout(), "%s %s\n", x.args[0], resp.State)
-			return nil
-		}),
-	}
-	addClusterFlag(cmd)
-	return cmd
+			return id + " " + resp.State, nil
+		})
 }
 
 func newStepKillAttemptCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "kill-attempt ATTEMPT-ID",
-		Short: "Kill a running attempt; its task runs again (a kill is not counted as a failure)",
-		Args:  cobra.ExactArgs(1),
-		RunE: runClient(func(x *clientCmd) error {
-			ctx, cancel := callCtx(x.cmd.Context())
-			defer cancel()
-			if _, err := x.c.KillAttempt(ctx, &pb.KillAttemptRequest{AttemptId: x.args[0]}, waitReady); err != nil {
-				return x.c.explain(err)
-			}
-			fmt.Fprintf(x.cmd.OutOrStdout(), "%s KILLED\n", x.args[0])
-			return nil
-		}),
-	}
-	addClusterFlag(cmd)
-	return cmd
+	return newActionCmd("kill-attempt ATTEMPT-ID", "Kill a running attempt; its task runs again (a kill is not counted as a failure)",
+		func(ctx context.Context, c *clusterClient, id string) (string, error) {
+			_, err := c.KillAttempt(ctx, &pb.KillAttemptRequest{AttemptId: id}, waitReady)
+			return id + " KILLED", err
+		})
 }
 
 // partFiles lists the part files of a step's output folder.
