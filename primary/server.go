@@ -378,13 +378,6 @@ func (s *Server) Stop() {
 	})
 }
 
-// Kill stops the primary abruptly, as a crash would: it does not leave the
-// gossip ring (the others notice it is gone by probing) and nothing is
-// handed over. Its Raft log stays on disk.
-func (s *Server) Kill() {
-	s.stopOnce.Do(s.close)
-}
-
 func (s *Server) close() {
 	s.cancel()
 	if s.grpc != nil {

@@ -36,11 +36,6 @@ type Options struct {
 	MaxFailuresPerWorker int
 }
 
-// DefaultOptions returns the default policy at time now.
-func DefaultOptions(now time.Time) Options {
-	return Options{Now: now.UnixNano(), SlowFactor: 2, MinGap: time.Second, MaxFailuresPerWorker: 3}
-}
-
 // AttemptID names attempt n of a task in Hadoop's style, e.g.
 // attempt_s-1ABC_m_000003_0.
 func AttemptID(stepID, kind string, index, n int) string {

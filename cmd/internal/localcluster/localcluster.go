@@ -218,12 +218,6 @@ func (c *Cluster) Isolate(i int) { c.cuts[i].Store(true) }
 // Heal ends Isolate.
 func (c *Cluster) Heal(i int) { c.cuts[i].Store(false) }
 
-// CrashPrimary stops primary i abruptly (see primary.Server.Kill).
-func (c *Cluster) CrashPrimary(i int) {
-	c.Primaries[i].Kill()
-	c.Primaries[i] = nil
-}
-
 // StopPrimary stops primary i gracefully.
 func (c *Cluster) StopPrimary(i int) {
 	c.Primaries[i].Stop()
