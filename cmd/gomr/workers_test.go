@@ -241,7 +241,9 @@ func TestSlowWorkerGetsBackups(t *testing.T) {
 // map and reduce task runs exactly once.
 func TestEveryTaskRunsOnce(t *testing.T) {
 	in, ref := bigInput(t, 3, 1<<20, 4)
-	c := startProcCluster(t, clusterOpts{primaries: 1, workers: []string{"core", "core", "task"}})
+	// Speculation stays on; the wider gap keeps a loaded test machine from
+	// making a healthy attempt look slow.
+	c := startProcCluster(t, clusterOpts{primaries: 1, workers: []string{"core", "core", "task"}, primaryArgs: []string{"--speculation-min-gap", "10s"}})
 	out := filepath.Join(t.TempDir(), "out")
 	st := c.wait(c.submit(&pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 4, SplitSize: 64 << 10}))
 	if st.State != state.StepCompleted {
