@@ -32,6 +32,10 @@ type Definition struct {
 	Name    string
 	Summary string
 	Options []Option
+	// MapOnly is set for jobs whose mapper output is the job's output, so
+	// that a step may run with zero reducers. Jobs whose mappers emit an
+	// intermediate encoding (counts as varints) need a reducer.
+	MapOnly bool
 	build   func(opts map[string]string) (*mapreduce.Job, error)
 }
 

@@ -240,3 +240,38 @@ type renamingCombiner struct{}
 func (renamingCombiner) Reduce(key []byte, values *Values, out Emitter) error {
 	return out.Emit(append([]byte("x"), key...), []byte{1})
 }
+
+// upperMapper emits each line upper-cased, with its offset as the value.
+type upperMapper struct{}
+
+func (upperMapper) Map(_ *TaskContext, rec Record, out Emitter) error {
+	return out.Emit(bytes.ToUpper(rec.Line), []byte(strconv.FormatInt(rec.Offset, 10)))
+}
+
+func TestMapOnlyWritesMapperOutput(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	os.WriteFile(in, []byte("b\na\nc\n"), 0o644)
+	files, _ := ListInputs([]string{in})
+	splits, _ := PlanSplits(files, 4)
+	out := filepath.Join(dir, "out")
+	c, err := RunSequential(context.Background(), &Job{Mapper: upperMapper{}}, splits, SequentialOptions{Reducers: 0, Output: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i := range splits {
+		b, err := os.ReadFile(filepath.Join(out, PartName('m', i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(b))
+	}
+	// Map-only output keeps each split's lines in input order, unsorted.
+	if strings.Join(got, "|") != "B\t0\nA\t2\n|C\t4\n" || c.Get(MapOutputRecords) != 3 {
+		t.Fatalf("part-m files %q, counters %v", got, c.Map())
+	}
+	if _, err := os.Stat(filepath.Join(out, SuccessFile)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -83,6 +83,9 @@ func (s *Server) validateSpec(p *pb.StepSpec) (state.StepSpec, error) {
 	if spec.Reducers < 0 || spec.Reducers > maxReducers {
 		return spec, fmt.Errorf("%w: reducers must be in [0, %d], got %d", errInvalid, maxReducers, spec.Reducers)
 	}
+	if spec.Reducers == 0 && !def.MapOnly {
+		return spec, fmt.Errorf("%w: job %s needs at least one reducer (its map output is not its final output)", errInvalid, def.Name)
+	}
 	if spec.SplitSize == 0 {
 		spec.SplitSize = mapreduce.DefaultSplitSize
 	}

@@ -36,7 +36,7 @@ func addSpecFlags(cmd *cobra.Command, job string) {
 	f.String("job", "", "built-in job to run (see `gomr jobs`)")
 	f.StringArray("input", nil, "input file, folder or glob (repeat for several; extra arguments are inputs too)")
 	f.String("name", "", "step name (default: the job name)")
-	f.Int("reducers", 1, "number of reduce tasks (0: map-only, mapper output is written as is)")
+	f.Int("reducers", 1, "number of reduce tasks (0: map-only, for jobs whose mapper output is final)")
 	f.String("split-size", "64MiB", "largest input split a map task reads")
 	f.String("sort-buffer", "64MiB", "map output a map task buffers in memory before it spills to disk")
 	f.String("max-line-bytes", "1MiB", "longest input line accepted")

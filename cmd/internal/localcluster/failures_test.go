@@ -115,6 +115,8 @@ func TestBadInputGetsAClearError(t *testing.T) {
 			codes.InvalidArgument, []string{"not an absolute path"}},
 		{"negative reducers", &pb.StepSpec{Job: "wordcount", Inputs: []string{good}, Output: out("h"), Reducers: -1},
 			codes.InvalidArgument, []string{"reducers"}},
+		{"no reducer for a job that needs one", &pb.StepSpec{Job: "wordcount", Inputs: []string{good}, Output: out("i"), Reducers: 0},
+			codes.InvalidArgument, []string{"wordcount needs at least one reducer"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := submitErr(t, cl, tc.spec)
