@@ -84,6 +84,10 @@ type grouper struct {
 	eof        bool
 	err        error
 	vals       Values
+	// progress, if set, ticks every 64Ki values, so that a reducer busy
+	// with one huge key is not taken for hung.
+	progress *Progress
+	read     int64
 }
 
 func newGrouper(it *mergeIter) *grouper { return &grouper{it: it} }
@@ -110,6 +114,9 @@ func (g *grouper) nextGroup() bool {
 
 // fetch reads the next record into the pending slot.
 func (g *grouper) fetch() bool {
+	if g.read++; g.progress != nil && g.read&0xFFFF == 0 {
+		g.progress.Tick()
+	}
 	k, v, ok, err := g.it.next()
 	if err != nil || !ok {
 		g.err, g.eof = err, true

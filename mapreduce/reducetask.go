@@ -30,6 +30,7 @@ func RunReduce(ctx context.Context, job *Job, inputs []SegmentInput, out Emitter
 		return err
 	}
 	g := newGrouper(it)
+	g.progress = progress
 	counting := &countingEmitter{out: out}
 	var groups int64
 	for g.nextGroup() {
