@@ -1,5 +1,6 @@
-// Package worker is a gomr worker node. A core worker runs task slots and
-// (with package hdfs) stores blocks; a task worker only runs task slots.
+// Package worker is a gomr worker node. Core and task workers both run task
+// slots; core workers are the ones meant to hold HDFS blocks (package hdfs,
+// whose block store is still to come), so task workers can come and go.
 //
 // A worker joins the gossip ring through a primary, registers its
 // incarnation with the leader, sends heartbeats that carry its running

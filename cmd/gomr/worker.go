@@ -11,11 +11,12 @@ func newWorkerCmd() *cobra.Command {
 	d := worker.DefaultConfig()
 	cmd := &cobra.Command{
 		Use:   "worker",
-		Short: "Run a worker node (core: runs tasks and stores blocks; task: runs tasks only)",
+		Short: "Run a worker node (core or task; both run map and reduce tasks)",
 		Long: `Run a worker. It joins the cluster through any primary in --join, registers
-with the leader and runs up to --slots attempts at once. Core workers also
-store HDFS blocks; task workers only compute and can be added or removed at
-any time, like EMR task nodes.`,
+with the leader and runs up to --slots attempts at once. Core workers are
+the nodes meant to hold HDFS blocks (not built yet); task workers only
+compute and can be added or removed at any time, like EMR task nodes
+(drain one first with "gomr node drain").`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v, err := loadConfig(cmd)
@@ -56,7 +57,7 @@ any time, like EMR task nodes.`,
 	}
 	f := cmd.Flags()
 	f.String("id", d.ID, "unique id of this worker")
-	f.String("role", d.Role, "core (runs tasks and stores blocks) or task (runs tasks only)")
+	f.String("role", d.Role, "core (the nodes meant to hold HDFS blocks) or task (compute only; add and remove freely)")
 	f.StringSlice("join", d.Join, "gRPC addresses of primaries to join through (comma-separated)")
 	f.String("addr", d.Addr, "gRPC address of this worker's shuffle service")
 	f.String("gossip-addr", d.GossipAddr, "gossip (memberlist) address, TCP and UDP")
