@@ -304,7 +304,7 @@ func (s *Server) peerStatus(ctx context.Context, id, addr string) *pb.Primary {
 	if addr == "" {
 		return &pb.Primary{RaftState: "unknown", Error: "address not announced yet"}
 	}
-	cc, err := s.peers.get(addr)
+	cc, err := s.peers.Get(addr)
 	if err != nil {
 		return &pb.Primary{Address: addr, RaftState: "unknown", Error: err.Error()}
 	}

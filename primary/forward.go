@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/gomr/gomr/jobs"
@@ -14,7 +13,6 @@ import (
 	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -29,37 +27,6 @@ var errInvalid = errors.New("invalid request")
 // forwardedKey marks a call a follower forwarded, so that it is forwarded
 // at most once.
 const forwardedKey = "gomr-forwarded"
-
-// peerConns caches gRPC connections to other primaries.
-type peerConns struct {
-	mu    sync.Mutex
-	conns map[string]*grpc.ClientConn
-}
-
-func newPeerConns() *peerConns { return &peerConns{conns: make(map[string]*grpc.ClientConn)} }
-
-func (p *peerConns) get(addr string) (*grpc.ClientConn, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if cc, ok := p.conns[addr]; ok {
-		return cc, nil
-	}
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return nil, fmt.Errorf("connect to primary %s: %w", addr, err)
-	}
-	p.conns[addr] = cc
-	return cc, nil
-}
-
-func (p *peerConns) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, cc := range p.conns {
-		cc.Close()
-	}
-	p.conns = map[string]*grpc.ClientConn{}
-}
 
 // leaderConn returns a connection to the leader, or nil when this primary
 // is the leader.
@@ -78,7 +45,7 @@ func (s *Server) leaderConn(ctx context.Context) (*grpc.ClientConn, error) {
 	if addr == "" {
 		return nil, fmt.Errorf("%w: address of leader %s not known yet", ErrNoLeader, id)
 	}
-	return s.peers.get(addr)
+	return s.peers.Get(addr)
 }
 
 // primaryAddr returns a primary's gRPC address: from the replicated state,

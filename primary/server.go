@@ -43,7 +43,7 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	peers      *peerConns
+	peers      *primarypb.ConnCache
 	soft       *softState
 	leaderCh   chan bool
 	lastLeader atomic.Value // string
@@ -69,7 +69,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, log: log, fsm: newFSM(), ctx: ctx, cancel: cancel, soft: newSoftState()}
-	s.peers = newPeerConns()
+	s.peers = primarypb.NewConnCache()
 	ok := false
 	defer func() {
 		if !ok {
@@ -406,6 +406,6 @@ func (s *Server) close() {
 		s.wal.Close()
 		s.walMeta.Close()
 	}
-	s.peers.close()
+	s.peers.Close()
 	s.wg.Wait()
 }

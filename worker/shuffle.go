@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,7 +19,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
 
@@ -215,7 +213,7 @@ func (w *Worker) fetch(ctx context.Context, mo *pb.MapOutput, partition int, pat
 		r, seg := run.OpenSegment(partition)
 		return fetched{input: mapreduce.SegmentInput{Name: name, Reader: r, Segment: seg}, close: func() { run.Close() }}, seg.Length, nil
 	}
-	cc, err := w.peers.get(mo.Address)
+	cc, err := w.peers.Get(mo.Address)
 	if err != nil {
 		return fetched{}, 0, err
 	}
@@ -295,36 +293,4 @@ func (fs *fileSink) reader(size int64) io.Reader { return io.NewSectionReader(fs
 func (fs *fileSink) close() {
 	fs.f.Close()
 	os.Remove(fs.f.Name())
-}
-
-// peerConns caches gRPC connections to other workers.
-type peerConns struct {
-	mu    sync.Mutex
-	conns map[string]*grpc.ClientConn
-}
-
-func newPeerConns() *peerConns { return &peerConns{conns: make(map[string]*grpc.ClientConn)} }
-
-func (p *peerConns) get(addr string) (*grpc.ClientConn, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if cc, ok := p.conns[addr]; ok {
-		return cc, nil
-	}
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(8<<20)))
-	if err != nil {
-		return nil, fmt.Errorf("connect to worker %s: %w", addr, err)
-	}
-	p.conns[addr] = cc
-	return cc, nil
-}
-
-func (p *peerConns) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, cc := range p.conns {
-		cc.Close()
-	}
-	p.conns = map[string]*grpc.ClientConn{}
 }

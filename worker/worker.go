@@ -30,7 +30,7 @@ type Worker struct {
 	gossip  *gossip.Node
 	primary *pb.Conn
 	client  pb.WorkerClient
-	peers   *peerConns
+	peers   *pb.ConnCache
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -79,7 +79,7 @@ func Start(cfg Config) (*Worker, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Worker{
 		cfg: cfg, log: log, ctx: ctx, cancel: cancel,
-		peers:       newPeerConns(),
+		peers:       pb.NewConnCache(grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(8 << 20))),
 		incarnation: time.Now().UnixNano(),
 		running:     make(map[string]*attempt),
 		outputs:     make(map[string]string),
@@ -420,7 +420,7 @@ func (w *Worker) close() {
 	if w.primary != nil {
 		w.primary.Close()
 	}
-	w.peers.close()
+	w.peers.Close()
 }
 
 // retryable reports whether a call failed for a reason that passes: no

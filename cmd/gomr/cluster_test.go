@@ -141,23 +141,32 @@ func (c *procCluster) stop(n *node) {
 
 func (c *procCluster) client() pb.ClientClient { return pb.NewClientClient(c.conn) }
 
+// retry calls fn, with a deadline per call, until it succeeds (the
+// cluster may be between leaders) or patience runs out.
+func retry[T any](c *procCluster, what string, patience, perCall time.Duration, fn func(ctx context.Context) (T, error)) T {
+	c.t.Helper()
+	deadline := time.Now().Add(patience)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), perCall)
+		v, err := fn(ctx)
+		cancel()
+		if err == nil {
+			return v
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // nodes lists the cluster's primaries and workers, retrying while it has no
 // leader.
 func (c *procCluster) nodes() *pb.ListNodesResponse {
 	c.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		resp, err := c.client().ListNodes(ctx, &pb.ListNodesRequest{})
-		cancel()
-		if err == nil {
-			return resp
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("list nodes: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return retry(c, "list nodes", 30*time.Second, 3*time.Second, func(ctx context.Context) (*pb.ListNodesResponse, error) {
+		return c.client().ListNodes(ctx, &pb.ListNodesRequest{})
+	})
 }
 
 // leader returns the leading primary.
@@ -207,19 +216,10 @@ func (c *procCluster) waitHealthy() {
 // describe returns a step (with tasks), retrying while there is no leader.
 func (c *procCluster) describe(id string) *pb.Step {
 	c.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	return retry(c, "describe "+id, 60*time.Second, 3*time.Second, func(ctx context.Context) (*pb.Step, error) {
 		d, err := c.client().DescribeStep(ctx, &pb.DescribeStepRequest{StepId: id, Tasks: true})
-		cancel()
-		if err == nil {
-			return d.Step
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("describe %s: %v", id, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return d.GetStep(), err
+	})
 }
 
 // submit submits a step, retrying (with the same client token) while there
@@ -227,19 +227,10 @@ func (c *procCluster) describe(id string) *pb.Step {
 func (c *procCluster) submit(spec *pb.StepSpec) string {
 	c.t.Helper()
 	spec.ClientToken = fmt.Sprintf("%s-%d", c.t.Name(), time.Now().UnixNano())
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	return retry(c, "submit", 30*time.Second, 10*time.Second, func(ctx context.Context) (string, error) {
 		resp, err := c.client().SubmitStep(ctx, &pb.SubmitStepRequest{Spec: spec})
-		cancel()
-		if err == nil {
-			return resp.StepId
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("submit: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return resp.GetStepId(), err
+	})
 }
 
 // wait waits for a step to end.

@@ -95,3 +95,42 @@ func splitAddrs(addrs []string) []string {
 	}
 	return out
 }
+
+// ConnCache keeps one gRPC connection per address, for nodes that call
+// many peers (a primary forwarding to the leader, a reducer fetching from
+// workers). It is safe for concurrent use.
+type ConnCache struct {
+	opts  []grpc.DialOption
+	mu    sync.Mutex
+	conns map[string]*grpc.ClientConn
+}
+
+// NewConnCache returns an empty cache whose connections use opts.
+func NewConnCache(opts ...grpc.DialOption) *ConnCache {
+	return &ConnCache{opts: opts, conns: make(map[string]*grpc.ClientConn)}
+}
+
+// Get returns the connection to addr, making it on first use.
+func (c *ConnCache) Get(addr string) (*grpc.ClientConn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cc, ok := c.conns[addr]; ok {
+		return cc, nil
+	}
+	cc, err := grpc.NewClient(addr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, c.opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", addr, err)
+	}
+	c.conns[addr] = cc
+	return cc, nil
+}
+
+// Close closes every connection.
+func (c *ConnCache) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cc := range c.conns {
+		cc.Close()
+	}
+	c.conns = map[string]*grpc.ClientConn{}
+}
