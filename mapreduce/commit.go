@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // A step's output folder, from setup to commit:
@@ -38,20 +40,31 @@ const (
 // (Hadoop's FileAlreadyExistsException).
 var ErrOutputExists = errors.New("output folder already exists")
 
-// CheckOutput refuses an output folder that already exists.
+// ErrOutputIsFile is returned when a step's output path names a file.
+var ErrOutputIsFile = errors.New("is a file, not a folder")
+
+// CheckOutput refuses an output folder that already exists, a path that
+// names a file, and a folder whose parent this process cannot write in.
 func CheckOutput(out string) error {
 	if out == "" {
 		return fmt.Errorf("no output folder given")
 	}
-	if _, err := os.Lstat(out); err == nil {
+	if info, err := os.Lstat(out); err == nil {
+		if !info.IsDir() {
+			return fmt.Errorf("output %s: %w", out, ErrOutputIsFile)
+		}
 		return fmt.Errorf("output %s: %w", out, ErrOutputExists)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("output %s: %w", out, err)
 	}
-	if info, err := os.Stat(filepath.Dir(out)); err != nil {
+	parent := filepath.Dir(out)
+	if info, err := os.Stat(parent); err != nil {
 		return fmt.Errorf("output %s: parent folder: %w", out, err)
 	} else if !info.IsDir() {
-		return fmt.Errorf("output %s: parent is not a folder", out)
+		return fmt.Errorf("output %s: parent %s is not a folder", out, parent)
+	}
+	if err := unix.Access(parent, unix.W_OK|unix.X_OK); err != nil {
+		return fmt.Errorf("output %s: cannot create it in %s: %w", out, parent, err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,9 @@ type InputFile struct {
 	Path string
 	// Size is the file's length in bytes when it was listed.
 	Size int64
+	// ModTime is the file's modification time when it was listed, in Unix
+	// nanoseconds.
+	ModTime int64
 	// Doc is the file's document name: its slash-separated path relative to
 	// the input folder it was found under, or its base name when it was named
 	// directly or matched by a glob.
@@ -36,11 +40,17 @@ type InputFile struct {
 }
 
 // Split is a byte range of one input file, the unit of work of a map task.
+// It carries the file's size and modification time when the step was
+// planned, so that a map task can tell that the file changed since.
 type Split struct {
-	File   string
-	Doc    string
-	Offset int64
-	Length int64
+	File   string `json:"file"`
+	Doc    string `json:"doc"`
+	Offset int64  `json:"offset"`
+	Length int64  `json:"length"`
+	// FileSize and ModTime are the whole file's size and modification time
+	// (Unix nanoseconds) when it was listed; 0 when unknown.
+	FileSize int64 `json:"file_size,omitempty"`
+	ModTime  int64 `json:"mod_time,omitempty"`
 }
 
 // ErrNoInput is returned when an input path names nothing.
@@ -98,7 +108,7 @@ func listPath(p string) ([]InputFile, error) {
 		return nil, fmt.Errorf("input %s: %w", p, err)
 	}
 	if info.Mode().IsRegular() {
-		return []InputFile{{Path: p, Size: info.Size(), Doc: filepath.Base(p)}}, nil
+		return []InputFile{{Path: p, Size: info.Size(), ModTime: info.ModTime().UnixNano(), Doc: filepath.Base(p)}}, nil
 	}
 	if !info.IsDir() {
 		return nil, fmt.Errorf("input %s: not a regular file or folder (%s)", p, info.Mode().Type())
@@ -128,7 +138,7 @@ func listPath(p string) ([]InputFile, error) {
 		if err != nil {
 			return fmt.Errorf("input %s: %w", path, err)
 		}
-		files = append(files, InputFile{Path: path, Size: info.Size(), Doc: filepath.ToSlash(rel)})
+		files = append(files, InputFile{Path: path, Size: info.Size(), ModTime: info.ModTime().UnixNano(), Doc: filepath.ToSlash(rel)})
 		return nil
 	})
 	if err != nil {
@@ -162,6 +172,31 @@ func checkReadableText(path string) error {
 	return nil
 }
 
+// CountSplits returns how many splits PlanSplits would make, without
+// making them (so that an absurd split size is refused cheaply).
+func CountSplits(files []InputFile, splitSize int64) int64 {
+	if splitSize <= 0 {
+		return 0
+	}
+	var n int64
+	for _, f := range files {
+		// PlanSplits takes full splits while more than splitSlop splits
+		// remain, then one split of the rest.
+		full := max(0, int64(math.Ceil((float64(f.Size)-splitSlop*float64(splitSize))/float64(splitSize))))
+		for full > 0 && float64(f.Size-(full-1)*splitSize)/float64(splitSize) <= splitSlop {
+			full--
+		}
+		for float64(f.Size-full*splitSize)/float64(splitSize) > splitSlop {
+			full++
+		}
+		n += full
+		if f.Size-full*splitSize > 0 {
+			n++
+		}
+	}
+	return n
+}
+
 // PlanSplits cuts files into splits of at most splitSize bytes; a last piece
 // under 10% of splitSize joins the previous split. Empty files yield no split.
 func PlanSplits(files []InputFile, splitSize int64) ([]Split, error) {
@@ -173,12 +208,12 @@ func PlanSplits(files []InputFile, splitSize int64) ([]Split, error) {
 		remaining := f.Size
 		off := int64(0)
 		for float64(remaining)/float64(splitSize) > splitSlop {
-			splits = append(splits, Split{File: f.Path, Doc: f.Doc, Offset: off, Length: splitSize})
+			splits = append(splits, Split{File: f.Path, Doc: f.Doc, Offset: off, Length: splitSize, FileSize: f.Size, ModTime: f.ModTime})
 			off += splitSize
 			remaining -= splitSize
 		}
 		if remaining > 0 {
-			splits = append(splits, Split{File: f.Path, Doc: f.Doc, Offset: off, Length: remaining})
+			splits = append(splits, Split{File: f.Path, Doc: f.Doc, Offset: off, Length: remaining, FileSize: f.Size, ModTime: f.ModTime})
 		}
 	}
 	return splits, nil

@@ -115,3 +115,22 @@ func TestAbortOutputRemovesOnlyItsOwn(t *testing.T) {
 		t.Fatalf("output still there: %v", err)
 	}
 }
+
+func TestCountSplitsMatchesPlanSplits(t *testing.T) {
+	for _, size := range []int64{0, 1, 9, 10, 11, 99, 100, 109, 110, 111, 199, 200, 210, 211, 1000, 1099, 1100, 1101, 12345} {
+		for _, split := range []int64{1, 3, 10, 100, 1000} {
+			files := []InputFile{{Path: "f", Size: size}}
+			splits, err := PlanSplits(files, split)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := CountSplits(files, split); got != int64(len(splits)) {
+				t.Errorf("size %d split %d: CountSplits %d, PlanSplits made %d", size, split, got, len(splits))
+			}
+		}
+	}
+	huge := []InputFile{{Path: "f", Size: 1 << 40}}
+	if got := CountSplits(huge, 1); got != 1<<40 {
+		t.Errorf("1 TiB in 1-byte splits: %d", got)
+	}
+}

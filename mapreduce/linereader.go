@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 )
 
 // DefaultMaxLineBytes is the longest line a text split accepts (1 MiB).
@@ -18,6 +19,31 @@ var ErrLineTooLong = errors.New("line longer than the line limit")
 // ErrBinaryInput is returned for input holding a NUL byte, which no text
 // file has.
 var ErrBinaryInput = errors.New("binary data (NUL byte) in text input")
+
+// ErrInputChanged is returned when an input file is shorter, or was
+// rewritten, since the step was planned: the step's result would silently
+// miss data, so it fails instead (re-running cannot cure it).
+var ErrInputChanged = errors.New("input changed while the step ran")
+
+// InputChangedError names the changed file and what was planned and found.
+type InputChangedError struct {
+	File                 string
+	PlannedSize, Size    int64
+	PlannedMod, Modified int64 // Unix nanoseconds
+}
+
+func (e *InputChangedError) Error() string {
+	if e.Size != e.PlannedSize {
+		return fmt.Sprintf("input %s changed while the step ran (planned %d bytes, found %d)", e.File, e.PlannedSize, e.Size)
+	}
+	return fmt.Sprintf("input %s changed while the step ran (planned %d bytes modified at %s, found %d bytes modified at %s)",
+		e.File, e.PlannedSize, stampUTC(e.PlannedMod), e.Size, stampUTC(e.Modified))
+}
+
+// Unwrap makes errors.Is(err, ErrInputChanged) hold.
+func (e *InputChangedError) Unwrap() error { return ErrInputChanged }
+
+func stampUTC(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
 
 // InputError is an error in the data of an input file: it names the file,
 // line and byte offset. Re-running the task cannot cure it.
@@ -53,6 +79,7 @@ type LineReader struct {
 	lineBase    int64 // 1-based line number of the first owned line; 0 = not counted yet
 	bytesRead   int64
 	done        bool
+	checked     bool // the end-of-split change check ran
 }
 
 // OpenSplit opens a split for reading lines of at most maxLine bytes
@@ -64,6 +91,10 @@ func OpenSplit(s Split, maxLine int) (*LineReader, error) {
 	f, err := os.Open(s.File)
 	if err != nil {
 		return nil, fmt.Errorf("open split: %w", err)
+	}
+	if err := checkUnchanged(f, s); err != nil {
+		f.Close()
+		return nil, err
 	}
 	// The buffer fits a typical line and little more than the split; a
 	// longer line is read past it (readLong).
@@ -106,8 +137,40 @@ func (lr *LineReader) skipPartialLine() error {
 	}
 }
 
+// checkUnchanged refuses a file that is shorter than when the step was
+// planned, or of the same size but modified since. A longer file was
+// appended to; as in Hadoop, a split reads only its planned range, so the
+// appended bytes are ignored.
+func checkUnchanged(f *os.File, s Split) error {
+	if s.FileSize <= 0 && s.ModTime == 0 {
+		return nil // not planned from a listing (tests, the sequential runner's callers)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", s.File, err)
+	}
+	size, mod := info.Size(), info.ModTime().UnixNano()
+	if size < s.FileSize || (size == s.FileSize && s.ModTime != 0 && mod != s.ModTime) {
+		return &InputChangedError{File: s.File, PlannedSize: s.FileSize, Size: size, PlannedMod: s.ModTime, Modified: mod}
+	}
+	return nil
+}
+
 // Next returns the next line the split owns, or io.EOF after the last.
+// Reaching the end, it checks again that the file has not shrunk or been
+// rewritten while it was read.
 func (lr *LineReader) Next() (Record, error) {
+	rec, err := lr.next()
+	if err == io.EOF && !lr.checked {
+		lr.checked = true
+		if cerr := checkUnchanged(lr.f, lr.split); cerr != nil {
+			return Record{}, cerr
+		}
+	}
+	return rec, err
+}
+
+func (lr *LineReader) next() (Record, error) {
 	if lr.done || lr.pos >= lr.end {
 		return Record{}, io.EOF
 	}

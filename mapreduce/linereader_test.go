@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // randomText returns text with empty lines, CRLF endings, long lines and
@@ -168,5 +169,86 @@ func TestLineLimitAndBinaryNameTheLine(t *testing.T) {
 	defer lr.Close()
 	if rec, err := lr.Next(); err != nil || len(rec.Line) != 100 {
 		t.Fatalf("line at the limit: %v", err)
+	}
+}
+
+func TestSplitOfAChangedFileFails(t *testing.T) {
+	dir := t.TempDir()
+	plan := func(text string) (string, Split) {
+		path := filepath.Join(dir, fmt.Sprintf("f%d", len(text)))
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files, err := ListInputs([]string{path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		splits, err := PlanSplits(files, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return path, splits[0]
+	}
+	readAll := func(s Split) (int, error) {
+		lr, err := OpenSplit(s, 0)
+		if err != nil {
+			return 0, err
+		}
+		defer lr.Close()
+		n := 0
+		for {
+			_, err := lr.Next()
+			if err == io.EOF {
+				return n, nil
+			}
+			if err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+
+	// Truncated before the map opens it.
+	path, s := plan("one\ntwo\nthree\n")
+	os.Truncate(path, 4)
+	_, err := readAll(s)
+	if !errors.Is(err, ErrInputChanged) || !strings.Contains(err.Error(), fmt.Sprintf("input %s changed while the step ran (planned 14 bytes, found 4)", path)) {
+		t.Fatalf("truncated file: %v", err)
+	}
+
+	// Truncated while the map reads it.
+	path, s = plan(strings.Repeat("a line of text\n", 1000))
+	lr, err := OpenSplit(s, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lr.Next(); err != nil {
+		t.Fatal(err)
+	}
+	os.Truncate(path, 100)
+	for err == nil {
+		_, err = lr.Next()
+	}
+	lr.Close()
+	if !errors.Is(err, ErrInputChanged) || !strings.Contains(err.Error(), "found 100)") {
+		t.Fatalf("file truncated while read: %v", err)
+	}
+
+	// Rewritten in place with the same size.
+	path, s = plan("aaaa\nbbbb\n")
+	later := time.Now().Add(time.Hour)
+	os.WriteFile(path, []byte("cccc\ndddd\n"), 0o644)
+	os.Chtimes(path, later, later)
+	if _, err := readAll(s); !errors.Is(err, ErrInputChanged) || !strings.Contains(err.Error(), "modified at") {
+		t.Fatalf("rewritten file: %v", err)
+	}
+
+	// Appended to: the split reads what was planned, as Hadoop does.
+	path, s = plan("x\ny\n")
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("z\n")
+	f.Close()
+	if n, err := readAll(s); err != nil || n != 2 {
+		t.Fatalf("appended file: %d lines, %v", n, err)
 	}
 }

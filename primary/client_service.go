@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/gomr/gomr/jobs"
 	"github.com/gomr/gomr/mapreduce"
 	pb "github.com/gomr/gomr/primary/primarypb"
@@ -37,21 +40,30 @@ func (c *clientService) SubmitStep(ctx context.Context, req *pb.SubmitStepReques
 		if err != nil {
 			return nil, err
 		}
+		plan, err := c.s.planInput(spec)
+		if err != nil {
+			return nil, err
+		}
 		id := newStepID()
-		if err := c.s.apply(&state.SubmitStep{ID: id, Spec: spec, Time: time.Now().UnixNano()}); err != nil {
+		c.s.planning.add(id)
+		defer c.s.planning.remove(id)
+		if err := c.s.apply(&state.SubmitStep{ID: id, Spec: spec, Input: plan.summary(), Time: time.Now().UnixNano()}); err != nil {
 			if prev := c.s.stepByToken(spec.ClientToken); prev != "" {
 				return &pb.SubmitStepResponse{StepId: prev}, nil
 			}
 			return nil, err
 		}
-		c.s.log.Info("step submitted", "step", id, "job", spec.Job, "output", spec.Output)
-		return &pb.SubmitStepResponse{StepId: id}, nil
+		if err := c.s.recordSplits(id, plan.splits, 0); err != nil {
+			return nil, err
+		}
+		c.s.log.Info("step submitted", "step", id, "job", spec.Job, "output", spec.Output, "files", len(plan.files), "splits", len(plan.splits))
+		return &pb.SubmitStepResponse{StepId: id, Warnings: plan.warnings}, nil
 	})
 }
 
 // validateSpec checks a submitted step the way Hadoop's job submission
-// does: the job and its options, the input (it must exist, be readable and
-// be text) and the output (it must not exist).
+// does: the job and its options, the sizes, and the output (it must not
+// exist). planInput then checks the input.
 func (s *Server) validateSpec(p *pb.StepSpec) (state.StepSpec, error) {
 	if p == nil {
 		return state.StepSpec{}, fmt.Errorf("%w: no step spec", errInvalid)
@@ -96,8 +108,8 @@ func (s *Server) validateSpec(p *pb.StepSpec) (state.StepSpec, error) {
 		spec.MaxLineBytes = mapreduce.DefaultMaxLineBytes
 	}
 	switch {
-	case spec.SplitSize < 1:
-		return spec, fmt.Errorf("%w: split size must be positive, got %d", errInvalid, spec.SplitSize)
+	case spec.SplitSize < s.cfg.MinSplitSize:
+		return spec, fmt.Errorf("%w: split size %s is below this cluster's minimum of %s (primary --min-split-size)", errInvalid, humanize.IBytes(uint64(max(0, spec.SplitSize))), humanize.IBytes(uint64(s.cfg.MinSplitSize)))
 	case spec.SortBufferBytes < 1<<10 || spec.SortBufferBytes > 1<<31:
 		return spec, fmt.Errorf("%w: sort buffer must be in [1 KiB, 2 GiB], got %d bytes", errInvalid, spec.SortBufferBytes)
 	case spec.MaxLineBytes < 1 || spec.MaxLineBytes > 1<<30:
@@ -112,9 +124,6 @@ func (s *Server) validateSpec(p *pb.StepSpec) (state.StepSpec, error) {
 		return spec, fmt.Errorf("%w: output %q is not an absolute path", errInvalid, spec.Output)
 	}
 	spec.Output = filepath.Clean(spec.Output)
-	if _, err := mapreduce.ListInputs(spec.Inputs); err != nil {
-		return spec, err
-	}
 	if err := mapreduce.CheckOutput(spec.Output); err != nil {
 		return spec, err
 	}
@@ -138,6 +147,32 @@ func newStepID() string {
 	return "s-" + string(b)
 }
 
+// Page sizes of listings: the default, and the most one reply holds.
+const (
+	defaultPageSize = 100
+	maxPageSize     = 1000
+)
+
+// pageSize returns the page size a request asks for, within bounds.
+func pageSize(asked int32) int {
+	if asked <= 0 {
+		return defaultPageSize
+	}
+	return min(int(asked), maxPageSize)
+}
+
+// pageStart decodes a page token: the position to continue from.
+func pageStart(token string) (int, error) {
+	if token == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(token)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%w: bad page token %q", errInvalid, token)
+	}
+	return n, nil
+}
+
 func (c *clientService) ListSteps(ctx context.Context, req *pb.ListStepsRequest) (*pb.ListStepsResponse, error) {
 	return forward(c.s, ctx, func(ctx context.Context, cc *grpc.ClientConn) (*pb.ListStepsResponse, error) {
 		return pb.NewClientClient(cc).ListSteps(ctx, req)
@@ -145,13 +180,60 @@ func (c *clientService) ListSteps(ctx context.Context, req *pb.ListStepsRequest)
 		if err := c.s.verifyLeader(); err != nil {
 			return nil, err
 		}
+		skip, err := pageStart(req.PageToken)
+		if err != nil {
+			return nil, err
+		}
+		size := pageSize(req.PageSize)
 		resp := &pb.ListStepsResponse{}
 		c.s.fsm.read(func(st *state.State) {
-			steps := st.StepsInOrder()
-			for i := len(steps) - 1; i >= 0; i-- {
-				resp.Steps = append(resp.Steps, c.s.stepProto(steps[i], false))
+			// Newest first: position i is the i-th step from the end.
+			for i := skip; i < len(st.Order); i++ {
+				if len(resp.Steps) == size {
+					resp.NextPageToken = strconv.Itoa(i)
+					return
+				}
+				step := st.Steps[st.Order[len(st.Order)-1-i]]
+				if len(req.States) == 0 || slices.Contains(req.States, step.State) {
+					resp.Steps = append(resp.Steps, c.s.stepProto(step))
+				}
 			}
 		})
+		return resp, nil
+	})
+}
+
+func (c *clientService) ListTasks(ctx context.Context, req *pb.ListTasksRequest) (*pb.ListTasksResponse, error) {
+	return forward(c.s, ctx, func(ctx context.Context, cc *grpc.ClientConn) (*pb.ListTasksResponse, error) {
+		return pb.NewClientClient(cc).ListTasks(ctx, req)
+	}, func() (*pb.ListTasksResponse, error) {
+		if err := c.s.verifyLeader(); err != nil {
+			return nil, err
+		}
+		from, err := pageStart(req.PageToken)
+		if err != nil {
+			return nil, err
+		}
+		size := pageSize(req.PageSize)
+		var resp *pb.ListTasksResponse
+		c.s.fsm.read(func(st *state.State) {
+			step, ok := st.Steps[req.StepId]
+			if !ok {
+				return
+			}
+			resp = &pb.ListTasksResponse{}
+			tasks := step.Tasks()
+			end := min(len(tasks), from+size)
+			for _, t := range tasks[min(from, end):end] {
+				resp.Tasks = append(resp.Tasks, c.s.taskProto(t))
+			}
+			if end < len(tasks) {
+				resp.NextPageToken = strconv.Itoa(end)
+			}
+		})
+		if resp == nil {
+			return nil, fmt.Errorf("step %s: %w", req.StepId, state.ErrNotFound)
+		}
 		return resp, nil
 	})
 }
@@ -166,7 +248,7 @@ func (c *clientService) DescribeStep(ctx context.Context, req *pb.DescribeStepRe
 		var resp *pb.DescribeStepResponse
 		c.s.fsm.read(func(st *state.State) {
 			if step, ok := st.Steps[req.StepId]; ok {
-				resp = &pb.DescribeStepResponse{Step: c.s.stepProto(step, req.Tasks)}
+				resp = &pb.DescribeStepResponse{Step: c.s.stepProto(step)}
 			}
 		})
 		if resp == nil {

@@ -53,6 +53,11 @@ type Config struct {
 	// WorkerTimeout is how long a worker may miss heartbeats before it is
 	// declared down.
 	WorkerTimeout time.Duration
+	// MaxTasksPerStep bounds a step's map and reduce tasks together; a
+	// step that would have more is refused at submission.
+	MaxTasksPerStep int
+	// MinSplitSize is the smallest split size a step may ask for.
+	MinSplitSize int64
 	// PollTimeout bounds how long a worker's PollTasks call waits for work.
 	PollTimeout time.Duration
 	// SnapshotThreshold is how many log entries trigger a snapshot.
@@ -96,6 +101,8 @@ func DefaultConfig() Config {
 		SpeculationMinGap:     time.Second,
 		WorkerTimeout:         6 * time.Second,
 		PollTimeout:           10 * time.Second,
+		MaxTasksPerStep:       100_000,
+		MinSplitSize:          1 << 20,
 		SnapshotThreshold:     8192,
 		SnapshotInterval:      2 * time.Minute,
 		TrailingLogs:          10240,
@@ -136,6 +143,12 @@ func (c *Config) Validate() error {
 	}
 	if c.SnapshotThreshold < 1 || c.SnapshotInterval <= 0 {
 		errs = append(errs, fmt.Errorf("snapshot-threshold and snapshot-interval must be positive"))
+	}
+	if c.MaxTasksPerStep < 1 {
+		errs = append(errs, fmt.Errorf("max-tasks-per-step must be at least 1, got %d", c.MaxTasksPerStep))
+	}
+	if c.MinSplitSize < 1 {
+		errs = append(errs, fmt.Errorf("min-split-size must be at least 1 byte, got %d", c.MinSplitSize))
 	}
 	if c.PollTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("poll-timeout must be positive, got %s", c.PollTimeout))

@@ -6,7 +6,7 @@ import (
 )
 
 // stepProto converts a step for clients; the caller holds the state lock.
-func (s *Server) stepProto(st *state.Step, withTasks bool) *pb.Step {
+func (s *Server) stepProto(st *state.Step) *pb.Step {
 	p := &pb.Step{
 		Id:                st.ID,
 		Spec:              specProto(st.Spec),
@@ -19,16 +19,17 @@ func (s *Server) stepProto(st *state.Step, withTasks bool) *pb.Step {
 		Counters:          st.Counters(),
 		MapsTotal:         int32(len(st.Maps)),
 		ReducesTotal:      int32(len(st.Reduces)),
+		InputFiles:        int32(st.Input.Files),
+		InputBytes:        st.Input.Bytes,
+		CleanedUp:         st.CleanedUp,
+	}
+	if st.State == state.StepPending {
+		p.MapsTotal = int32(st.Input.Splits)
 	}
 	p.MapProgress, p.MapsDone = s.progress(st.Maps)
 	p.ReduceProgress, p.ReducesDone = s.progress(st.Reduces)
 	if st.State == state.StepCompleted {
 		p.MapProgress, p.ReduceProgress = 1, 1
-	}
-	if withTasks {
-		for _, t := range st.Tasks() {
-			p.Tasks = append(p.Tasks, s.taskProto(t))
-		}
 	}
 	return p
 }
@@ -61,7 +62,7 @@ func (s *Server) progress(tasks []*state.Task) (float64, int32) {
 func (s *Server) taskProto(t *state.Task) *pb.Task {
 	tp := &pb.Task{Kind: t.Kind, Index: int32(t.Index), State: t.State}
 	if t.Split != nil {
-		tp.Split = &pb.Split{File: t.Split.File, Doc: t.Split.Doc, Offset: t.Split.Offset, Length: t.Split.Length}
+		tp.Split = pb.SplitProto(*t.Split)
 	}
 	for _, a := range t.Attempts {
 		ap := &pb.Attempt{Id: a.ID, Worker: a.Worker, State: a.State, StartedUnixNano: a.StartedAt, EndedUnixNano: a.EndedAt, Error: a.Error, Speculative: a.Speculative}
@@ -109,8 +110,7 @@ func assignmentProto(st *state.Step, as state.Assignment) *pb.Assignment {
 	}
 	switch as.Kind {
 	case state.KindMap:
-		sp := st.Maps[as.Index].Split
-		p.Split = &pb.Split{File: sp.File, Doc: sp.Doc, Offset: sp.Offset, Length: sp.Length}
+		p.Split = pb.SplitProto(*st.Maps[as.Index].Split)
 	case state.KindReduce:
 		p.MapOutputs = mapOutputs(st)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/gomr/gomr/jobs"
 	"github.com/gomr/gomr/mapreduce"
 	"github.com/gomr/gomr/primary/gossip"
+	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
 	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
@@ -93,7 +94,13 @@ func forward[Resp any](s *Server, ctx context.Context, remote func(context.Conte
 		return resp, toStatus(err)
 	}
 	ctx = metadata.AppendToOutgoingContext(ctx, forwardedKey, s.cfg.NodeID)
-	return remote(ctx, cc)
+	resp, err := remote(ctx, cc)
+	if status.Code(err) == codes.Unavailable && !pb.IsNoLeader(err) {
+		// The leader could not be reached from here: to the caller that is
+		// the same as having no leader, and worth another try.
+		err = pb.NoLeaderError(fmt.Sprintf("no leader: %s cannot reach leader %s: %s", s.cfg.NodeID, s.knownLeader(), status.Convert(err).Message()))
+	}
+	return resp, err
 }
 
 // apply commits a command through Raft on the leader and returns the state
@@ -153,16 +160,17 @@ func toStatus(err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
+	if errors.Is(err, ErrNoLeader) {
+		return pb.NoLeaderError(err.Error())
+	}
 	code := codes.Unknown
 	switch {
-	case errors.Is(err, ErrNoLeader):
-		code = codes.Unavailable
 	case errors.Is(err, errInvalid), errors.Is(err, jobs.ErrUnknownJob), errors.Is(err, jobs.ErrBadOption),
 		errors.Is(err, mapreduce.ErrBinaryInput):
 		code = codes.InvalidArgument
 	case errors.Is(err, mapreduce.ErrNoInput), errors.Is(err, state.ErrNotFound):
 		code = codes.NotFound
-	case errors.Is(err, mapreduce.ErrOutputExists):
+	case errors.Is(err, mapreduce.ErrOutputExists), errors.Is(err, mapreduce.ErrOutputIsFile):
 		code = codes.AlreadyExists
 	case errors.Is(err, state.ErrConflict):
 		code = codes.FailedPrecondition

@@ -88,8 +88,10 @@ func (s *Server) stepLoop(ctx context.Context) {
 }
 
 type stepAction struct {
-	kind string // "start", "commit" or "cleanup"
+	kind string // "plan", "start", "commit" or "cleanup"
 	step *state.Step
+	// recorded is how many planned splits a "plan" step has already.
+	recorded int
 	// commit holds the chosen attempts' files, for "commit".
 	commit   []mapreduce.CommittedTask
 	counters map[string]int64
@@ -106,6 +108,10 @@ func (s *Server) advanceSteps(ctx context.Context) {
 		}
 		for _, step := range st.StepsInOrder() {
 			switch {
+			case step.State == state.StepPending && !step.PlanComplete():
+				if !s.planning.has(step.ID) {
+					actions = append(actions, stepAction{kind: "plan", step: cloneSpec(step), recorded: len(step.Planned)})
+				}
 			case step.State == state.StepPending && running < s.cfg.StepConcurrency:
 				running++
 				actions = append(actions, stepAction{kind: "start", step: cloneSpec(step)})
@@ -122,6 +128,8 @@ func (s *Server) advanceSteps(ctx context.Context) {
 		}
 		var err error
 		switch a.kind {
+		case "plan":
+			err = s.finishPlanning(a.step, a.recorded)
 		case "start":
 			err = s.startStep(a.step)
 		case "commit":
@@ -139,7 +147,7 @@ func (s *Server) advanceSteps(ctx context.Context) {
 
 // cloneSpec copies what the step actions need out of the locked state.
 func cloneSpec(st *state.Step) *state.Step {
-	return &state.Step{ID: st.ID, Spec: st.Spec, State: st.State}
+	return &state.Step{ID: st.ID, Spec: st.Spec, State: st.State, Input: st.Input}
 }
 
 func committedTasks(step *state.Step) []mapreduce.CommittedTask {
@@ -152,36 +160,16 @@ func committedTasks(step *state.Step) []mapreduce.CommittedTask {
 	return out
 }
 
-// startStep lists a step's input, claims its output folder and plans its
-// splits; a step whose input or output is unusable fails here.
+// startStep claims a planned step's output folder and starts it; a step
+// whose output is unusable fails here.
 func (s *Server) startStep(step *state.Step) error {
 	now := time.Now().UnixNano()
-	splits, err := planStep(step)
-	if err != nil {
+	if err := mapreduce.SetupOutput(step.Spec.Output, step.ID); err != nil {
 		s.log.Info("step failed to start", "step", step.ID, "err", err)
 		return s.apply(&state.FailStep{ID: step.ID, Error: err.Error(), Time: now})
 	}
-	s.log.Info("step started", "step", step.ID, "job", step.Spec.Job, "maps", len(splits), "reduces", step.Spec.Reducers)
-	return s.apply(&state.StartStep{ID: step.ID, Splits: splits, Time: now})
-}
-
-func planStep(step *state.Step) ([]state.Split, error) {
-	files, err := mapreduce.ListInputs(step.Spec.Inputs)
-	if err != nil {
-		return nil, err
-	}
-	splits, err := mapreduce.PlanSplits(files, step.Spec.SplitSize)
-	if err != nil {
-		return nil, err
-	}
-	if err := mapreduce.SetupOutput(step.Spec.Output, step.ID); err != nil {
-		return nil, err
-	}
-	out := make([]state.Split, len(splits))
-	for i, sp := range splits {
-		out[i] = state.Split{File: sp.File, Doc: sp.Doc, Offset: sp.Offset, Length: sp.Length}
-	}
-	return out, nil
+	s.log.Info("step started", "step", step.ID, "job", step.Spec.Job, "maps", step.Input.Splits, "reduces", step.Spec.Reducers)
+	return s.apply(&state.StartStep{ID: step.ID, Time: now})
 }
 
 // commitStep moves each task's chosen output into place, writes _SUCCESS,

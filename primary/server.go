@@ -49,6 +49,7 @@ type Server struct {
 	lastLeader atomic.Value // string
 	joining    bool         // asks a running group to add it (Config.Join)
 	schedMu    sync.Mutex   // serialises scheduling decisions on the leader
+	planning   planningSet  // steps whose splits this leader is recording
 	stopOnce   sync.Once
 }
 

@@ -38,7 +38,7 @@ func (w *Worker) runAttempt(ctx context.Context, a *attempt) string {
 	if err != nil {
 		var inputErr *mapreduce.InputError
 		req.Error = err.Error()
-		req.Fatal = errors.As(err, &inputErr) || errors.Is(err, jobs.ErrBadOption) || errors.Is(err, jobs.ErrUnknownJob)
+		req.Fatal = errors.As(err, &inputErr) || errors.Is(err, mapreduce.ErrInputChanged) || errors.Is(err, jobs.ErrBadOption) || errors.Is(err, jobs.ErrUnknownJob)
 		w.log.Warn("attempt failed", "attempt", spec.AttemptId, "err", err, "fatal", req.Fatal)
 		w.discard(spec)
 	} else {
@@ -122,10 +122,8 @@ func (w *Worker) runMap(ctx context.Context, a *attempt, job *mapreduce.Job) (*a
 	part := mapreduce.PartName('m', int(spec.TaskIndex))
 	rejects := filepath.Join(mapreduce.RejectsDir, part)
 	res, err := mapreduce.RunMap(ctx, mapreduce.MapTask{
-		Job: job,
-		Split: mapreduce.Split{
-			File: spec.Split.File, Doc: spec.Split.Doc, Offset: spec.Split.Offset, Length: spec.Split.Length,
-		},
+		Job:             job,
+		Split:           spec.Split.Engine(),
 		Reducers:        int(spec.Reducers),
 		SortBufferBytes: int(spec.SortBufferBytes),
 		MaxLineBytes:    int(spec.MaxLineBytes),

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -38,7 +37,7 @@ type benchRow struct {
 	TinyStep float64 `json:"tiny_step_seconds,omitempty"`
 }
 
-// benchReport is what `gomr bench --output json` prints.
+// benchReport is what gomr bench --format json prints.
 type benchReport struct {
 	Job        string     `json:"job"`
 	InputBytes int64      `json:"input_bytes"`
@@ -73,7 +72,7 @@ a fixed vocabulary, or access-log lines for logagg) instead of --input.`,
 		},
 	}
 	f := cmd.Flags()
-	f.String("job", "", "built-in job to run (see `gomr jobs`)")
+	f.String("job", "", "built-in job to run (gomr jobs lists them)")
 	f.StringArray("input", nil, "input file, folder or glob (repeat for several)")
 	f.String("generate", "", "generate about this much input (e.g. 200MB) instead of --input")
 	f.IntSlice("workers", []int{1, 2, 4}, "cluster sizes to run (comma-separated)")
@@ -85,14 +84,14 @@ a fixed vocabulary, or access-log lines for logagg) instead of --input.`,
 	f.Bool("coreutils", false, "also time tr | sort | uniq -c on the same input (wordcount only)")
 	f.String("work-dir", "", "folder for generated input and outputs (default: a temporary folder, removed)")
 	f.String("cpuprofile", "", "write a CPU profile of the whole benchmark to this file")
-	addOutputFlag(cmd)
+	addFormatFlag(cmd)
 	addJobFlags(cmd, job)
 	return cmd
 }
 
 func runBench(cmd *cobra.Command, v *viper.Viper, args []string) error {
 	ctx := cmd.Context()
-	format, err := outputFormat(v)
+	format, err := printFormat(cmd, v)
 	if err != nil {
 		return err
 	}
@@ -116,11 +115,11 @@ func runBench(cmd *cobra.Command, v *viper.Viper, args []string) error {
 			return fmt.Errorf("--workers: %d is not a cluster size", w)
 		}
 	}
-	splitSize, err := sizeOpt(v, "split-size")
+	splitSize, err := sizeOpt(v, "split-size", 1)
 	if err != nil {
 		return err
 	}
-	sortBuffer, err := sizeOpt(v, "sort-buffer")
+	sortBuffer, err := sizeOpt(v, "sort-buffer", 1)
 	if err != nil {
 		return err
 	}
@@ -147,7 +146,7 @@ func runBench(cmd *cobra.Command, v *viper.Viper, args []string) error {
 	inputs, _ := cmd.Flags().GetStringArray("input")
 	inputs = append(inputs, args...)
 	if gen := v.GetString("generate"); gen != "" {
-		size, err := parseSize(gen)
+		size, err := parseSize(gen, 1)
 		if err != nil {
 			return fmt.Errorf("--generate: %w", err)
 		}
@@ -181,8 +180,17 @@ func runBench(cmd *cobra.Command, v *viper.Viper, args []string) error {
 	mb := float64(report.InputBytes) / 1e6
 	fmt.Fprintf(progress, "%s on %.1f MB in %d files, %d splits, %d reducers, median of %d\n", jobName, mb, len(files), len(splits), reducers, repeat)
 
-	// Sequential baseline.
+	// Sequential baseline, after one untimed warm-up run (page cache,
+	// sort-buffer memory), so that the first timed run is not inflated.
 	ref := filepath.Join(work, "sequential")
+	warm := filepath.Join(work, "sequential-warm-up")
+	if _, err := mapreduce.RunSequential(ctx, job, splits, mapreduce.SequentialOptions{
+		Reducers: reducers, SortBufferBytes: int(sortBuffer), Output: warm, JobName: jobName,
+	}); err != nil {
+		return fmt.Errorf("sequential warm-up run: %w", err)
+	}
+	os.RemoveAll(warm)
+	fmt.Fprintln(progress, "  sequential warm-up run done (not timed)")
 	var seqTimes []float64
 	for r := range repeat {
 		out := ref
@@ -231,7 +239,7 @@ func runBench(cmd *cobra.Command, v *viper.Viper, args []string) error {
 	}
 	out := cmd.OutOrStdout()
 	if format == "json" {
-		return printPlainJSON(out, report)
+		return printJSON(out, report)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "mode\tworkers\twall s\tinput MB/s\tspeedup\toutput\ttiny step s\t")
@@ -306,12 +314,12 @@ func benchCluster(ctx context.Context, progress io.Writer, work string, n, slots
 // runTimedStep submits a step, waits for it, and returns the leader's
 // submission-to-completion time in seconds.
 func runTimedStep(ctx context.Context, client pb.ClientClient, spec *pb.StepSpec) (float64, error) {
-	resp, err := client.SubmitStep(ctx, &pb.SubmitStepRequest{Spec: spec}, waitReady)
+	resp, err := client.SubmitStep(ctx, &pb.SubmitStepRequest{Spec: spec})
 	if err != nil {
 		return 0, err
 	}
 	for {
-		d, err := client.DescribeStep(ctx, &pb.DescribeStepRequest{StepId: resp.StepId}, waitReady)
+		d, err := client.DescribeStep(ctx, &pb.DescribeStepRequest{StepId: resp.StepId})
 		if err != nil {
 			return 0, err
 		}
@@ -482,13 +490,4 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func printPlainJSON(w io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode json: %w", err)
-	}
-	_, err = fmt.Fprintln(w, string(b))
-	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -16,44 +17,87 @@ import (
 	"github.com/spf13/viper"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 )
 
-// callTimeout bounds one client call, including waiting for a primary to
-// be reachable.
-const callTimeout = 30 * time.Second
+// defaultTimeout bounds how long a client command waits for the cluster
+// to have a leader (an election after a primary failed).
+const defaultTimeout = 30 * time.Second
 
 func addClusterFlag(cmd *cobra.Command) {
 	cmd.Flags().String("cluster", localcluster.DefaultAddr,
-		"address of any primary (comma-separated for several); env GOMR_CLUSTER; default: where `gomr local` listens")
+		"address of any primary, HOST:PORT (comma-separated for several); env GOMR_CLUSTER; the default is where gomr local listens")
+	cmd.Flags().Duration("timeout", defaultTimeout, "how long to wait for the cluster to answer while it elects a leader")
 }
 
-func addOutputFlag(cmd *cobra.Command) {
-	cmd.Flags().StringP("output", "o", "text", "output format: text or json")
+// addFormatFlag adds --format, how a command prints its result. --output
+// names data folders only (on step add and run); given here, it gets an
+// error naming --format.
+func addFormatFlag(cmd *cobra.Command) {
+	cmd.Flags().String("format", "text", "how to print the result: text or json")
+	if cmd.Flags().Lookup("output") == nil {
+		cmd.Flags().StringP("output", "o", "", "not a print format: use --format")
+		cmd.Flags().MarkHidden("output")
+	}
 }
 
-func outputFormat(v *viper.Viper) (string, error) {
-	f := v.GetString("output")
+// printFormat returns --format, refusing the old spelling --output.
+func printFormat(cmd *cobra.Command, v *viper.Viper) (string, error) {
+	if f := cmd.Flags().Lookup("output"); f != nil && f.Hidden && f.Changed {
+		return "", fmt.Errorf("--output %s: --output names an output folder (of step add and run); choose how results are printed with --format text|json", f.Value)
+	}
+	f := v.GetString("format")
 	if f != "text" && f != "json" {
-		return "", fmt.Errorf("--output %q: want text or json", f)
+		return "", fmt.Errorf("--format %q: want text or json", f)
 	}
 	return f, nil
 }
 
 // clusterClient is a connection to a cluster.
 type clusterClient struct {
-	addr string
-	cc   *pb.Conn
+	addr    string
+	timeout time.Duration
+	cc      *pb.Conn
 	pb.ClientClient
 }
 
-func dialCluster(v *viper.Viper) (*clusterClient, error) {
+// dialCluster connects to the primaries of --cluster. A host name that
+// does not resolve is reported at once.
+func dialCluster(ctx context.Context, v *viper.Viper) (*clusterClient, error) {
 	addr := v.GetString("cluster")
-	cc, err := pb.Dial([]string{addr}, grpc.WithUnaryInterceptor(retryUnavailable))
+	timeout := v.GetDuration("timeout")
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	for part := range strings.SplitSeq(addr, ",") {
+		host, _, err := net.SplitHostPort(strings.TrimSpace(part))
+		if err != nil {
+			return nil, fmt.Errorf("--cluster %q: want HOST:PORT: %w", part, err)
+		}
+		if net.ParseIP(host) != nil {
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = net.DefaultResolver.LookupHost(lctx, host)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("--cluster %s: host %s does not resolve: %w", part, host, err)
+		}
+	}
+	return connectCluster([]string{addr}, addr, timeout)
+}
+
+// connectCluster connects to primaries at addrs; addr names them in
+// messages.
+func connectCluster(addrs []string, addr string, timeout time.Duration) (*clusterClient, error) {
+	c := &clusterClient{addr: addr, timeout: timeout}
+	cc, err := pb.Dial(addrs, grpc.WithUnaryInterceptor(c.retryNoLeader))
 	if err != nil {
 		return nil, err
 	}
-	return &clusterClient{addr: addr, cc: cc, ClientClient: pb.NewClientClient(cc)}, nil
+	c.cc, c.ClientClient = cc, pb.NewClientClient(cc)
+	return c, nil
 }
 
 func (c *clusterClient) Close() { c.cc.Close() }
@@ -65,18 +109,24 @@ var retriedMethods = []string{
 	pb.Client_SubmitStep_FullMethodName,
 	pb.Client_ListSteps_FullMethodName,
 	pb.Client_DescribeStep_FullMethodName,
+	pb.Client_ListTasks_FullMethodName,
 	pb.Client_ListNodes_FullMethodName,
 }
 
-// retryUnavailable sends a call again, with backoff, while the cluster has
-// no leader (an election after a primary failed), until the call's
-// deadline.
-func retryUnavailable(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	backoff := 100 * time.Millisecond
+// retryNoLeader sends a call again, with backoff, while the cluster has no
+// leader (an election after a primary failed) or while some primary is
+// still reachable after one dropped the call, until the call's deadline.
+// When no primary can be reached at all (refused connections, unknown
+// hosts) the call fails at once.
+func (c *clusterClient) retryNoLeader(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	backoff := 50 * time.Millisecond
 	for {
 		err := invoker(ctx, method, req, reply, cc, opts...)
 		if status.Code(err) != codes.Unavailable || !slices.Contains(retriedMethods, method) {
 			return err
+		}
+		if !pb.IsNoLeader(err) && cc.GetState() == connectivity.TransientFailure {
+			return err // no primary reachable: say so now
 		}
 		select {
 		case <-ctx.Done():
@@ -97,7 +147,7 @@ type clientCmd struct {
 }
 
 // runClient makes the RunE of a client command: it loads the settings,
-// checks --output, connects to the cluster and calls fn.
+// checks --format, connects to the cluster and calls fn.
 func runClient(fn func(x *clientCmd) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		v, err := loadConfig(cmd)
@@ -105,12 +155,12 @@ func runClient(fn func(x *clientCmd) error) func(*cobra.Command, []string) error
 			return err
 		}
 		x := &clientCmd{cmd: cmd, args: args, v: v, format: "text"}
-		if cmd.Flags().Lookup("output") != nil {
-			if x.format, err = outputFormat(v); err != nil {
+		if cmd.Flags().Lookup("format") != nil {
+			if x.format, err = printFormat(cmd, v); err != nil {
 				return err
 			}
 		}
-		if x.c, err = dialCluster(v); err != nil {
+		if x.c, err = dialCluster(cmd.Context(), v); err != nil {
 			return err
 		}
 		defer x.c.Close()
@@ -126,7 +176,7 @@ func newActionCmd(use, short string, call func(ctx context.Context, c *clusterCl
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: runClient(func(x *clientCmd) error {
-			ctx, cancel := callCtx(x.cmd.Context())
+			ctx, cancel := x.c.callCtx(x.cmd.Context())
 			defer cancel()
 			line, err := call(ctx, x.c, x.args[0])
 			if err != nil {
@@ -140,14 +190,10 @@ func newActionCmd(use, short string, call func(ctx context.Context, c *clusterCl
 	return cmd
 }
 
-// callCtx returns a context for one call.
-func callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, callTimeout)
+// callCtx returns a context for one call, bounded by --timeout.
+func (c *clusterClient) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.timeout)
 }
-
-// waitReady makes calls wait for a primary to come up instead of failing
-// at once while its connection is being made.
-var waitReady = grpc.WaitForReady(true)
 
 // explain turns a call's error into a message for the user.
 func (c *clusterClient) explain(err error) error {
@@ -155,14 +201,17 @@ func (c *clusterClient) explain(err error) error {
 	if !ok {
 		return err
 	}
-	switch st.Code() {
-	case codes.Unavailable:
-		return fmt.Errorf("cluster at %s is unavailable: %s (is a cluster running there? start one with `gomr local`)", c.addr, st.Message())
-	case codes.DeadlineExceeded:
+	switch {
+	case pb.IsNoLeader(err):
+		return fmt.Errorf("the cluster at %s has no leader (waited %s): %s", c.addr, c.timeout, st.Message())
+	case st.Code() == codes.Unavailable:
+		hint := ""
 		if c.addr == localcluster.DefaultAddr {
-			return fmt.Errorf("no answer from a cluster at %s within %s: is `gomr local` running?", c.addr, callTimeout)
+			hint = " (is a cluster running there? start one with gomr local)"
 		}
-		return fmt.Errorf("no answer from the cluster at %s within %s", c.addr, callTimeout)
+		return fmt.Errorf("no primary answers at %s: %s%s", c.addr, st.Message(), hint)
+	case st.Code() == codes.DeadlineExceeded:
+		return fmt.Errorf("no answer from the cluster at %s within %s (--timeout)", c.addr, c.timeout)
 	}
 	return errors.New(st.Message())
 }

@@ -74,7 +74,7 @@ func startProcCluster(t *testing.T, o clusterOpts) *procCluster {
 		id := fmt.Sprintf("p%d", i+1)
 		c.primaries = append(c.primaries, &node{name: id, env: o.primaryEnv, args: []string{"primary",
 			"--node-id", id, "--data-dir", filepath.Join(c.dir, id), "--addr", a.grpc, "--raft-addr", a.raft,
-			"--gossip-addr", a.gossip, "--bootstrap", "--peers", strings.Join(peers, ","), "--worker-timeout", "5s", "--log-level", "debug"}})
+			"--gossip-addr", a.gossip, "--bootstrap", "--peers", strings.Join(peers, ","), "--worker-timeout", "5s", "--log-level", "debug", "--min-split-size", "1KiB"}})
 		c.primaries[i].args = append(c.primaries[i].args, o.primaryArgs...)
 	}
 	counts := map[string]int{}
@@ -214,12 +214,36 @@ func (c *procCluster) waitHealthy() {
 }
 
 // describe returns a step (with tasks), retrying while there is no leader.
-func (c *procCluster) describe(id string) *pb.Step {
+func (c *procCluster) describe(id string) *testStep {
 	c.t.Helper()
-	return retry(c, "describe "+id, 60*time.Second, 3*time.Second, func(ctx context.Context) (*pb.Step, error) {
-		d, err := c.client().DescribeStep(ctx, &pb.DescribeStepRequest{StepId: id, Tasks: true})
-		return d.GetStep(), err
+	return retry(c, "describe "+id, 60*time.Second, 3*time.Second, func(ctx context.Context) (*testStep, error) {
+		return describeWithTasks(ctx, c.client(), id)
 	})
+}
+
+// testStep is a step with its tasks, as the tests inspect it.
+type testStep struct {
+	*pb.Step
+	Tasks []*pb.Task
+}
+
+// describeWithTasks fetches a step and every page of its tasks.
+func describeWithTasks(ctx context.Context, cl pb.ClientClient, id string) (*testStep, error) {
+	d, err := cl.DescribeStep(ctx, &pb.DescribeStepRequest{StepId: id})
+	if err != nil {
+		return nil, err
+	}
+	st := &testStep{Step: d.Step}
+	for token := ""; ; {
+		resp, err := cl.ListTasks(ctx, &pb.ListTasksRequest{StepId: id, PageToken: token})
+		if err != nil {
+			return nil, err
+		}
+		st.Tasks = append(st.Tasks, resp.Tasks...)
+		if token = resp.NextPageToken; token == "" {
+			return st, nil
+		}
+	}
 }
 
 // submit submits a step, retrying (with the same client token) while there
@@ -234,7 +258,7 @@ func (c *procCluster) submit(spec *pb.StepSpec) string {
 }
 
 // wait waits for a step to end.
-func (c *procCluster) wait(id string) *pb.Step {
+func (c *procCluster) wait(id string) *testStep {
 	c.t.Helper()
 	deadline := time.Now().Add(4 * time.Minute)
 	for {
@@ -250,7 +274,7 @@ func (c *procCluster) wait(id string) *pb.Step {
 }
 
 // waitUntil polls a step until cond holds.
-func (c *procCluster) waitUntil(id string, what string, cond func(*pb.Step) bool) *pb.Step {
+func (c *procCluster) waitUntil(id string, what string, cond func(*testStep) bool) *testStep {
 	c.t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -347,7 +371,7 @@ func checkOutput(t *testing.T, out, ref string) {
 }
 
 // checkCounted checks that a step's counters count every record once.
-func checkCounted(t *testing.T, st *pb.Step, ref string) {
+func checkCounted(t *testing.T, st *testStep, ref string) {
 	t.Helper()
 	var words int64
 	parts, _ := partFiles(ref)

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
+	"math"
 	"slices"
-	"strconv"
 	"strings"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -51,40 +51,36 @@ func loadConfig(cmd *cobra.Command) (*viper.Viper, error) {
 	return v, nil
 }
 
-// parseSize parses a byte size: a plain number of bytes or a number with a
-// unit (KB, MB, GB are powers of 1000; KiB, MiB, GiB powers of 1024; K, M,
-// G are taken as binary, like Hadoop's "64m").
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	if t == "" {
-		return 0, errors.New("empty size")
-	}
-	units := []struct {
-		suffix string
-		mult   int64
-	}{
-		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
-		{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000},
-		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1},
-	}
-	mult := int64(1)
-	for _, u := range units {
-		if strings.HasSuffix(strings.ToUpper(t), strings.ToUpper(u.suffix)) {
-			t = strings.TrimSpace(t[:len(t)-len(u.suffix)])
-			mult = u.mult
-			break
+// sizeUnits is how every size option is written, for error messages.
+const sizeUnits = "a number of bytes with an optional unit, case-insensitive: B, KiB, MiB, GiB, TiB, PiB (powers of 1024; also Ki, Mi, ...) or kB, MB, GB, TB, PB (powers of 1000; also k, M, ...), e.g. 64MiB or 1.5GB"
+
+// parseSize parses a byte size with humanize's rule, the one rule of every
+// size option: a unit with an "i" is a power of 1024, one without a power
+// of 1000. It refuses sizes below minimum and sizes that overflow.
+func parseSize(s string, minimum int64) (int64, error) {
+	n, err := humanize.ParseBytes(strings.TrimSpace(s))
+	if err != nil {
+		if strings.Contains(err.Error(), "too large") {
+			return 0, fmt.Errorf("size %q is too large", s)
 		}
+		return 0, fmt.Errorf("bad size %q: want %s", s, sizeUnits)
 	}
-	n, err := strconv.ParseFloat(t, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("bad size %q: want bytes, or a number with KiB, MiB, GiB, KB, MB or GB", s)
+	if n > math.MaxInt64 {
+		return 0, fmt.Errorf("size %q is too large", s)
 	}
-	return int64(n * float64(mult)), nil
+	if int64(n) < minimum {
+		if minimum == 1 {
+			return 0, fmt.Errorf("size %q must be at least 1 byte", s)
+		}
+		return 0, fmt.Errorf("size %q is below the minimum of %s", s, humanize.IBytes(uint64(minimum)))
+	}
+	return int64(n), nil
 }
 
-// sizeOpt reads a size option from the merged settings.
-func sizeOpt(v *viper.Viper, key string) (int64, error) {
-	n, err := parseSize(v.GetString(key))
+// sizeOpt reads a size option from the merged settings; it must be at
+// least minimum bytes (0 allows 0).
+func sizeOpt(v *viper.Viper, key string, minimum int64) (int64, error) {
+	n, err := parseSize(v.GetString(key), minimum)
 	if err != nil {
 		return 0, fmt.Errorf("--%s: %w", key, err)
 	}

@@ -27,7 +27,7 @@ const slowMaps = "map-record=stall@0.003:100ms"
 
 // nextAttemptAfter returns when the first attempt started after t began, as
 // the leader recorded it.
-func nextAttemptAfter(st *pb.Step, t time.Time) (time.Time, bool) {
+func nextAttemptAfter(st *testStep, t time.Time) (time.Time, bool) {
 	var first time.Time
 	for _, task := range st.Tasks {
 		for _, a := range task.Attempts {
@@ -47,7 +47,7 @@ func killLeaderAndTime(t *testing.T, c *procCluster, id string) (*node, time.Dur
 	l := c.leader()
 	killed := time.Now()
 	c.kill(l)
-	st := c.waitUntil(id, "a task scheduled after the kill", func(st *pb.Step) bool {
+	st := c.waitUntil(id, "a task scheduled after the kill", func(st *testStep) bool {
 		_, ok := nextAttemptAfter(st, killed)
 		return ok || state.Terminal(st.State) || st.Phase == state.PhaseCommit
 	})
@@ -68,14 +68,14 @@ func TestLeaderKilledMidStep(t *testing.T) {
 		name       string
 		primaryEnv []string
 		workerEnv  []string
-		when       func(*pb.Step) bool
+		when       func(*testStep) bool
 	}{
 		{"map phase", nil, []string{"GOMR_FAULTS=" + slowMaps},
-			func(st *pb.Step) bool { return st.MapsDone >= st.MapsTotal/5 && st.MapsDone > 0 }},
+			func(st *testStep) bool { return st.MapsDone >= st.MapsTotal/5 && st.MapsDone > 0 }},
 		{"reduce phase", nil, []string{"GOMR_FAULTS=reduce-end=sleep:2s"},
-			func(st *pb.Step) bool { return st.Phase == state.PhaseReduce && runningAttempts(st) > 0 }},
+			func(st *testStep) bool { return st.Phase == state.PhaseReduce && runningAttempts(st) > 0 }},
 		{"while committing", []string{"GOMR_FAULTS=commit-midway=sleep:4s"}, nil,
-			func(st *pb.Step) bool { return st.Phase == state.PhaseCommit }},
+			func(st *testStep) bool { return st.Phase == state.PhaseCommit }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := startProcCluster(t, clusterOpts{primaries: 3, workers: []string{"core", "core", "task"}, primaryEnv: tc.primaryEnv, workerEnv: tc.workerEnv})
@@ -107,7 +107,7 @@ func TestLeaderKilledMidStep(t *testing.T) {
 	}
 }
 
-func runningAttempts(st *pb.Step) int {
+func runningAttempts(st *testStep) int {
 	n := 0
 	for _, task := range st.Tasks {
 		for _, a := range task.Attempts {
@@ -126,7 +126,7 @@ func TestRollingRestartOfPrimaries(t *testing.T) {
 	c := startProcCluster(t, clusterOpts{primaries: 3, workers: []string{"core", "core"}, workerEnv: []string{"GOMR_FAULTS=" + slowMaps}})
 	out := filepath.Join(t.TempDir(), "out")
 	id := c.submit(&pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 3, SplitSize: 64 << 10})
-	c.waitUntil(id, "running", func(st *pb.Step) bool { return st.MapsDone > 0 })
+	c.waitUntil(id, "running", func(st *testStep) bool { return st.MapsDone > 0 })
 	for _, n := range c.primaries {
 		c.stop(n)
 		c.start(n)
@@ -156,7 +156,7 @@ func TestWholeClusterRestart(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "out")
 	id := c.submit(&pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 2, SplitSize: 64 << 10})
-	c.waitUntil(id, "a third of the maps", func(st *pb.Step) bool { return st.MapsDone >= st.MapsTotal/3 && st.MapsDone > 0 })
+	c.waitUntil(id, "a third of the maps", func(st *testStep) bool { return st.MapsDone >= st.MapsTotal/3 && st.MapsDone > 0 })
 	for _, n := range append(slices.Clone(c.workers), c.primaries...) {
 		c.kill(n)
 	}
@@ -192,7 +192,7 @@ func TestFailoverTimes(t *testing.T) {
 	spec := func(out string) *pb.StepSpec {
 		return &pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 2, SplitSize: 16 << 10}
 	}
-	elapsed := func(st *pb.Step) time.Duration { return time.Duration(st.EndedUnixNano - st.SubmittedUnixNano) }
+	elapsed := func(st *testStep) time.Duration { return time.Duration(st.EndedUnixNano - st.SubmittedUnixNano) }
 	calm := c.wait(c.submit(spec(filepath.Join(t.TempDir(), "calm"))))
 	if calm.State != state.StepCompleted {
 		t.Fatalf("undisturbed step ended %s: %s", calm.State, calm.Error)
@@ -201,7 +201,7 @@ func TestFailoverTimes(t *testing.T) {
 	id := c.submit(spec(out))
 	var took []time.Duration
 	for range *failoverKills {
-		c.waitUntil(id, "maps running", func(st *pb.Step) bool { return runningAttempts(st) > 0 })
+		c.waitUntil(id, "maps running", func(st *testStep) bool { return runningAttempts(st) > 0 })
 		killed, d := killLeaderAndTime(t, c, id)
 		if d == 0 {
 			break

@@ -18,11 +18,11 @@ func newJobsCmd() *cobra.Command {
 			for _, d := range jobs.All() {
 				fmt.Fprintf(tw, "%s\t%s\n", d.Name, d.Summary)
 				for _, o := range d.Options {
-					flag := "--" + o.Name
-					if !o.Bool {
-						flag += " VALUE"
+					if o.Bool {
+						fmt.Fprintf(tw, "  --%s\t%s\n", o.Name, o.Usage)
+						continue
 					}
-					fmt.Fprintf(tw, "  %s\t%s (default %q)\n", flag, o.Usage, o.Default)
+					fmt.Fprintf(tw, "  --%s VALUE\t%s (default %q)\n", o.Name, o.Usage, o.Default)
 				}
 			}
 			return tw.Flush()

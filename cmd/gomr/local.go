@@ -23,8 +23,10 @@ loopback, until interrupted (Ctrl-C or SIGTERM). Clients find it at
 
 Primary i (from 0) serves clients on the port of --addr plus i and Raft
 on that port plus 100 plus i. Without --data-dir the cluster's data lives
-in a temporary folder that is removed on exit; with it, the cluster can be
-stopped and started again with its step history.`,
+in a temporary folder that is removed on exit, and steps still running
+then are cancelled and their partial output removed; with --data-dir, the
+cluster can be stopped and started again with its step history, and a
+running step resumes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v, err := loadConfig(cmd)
@@ -65,8 +67,9 @@ func addClusterShapeFlags(cmd *cobra.Command) {
 	f.Int("primaries", 3, "number of primaries (1, 3 or 5)")
 	f.Int("core", 2, "number of core workers")
 	f.Int("task", 1, "number of task workers")
-	f.Int("slots", 0, "task slots per worker (default: number of CPUs)")
-	f.String("data-dir", "", "folder for every node's data (default: a temporary folder removed on exit)")
+	f.Int("slots", 0, "task slots per worker (0: the number of CPUs)")
+	f.String("min-split-size", "1MiB", "smallest --split-size a step may ask for")
+	f.String("data-dir", "", "folder for every node's data; without it, a temporary folder, removed on exit with the partial output of running steps")
 }
 
 // localConfig builds an embedded cluster's configuration. Node logs are
@@ -80,14 +83,19 @@ func localConfig(cmd *cobra.Command, v *viper.Viper, addr string) (localcluster.
 	if err != nil {
 		return localcluster.Config{}, nil, err
 	}
+	minSplit, err := sizeOpt(v, "min-split-size", 1)
+	if err != nil {
+		return localcluster.Config{}, nil, err
+	}
 	cfg := localcluster.Config{
-		Primaries: v.GetInt("primaries"),
-		Core:      v.GetInt("core"),
-		Task:      v.GetInt("task"),
-		Slots:     v.GetInt("slots"),
-		DataDir:   v.GetString("data-dir"),
-		Addr:      addr,
-		Logger:    log,
+		MinSplitSize: minSplit,
+		Primaries:    v.GetInt("primaries"),
+		Core:         v.GetInt("core"),
+		Task:         v.GetInt("task"),
+		Slots:        v.GetInt("slots"),
+		DataDir:      v.GetString("data-dir"),
+		Addr:         addr,
+		Logger:       log,
 	}
 	if cfg.Primaries != 1 && cfg.Primaries != 3 && cfg.Primaries != 5 {
 		return cfg, nil, fmt.Errorf("--primaries must be 1, 3 or 5, got %d", cfg.Primaries)
@@ -102,6 +110,7 @@ func localConfig(cmd *cobra.Command, v *viper.Viper, addr string) (localcluster.
 			return cfg, nil, fmt.Errorf("create data dir: %w", err)
 		}
 		cfg.DataDir = dir
+		cfg.Ephemeral = true
 		cleanup = func() { os.RemoveAll(dir) }
 	}
 	return cfg, cleanup, nil

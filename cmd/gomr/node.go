@@ -22,7 +22,7 @@ func newNodeCmd() *cobra.Command {
 func newNodeDrainCmd() *cobra.Command {
 	return newActionCmd("drain WORKER-ID", "Let a worker finish its attempts and give it no new ones (before removing it, as an EMR resize does)",
 		func(ctx context.Context, c *clusterClient, id string) (string, error) {
-			_, err := c.DrainWorker(ctx, &pb.DrainWorkerRequest{Id: id}, waitReady)
+			_, err := c.DrainWorker(ctx, &pb.DrainWorkerRequest{Id: id})
 			return "worker " + id + " DRAINING", err
 		})
 }
@@ -30,7 +30,7 @@ func newNodeDrainCmd() *cobra.Command {
 func newNodeRemovePrimaryCmd() *cobra.Command {
 	return newActionCmd("remove-primary ID", "Take a primary out of the Raft group (then stop its process)",
 		func(ctx context.Context, c *clusterClient, id string) (string, error) {
-			_, err := c.RemovePrimary(ctx, &pb.RemovePrimaryRequest{Id: id}, waitReady)
+			_, err := c.RemovePrimary(ctx, &pb.RemovePrimaryRequest{Id: id})
 			return "primary " + id + " removed from the raft group", err
 		})
 }
@@ -41,15 +41,15 @@ func newNodeListCmd() *cobra.Command {
 		Short: "List every primary (Raft state, term, commit and applied index) and every worker",
 		Args:  cobra.NoArgs,
 		RunE: runClient(func(x *clientCmd) error {
-			ctx, cancel := callCtx(x.cmd.Context())
+			ctx, cancel := x.c.callCtx(x.cmd.Context())
 			defer cancel()
-			resp, err := x.c.ListNodes(ctx, &pb.ListNodesRequest{}, waitReady)
+			resp, err := x.c.ListNodes(ctx, &pb.ListNodesRequest{})
 			if err != nil {
 				return x.c.explain(err)
 			}
 			out := x.cmd.OutOrStdout()
 			if x.format == "json" {
-				return printJSON(out, resp)
+				return printJSON(out, nodesJSON(resp))
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PRIMARY\tADDRESS\tRAFT STATE\tVOTER\tTERM\tCOMMIT\tAPPLIED\tSNAPSHOT\tERROR")
@@ -66,6 +66,6 @@ func newNodeListCmd() *cobra.Command {
 		}),
 	}
 	addClusterFlag(cmd)
-	addOutputFlag(cmd)
+	addFormatFlag(cmd)
 	return cmd
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/dustin/go-humanize"
 	"github.com/gomr/gomr/primary"
 	"github.com/spf13/cobra"
 )
@@ -33,6 +34,10 @@ group; --bootstrap and --join are then ignored. Remove one with
 			if err != nil {
 				return err
 			}
+			minSplit, err := sizeOpt(v, "min-split-size", 1)
+			if err != nil {
+				return err
+			}
 			cfg := primary.Config{
 				NodeID:                v.GetString("node-id"),
 				DataDir:               v.GetString("data-dir"),
@@ -53,6 +58,8 @@ group; --bootstrap and --join are then ignored. Remove one with
 				WorkerTimeout:         v.GetDuration("worker-timeout"),
 				PollTimeout:           v.GetDuration("poll-timeout"),
 				SnapshotThreshold:     v.GetUint64("snapshot-threshold"),
+				MaxTasksPerStep:       v.GetInt("max-tasks-per-step"),
+				MinSplitSize:          minSplit,
 				Logger:                log,
 			}
 			p, err := primary.Start(cfg)
@@ -84,6 +91,8 @@ group; --bootstrap and --join are then ignored. Remove one with
 	f.Duration("worker-timeout", d.WorkerTimeout, "how long a worker may miss heartbeats before it is declared down")
 	f.Duration("poll-timeout", d.PollTimeout, "longest a worker's request for work waits")
 	f.Uint64("snapshot-threshold", d.SnapshotThreshold, "Raft log entries between snapshots")
+	f.Int("max-tasks-per-step", d.MaxTasksPerStep, "most map and reduce tasks one step may have; a step that would have more is refused at submission")
+	f.String("min-split-size", humanize.IBytes(uint64(d.MinSplitSize)), "smallest --split-size a step may ask for")
 	f.Duration("snapshot-interval", d.SnapshotInterval, "how often Raft checks whether to take a snapshot")
 	f.Uint64("trailing-logs", d.TrailingLogs, "Raft log entries kept after a snapshot, for followers that lag a little")
 	return cmd

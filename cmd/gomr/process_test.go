@@ -189,7 +189,7 @@ func TestRealProcesses(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	cfgFile := filepath.Join(dir, "primary.yaml")
-	os.WriteFile(cfgFile, []byte(fmt.Sprintf("node-id: p1\ndata-dir: %s\naddr: %s\nraft-addr: %s\ngossip-addr: %s\nbootstrap: true\nlog-level: debug\n",
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf("node-id: p1\ndata-dir: %s\naddr: %s\nraft-addr: %s\ngossip-addr: %s\nbootstrap: true\nlog-level: debug\nmin-split-size: 1KiB\n",
 		filepath.Join(dir, "p1"), addr, freeAddr(t), freeAddr(t))), 0o644)
 	procs := []*proc{startProc(t, "primary", nil, "primary", "--config", cfgFile)}
 	for _, w := range []struct{ id, role string }{{"core-1", "core"}, {"core-2", "core"}, {"task-1", "task"}} {
@@ -207,7 +207,7 @@ func TestRealProcesses(t *testing.T) {
 	// Wait until every worker is registered.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		out, _, code := gomr(t, cluster, "node", "list", "--output", "json")
+		out, _, code := gomr(t, cluster, "node", "list", "--format", "json")
 		var nodes struct {
 			Workers []struct{ Id, Role, State string }
 		}
@@ -243,15 +243,15 @@ func TestRealProcesses(t *testing.T) {
 	if got, want := partLines(t, out), wordCounts(t, inputs...); !slices.Equal(got, want) {
 		t.Fatalf("output differs from the oracle: %d lines vs %d", len(got), len(want))
 	}
-	desc, _, code := gomr(t, cluster, "step", "describe", id, "--output", "json")
+	desc, _, code := gomr(t, cluster, "step", "describe", id, "--format", "json")
 	var st struct {
 		State    string
-		Counters map[string]string
+		Counters map[string]int64
 	}
 	if err := json.Unmarshal([]byte(desc), &st); err != nil || code != 0 || st.State != "COMPLETED" {
 		t.Fatalf("describe: %v %d %s", err, code, desc)
 	}
-	if st.Counters["LAUNCHED_MAPS"] != "15" || st.Counters["REDUCE_OUTPUT_RECORDS"] != strconv.Itoa(len(wordCounts(t, inputs...))) {
+	if st.Counters["LAUNCHED_MAPS"] != 15 || st.Counters["REDUCE_OUTPUT_RECORDS"] != int64(len(wordCounts(t, inputs...))) {
 		t.Fatalf("counters %v", st.Counters)
 	}
 	list, _, _ := gomr(t, cluster, "step", "list")
@@ -269,7 +269,7 @@ func TestRealProcesses(t *testing.T) {
 	joined := startProc(t, "primary-2", nil, "primary", "--node-id", "p2", "--data-dir", filepath.Join(dir, "p2"),
 		"--addr", freeAddr(t), "--raft-addr", freeAddr(t), "--gossip-addr", freeAddr(t), "--join", addr)
 	primaries := func() string {
-		out, _, _ := gomr(t, cluster, "node", "list", "--output", "json")
+		out, _, _ := gomr(t, cluster, "node", "list", "--format", "json")
 		var nodes struct {
 			Primaries []struct {
 				Id    string
@@ -315,7 +315,8 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"step", "add", "--input", "x", "--output", "y"}, []string{"--job is required"}},
 		{[]string{"step", "add", "--job", "wordcount", "--output", "y"}, []string{"--input is required"}},
 		{[]string{"run", "--job", "nosuchjob"}, []string{`unknown job "nosuchjob"`, "logagg"}},
-		{[]string{"step", "list", "--output", "yaml"}, []string{`--output "yaml"`}},
+		{[]string{"step", "list", "--output", "json"}, []string{"--format"}},
+		{[]string{"step", "list", "--format", "yaml"}, []string{`--format "yaml"`}},
 		{[]string{"step", "add", "--job", "wordcount", "--input", "x", "--output", "y", "--split-size", "lots"}, []string{"--split-size", `bad size "lots"`}},
 		{[]string{"primary", "--config", "/nonexistent/gomr.yaml"}, []string{"/nonexistent/gomr.yaml"}},
 		{[]string{"worker", "--role", "gpu"}, []string{"role must be core or task"}},
@@ -370,7 +371,9 @@ func TestRunWithoutInput(t *testing.T) {
 func TestUnreadableInput(t *testing.T) {
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
-	for d := filepath.Dir(dir); d != "/" && strings.HasPrefix(d, os.TempDir()); d = filepath.Dir(d) {
+	// Let user nobody through the test's folders, but never touch the
+	// system's temporary folder itself (it must stay world-writable).
+	for d := filepath.Dir(dir); strings.HasPrefix(d, os.TempDir()+string(filepath.Separator)); d = filepath.Dir(d) {
 		os.Chmod(d, 0o755)
 	}
 	secret := filepath.Join(dir, "secret.txt")

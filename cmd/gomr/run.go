@@ -15,7 +15,6 @@ import (
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
 )
 
 func defaultSlots() int { return runtime.NumCPU() }
@@ -34,12 +33,12 @@ temporary folder, which is printed.`,
 			if err != nil {
 				return err
 			}
-			format := v.GetString("format")
-			if format != "text" && format != "json" {
-				return fmt.Errorf("--format %q: want text or json", format)
+			format, err := printFormat(cmd, v)
+			if err != nil {
+				return err
 			}
 			if v.GetString("job") == "" {
-				return fmt.Errorf("--job is required (jobs: see `gomr jobs`)")
+				return fmt.Errorf("--job is required (gomr jobs lists the jobs)")
 			}
 			if _, err := jobs.Lookup(v.GetString("job")); err != nil {
 				return err
@@ -48,15 +47,19 @@ temporary folder, which is printed.`,
 			if err != nil {
 				return fmt.Errorf("create work folder: %w", err)
 			}
+			// The work folder keeps only the output; it goes if that is
+			// elsewhere or was not made (a failed run leaves nothing).
+			defer removeIfEmpty(work)
 			inputs, _ := cmd.Flags().GetStringArray("input")
 			inputs = append(inputs, args...)
 			if len(inputs) == 0 {
 				dir := filepath.Join(work, "input")
+				defer os.RemoveAll(dir)
 				if err := writeSample(v.GetString("job"), dir); err != nil {
 					return err
 				}
 				cmd.Flags().Set("input", dir)
-				fmt.Fprintf(cmd.ErrOrStderr(), "no --input: generated a sample in %s\n", dir)
+				fmt.Fprintf(cmd.ErrOrStderr(), "no --input: generated a sample in %s (removed after the run)\n", dir)
 			}
 			output := v.GetString("output")
 			if output == "" {
@@ -79,27 +82,27 @@ temporary folder, which is printed.`,
 			defer c.Stop()
 			fmt.Fprintf(cmd.ErrOrStderr(), "embedded cluster up in %s: %d primaries, %d core, %d task workers\n",
 				time.Since(started).Round(time.Millisecond), cfg.Primaries, cfg.Core, cfg.Task)
-			cc, err := pb.Dial(c.Addrs(), grpc.WithUnaryInterceptor(retryUnavailable))
+			client, err := connectCluster(c.Addrs(), c.Addr(), defaultTimeout)
 			if err != nil {
 				return err
 			}
-			client := &clusterClient{addr: c.Addr(), cc: cc, ClientClient: pb.NewClientClient(cc)}
 			defer client.Close()
-			ctx, cancel := callCtx(cmd.Context())
-			resp, err := client.SubmitStep(ctx, &pb.SubmitStepRequest{Spec: spec}, waitReady)
+			ctx, cancel := client.callCtx(cmd.Context())
+			resp, err := client.SubmitStep(ctx, &pb.SubmitStepRequest{Spec: spec})
 			cancel()
 			if err != nil {
 				return client.explain(err)
 			}
-			werr := waitStep(cmd.Context(), client, resp.StepId, cmd.ErrOrStderr(), format, io.Discard)
-			ctx, cancel = callCtx(cmd.Context())
-			d, err := client.DescribeStep(ctx, &pb.DescribeStepRequest{StepId: resp.StepId}, waitReady)
+			printWarnings(cmd.ErrOrStderr(), resp.Warnings)
+			werr := waitStep(cmd.Context(), client, resp.StepId, waitOptions{progress: cmd.ErrOrStderr(), every: v.GetDuration("progress-interval")})
+			ctx, cancel = client.callCtx(cmd.Context())
+			d, err := client.DescribeStep(ctx, &pb.DescribeStepRequest{StepId: resp.StepId})
 			cancel()
 			if err != nil {
 				return client.explain(err)
 			}
 			if format == "json" {
-				if err := printJSON(cmd.OutOrStdout(), d.Step); err != nil {
+				if err := printJSON(cmd.OutOrStdout(), stepJSON(d.Step, nil)); err != nil {
 					return err
 				}
 			} else {
@@ -111,8 +114,16 @@ temporary folder, which is printed.`,
 	addSpecFlags(cmd, job)
 	addClusterShapeFlags(cmd)
 	cmd.Flags().String("output", "", "output folder; must not exist (default: a new temporary folder)")
-	cmd.Flags().String("format", "text", "how to print the result: text or json")
+	addFormatFlag(cmd)
+	addProgressFlag(cmd)
 	return cmd
+}
+
+// removeIfEmpty removes a folder that holds nothing.
+func removeIfEmpty(dir string) {
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) == 0 {
+		os.Remove(dir)
+	}
 }
 
 // writeSample generates the sample input of a job into dir.

@@ -7,18 +7,19 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/dustin/go-humanize"
+	"github.com/gomr/gomr/mapreduce"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 	"golang.org/x/term"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 )
 
 func newStepCmd(job string) *cobra.Command {
@@ -33,7 +34,7 @@ func newStepCmd(job string) *cobra.Command {
 // addSpecFlags adds the flags that describe a step.
 func addSpecFlags(cmd *cobra.Command, job string) {
 	f := cmd.Flags()
-	f.String("job", "", "built-in job to run (see `gomr jobs`)")
+	f.String("job", "", "built-in job to run (gomr jobs lists them)")
 	f.StringArray("input", nil, "input file, folder or glob (repeat for several; extra arguments are inputs too)")
 	f.String("name", "", "step name (default: the job name)")
 	f.Int("reducers", 1, "number of reduce tasks (0: map-only, for jobs whose mapper output is final)")
@@ -49,7 +50,7 @@ func addSpecFlags(cmd *cobra.Command, job string) {
 func specFromFlags(cmd *cobra.Command, v *viper.Viper, args []string, output string) (*pb.StepSpec, error) {
 	job := v.GetString("job")
 	if job == "" {
-		return nil, fmt.Errorf("--job is required (jobs: see `gomr jobs`)")
+		return nil, fmt.Errorf("--job is required (gomr jobs lists the jobs)")
 	}
 	inputs, _ := cmd.Flags().GetStringArray("input")
 	inputs = append(inputs, args...)
@@ -70,13 +71,13 @@ func specFromFlags(cmd *cobra.Command, v *viper.Viper, args []string, output str
 		return nil, fmt.Errorf("output %s: %w", output, err)
 	}
 	spec.Output = abs
-	if spec.SplitSize, err = sizeOpt(v, "split-size"); err != nil {
+	if spec.SplitSize, err = sizeOpt(v, "split-size", 1); err != nil {
 		return nil, err
 	}
-	if spec.SortBufferBytes, err = sizeOpt(v, "sort-buffer"); err != nil {
+	if spec.SortBufferBytes, err = sizeOpt(v, "sort-buffer", 1); err != nil {
 		return nil, err
 	}
-	if spec.MaxLineBytes, err = sizeOpt(v, "max-line-bytes"); err != nil {
+	if spec.MaxLineBytes, err = sizeOpt(v, "max-line-bytes", 1); err != nil {
 		return nil, err
 	}
 	return spec, nil
@@ -105,29 +106,42 @@ job's name; "gomr step add --job NAME --help" lists them.`,
 			if err != nil {
 				return err
 			}
-			c, err := dialCluster(v)
+			c, err := dialCluster(cmd.Context(), v)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			ctx, cancel := callCtx(cmd.Context())
+			ctx, cancel := c.callCtx(cmd.Context())
 			defer cancel()
-			resp, err := c.SubmitStep(ctx, &pb.SubmitStepRequest{Spec: spec}, waitReady)
+			resp, err := c.SubmitStep(ctx, &pb.SubmitStepRequest{Spec: spec})
 			if err != nil {
 				return c.explain(err)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), resp.StepId)
+			printWarnings(cmd.ErrOrStderr(), resp.Warnings)
 			if !v.GetBool("wait") {
 				return nil
 			}
-			return waitStep(cmd.Context(), c, resp.StepId, cmd.ErrOrStderr(), "text", cmd.OutOrStdout())
+			return waitStep(cmd.Context(), c, resp.StepId, waitOptions{progress: cmd.ErrOrStderr(), out: cmd.OutOrStdout(), format: "text", every: v.GetDuration("progress-interval")})
 		},
 	}
 	addClusterFlag(cmd)
 	addSpecFlags(cmd, job)
 	cmd.Flags().String("output", "", "output folder; must not exist")
 	cmd.Flags().Bool("wait", false, "wait for the step to end, showing progress")
+	addProgressFlag(cmd)
 	return cmd
+}
+
+// printWarnings prints the cluster's warnings about a step on stderr.
+func printWarnings(w io.Writer, warnings []string) {
+	for _, s := range warnings {
+		fmt.Fprintln(w, "gomr: warning:", s)
+	}
+}
+
+func addProgressFlag(cmd *cobra.Command) {
+	cmd.Flags().Duration("progress-interval", 10*time.Second, "when not on a terminal, print a progress line this often (and at every phase change)")
 }
 
 func newStepWaitCmd() *cobra.Command {
@@ -136,26 +150,43 @@ func newStepWaitCmd() *cobra.Command {
 		Short: "Wait for a step to end, showing progress; exits 0 only if it COMPLETED",
 		Args:  cobra.ExactArgs(1),
 		RunE: runClient(func(x *clientCmd) error {
-			return waitStep(x.cmd.Context(), x.c, x.args[0], x.cmd.ErrOrStderr(), x.format, x.cmd.OutOrStdout())
+			return waitStep(x.cmd.Context(), x.c, x.args[0], waitOptions{progress: x.cmd.ErrOrStderr(), out: x.cmd.OutOrStdout(), format: x.format, every: x.v.GetDuration("progress-interval")})
 		}),
 	}
 	addClusterFlag(cmd)
-	addOutputFlag(cmd)
+	addFormatFlag(cmd)
+	addProgressFlag(cmd)
 	return cmd
 }
 
-// waitStep polls a step until it ends, drawing progress on progressOut,
-// then prints the step. It returns an error unless the step COMPLETED.
-func waitStep(ctx context.Context, c *clusterClient, id string, progressOut io.Writer, format string, out io.Writer) error {
+// waitOptions say where waitStep writes.
+type waitOptions struct {
+	// progress receives progress lines: redrawn in place on a terminal,
+	// otherwise one at every phase change and every interval.
+	progress io.Writer
+	every    time.Duration
+	// out receives the step in format when it ends (nothing if nil).
+	out    io.Writer
+	format string
+}
+
+// waitStep polls a step until it ends, showing progress, then prints the
+// step. It returns an error, whose message says why, unless the step
+// COMPLETED; a completed step that looks wrong gets warnings.
+func waitStep(ctx context.Context, c *clusterClient, id string, o waitOptions) error {
 	tty := false
-	if f, ok := progressOut.(*os.File); ok {
+	if f, ok := o.progress.(*os.File); ok {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
+	if o.every <= 0 {
+		o.every = 10 * time.Second
+	}
 	var last string
+	var lastPrinted time.Time
 	start := time.Now()
 	for {
-		cctx, cancel := callCtx(ctx)
-		resp, err := c.DescribeStep(cctx, &pb.DescribeStepRequest{StepId: id}, waitReady)
+		cctx, cancel := c.callCtx(ctx)
+		resp, err := c.DescribeStep(cctx, &pb.DescribeStepRequest{StepId: id})
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -166,32 +197,53 @@ func waitStep(ctx context.Context, c *clusterClient, id string, progressOut io.W
 		st := resp.Step
 		line := progressLine(st, time.Since(start))
 		if tty {
-			fmt.Fprintf(progressOut, "\r\033[K%s", line)
-		} else if key := st.State + " " + st.Phase; key != last {
-			fmt.Fprintln(progressOut, line)
-			last = key
+			fmt.Fprintf(o.progress, "\r\033[K%s", line)
+		} else if key := st.State + " " + st.Phase; key != last || time.Since(lastPrinted) >= o.every {
+			fmt.Fprintln(o.progress, line)
+			last, lastPrinted = key, time.Now()
 		}
 		if state.Terminal(st.State) {
 			if tty {
-				fmt.Fprintln(progressOut)
+				fmt.Fprintln(o.progress)
 			}
-			if err := printStep(out, st, format); err != nil {
-				return err
+			if o.out != nil {
+				if err := printStep(o.out, st, nil, o.format); err != nil {
+					return err
+				}
 			}
 			if st.State != state.StepCompleted {
-				return exitError{code: 1, msg: fmt.Sprintf("step %s %s", id, st.State)}
+				msg := fmt.Sprintf("step %s %s", id, st.State)
+				if st.Error != "" {
+					msg += ": " + st.Error
+				}
+				return exitError{code: 1, msg: msg}
 			}
+			printWarnings(o.progress, completionWarnings(st))
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			if tty {
-				fmt.Fprintln(progressOut)
+				fmt.Fprintln(o.progress)
 			}
 			return fmt.Errorf("stopped waiting for step %s (it keeps running): %w", id, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// completionWarnings are what looks wrong about a completed step: it read
+// no input, or rejected every record it read.
+func completionWarnings(st *pb.Step) []string {
+	var out []string
+	if st.InputFiles == 0 {
+		out = append(out, fmt.Sprintf("step %s read 0 input files (%s)", st.Id, strings.Join(st.Spec.GetInputs(), ", ")))
+	}
+	in, rejected := st.Counters[mapreduce.MapInputRecords], st.Counters[mapreduce.RejectedRecords]
+	if in > 0 && rejected == in {
+		out = append(out, fmt.Sprintf("step %s rejected every one of its %d input records (see %s/%s): is it the right job for this input?", st.Id, in, st.Spec.GetOutput(), mapreduce.RejectsDir))
+	}
+	return out
 }
 
 func progressLine(st *pb.Step, waited time.Duration) string {
@@ -206,10 +258,10 @@ func progressLine(st *pb.Step, waited time.Duration) string {
 	return s + fmt.Sprintf("  %s", waited.Round(100*time.Millisecond))
 }
 
-// printStep prints one step in full.
-func printStep(w io.Writer, st *pb.Step, format string) error {
+// printStep prints one step in full, with its tasks if given.
+func printStep(w io.Writer, st *pb.Step, tasks []*pb.Task, format string) error {
 	if format == "json" {
-		return printJSON(w, st)
+		return printJSON(w, stepJSON(st, tasks))
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
@@ -229,6 +281,9 @@ func printStep(w io.Writer, st *pb.Step, format string) error {
 	row("Input", strings.Join(st.Spec.GetInputs(), ", "))
 	row("Output", st.Spec.GetOutput())
 	row("Reducers", fmt.Sprint(st.Spec.GetReducers()))
+	row("Split size", humanize.IBytes(uint64(st.Spec.GetSplitSize())))
+	row("Sort buffer", humanize.IBytes(uint64(st.Spec.GetSortBufferBytes())))
+	row("Input read", fmt.Sprintf("%d files, %s", st.InputFiles, humanize.IBytes(uint64(st.InputBytes))))
 	row("Submitted", stamp(st.SubmittedUnixNano))
 	if st.StartedUnixNano > 0 {
 		row("Started", stamp(st.StartedUnixNano))
@@ -254,10 +309,10 @@ func printStep(w io.Writer, st *pb.Step, format string) error {
 		}
 		tw.Flush()
 	}
-	if len(st.Tasks) > 0 {
+	if len(tasks) > 0 {
 		fmt.Fprintln(w, "Tasks")
 		fmt.Fprintln(tw, "  TASK\tSTATE\tATTEMPT\tWORKER\tATTEMPT STATE\tTIME\tERROR")
-		for _, t := range st.Tasks {
+		for _, t := range tasks {
 			for i, a := range t.Attempts {
 				task, tstate := fmt.Sprintf("%s %d", t.Kind, t.Index), t.State
 				if i > 0 {
@@ -299,34 +354,46 @@ func stamp(ns int64) string {
 	return time.Unix(0, ns).Local().Format("2006-01-02 15:04:05.000")
 }
 
-func printJSON(w io.Writer, m proto.Message) error {
-	b, err := protojson.MarshalOptions{Multiline: true, UseProtoNames: true, EmitUnpopulated: false}.Marshal(m)
-	if err != nil {
-		return fmt.Errorf("encode json: %w", err)
-	}
-	_, err = fmt.Fprintln(w, string(b))
-	return err
-}
-
 func newStepListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List steps, newest first",
 		Args:  cobra.NoArgs,
 		RunE: runClient(func(x *clientCmd) error {
-			ctx, cancel := callCtx(x.cmd.Context())
-			defer cancel()
-			resp, err := x.c.ListSteps(ctx, &pb.ListStepsRequest{}, waitReady)
-			if err != nil {
-				return x.c.explain(err)
+			var states []string
+			for _, st := range x.v.GetStringSlice("state") {
+				st = strings.ToUpper(strings.TrimSpace(st))
+				if !slices.Contains(stepStates, st) {
+					return fmt.Errorf("--state %q: want one of %s", st, strings.Join(stepStates, ", "))
+				}
+				states = append(states, st)
+			}
+			var steps []*pb.Step
+			for token := ""; ; {
+				ctx, cancel := x.c.callCtx(x.cmd.Context())
+				resp, err := x.c.ListSteps(ctx, &pb.ListStepsRequest{PageToken: token, States: states})
+				cancel()
+				if err != nil {
+					return x.c.explain(err)
+				}
+				steps = append(steps, resp.Steps...)
+				if token = resp.NextPageToken; token == "" {
+					break
+				}
 			}
 			out := x.cmd.OutOrStdout()
 			if x.format == "json" {
-				return printJSON(out, resp)
+				list := struct {
+					Steps []jsonStep `json:"steps"`
+				}{Steps: []jsonStep{}}
+				for _, st := range steps {
+					list.Steps = append(list.Steps, stepJSON(st, nil))
+				}
+				return printJSON(out, list)
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tNAME\tSTATE\tSUBMITTED\tDURATION\tMAPS\tREDUCES\tOUTPUT")
-			for _, st := range resp.Steps {
+			for _, st := range steps {
 				dur := "-"
 				if st.EndedUnixNano > 0 {
 					dur = time.Duration(st.EndedUnixNano - st.SubmittedUnixNano).Round(time.Millisecond).String()
@@ -338,9 +405,13 @@ func newStepListCmd() *cobra.Command {
 		}),
 	}
 	addClusterFlag(cmd)
-	addOutputFlag(cmd)
+	addFormatFlag(cmd)
+	cmd.Flags().StringSlice("state", nil, "list only steps in these states (comma-separated): "+strings.Join(stepStates, ", "))
 	return cmd
 }
+
+// stepStates are the states a step can be in.
+var stepStates = []string{state.StepPending, state.StepRunning, state.StepCompleted, state.StepFailed, state.StepCancelled}
 
 func newStepDescribeCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -348,25 +419,48 @@ func newStepDescribeCmd() *cobra.Command {
 		Short: "Show a step's state, timings and counters",
 		Args:  cobra.ExactArgs(1),
 		RunE: runClient(func(x *clientCmd) error {
-			ctx, cancel := callCtx(x.cmd.Context())
+			ctx, cancel := x.c.callCtx(x.cmd.Context())
 			defer cancel()
-			resp, err := x.c.DescribeStep(ctx, &pb.DescribeStepRequest{StepId: x.args[0], Tasks: x.v.GetBool("tasks")}, waitReady)
+			resp, err := x.c.DescribeStep(ctx, &pb.DescribeStepRequest{StepId: x.args[0]})
 			if err != nil {
 				return x.c.explain(err)
 			}
-			return printStep(x.cmd.OutOrStdout(), resp.Step, x.format)
+			var tasks []*pb.Task
+			if x.v.GetBool("tasks") {
+				if tasks, err = listTasks(x.cmd.Context(), x.c, x.args[0]); err != nil {
+					return err
+				}
+			}
+			return printStep(x.cmd.OutOrStdout(), resp.Step, tasks, x.format)
 		}),
 	}
 	addClusterFlag(cmd)
-	addOutputFlag(cmd)
+	addFormatFlag(cmd)
 	cmd.Flags().Bool("tasks", false, "also list every task and attempt")
 	return cmd
+}
+
+// listTasks fetches every task of a step, a page at a time.
+func listTasks(ctx context.Context, c *clusterClient, id string) ([]*pb.Task, error) {
+	var tasks []*pb.Task
+	for token := ""; ; {
+		cctx, cancel := c.callCtx(ctx)
+		resp, err := c.ListTasks(cctx, &pb.ListTasksRequest{StepId: id, PageToken: token})
+		cancel()
+		if err != nil {
+			return nil, c.explain(err)
+		}
+		tasks = append(tasks, resp.Tasks...)
+		if token = resp.NextPageToken; token == "" {
+			return tasks, nil
+		}
+	}
 }
 
 func newStepCancelCmd() *cobra.Command {
 	return newActionCmd("cancel STEP-ID", "Cancel a step that has not ended; its partial output is removed",
 		func(ctx context.Context, c *clusterClient, id string) (string, error) {
-			resp, err := c.CancelStep(ctx, &pb.CancelStepRequest{StepId: id}, waitReady)
+			resp, err := c.CancelStep(ctx, &pb.CancelStepRequest{StepId: id})
 			if err != nil {
 				return "", err
 			}
@@ -377,7 +471,7 @@ func newStepCancelCmd() *cobra.Command {
 func newStepKillAttemptCmd() *cobra.Command {
 	return newActionCmd("kill-attempt ATTEMPT-ID", "Kill a running attempt; its task runs again (a kill is not counted as a failure)",
 		func(ctx context.Context, c *clusterClient, id string) (string, error) {
-			_, err := c.KillAttempt(ctx, &pb.KillAttemptRequest{AttemptId: id}, waitReady)
+			_, err := c.KillAttempt(ctx, &pb.KillAttemptRequest{AttemptId: id})
 			return id + " KILLED", err
 		})
 }

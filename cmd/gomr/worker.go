@@ -27,7 +27,7 @@ compute and can be added or removed at any time, like EMR task nodes
 			if err != nil {
 				return err
 			}
-			shuffleMem, err := sizeOpt(v, "shuffle-memory")
+			shuffleMem, err := sizeOpt(v, "shuffle-memory", 0)
 			if err != nil {
 				return err
 			}
@@ -62,7 +62,7 @@ compute and can be added or removed at any time, like EMR task nodes
 	f.String("addr", d.Addr, "gRPC address of this worker's shuffle service")
 	f.String("gossip-addr", d.GossipAddr, "gossip (memberlist) address, TCP and UDP")
 	f.String("data-dir", d.DataDir, "folder for map outputs and shuffle data")
-	f.Int("slots", d.Slots, "attempts run at once (defaults to the number of CPUs)")
+	f.Int("slots", d.Slots, "attempts run at once (the default is the number of CPUs)")
 	f.Duration("heartbeat-interval", d.HeartbeatInterval, "time between heartbeats to the leader")
 	f.String("shuffle-memory", "64MiB", "fetched map output a reduce attempt holds in memory before it spills to disk")
 	f.String("attempt-log", "", "append a line to this file when an attempt starts and when it ends (an audit trail)")

@@ -63,7 +63,7 @@ func TestCrashes(t *testing.T) {
 
 // workerRunning returns a worker that runs an attempt of the step now, of
 // the given kind ("MAP" or "REDUCE").
-func workerRunning(c *procCluster, st *pb.Step, kind string) *node {
+func workerRunning(c *procCluster, st *testStep, kind string) *node {
 	for _, task := range st.Tasks {
 		if task.Kind != kind {
 			continue
@@ -108,23 +108,23 @@ func TestWorkerKilled(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		workerEnv string
-		when      func(*pb.Step) bool
-		victim    func(*procCluster, *pb.Step) *node
+		when      func(*testStep) bool
+		victim    func(*procCluster, *testStep) *node
 		freeze    bool // SIGSTOP (and later SIGCONT) instead of SIGKILL
 	}{
 		{"mid-map", "GOMR_FAULTS=" + slowMaps,
-			func(st *pb.Step) bool { return st.MapsDone >= st.MapsTotal/4 && runningAttempts(st) > 0 },
-			func(c *procCluster, st *pb.Step) *node { return workerRunning(c, st, state.KindMap) }, false},
+			func(st *testStep) bool { return st.MapsDone >= st.MapsTotal/4 && runningAttempts(st) > 0 },
+			func(c *procCluster, st *testStep) *node { return workerRunning(c, st, state.KindMap) }, false},
 		{"mid-shuffle", "GOMR_FAULTS=shuffle-send=sleep:1s",
-			func(st *pb.Step) bool { return st.Phase == state.PhaseReduce && runningAttempts(st) > 0 },
+			func(st *testStep) bool { return st.Phase == state.PhaseReduce && runningAttempts(st) > 0 },
 			// A worker whose map outputs reducers on other workers need.
-			func(c *procCluster, st *pb.Step) *node { return workerWithMapOutput(c, st) }, false},
+			func(c *procCluster, st *testStep) *node { return workerWithMapOutput(c, st) }, false},
 		{"mid-reduce", "GOMR_FAULTS=reduce-end=sleep:3s",
-			func(st *pb.Step) bool { return st.Phase == state.PhaseReduce && runningAttempts(st) > 0 },
-			func(c *procCluster, st *pb.Step) *node { return workerRunning(c, st, state.KindReduce) }, false},
+			func(st *testStep) bool { return st.Phase == state.PhaseReduce && runningAttempts(st) > 0 },
+			func(c *procCluster, st *testStep) *node { return workerRunning(c, st, state.KindReduce) }, false},
 		{"frozen mid-map", "GOMR_FAULTS=" + slowMaps,
-			func(st *pb.Step) bool { return st.MapsDone >= st.MapsTotal/4 && runningAttempts(st) > 0 },
-			func(c *procCluster, st *pb.Step) *node { return workerRunning(c, st, state.KindMap) }, true},
+			func(st *testStep) bool { return st.MapsDone >= st.MapsTotal/4 && runningAttempts(st) > 0 },
+			func(c *procCluster, st *testStep) *node { return workerRunning(c, st, state.KindMap) }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := startProcCluster(t, clusterOpts{primaries: 1, workers: []string{"core", "core", "task"}, workerEnv: []string{tc.workerEnv}})
@@ -183,7 +183,7 @@ func incarnationOf(c *procCluster, id string) int64 {
 
 // workerWithMapOutput returns a worker holding a map output while reduce
 // attempts run on other workers.
-func workerWithMapOutput(c *procCluster, st *pb.Step) *node {
+func workerWithMapOutput(c *procCluster, st *testStep) *node {
 	reducers := map[string]bool{}
 	holders := map[string]bool{}
 	for _, task := range st.Tasks {
@@ -274,14 +274,14 @@ func TestResizeWhileRunning(t *testing.T) {
 	c := startProcCluster(t, clusterOpts{primaries: 1, workers: []string{"core", "core"}, workerEnv: []string{"GOMR_FAULTS=" + slowMaps}})
 	out := filepath.Join(t.TempDir(), "out")
 	id := c.submit(&pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 2, SplitSize: 32 << 10})
-	c.waitUntil(id, "maps running", func(st *pb.Step) bool { return st.MapsDone > 2 })
+	c.waitUntil(id, "maps running", func(st *testStep) bool { return st.MapsDone > 2 })
 
 	added := c.addWorker("task", "task-9")
 	if out, errOut, code := gomr(t, []string{"GOMR_CLUSTER=" + c.addrs[0]}, "node", "drain", "core-2"); code != 0 || !strings.Contains(out, "DRAINING") {
 		t.Fatalf("node drain: exit %d: %s %s", code, out, errOut)
 	}
 	drained := time.Now()
-	st := c.waitUntil(id, "the new worker running a task", func(st *pb.Step) bool {
+	st := c.waitUntil(id, "the new worker running a task", func(st *testStep) bool {
 		for _, task := range st.Tasks {
 			for _, a := range task.Attempts {
 				if a.Worker == added.name {
@@ -413,7 +413,7 @@ func TestWorkerKillCost(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "out-"+strconv.FormatBool(kill))
 		id := c.submit(&pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 4, SplitSize: 16 << 20})
 		if kill {
-			st := c.waitUntil(id, "half the maps", func(st *pb.Step) bool { return st.MapsDone >= st.MapsTotal/2 && runningAttempts(st) > 0 })
+			st := c.waitUntil(id, "half the maps", func(st *testStep) bool { return st.MapsDone >= st.MapsTotal/2 && runningAttempts(st) > 0 })
 			victim := workerRunning(c, st, state.KindMap)
 			killed := time.Now()
 			c.kill(victim)
@@ -442,7 +442,7 @@ func TestLostMapOutputsWithEverySlotReducing(t *testing.T) {
 	c := startProcCluster(t, clusterOpts{primaries: 1, workers: []string{"core", "core"}, workerEnv: []string{"GOMR_FAULTS=shuffle-send=sleep:500ms"}})
 	out := filepath.Join(t.TempDir(), "out")
 	id := c.submit(&pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 4, SplitSize: 256 << 10})
-	st := c.waitUntil(id, "the reduce phase", func(st *pb.Step) bool { return st.Phase == state.PhaseReduce && runningAttempts(st) >= 2 })
+	st := c.waitUntil(id, "the reduce phase", func(st *testStep) bool { return st.Phase == state.PhaseReduce && runningAttempts(st) >= 2 })
 	victim := workerWithMapOutput(c, st)
 	if victim == nil {
 		t.Fatal("no worker holds a map output")

@@ -438,8 +438,11 @@ func (x *SubmitStepRequest) GetSpec() *StepSpec {
 }
 
 type SubmitStepResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	StepId        string                 `protobuf:"bytes,1,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	StepId string                 `protobuf:"bytes,1,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	// warnings are things about the step that look like mistakes (an input
+	// folder with no files, far more reducers than input), for the user.
+	Warnings      []string `protobuf:"bytes,2,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -481,6 +484,13 @@ func (x *SubmitStepResponse) GetStepId() string {
 	return ""
 }
 
+func (x *SubmitStepResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
 // Step is a step's state as clients see it.
 type Step struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -501,9 +511,15 @@ type Step struct {
 	MapsDone          int32            `protobuf:"varint,13,opt,name=maps_done,json=mapsDone,proto3" json:"maps_done,omitempty"`
 	ReducesTotal      int32            `protobuf:"varint,14,opt,name=reduces_total,json=reducesTotal,proto3" json:"reduces_total,omitempty"`
 	ReducesDone       int32            `protobuf:"varint,15,opt,name=reduces_done,json=reducesDone,proto3" json:"reduces_done,omitempty"`
-	Tasks             []*Task          `protobuf:"bytes,16,rep,name=tasks,proto3" json:"tasks,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// input_files and input_bytes are what the input listing found at
+	// submission.
+	InputFiles int32 `protobuf:"varint,17,opt,name=input_files,json=inputFiles,proto3" json:"input_files,omitempty"`
+	InputBytes int64 `protobuf:"varint,18,opt,name=input_bytes,json=inputBytes,proto3" json:"input_bytes,omitempty"`
+	// cleaned_up is set once a failed or cancelled step's partial output has
+	// been removed (and for every completed step).
+	CleanedUp     bool `protobuf:"varint,19,opt,name=cleaned_up,json=cleanedUp,proto3" json:"cleaned_up,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Step) Reset() {
@@ -641,11 +657,25 @@ func (x *Step) GetReducesDone() int32 {
 	return 0
 }
 
-func (x *Step) GetTasks() []*Task {
+func (x *Step) GetInputFiles() int32 {
 	if x != nil {
-		return x.Tasks
+		return x.InputFiles
 	}
-	return nil
+	return 0
+}
+
+func (x *Step) GetInputBytes() int64 {
+	if x != nil {
+		return x.InputBytes
+	}
+	return 0
+}
+
+func (x *Step) GetCleanedUp() bool {
+	if x != nil {
+		return x.CleanedUp
+	}
+	return false
 }
 
 type Task struct {
@@ -825,7 +855,15 @@ func (x *Attempt) GetSpeculative() bool {
 }
 
 type ListStepsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// page_size is the most steps in one reply (0: the server's default;
+	// capped by the server).
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// page_token continues a listing where the previous reply's
+	// next_page_token left it.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// states, if given, keeps only steps in these states.
+	States        []string `protobuf:"bytes,3,rep,name=states,proto3" json:"states,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -860,9 +898,32 @@ func (*ListStepsRequest) Descriptor() ([]byte, []int) {
 	return file_primary_proto_rawDescGZIP(), []int{12}
 }
 
+func (x *ListStepsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListStepsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListStepsRequest) GetStates() []string {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
 type ListStepsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Steps         []*Step                `protobuf:"bytes,1,rep,name=steps,proto3" json:"steps,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Steps []*Step                `protobuf:"bytes,1,rep,name=steps,proto3" json:"steps,omitempty"`
+	// next_page_token is empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -904,10 +965,16 @@ func (x *ListStepsResponse) GetSteps() []*Step {
 	return nil
 }
 
+func (x *ListStepsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 type DescribeStepRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	StepId        string                 `protobuf:"bytes,1,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
-	Tasks         bool                   `protobuf:"varint,2,opt,name=tasks,proto3" json:"tasks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -949,11 +1016,117 @@ func (x *DescribeStepRequest) GetStepId() string {
 	return ""
 }
 
-func (x *DescribeStepRequest) GetTasks() bool {
+type ListTasksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StepId        string                 `protobuf:"bytes,1,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	PageSize      int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTasksRequest) Reset() {
+	*x = ListTasksRequest{}
+	mi := &file_primary_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTasksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTasksRequest) ProtoMessage() {}
+
+func (x *ListTasksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTasksRequest.ProtoReflect.Descriptor instead.
+func (*ListTasksRequest) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListTasksRequest) GetStepId() string {
+	if x != nil {
+		return x.StepId
+	}
+	return ""
+}
+
+func (x *ListTasksRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTasksRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListTasksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tasks are the step's map tasks, then its reduce tasks.
+	Tasks         []*Task `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	NextPageToken string  `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTasksResponse) Reset() {
+	*x = ListTasksResponse{}
+	mi := &file_primary_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTasksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTasksResponse) ProtoMessage() {}
+
+func (x *ListTasksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTasksResponse.ProtoReflect.Descriptor instead.
+func (*ListTasksResponse) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListTasksResponse) GetTasks() []*Task {
 	if x != nil {
 		return x.Tasks
 	}
-	return false
+	return nil
+}
+
+func (x *ListTasksResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type DescribeStepResponse struct {
@@ -965,7 +1138,7 @@ type DescribeStepResponse struct {
 
 func (x *DescribeStepResponse) Reset() {
 	*x = DescribeStepResponse{}
-	mi := &file_primary_proto_msgTypes[15]
+	mi := &file_primary_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -977,7 +1150,7 @@ func (x *DescribeStepResponse) String() string {
 func (*DescribeStepResponse) ProtoMessage() {}
 
 func (x *DescribeStepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[15]
+	mi := &file_primary_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -990,7 +1163,7 @@ func (x *DescribeStepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeStepResponse.ProtoReflect.Descriptor instead.
 func (*DescribeStepResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{15}
+	return file_primary_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DescribeStepResponse) GetStep() *Step {
@@ -1009,7 +1182,7 @@ type CancelStepRequest struct {
 
 func (x *CancelStepRequest) Reset() {
 	*x = CancelStepRequest{}
-	mi := &file_primary_proto_msgTypes[16]
+	mi := &file_primary_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1021,7 +1194,7 @@ func (x *CancelStepRequest) String() string {
 func (*CancelStepRequest) ProtoMessage() {}
 
 func (x *CancelStepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[16]
+	mi := &file_primary_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1034,7 +1207,7 @@ func (x *CancelStepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelStepRequest.ProtoReflect.Descriptor instead.
 func (*CancelStepRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{16}
+	return file_primary_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CancelStepRequest) GetStepId() string {
@@ -1053,7 +1226,7 @@ type CancelStepResponse struct {
 
 func (x *CancelStepResponse) Reset() {
 	*x = CancelStepResponse{}
-	mi := &file_primary_proto_msgTypes[17]
+	mi := &file_primary_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1065,7 +1238,7 @@ func (x *CancelStepResponse) String() string {
 func (*CancelStepResponse) ProtoMessage() {}
 
 func (x *CancelStepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[17]
+	mi := &file_primary_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1078,7 +1251,7 @@ func (x *CancelStepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelStepResponse.ProtoReflect.Descriptor instead.
 func (*CancelStepResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{17}
+	return file_primary_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CancelStepResponse) GetState() string {
@@ -1096,7 +1269,7 @@ type ListNodesRequest struct {
 
 func (x *ListNodesRequest) Reset() {
 	*x = ListNodesRequest{}
-	mi := &file_primary_proto_msgTypes[18]
+	mi := &file_primary_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1108,7 +1281,7 @@ func (x *ListNodesRequest) String() string {
 func (*ListNodesRequest) ProtoMessage() {}
 
 func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[18]
+	mi := &file_primary_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1121,7 +1294,7 @@ func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
 func (*ListNodesRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{18}
+	return file_primary_proto_rawDescGZIP(), []int{20}
 }
 
 type StatusRequest struct {
@@ -1134,7 +1307,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_primary_proto_msgTypes[19]
+	mi := &file_primary_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1146,7 +1319,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[19]
+	mi := &file_primary_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1159,7 +1332,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{19}
+	return file_primary_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StatusRequest) GetDigest() bool {
@@ -1200,7 +1373,7 @@ type Primary struct {
 
 func (x *Primary) Reset() {
 	*x = Primary{}
-	mi := &file_primary_proto_msgTypes[20]
+	mi := &file_primary_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1212,7 +1385,7 @@ func (x *Primary) String() string {
 func (*Primary) ProtoMessage() {}
 
 func (x *Primary) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[20]
+	mi := &file_primary_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1225,7 +1398,7 @@ func (x *Primary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Primary.ProtoReflect.Descriptor instead.
 func (*Primary) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{20}
+	return file_primary_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Primary) GetId() string {
@@ -1349,7 +1522,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_primary_proto_msgTypes[21]
+	mi := &file_primary_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1361,7 +1534,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[21]
+	mi := &file_primary_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1374,7 +1547,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{21}
+	return file_primary_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Node) GetId() string {
@@ -1444,7 +1617,7 @@ type ListNodesResponse struct {
 
 func (x *ListNodesResponse) Reset() {
 	*x = ListNodesResponse{}
-	mi := &file_primary_proto_msgTypes[22]
+	mi := &file_primary_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1456,7 +1629,7 @@ func (x *ListNodesResponse) String() string {
 func (*ListNodesResponse) ProtoMessage() {}
 
 func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[22]
+	mi := &file_primary_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1469,7 +1642,7 @@ func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
 func (*ListNodesResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{22}
+	return file_primary_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListNodesResponse) GetPrimaries() []*Primary {
@@ -1501,7 +1674,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_primary_proto_msgTypes[23]
+	mi := &file_primary_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1513,7 +1686,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[23]
+	mi := &file_primary_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1526,7 +1699,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{23}
+	return file_primary_proto_rawDescGZIP(), []int{25}
 }
 
 type JoinResponse struct {
@@ -1540,7 +1713,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_primary_proto_msgTypes[24]
+	mi := &file_primary_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1552,7 +1725,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[24]
+	mi := &file_primary_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1565,7 +1738,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{24}
+	return file_primary_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *JoinResponse) GetGossipAddresses() []string {
@@ -1595,7 +1768,7 @@ type WorkerInfo struct {
 
 func (x *WorkerInfo) Reset() {
 	*x = WorkerInfo{}
-	mi := &file_primary_proto_msgTypes[25]
+	mi := &file_primary_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1607,7 +1780,7 @@ func (x *WorkerInfo) String() string {
 func (*WorkerInfo) ProtoMessage() {}
 
 func (x *WorkerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[25]
+	mi := &file_primary_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1620,7 +1793,7 @@ func (x *WorkerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerInfo.ProtoReflect.Descriptor instead.
 func (*WorkerInfo) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{25}
+	return file_primary_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *WorkerInfo) GetId() string {
@@ -1667,7 +1840,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_primary_proto_msgTypes[26]
+	mi := &file_primary_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1679,7 +1852,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[26]
+	mi := &file_primary_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1692,7 +1865,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{26}
+	return file_primary_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RegisterRequest) GetWorker() *WorkerInfo {
@@ -1710,7 +1883,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_primary_proto_msgTypes[27]
+	mi := &file_primary_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1722,7 +1895,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[27]
+	mi := &file_primary_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1735,7 +1908,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{27}
+	return file_primary_proto_rawDescGZIP(), []int{29}
 }
 
 type AttemptStatus struct {
@@ -1752,7 +1925,7 @@ type AttemptStatus struct {
 
 func (x *AttemptStatus) Reset() {
 	*x = AttemptStatus{}
-	mi := &file_primary_proto_msgTypes[28]
+	mi := &file_primary_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1764,7 +1937,7 @@ func (x *AttemptStatus) String() string {
 func (*AttemptStatus) ProtoMessage() {}
 
 func (x *AttemptStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[28]
+	mi := &file_primary_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1777,7 +1950,7 @@ func (x *AttemptStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttemptStatus.ProtoReflect.Descriptor instead.
 func (*AttemptStatus) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{28}
+	return file_primary_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *AttemptStatus) GetAttemptId() string {
@@ -1814,7 +1987,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_primary_proto_msgTypes[29]
+	mi := &file_primary_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1826,7 +1999,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[29]
+	mi := &file_primary_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1839,7 +2012,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{29}
+	return file_primary_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *HeartbeatRequest) GetWorkerId() string {
@@ -1884,7 +2057,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_primary_proto_msgTypes[30]
+	mi := &file_primary_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1896,7 +2069,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[30]
+	mi := &file_primary_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1909,7 +2082,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{30}
+	return file_primary_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *HeartbeatResponse) GetKillAttempts() []string {
@@ -1944,7 +2117,7 @@ type PollTasksRequest struct {
 
 func (x *PollTasksRequest) Reset() {
 	*x = PollTasksRequest{}
-	mi := &file_primary_proto_msgTypes[31]
+	mi := &file_primary_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1956,7 +2129,7 @@ func (x *PollTasksRequest) String() string {
 func (*PollTasksRequest) ProtoMessage() {}
 
 func (x *PollTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[31]
+	mi := &file_primary_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1969,7 +2142,7 @@ func (x *PollTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollTasksRequest.ProtoReflect.Descriptor instead.
 func (*PollTasksRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{31}
+	return file_primary_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PollTasksRequest) GetWorkerId() string {
@@ -2002,7 +2175,7 @@ type PollTasksResponse struct {
 
 func (x *PollTasksResponse) Reset() {
 	*x = PollTasksResponse{}
-	mi := &file_primary_proto_msgTypes[32]
+	mi := &file_primary_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2014,7 +2187,7 @@ func (x *PollTasksResponse) String() string {
 func (*PollTasksResponse) ProtoMessage() {}
 
 func (x *PollTasksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[32]
+	mi := &file_primary_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2027,7 +2200,7 @@ func (x *PollTasksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollTasksResponse.ProtoReflect.Descriptor instead.
 func (*PollTasksResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{32}
+	return file_primary_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PollTasksResponse) GetAssignments() []*Assignment {
@@ -2038,18 +2211,22 @@ func (x *PollTasksResponse) GetAssignments() []*Assignment {
 }
 
 type Split struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	File          string                 `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
-	Doc           string                 `protobuf:"bytes,2,opt,name=doc,proto3" json:"doc,omitempty"`
-	Offset        int64                  `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
-	Length        int64                  `protobuf:"varint,4,opt,name=length,proto3" json:"length,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	File   string                 `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	Doc    string                 `protobuf:"bytes,2,opt,name=doc,proto3" json:"doc,omitempty"`
+	Offset int64                  `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	Length int64                  `protobuf:"varint,4,opt,name=length,proto3" json:"length,omitempty"`
+	// file_size and mod_time_unix_nano are the file's size and modification
+	// time when the step was planned; a map that finds them changed fails.
+	FileSize        int64 `protobuf:"varint,5,opt,name=file_size,json=fileSize,proto3" json:"file_size,omitempty"`
+	ModTimeUnixNano int64 `protobuf:"varint,6,opt,name=mod_time_unix_nano,json=modTimeUnixNano,proto3" json:"mod_time_unix_nano,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Split) Reset() {
 	*x = Split{}
-	mi := &file_primary_proto_msgTypes[33]
+	mi := &file_primary_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2061,7 +2238,7 @@ func (x *Split) String() string {
 func (*Split) ProtoMessage() {}
 
 func (x *Split) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[33]
+	mi := &file_primary_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2074,7 +2251,7 @@ func (x *Split) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Split.ProtoReflect.Descriptor instead.
 func (*Split) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{33}
+	return file_primary_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Split) GetFile() string {
@@ -2105,6 +2282,20 @@ func (x *Split) GetLength() int64 {
 	return 0
 }
 
+func (x *Split) GetFileSize() int64 {
+	if x != nil {
+		return x.FileSize
+	}
+	return 0
+}
+
+func (x *Split) GetModTimeUnixNano() int64 {
+	if x != nil {
+		return x.ModTimeUnixNano
+	}
+	return 0
+}
+
 // MapOutput locates the committed output of one map task.
 type MapOutput struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2117,7 +2308,7 @@ type MapOutput struct {
 
 func (x *MapOutput) Reset() {
 	*x = MapOutput{}
-	mi := &file_primary_proto_msgTypes[34]
+	mi := &file_primary_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2129,7 +2320,7 @@ func (x *MapOutput) String() string {
 func (*MapOutput) ProtoMessage() {}
 
 func (x *MapOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[34]
+	mi := &file_primary_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2142,7 +2333,7 @@ func (x *MapOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapOutput.ProtoReflect.Descriptor instead.
 func (*MapOutput) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{34}
+	return file_primary_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *MapOutput) GetMapIndex() int32 {
@@ -2188,7 +2379,7 @@ type Assignment struct {
 
 func (x *Assignment) Reset() {
 	*x = Assignment{}
-	mi := &file_primary_proto_msgTypes[35]
+	mi := &file_primary_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2200,7 +2391,7 @@ func (x *Assignment) String() string {
 func (*Assignment) ProtoMessage() {}
 
 func (x *Assignment) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[35]
+	mi := &file_primary_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2213,7 +2404,7 @@ func (x *Assignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
 func (*Assignment) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{35}
+	return file_primary_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Assignment) GetAttemptId() string {
@@ -2319,7 +2510,7 @@ type ReportAttemptRequest struct {
 
 func (x *ReportAttemptRequest) Reset() {
 	*x = ReportAttemptRequest{}
-	mi := &file_primary_proto_msgTypes[36]
+	mi := &file_primary_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2331,7 +2522,7 @@ func (x *ReportAttemptRequest) String() string {
 func (*ReportAttemptRequest) ProtoMessage() {}
 
 func (x *ReportAttemptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[36]
+	mi := &file_primary_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2344,7 +2535,7 @@ func (x *ReportAttemptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportAttemptRequest.ProtoReflect.Descriptor instead.
 func (*ReportAttemptRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{36}
+	return file_primary_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ReportAttemptRequest) GetWorkerId() string {
@@ -2411,7 +2602,7 @@ type ReportAttemptResponse struct {
 
 func (x *ReportAttemptResponse) Reset() {
 	*x = ReportAttemptResponse{}
-	mi := &file_primary_proto_msgTypes[37]
+	mi := &file_primary_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2423,7 +2614,7 @@ func (x *ReportAttemptResponse) String() string {
 func (*ReportAttemptResponse) ProtoMessage() {}
 
 func (x *ReportAttemptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[37]
+	mi := &file_primary_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2436,7 +2627,7 @@ func (x *ReportAttemptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportAttemptResponse.ProtoReflect.Descriptor instead.
 func (*ReportAttemptResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{37}
+	return file_primary_proto_rawDescGZIP(), []int{39}
 }
 
 type KillAttemptRequest struct {
@@ -2448,7 +2639,7 @@ type KillAttemptRequest struct {
 
 func (x *KillAttemptRequest) Reset() {
 	*x = KillAttemptRequest{}
-	mi := &file_primary_proto_msgTypes[38]
+	mi := &file_primary_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2460,7 +2651,7 @@ func (x *KillAttemptRequest) String() string {
 func (*KillAttemptRequest) ProtoMessage() {}
 
 func (x *KillAttemptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[38]
+	mi := &file_primary_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2473,7 +2664,7 @@ func (x *KillAttemptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillAttemptRequest.ProtoReflect.Descriptor instead.
 func (*KillAttemptRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{38}
+	return file_primary_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *KillAttemptRequest) GetAttemptId() string {
@@ -2491,7 +2682,7 @@ type KillAttemptResponse struct {
 
 func (x *KillAttemptResponse) Reset() {
 	*x = KillAttemptResponse{}
-	mi := &file_primary_proto_msgTypes[39]
+	mi := &file_primary_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2503,7 +2694,7 @@ func (x *KillAttemptResponse) String() string {
 func (*KillAttemptResponse) ProtoMessage() {}
 
 func (x *KillAttemptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[39]
+	mi := &file_primary_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2516,7 +2707,7 @@ func (x *KillAttemptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillAttemptResponse.ProtoReflect.Descriptor instead.
 func (*KillAttemptResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{39}
+	return file_primary_proto_rawDescGZIP(), []int{41}
 }
 
 type DrainWorkerRequest struct {
@@ -2528,7 +2719,7 @@ type DrainWorkerRequest struct {
 
 func (x *DrainWorkerRequest) Reset() {
 	*x = DrainWorkerRequest{}
-	mi := &file_primary_proto_msgTypes[40]
+	mi := &file_primary_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2540,7 +2731,7 @@ func (x *DrainWorkerRequest) String() string {
 func (*DrainWorkerRequest) ProtoMessage() {}
 
 func (x *DrainWorkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[40]
+	mi := &file_primary_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2553,7 +2744,7 @@ func (x *DrainWorkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainWorkerRequest.ProtoReflect.Descriptor instead.
 func (*DrainWorkerRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{40}
+	return file_primary_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DrainWorkerRequest) GetId() string {
@@ -2571,7 +2762,7 @@ type DrainWorkerResponse struct {
 
 func (x *DrainWorkerResponse) Reset() {
 	*x = DrainWorkerResponse{}
-	mi := &file_primary_proto_msgTypes[41]
+	mi := &file_primary_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2583,7 +2774,7 @@ func (x *DrainWorkerResponse) String() string {
 func (*DrainWorkerResponse) ProtoMessage() {}
 
 func (x *DrainWorkerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[41]
+	mi := &file_primary_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2596,7 +2787,7 @@ func (x *DrainWorkerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainWorkerResponse.ProtoReflect.Descriptor instead.
 func (*DrainWorkerResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{41}
+	return file_primary_proto_rawDescGZIP(), []int{43}
 }
 
 type MapOutputsRequest struct {
@@ -2608,7 +2799,7 @@ type MapOutputsRequest struct {
 
 func (x *MapOutputsRequest) Reset() {
 	*x = MapOutputsRequest{}
-	mi := &file_primary_proto_msgTypes[42]
+	mi := &file_primary_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2620,7 +2811,7 @@ func (x *MapOutputsRequest) String() string {
 func (*MapOutputsRequest) ProtoMessage() {}
 
 func (x *MapOutputsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[42]
+	mi := &file_primary_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2633,7 +2824,7 @@ func (x *MapOutputsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapOutputsRequest.ProtoReflect.Descriptor instead.
 func (*MapOutputsRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{42}
+	return file_primary_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *MapOutputsRequest) GetStepId() string {
@@ -2656,7 +2847,7 @@ type MapOutputsResponse struct {
 
 func (x *MapOutputsResponse) Reset() {
 	*x = MapOutputsResponse{}
-	mi := &file_primary_proto_msgTypes[43]
+	mi := &file_primary_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2668,7 +2859,7 @@ func (x *MapOutputsResponse) String() string {
 func (*MapOutputsResponse) ProtoMessage() {}
 
 func (x *MapOutputsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[43]
+	mi := &file_primary_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +2872,7 @@ func (x *MapOutputsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapOutputsResponse.ProtoReflect.Descriptor instead.
 func (*MapOutputsResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{43}
+	return file_primary_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *MapOutputsResponse) GetMapOutputs() []*MapOutput {
@@ -2711,7 +2902,7 @@ type ReportFetchFailureRequest struct {
 
 func (x *ReportFetchFailureRequest) Reset() {
 	*x = ReportFetchFailureRequest{}
-	mi := &file_primary_proto_msgTypes[44]
+	mi := &file_primary_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2723,7 +2914,7 @@ func (x *ReportFetchFailureRequest) String() string {
 func (*ReportFetchFailureRequest) ProtoMessage() {}
 
 func (x *ReportFetchFailureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[44]
+	mi := &file_primary_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2736,7 +2927,7 @@ func (x *ReportFetchFailureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFetchFailureRequest.ProtoReflect.Descriptor instead.
 func (*ReportFetchFailureRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{44}
+	return file_primary_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ReportFetchFailureRequest) GetWorkerId() string {
@@ -2775,7 +2966,7 @@ type ReportFetchFailureResponse struct {
 
 func (x *ReportFetchFailureResponse) Reset() {
 	*x = ReportFetchFailureResponse{}
-	mi := &file_primary_proto_msgTypes[45]
+	mi := &file_primary_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2787,7 +2978,7 @@ func (x *ReportFetchFailureResponse) String() string {
 func (*ReportFetchFailureResponse) ProtoMessage() {}
 
 func (x *ReportFetchFailureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[45]
+	mi := &file_primary_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2800,7 +2991,7 @@ func (x *ReportFetchFailureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFetchFailureResponse.ProtoReflect.Descriptor instead.
 func (*ReportFetchFailureResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{45}
+	return file_primary_proto_rawDescGZIP(), []int{47}
 }
 
 var File_primary_proto protoreflect.FileDescriptor
@@ -2835,9 +3026,10 @@ const file_primary_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"?\n" +
 	"\x11SubmitStepRequest\x12*\n" +
-	"\x04spec\x18\x01 \x01(\v2\x16.gomr.primary.StepSpecR\x04spec\"-\n" +
+	"\x04spec\x18\x01 \x01(\v2\x16.gomr.primary.StepSpecR\x04spec\"I\n" +
 	"\x12SubmitStepResponse\x12\x17\n" +
-	"\astep_id\x18\x01 \x01(\tR\x06stepId\"\xfd\x04\n" +
+	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x1a\n" +
+	"\bwarnings\x18\x02 \x03(\tR\bwarnings\"\xba\x05\n" +
 	"\x04Step\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
 	"\x04spec\x18\x02 \x01(\v2\x16.gomr.primary.StepSpecR\x04spec\x12\x14\n" +
@@ -2855,11 +3047,16 @@ const file_primary_proto_rawDesc = "" +
 	"maps_total\x18\f \x01(\x05R\tmapsTotal\x12\x1b\n" +
 	"\tmaps_done\x18\r \x01(\x05R\bmapsDone\x12#\n" +
 	"\rreduces_total\x18\x0e \x01(\x05R\freducesTotal\x12!\n" +
-	"\freduces_done\x18\x0f \x01(\x05R\vreducesDone\x12(\n" +
-	"\x05tasks\x18\x10 \x03(\v2\x12.gomr.primary.TaskR\x05tasks\x1a;\n" +
+	"\freduces_done\x18\x0f \x01(\x05R\vreducesDone\x12\x1f\n" +
+	"\vinput_files\x18\x11 \x01(\x05R\n" +
+	"inputFiles\x12\x1f\n" +
+	"\vinput_bytes\x18\x12 \x01(\x03R\n" +
+	"inputBytes\x12\x1d\n" +
+	"\n" +
+	"cleaned_up\x18\x13 \x01(\bR\tcleanedUp\x1a;\n" +
 	"\rCountersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xa4\x01\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01J\x04\b\x10\x10\x11\"\xa4\x01\n" +
 	"\x04Task\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x05R\x05index\x12\x14\n" +
@@ -2874,13 +3071,25 @@ const file_primary_proto_rawDesc = "" +
 	"\x0fended_unix_nano\x18\x05 \x01(\x03R\rendedUnixNano\x12\x14\n" +
 	"\x05error\x18\x06 \x01(\tR\x05error\x12\x1a\n" +
 	"\bprogress\x18\a \x01(\x01R\bprogress\x12 \n" +
-	"\vspeculative\x18\b \x01(\bR\vspeculative\"\x12\n" +
-	"\x10ListStepsRequest\"=\n" +
+	"\vspeculative\x18\b \x01(\bR\vspeculative\"f\n" +
+	"\x10ListStepsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06states\x18\x03 \x03(\tR\x06states\"e\n" +
 	"\x11ListStepsResponse\x12(\n" +
-	"\x05steps\x18\x01 \x03(\v2\x12.gomr.primary.StepR\x05steps\"D\n" +
+	"\x05steps\x18\x01 \x03(\v2\x12.gomr.primary.StepR\x05steps\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"4\n" +
 	"\x13DescribeStepRequest\x12\x17\n" +
-	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x14\n" +
-	"\x05tasks\x18\x02 \x01(\bR\x05tasks\">\n" +
+	"\astep_id\x18\x01 \x01(\tR\x06stepIdJ\x04\b\x02\x10\x03\"g\n" +
+	"\x10ListTasksRequest\x12\x17\n" +
+	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"e\n" +
+	"\x11ListTasksResponse\x12(\n" +
+	"\x05tasks\x18\x01 \x03(\v2\x12.gomr.primary.TaskR\x05tasks\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\">\n" +
 	"\x14DescribeStepResponse\x12&\n" +
 	"\x04step\x18\x01 \x01(\v2\x12.gomr.primary.StepR\x04step\",\n" +
 	"\x11CancelStepRequest\x12\x17\n" +
@@ -2957,12 +3166,14 @@ const file_primary_proto_rawDesc = "" +
 	"\n" +
 	"free_slots\x18\x03 \x01(\x05R\tfreeSlots\"O\n" +
 	"\x11PollTasksResponse\x12:\n" +
-	"\vassignments\x18\x01 \x03(\v2\x18.gomr.primary.AssignmentR\vassignments\"]\n" +
+	"\vassignments\x18\x01 \x03(\v2\x18.gomr.primary.AssignmentR\vassignments\"\xa7\x01\n" +
 	"\x05Split\x12\x12\n" +
 	"\x04file\x18\x01 \x01(\tR\x04file\x12\x10\n" +
 	"\x03doc\x18\x02 \x01(\tR\x03doc\x12\x16\n" +
 	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x16\n" +
-	"\x06length\x18\x04 \x01(\x03R\x06length\"a\n" +
+	"\x06length\x18\x04 \x01(\x03R\x06length\x12\x1b\n" +
+	"\tfile_size\x18\x05 \x01(\x03R\bfileSize\x12+\n" +
+	"\x12mod_time_unix_nano\x18\x06 \x01(\x03R\x0fmodTimeUnixNano\"a\n" +
 	"\tMapOutput\x12\x1b\n" +
 	"\tmap_index\x18\x01 \x01(\x05R\bmapIndex\x12\x1d\n" +
 	"\n" +
@@ -3022,12 +3233,13 @@ const file_primary_proto_rawDesc = "" +
 	"\vincarnation\x18\x02 \x01(\x03R\vincarnation\x12$\n" +
 	"\x0emap_attempt_id\x18\x03 \x01(\tR\fmapAttemptId\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\"\x1c\n" +
-	"\x1aReportFetchFailureResponse2\x9f\x05\n" +
+	"\x1aReportFetchFailureResponse2\xed\x05\n" +
 	"\x06Client\x12O\n" +
 	"\n" +
 	"SubmitStep\x12\x1f.gomr.primary.SubmitStepRequest\x1a .gomr.primary.SubmitStepResponse\x12L\n" +
 	"\tListSteps\x12\x1e.gomr.primary.ListStepsRequest\x1a\x1f.gomr.primary.ListStepsResponse\x12U\n" +
-	"\fDescribeStep\x12!.gomr.primary.DescribeStepRequest\x1a\".gomr.primary.DescribeStepResponse\x12O\n" +
+	"\fDescribeStep\x12!.gomr.primary.DescribeStepRequest\x1a\".gomr.primary.DescribeStepResponse\x12L\n" +
+	"\tListTasks\x12\x1e.gomr.primary.ListTasksRequest\x1a\x1f.gomr.primary.ListTasksResponse\x12O\n" +
 	"\n" +
 	"CancelStep\x12\x1f.gomr.primary.CancelStepRequest\x1a .gomr.primary.CancelStepResponse\x12L\n" +
 	"\tListNodes\x12\x1e.gomr.primary.ListNodesRequest\x1a\x1f.gomr.primary.ListNodesResponse\x12X\n" +
@@ -3061,7 +3273,7 @@ func file_primary_proto_rawDescGZIP() []byte {
 	return file_primary_proto_rawDescData
 }
 
-var file_primary_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_primary_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_primary_proto_goTypes = []any{
 	(*AddPrimaryRequest)(nil),          // 0: gomr.primary.AddPrimaryRequest
 	(*AddPrimaryResponse)(nil),         // 1: gomr.primary.AddPrimaryResponse
@@ -3078,102 +3290,106 @@ var file_primary_proto_goTypes = []any{
 	(*ListStepsRequest)(nil),           // 12: gomr.primary.ListStepsRequest
 	(*ListStepsResponse)(nil),          // 13: gomr.primary.ListStepsResponse
 	(*DescribeStepRequest)(nil),        // 14: gomr.primary.DescribeStepRequest
-	(*DescribeStepResponse)(nil),       // 15: gomr.primary.DescribeStepResponse
-	(*CancelStepRequest)(nil),          // 16: gomr.primary.CancelStepRequest
-	(*CancelStepResponse)(nil),         // 17: gomr.primary.CancelStepResponse
-	(*ListNodesRequest)(nil),           // 18: gomr.primary.ListNodesRequest
-	(*StatusRequest)(nil),              // 19: gomr.primary.StatusRequest
-	(*Primary)(nil),                    // 20: gomr.primary.Primary
-	(*Node)(nil),                       // 21: gomr.primary.Node
-	(*ListNodesResponse)(nil),          // 22: gomr.primary.ListNodesResponse
-	(*JoinRequest)(nil),                // 23: gomr.primary.JoinRequest
-	(*JoinResponse)(nil),               // 24: gomr.primary.JoinResponse
-	(*WorkerInfo)(nil),                 // 25: gomr.primary.WorkerInfo
-	(*RegisterRequest)(nil),            // 26: gomr.primary.RegisterRequest
-	(*RegisterResponse)(nil),           // 27: gomr.primary.RegisterResponse
-	(*AttemptStatus)(nil),              // 28: gomr.primary.AttemptStatus
-	(*HeartbeatRequest)(nil),           // 29: gomr.primary.HeartbeatRequest
-	(*HeartbeatResponse)(nil),          // 30: gomr.primary.HeartbeatResponse
-	(*PollTasksRequest)(nil),           // 31: gomr.primary.PollTasksRequest
-	(*PollTasksResponse)(nil),          // 32: gomr.primary.PollTasksResponse
-	(*Split)(nil),                      // 33: gomr.primary.Split
-	(*MapOutput)(nil),                  // 34: gomr.primary.MapOutput
-	(*Assignment)(nil),                 // 35: gomr.primary.Assignment
-	(*ReportAttemptRequest)(nil),       // 36: gomr.primary.ReportAttemptRequest
-	(*ReportAttemptResponse)(nil),      // 37: gomr.primary.ReportAttemptResponse
-	(*KillAttemptRequest)(nil),         // 38: gomr.primary.KillAttemptRequest
-	(*KillAttemptResponse)(nil),        // 39: gomr.primary.KillAttemptResponse
-	(*DrainWorkerRequest)(nil),         // 40: gomr.primary.DrainWorkerRequest
-	(*DrainWorkerResponse)(nil),        // 41: gomr.primary.DrainWorkerResponse
-	(*MapOutputsRequest)(nil),          // 42: gomr.primary.MapOutputsRequest
-	(*MapOutputsResponse)(nil),         // 43: gomr.primary.MapOutputsResponse
-	(*ReportFetchFailureRequest)(nil),  // 44: gomr.primary.ReportFetchFailureRequest
-	(*ReportFetchFailureResponse)(nil), // 45: gomr.primary.ReportFetchFailureResponse
-	nil,                                // 46: gomr.primary.StepSpec.OptionsEntry
-	nil,                                // 47: gomr.primary.Step.CountersEntry
-	nil,                                // 48: gomr.primary.Assignment.OptionsEntry
-	nil,                                // 49: gomr.primary.ReportAttemptRequest.CountersEntry
+	(*ListTasksRequest)(nil),           // 15: gomr.primary.ListTasksRequest
+	(*ListTasksResponse)(nil),          // 16: gomr.primary.ListTasksResponse
+	(*DescribeStepResponse)(nil),       // 17: gomr.primary.DescribeStepResponse
+	(*CancelStepRequest)(nil),          // 18: gomr.primary.CancelStepRequest
+	(*CancelStepResponse)(nil),         // 19: gomr.primary.CancelStepResponse
+	(*ListNodesRequest)(nil),           // 20: gomr.primary.ListNodesRequest
+	(*StatusRequest)(nil),              // 21: gomr.primary.StatusRequest
+	(*Primary)(nil),                    // 22: gomr.primary.Primary
+	(*Node)(nil),                       // 23: gomr.primary.Node
+	(*ListNodesResponse)(nil),          // 24: gomr.primary.ListNodesResponse
+	(*JoinRequest)(nil),                // 25: gomr.primary.JoinRequest
+	(*JoinResponse)(nil),               // 26: gomr.primary.JoinResponse
+	(*WorkerInfo)(nil),                 // 27: gomr.primary.WorkerInfo
+	(*RegisterRequest)(nil),            // 28: gomr.primary.RegisterRequest
+	(*RegisterResponse)(nil),           // 29: gomr.primary.RegisterResponse
+	(*AttemptStatus)(nil),              // 30: gomr.primary.AttemptStatus
+	(*HeartbeatRequest)(nil),           // 31: gomr.primary.HeartbeatRequest
+	(*HeartbeatResponse)(nil),          // 32: gomr.primary.HeartbeatResponse
+	(*PollTasksRequest)(nil),           // 33: gomr.primary.PollTasksRequest
+	(*PollTasksResponse)(nil),          // 34: gomr.primary.PollTasksResponse
+	(*Split)(nil),                      // 35: gomr.primary.Split
+	(*MapOutput)(nil),                  // 36: gomr.primary.MapOutput
+	(*Assignment)(nil),                 // 37: gomr.primary.Assignment
+	(*ReportAttemptRequest)(nil),       // 38: gomr.primary.ReportAttemptRequest
+	(*ReportAttemptResponse)(nil),      // 39: gomr.primary.ReportAttemptResponse
+	(*KillAttemptRequest)(nil),         // 40: gomr.primary.KillAttemptRequest
+	(*KillAttemptResponse)(nil),        // 41: gomr.primary.KillAttemptResponse
+	(*DrainWorkerRequest)(nil),         // 42: gomr.primary.DrainWorkerRequest
+	(*DrainWorkerResponse)(nil),        // 43: gomr.primary.DrainWorkerResponse
+	(*MapOutputsRequest)(nil),          // 44: gomr.primary.MapOutputsRequest
+	(*MapOutputsResponse)(nil),         // 45: gomr.primary.MapOutputsResponse
+	(*ReportFetchFailureRequest)(nil),  // 46: gomr.primary.ReportFetchFailureRequest
+	(*ReportFetchFailureResponse)(nil), // 47: gomr.primary.ReportFetchFailureResponse
+	nil,                                // 48: gomr.primary.StepSpec.OptionsEntry
+	nil,                                // 49: gomr.primary.Step.CountersEntry
+	nil,                                // 50: gomr.primary.Assignment.OptionsEntry
+	nil,                                // 51: gomr.primary.ReportAttemptRequest.CountersEntry
 }
 var file_primary_proto_depIdxs = []int32{
-	20, // 0: gomr.primary.AddPrimaryRequest.primary:type_name -> gomr.primary.Primary
-	20, // 1: gomr.primary.RegisterPrimaryRequest.primary:type_name -> gomr.primary.Primary
-	46, // 2: gomr.primary.StepSpec.options:type_name -> gomr.primary.StepSpec.OptionsEntry
+	22, // 0: gomr.primary.AddPrimaryRequest.primary:type_name -> gomr.primary.Primary
+	22, // 1: gomr.primary.RegisterPrimaryRequest.primary:type_name -> gomr.primary.Primary
+	48, // 2: gomr.primary.StepSpec.options:type_name -> gomr.primary.StepSpec.OptionsEntry
 	6,  // 3: gomr.primary.SubmitStepRequest.spec:type_name -> gomr.primary.StepSpec
 	6,  // 4: gomr.primary.Step.spec:type_name -> gomr.primary.StepSpec
-	47, // 5: gomr.primary.Step.counters:type_name -> gomr.primary.Step.CountersEntry
-	10, // 6: gomr.primary.Step.tasks:type_name -> gomr.primary.Task
-	33, // 7: gomr.primary.Task.split:type_name -> gomr.primary.Split
-	11, // 8: gomr.primary.Task.attempts:type_name -> gomr.primary.Attempt
-	9,  // 9: gomr.primary.ListStepsResponse.steps:type_name -> gomr.primary.Step
+	49, // 5: gomr.primary.Step.counters:type_name -> gomr.primary.Step.CountersEntry
+	35, // 6: gomr.primary.Task.split:type_name -> gomr.primary.Split
+	11, // 7: gomr.primary.Task.attempts:type_name -> gomr.primary.Attempt
+	9,  // 8: gomr.primary.ListStepsResponse.steps:type_name -> gomr.primary.Step
+	10, // 9: gomr.primary.ListTasksResponse.tasks:type_name -> gomr.primary.Task
 	9,  // 10: gomr.primary.DescribeStepResponse.step:type_name -> gomr.primary.Step
-	20, // 11: gomr.primary.ListNodesResponse.primaries:type_name -> gomr.primary.Primary
-	21, // 12: gomr.primary.ListNodesResponse.workers:type_name -> gomr.primary.Node
-	25, // 13: gomr.primary.RegisterRequest.worker:type_name -> gomr.primary.WorkerInfo
-	28, // 14: gomr.primary.HeartbeatRequest.running:type_name -> gomr.primary.AttemptStatus
-	35, // 15: gomr.primary.PollTasksResponse.assignments:type_name -> gomr.primary.Assignment
-	48, // 16: gomr.primary.Assignment.options:type_name -> gomr.primary.Assignment.OptionsEntry
-	33, // 17: gomr.primary.Assignment.split:type_name -> gomr.primary.Split
-	34, // 18: gomr.primary.Assignment.map_outputs:type_name -> gomr.primary.MapOutput
-	49, // 19: gomr.primary.ReportAttemptRequest.counters:type_name -> gomr.primary.ReportAttemptRequest.CountersEntry
-	34, // 20: gomr.primary.MapOutputsResponse.map_outputs:type_name -> gomr.primary.MapOutput
+	22, // 11: gomr.primary.ListNodesResponse.primaries:type_name -> gomr.primary.Primary
+	23, // 12: gomr.primary.ListNodesResponse.workers:type_name -> gomr.primary.Node
+	27, // 13: gomr.primary.RegisterRequest.worker:type_name -> gomr.primary.WorkerInfo
+	30, // 14: gomr.primary.HeartbeatRequest.running:type_name -> gomr.primary.AttemptStatus
+	37, // 15: gomr.primary.PollTasksResponse.assignments:type_name -> gomr.primary.Assignment
+	50, // 16: gomr.primary.Assignment.options:type_name -> gomr.primary.Assignment.OptionsEntry
+	35, // 17: gomr.primary.Assignment.split:type_name -> gomr.primary.Split
+	36, // 18: gomr.primary.Assignment.map_outputs:type_name -> gomr.primary.MapOutput
+	51, // 19: gomr.primary.ReportAttemptRequest.counters:type_name -> gomr.primary.ReportAttemptRequest.CountersEntry
+	36, // 20: gomr.primary.MapOutputsResponse.map_outputs:type_name -> gomr.primary.MapOutput
 	7,  // 21: gomr.primary.Client.SubmitStep:input_type -> gomr.primary.SubmitStepRequest
 	12, // 22: gomr.primary.Client.ListSteps:input_type -> gomr.primary.ListStepsRequest
 	14, // 23: gomr.primary.Client.DescribeStep:input_type -> gomr.primary.DescribeStepRequest
-	16, // 24: gomr.primary.Client.CancelStep:input_type -> gomr.primary.CancelStepRequest
-	18, // 25: gomr.primary.Client.ListNodes:input_type -> gomr.primary.ListNodesRequest
-	2,  // 26: gomr.primary.Client.RemovePrimary:input_type -> gomr.primary.RemovePrimaryRequest
-	38, // 27: gomr.primary.Client.KillAttempt:input_type -> gomr.primary.KillAttemptRequest
-	40, // 28: gomr.primary.Client.DrainWorker:input_type -> gomr.primary.DrainWorkerRequest
-	4,  // 29: gomr.primary.Peer.RegisterPrimary:input_type -> gomr.primary.RegisterPrimaryRequest
-	0,  // 30: gomr.primary.Peer.AddPrimary:input_type -> gomr.primary.AddPrimaryRequest
-	19, // 31: gomr.primary.Peer.Status:input_type -> gomr.primary.StatusRequest
-	23, // 32: gomr.primary.Worker.Join:input_type -> gomr.primary.JoinRequest
-	26, // 33: gomr.primary.Worker.Register:input_type -> gomr.primary.RegisterRequest
-	29, // 34: gomr.primary.Worker.Heartbeat:input_type -> gomr.primary.HeartbeatRequest
-	31, // 35: gomr.primary.Worker.PollTasks:input_type -> gomr.primary.PollTasksRequest
-	36, // 36: gomr.primary.Worker.ReportAttempt:input_type -> gomr.primary.ReportAttemptRequest
-	42, // 37: gomr.primary.Worker.MapOutputs:input_type -> gomr.primary.MapOutputsRequest
-	44, // 38: gomr.primary.Worker.ReportFetchFailure:input_type -> gomr.primary.ReportFetchFailureRequest
-	8,  // 39: gomr.primary.Client.SubmitStep:output_type -> gomr.primary.SubmitStepResponse
-	13, // 40: gomr.primary.Client.ListSteps:output_type -> gomr.primary.ListStepsResponse
-	15, // 41: gomr.primary.Client.DescribeStep:output_type -> gomr.primary.DescribeStepResponse
-	17, // 42: gomr.primary.Client.CancelStep:output_type -> gomr.primary.CancelStepResponse
-	22, // 43: gomr.primary.Client.ListNodes:output_type -> gomr.primary.ListNodesResponse
-	3,  // 44: gomr.primary.Client.RemovePrimary:output_type -> gomr.primary.RemovePrimaryResponse
-	39, // 45: gomr.primary.Client.KillAttempt:output_type -> gomr.primary.KillAttemptResponse
-	41, // 46: gomr.primary.Client.DrainWorker:output_type -> gomr.primary.DrainWorkerResponse
-	5,  // 47: gomr.primary.Peer.RegisterPrimary:output_type -> gomr.primary.RegisterPrimaryResponse
-	1,  // 48: gomr.primary.Peer.AddPrimary:output_type -> gomr.primary.AddPrimaryResponse
-	20, // 49: gomr.primary.Peer.Status:output_type -> gomr.primary.Primary
-	24, // 50: gomr.primary.Worker.Join:output_type -> gomr.primary.JoinResponse
-	27, // 51: gomr.primary.Worker.Register:output_type -> gomr.primary.RegisterResponse
-	30, // 52: gomr.primary.Worker.Heartbeat:output_type -> gomr.primary.HeartbeatResponse
-	32, // 53: gomr.primary.Worker.PollTasks:output_type -> gomr.primary.PollTasksResponse
-	37, // 54: gomr.primary.Worker.ReportAttempt:output_type -> gomr.primary.ReportAttemptResponse
-	43, // 55: gomr.primary.Worker.MapOutputs:output_type -> gomr.primary.MapOutputsResponse
-	45, // 56: gomr.primary.Worker.ReportFetchFailure:output_type -> gomr.primary.ReportFetchFailureResponse
-	39, // [39:57] is the sub-list for method output_type
-	21, // [21:39] is the sub-list for method input_type
+	15, // 24: gomr.primary.Client.ListTasks:input_type -> gomr.primary.ListTasksRequest
+	18, // 25: gomr.primary.Client.CancelStep:input_type -> gomr.primary.CancelStepRequest
+	20, // 26: gomr.primary.Client.ListNodes:input_type -> gomr.primary.ListNodesRequest
+	2,  // 27: gomr.primary.Client.RemovePrimary:input_type -> gomr.primary.RemovePrimaryRequest
+	40, // 28: gomr.primary.Client.KillAttempt:input_type -> gomr.primary.KillAttemptRequest
+	42, // 29: gomr.primary.Client.DrainWorker:input_type -> gomr.primary.DrainWorkerRequest
+	4,  // 30: gomr.primary.Peer.RegisterPrimary:input_type -> gomr.primary.RegisterPrimaryRequest
+	0,  // 31: gomr.primary.Peer.AddPrimary:input_type -> gomr.primary.AddPrimaryRequest
+	21, // 32: gomr.primary.Peer.Status:input_type -> gomr.primary.StatusRequest
+	25, // 33: gomr.primary.Worker.Join:input_type -> gomr.primary.JoinRequest
+	28, // 34: gomr.primary.Worker.Register:input_type -> gomr.primary.RegisterRequest
+	31, // 35: gomr.primary.Worker.Heartbeat:input_type -> gomr.primary.HeartbeatRequest
+	33, // 36: gomr.primary.Worker.PollTasks:input_type -> gomr.primary.PollTasksRequest
+	38, // 37: gomr.primary.Worker.ReportAttempt:input_type -> gomr.primary.ReportAttemptRequest
+	44, // 38: gomr.primary.Worker.MapOutputs:input_type -> gomr.primary.MapOutputsRequest
+	46, // 39: gomr.primary.Worker.ReportFetchFailure:input_type -> gomr.primary.ReportFetchFailureRequest
+	8,  // 40: gomr.primary.Client.SubmitStep:output_type -> gomr.primary.SubmitStepResponse
+	13, // 41: gomr.primary.Client.ListSteps:output_type -> gomr.primary.ListStepsResponse
+	17, // 42: gomr.primary.Client.DescribeStep:output_type -> gomr.primary.DescribeStepResponse
+	16, // 43: gomr.primary.Client.ListTasks:output_type -> gomr.primary.ListTasksResponse
+	19, // 44: gomr.primary.Client.CancelStep:output_type -> gomr.primary.CancelStepResponse
+	24, // 45: gomr.primary.Client.ListNodes:output_type -> gomr.primary.ListNodesResponse
+	3,  // 46: gomr.primary.Client.RemovePrimary:output_type -> gomr.primary.RemovePrimaryResponse
+	41, // 47: gomr.primary.Client.KillAttempt:output_type -> gomr.primary.KillAttemptResponse
+	43, // 48: gomr.primary.Client.DrainWorker:output_type -> gomr.primary.DrainWorkerResponse
+	5,  // 49: gomr.primary.Peer.RegisterPrimary:output_type -> gomr.primary.RegisterPrimaryResponse
+	1,  // 50: gomr.primary.Peer.AddPrimary:output_type -> gomr.primary.AddPrimaryResponse
+	22, // 51: gomr.primary.Peer.Status:output_type -> gomr.primary.Primary
+	26, // 52: gomr.primary.Worker.Join:output_type -> gomr.primary.JoinResponse
+	29, // 53: gomr.primary.Worker.Register:output_type -> gomr.primary.RegisterResponse
+	32, // 54: gomr.primary.Worker.Heartbeat:output_type -> gomr.primary.HeartbeatResponse
+	34, // 55: gomr.primary.Worker.PollTasks:output_type -> gomr.primary.PollTasksResponse
+	39, // 56: gomr.primary.Worker.ReportAttempt:output_type -> gomr.primary.ReportAttemptResponse
+	45, // 57: gomr.primary.Worker.MapOutputs:output_type -> gomr.primary.MapOutputsResponse
+	47, // 58: gomr.primary.Worker.ReportFetchFailure:output_type -> gomr.primary.ReportFetchFailureResponse
+	40, // [40:59] is the sub-list for method output_type
+	21, // [21:40] is the sub-list for method input_type
 	21, // [21:21] is the sub-list for extension type_name
 	21, // [21:21] is the sub-list for extension extendee
 	0,  // [0:21] is the sub-list for field type_name
@@ -3190,7 +3406,7 @@ func file_primary_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_primary_proto_rawDesc), len(file_primary_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   50,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -26,6 +26,7 @@ const (
 	Client_SubmitStep_FullMethodName    = "/gomr.primary.Client/SubmitStep"
 	Client_ListSteps_FullMethodName     = "/gomr.primary.Client/ListSteps"
 	Client_DescribeStep_FullMethodName  = "/gomr.primary.Client/DescribeStep"
+	Client_ListTasks_FullMethodName     = "/gomr.primary.Client/ListTasks"
 	Client_CancelStep_FullMethodName    = "/gomr.primary.Client/CancelStep"
 	Client_ListNodes_FullMethodName     = "/gomr.primary.Client/ListNodes"
 	Client_RemovePrimary_FullMethodName = "/gomr.primary.Client/RemovePrimary"
@@ -41,10 +42,12 @@ const (
 type ClientClient interface {
 	// SubmitStep validates a step and appends it to the replicated log.
 	SubmitStep(ctx context.Context, in *SubmitStepRequest, opts ...grpc.CallOption) (*SubmitStepResponse, error)
-	// ListSteps returns every step, newest first.
+	// ListSteps returns steps, newest first, a page at a time.
 	ListSteps(ctx context.Context, in *ListStepsRequest, opts ...grpc.CallOption) (*ListStepsResponse, error)
-	// DescribeStep returns one step with its counters and, on request, tasks.
+	// DescribeStep returns one step with its counters.
 	DescribeStep(ctx context.Context, in *DescribeStepRequest, opts ...grpc.CallOption) (*DescribeStepResponse, error)
+	// ListTasks returns a step's tasks and their attempts, a page at a time.
+	ListTasks(ctx context.Context, in *ListTasksRequest, opts ...grpc.CallOption) (*ListTasksResponse, error)
 	// CancelStep cancels a step that has not finished.
 	CancelStep(ctx context.Context, in *CancelStepRequest, opts ...grpc.CallOption) (*CancelStepResponse, error)
 	// ListNodes returns every primary and worker.
@@ -90,6 +93,16 @@ func (c *clientClient) DescribeStep(ctx context.Context, in *DescribeStepRequest
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DescribeStepResponse)
 	err := c.cc.Invoke(ctx, Client_DescribeStep_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientClient) ListTasks(ctx context.Context, in *ListTasksRequest, opts ...grpc.CallOption) (*ListTasksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTasksResponse)
+	err := c.cc.Invoke(ctx, Client_ListTasks_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -154,10 +167,12 @@ func (c *clientClient) DrainWorker(ctx context.Context, in *DrainWorkerRequest, 
 type ClientServer interface {
 	// SubmitStep validates a step and appends it to the replicated log.
 	SubmitStep(context.Context, *SubmitStepRequest) (*SubmitStepResponse, error)
-	// ListSteps returns every step, newest first.
+	// ListSteps returns steps, newest first, a page at a time.
 	ListSteps(context.Context, *ListStepsRequest) (*ListStepsResponse, error)
-	// DescribeStep returns one step with its counters and, on request, tasks.
+	// DescribeStep returns one step with its counters.
 	DescribeStep(context.Context, *DescribeStepRequest) (*DescribeStepResponse, error)
+	// ListTasks returns a step's tasks and their attempts, a page at a time.
+	ListTasks(context.Context, *ListTasksRequest) (*ListTasksResponse, error)
 	// CancelStep cancels a step that has not finished.
 	CancelStep(context.Context, *CancelStepRequest) (*CancelStepResponse, error)
 	// ListNodes returns every primary and worker.
@@ -187,6 +202,9 @@ func (UnimplementedClientServer) ListSteps(context.Context, *ListStepsRequest) (
 }
 func (UnimplementedClientServer) DescribeStep(context.Context, *DescribeStepRequest) (*DescribeStepResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DescribeStep not implemented")
+}
+func (UnimplementedClientServer) ListTasks(context.Context, *ListTasksRequest) (*ListTasksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTasks not implemented")
 }
 func (UnimplementedClientServer) CancelStep(context.Context, *CancelStepRequest) (*CancelStepResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelStep not implemented")
@@ -274,6 +292,24 @@ func _Client_DescribeStep_Handler(srv interface{}, ctx context.Context, dec func
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ClientServer).DescribeStep(ctx, req.(*DescribeStepRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Client_ListTasks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTasksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientServer).ListTasks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Client_ListTasks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientServer).ListTasks(ctx, req.(*ListTasksRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -386,6 +422,10 @@ var Client_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DescribeStep",
 			Handler:    _Client_DescribeStep_Handler,
+		},
+		{
+			MethodName: "ListTasks",
+			Handler:    _Client_ListTasks_Handler,
 		},
 		{
 			MethodName: "CancelStep",

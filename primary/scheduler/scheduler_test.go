@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/gomr/gomr/mapreduce"
 	"reflect"
 	"testing"
 	"time"
@@ -59,9 +60,9 @@ func (c *cluster) submit(id string, reducers int) *cluster {
 // start starts a submitted step with maps map tasks.
 func (c *cluster) start(id string, maps int) *cluster {
 	c.t.Helper()
-	splits := make([]state.Split, maps)
+	splits := make([]mapreduce.Split, maps)
 	for i := range splits {
-		splits[i] = state.Split{File: fmt.Sprintf("/in/%d", i), Offset: 0, Length: 10}
+		splits[i] = mapreduce.Split{File: fmt.Sprintf("/in/%d", i), Offset: 0, Length: 10}
 	}
 	return c.apply(&state.StartStep{ID: id, Splits: splits, Time: c.tick()})
 }

@@ -3,6 +3,8 @@ package state
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/gomr/gomr/mapreduce"
 )
 
 // CommandType tags a Raft log entry. Tags are stable: never renumber one,
@@ -26,6 +28,7 @@ const (
 	CmdDrainWorker     CommandType = 13
 	CmdKillAttempt     CommandType = 14
 	CmdMapOutputLost   CommandType = 15
+	CmdAddSplits       CommandType = 16
 )
 
 func (t CommandType) String() string {
@@ -60,6 +63,8 @@ func (t CommandType) String() string {
 		return "KillAttempt"
 	case CmdMapOutputLost:
 		return "MapOutputLost"
+	case CmdAddSplits:
+		return "AddSplits"
 	}
 	return fmt.Sprintf("CommandType(%d)", uint8(t))
 }
@@ -120,18 +125,28 @@ type MapOutputLost struct {
 	Time      int64  `json:"time"`
 }
 
-// SubmitStep adds a step in state PENDING.
+// SubmitStep adds a step in state PENDING. Input is what the leader's
+// listing of the step's input found; the planned splits follow in
+// AddSplits commands of bounded size.
 type SubmitStep struct {
-	ID   string   `json:"id"`
-	Spec StepSpec `json:"spec"`
-	Time int64    `json:"time"`
+	ID    string       `json:"id"`
+	Spec  StepSpec     `json:"spec"`
+	Input InputSummary `json:"input"`
+	Time  int64        `json:"time"`
 }
 
-// StartStep records a step's planned splits and starts it.
+// AddSplits records more of a pending step's planned splits, in order.
+type AddSplits struct {
+	ID     string            `json:"id"`
+	Splits []mapreduce.Split `json:"splits"`
+}
+
+// StartStep starts a step whose planned splits are all recorded; Splits,
+// if given, are planned splits added at the same time.
 type StartStep struct {
-	ID     string  `json:"id"`
-	Splits []Split `json:"splits"`
-	Time   int64   `json:"time"`
+	ID     string            `json:"id"`
+	Splits []mapreduce.Split `json:"splits,omitempty"`
+	Time   int64             `json:"time"`
 }
 
 // Assignment gives one task to one worker incarnation as a new attempt.
@@ -237,6 +252,9 @@ func (CompleteStep) Type() CommandType { return CmdCompleteStep }
 // Type implements Command.
 func (StepCleanedUp) Type() CommandType { return CmdStepCleanedUp }
 
+// Type implements Command.
+func (AddSplits) Type() CommandType { return CmdAddSplits }
+
 // Encode returns a command's log entry: its tag byte, then its JSON.
 func Encode(c Command) ([]byte, error) {
 	b, err := json.Marshal(c)
@@ -283,6 +301,8 @@ func Decode(entry []byte) (Command, error) {
 		c = &KillAttempt{}
 	case CmdMapOutputLost:
 		c = &MapOutputLost{}
+	case CmdAddSplits:
+		c = &AddSplits{}
 	default:
 		return nil, fmt.Errorf("decode command: unknown tag %d", entry[0])
 	}

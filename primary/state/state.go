@@ -92,6 +92,8 @@ func (s *State) Apply(c Command) error {
 		return s.workerDown(c)
 	case *SubmitStep:
 		return s.submitStep(c)
+	case *AddSplits:
+		return s.addSplits(c)
 	case *StartStep:
 		return s.startStep(c)
 	case *Assign:
@@ -270,11 +272,14 @@ func (s *State) submitStep(c *SubmitStep) error {
 	if c.Spec.Reducers < 0 {
 		return fmt.Errorf("submit step %s: %w: %d reducers", c.ID, ErrConflict, c.Spec.Reducers)
 	}
+	if c.Input.Splits < 0 || c.Input.Files < 0 {
+		return fmt.Errorf("submit step %s: %w: negative input summary", c.ID, ErrConflict)
+	}
 	spec := c.Spec
 	spec.Options = cloneStrings(spec.Options)
 	spec.Inputs = slices.Clone(spec.Inputs)
 	s.NextSeq++
-	s.Steps[c.ID] = &Step{ID: c.ID, Seq: s.NextSeq, Spec: spec, State: StepPending, SubmittedAt: c.Time}
+	s.Steps[c.ID] = &Step{ID: c.ID, Seq: s.NextSeq, Spec: spec, State: StepPending, SubmittedAt: c.Time, Input: c.Input}
 	s.Order = append(s.Order, c.ID)
 	return nil
 }
@@ -301,6 +306,21 @@ func (s *State) step(id string) (*Step, error) {
 	return st, nil
 }
 
+func (s *State) addSplits(c *AddSplits) error {
+	st, err := s.step(c.ID)
+	if err != nil {
+		return err
+	}
+	if st.State != StepPending {
+		return fmt.Errorf("add splits to step %s: %w: step is %s", c.ID, ErrConflict, st.State)
+	}
+	if len(st.Planned)+len(c.Splits) > st.Input.Splits {
+		return fmt.Errorf("add splits to step %s: %w: %d splits recorded and %d more, %d planned", c.ID, ErrConflict, len(st.Planned), len(c.Splits), st.Input.Splits)
+	}
+	st.Planned = append(st.Planned, c.Splits...)
+	return nil
+}
+
 func (s *State) startStep(c *StartStep) error {
 	st, err := s.step(c.ID)
 	if err != nil {
@@ -312,11 +332,15 @@ func (s *State) startStep(c *StartStep) error {
 	if st.Spec.Reducers < 0 {
 		return fmt.Errorf("start step %s: %w: %d reducers", c.ID, ErrConflict, st.Spec.Reducers)
 	}
+	splits := append(slices.Clip(st.Planned), c.Splits...)
+	if len(splits) < st.Input.Splits {
+		return fmt.Errorf("start step %s: %w: %d of %d planned splits recorded", c.ID, ErrConflict, len(splits), st.Input.Splits)
+	}
 	st.State = StepRunning
 	st.StartedAt = c.Time
-	st.Maps = make([]*Task, len(c.Splits))
-	for i, sp := range c.Splits {
-		sp := sp
+	st.Planned = nil
+	st.Maps = make([]*Task, len(splits))
+	for i, sp := range splits {
 		st.Maps[i] = &Task{Kind: KindMap, Index: i, Split: &sp, State: TaskPending}
 	}
 	st.Reduces = make([]*Task, st.Spec.Reducers)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gomr/gomr/mapreduce"
 	"maps"
 	"reflect"
 	"slices"
@@ -112,10 +113,10 @@ func submit(id, output string, reducers, maxAttempts int, now int64) *SubmitStep
 	return &SubmitStep{ID: id, Spec: spec(output, reducers, maxAttempts), Time: now}
 }
 
-func splits(n int) []Split {
-	out := make([]Split, n)
+func splits(n int) []mapreduce.Split {
+	out := make([]mapreduce.Split, n)
 	for i := range out {
-		out[i] = Split{File: fmt.Sprintf("/in/f%d", i), Doc: fmt.Sprintf("/in/f%d", i), Offset: int64(i) * 100, Length: 100}
+		out[i] = mapreduce.Split{File: fmt.Sprintf("/in/f%d", i), Doc: fmt.Sprintf("/in/f%d", i), Offset: int64(i) * 100, Length: 100}
 	}
 	return out
 }
@@ -595,6 +596,32 @@ func TestStartStep(t *testing.T) {
 		mustApply(t, s, submit("s2", "/out/b", 1, 1, 301), &CancelStep{ID: "s2", Time: 302})
 		mustReject(t, s, start("s2", 1, 303), ErrConflict) // cancelled
 	})
+}
+
+// TestPlannedSplitsInBoundedEntries checks that a step's splits recorded
+// over several AddSplits entries become its map tasks, in order, and that
+// it cannot start before all of them are there or take more.
+func TestPlannedSplitsInBoundedEntries(t *testing.T) {
+	s := New()
+	all := splits(5)
+	mustApply(t, s, &SubmitStep{ID: "s-1", Spec: spec("/out", 2, 4), Input: InputSummary{Files: 5, Bytes: 500, Splits: 5}, Time: 1},
+		&AddSplits{ID: "s-1", Splits: all[:2]}, &AddSplits{ID: "s-1", Splits: all[2:4]})
+	if s.Steps["s-1"].PlanComplete() {
+		t.Fatal("plan complete with 4 of 5 splits")
+	}
+	mustReject(t, s, &StartStep{ID: "s-1", Time: 2}, ErrConflict)
+	mustReject(t, s, &AddSplits{ID: "s-1", Splits: all[3:]}, ErrConflict)
+	mustApply(t, s, &AddSplits{ID: "s-1", Splits: all[4:]}, &StartStep{ID: "s-1", Time: 3})
+	st := s.Steps["s-1"]
+	if len(st.Maps) != 5 || len(st.Planned) != 0 || len(st.Reduces) != 2 {
+		t.Fatalf("%d maps, %d planned, %d reduces", len(st.Maps), len(st.Planned), len(st.Reduces))
+	}
+	for i, m := range st.Maps {
+		if *m.Split != all[i] {
+			t.Fatalf("map %d has split %+v, want %+v", i, *m.Split, all[i])
+		}
+	}
+	mustReject(t, s, &AddSplits{ID: "s-1", Splits: all[:1]}, ErrConflict)
 }
 
 // TestStartStepNegativeReducers checks that a step with a negative reducer
@@ -1316,7 +1343,8 @@ func allCommands() []Command {
 		&MapOutputLost{AttemptID: "a0", Reason: "fetch failed", Time: 11},
 		&RegisterWorker{Worker: w, Time: 1},
 		&WorkerDown{ID: "w1", Incarnation: 7, Reason: "left", Time: 2},
-		&SubmitStep{ID: "s-1", Spec: spec("/out", 3, 4), Time: 3},
+		&SubmitStep{ID: "s-1", Spec: spec("/out", 3, 4), Input: InputSummary{Files: 2, Bytes: 200, Splits: 2}, Time: 3},
+		&AddSplits{ID: "s-1", Splits: splits(1)},
 		&StartStep{ID: "s-1", Splits: splits(2), Time: 4},
 		&Assign{Assignments: []Assignment{asg("a0", "s-1", KindMap, 0, "w1", 7), asg("a1", "s-1", KindReduce, 2, "w2", 1)}, Time: 5},
 		&FinishAttempt{AttemptID: "a0", Worker: "w1", Incarnation: 7, Success: true, Counters: map[string]int64{"X": 1, "Y": -2}, Files: []string{"f1", "f2"}, Time: 6},
@@ -1355,7 +1383,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		})
 		seen[c.Type()] = true
 	}
-	for ct := CommandType(1); ct <= CmdMapOutputLost; ct++ {
+	for ct := CommandType(1); ct <= CmdAddSplits; ct++ {
 		if !seen[ct] {
 			t.Errorf("no round trip test for %s", ct)
 		}
@@ -1373,7 +1401,7 @@ func TestCommandTags(t *testing.T) {
 		CmdCancelStep: {7, "CancelStep"}, CmdFailStep: {8, "FailStep"}, CmdCompleteStep: {9, "CompleteStep"},
 		CmdStepCleanedUp: {10, "StepCleanedUp"}, CmdRegisterPrimary: {11, "RegisterPrimary"},
 		CmdRemovePrimary: {12, "RemovePrimary"}, CmdDrainWorker: {13, "DrainWorker"}, CmdKillAttempt: {14, "KillAttempt"},
-		CmdMapOutputLost: {15, "MapOutputLost"},
+		CmdMapOutputLost: {15, "MapOutputLost"}, CmdAddSplits: {16, "AddSplits"},
 	} {
 		if uint8(ct) != want.tag || ct.String() != want.name {
 			t.Errorf("%s = %d, want %s = %d", ct, uint8(ct), want.name, want.tag)
@@ -1395,7 +1423,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"nil", nil},
 		{"empty", []byte{}},
 		{"tag 0", append([]byte{0}, "{}"...)},
-		{"tag 16", append([]byte{16}, "{}"...)},
+		{"tag 17", append([]byte{17}, "{}"...)},
 		{"tag 255", append([]byte{255}, "{}"...)},
 		{"tag only", []byte{byte(CmdAssign)}},
 		{"bad JSON", append([]byte{byte(CmdSubmitStep)}, "{not json"...)},

@@ -3,6 +3,8 @@ package state
 import (
 	"maps"
 	"slices"
+
+	"github.com/gomr/gomr/mapreduce"
 )
 
 // Step states.
@@ -113,14 +115,6 @@ type StepSpec struct {
 	NoSpeculation bool `json:"no_speculation,omitempty"`
 }
 
-// Split is the input of one map task.
-type Split struct {
-	File   string `json:"file"`
-	Doc    string `json:"doc"`
-	Offset int64  `json:"offset"`
-	Length int64  `json:"length"`
-}
-
 // Step is one submitted step and everything that happened to it.
 type Step struct {
 	ID          string   `json:"id"`
@@ -133,16 +127,33 @@ type Step struct {
 	Error       string   `json:"error,omitempty"`
 	// CleanedUp is set once the leader removed a failed or cancelled step's
 	// temporary output.
-	CleanedUp bool    `json:"cleaned_up,omitempty"`
-	Maps      []*Task `json:"maps,omitempty"`
+	CleanedUp bool `json:"cleaned_up,omitempty"`
+	// Input is what the step's input listing found at submission.
+	Input InputSummary `json:"input"`
+	// Planned holds the splits recorded so far for a PENDING step; they
+	// become its map tasks when it starts.
+	Planned []mapreduce.Split `json:"planned,omitempty"`
+	Maps    []*Task           `json:"maps,omitempty"`
 	Reduces   []*Task `json:"reduces,omitempty"`
 }
+
+// InputSummary describes a step's listed input: its files, bytes and the
+// number of splits planned from them.
+type InputSummary struct {
+	Files  int   `json:"files"`
+	Bytes  int64 `json:"bytes"`
+	Splits int   `json:"splits"`
+}
+
+// PlanComplete reports whether every planned split of a pending step has
+// been recorded.
+func (s *Step) PlanComplete() bool { return len(s.Planned) >= s.Input.Splits }
 
 // Task is one map or reduce task of a step.
 type Task struct {
 	Kind     string     `json:"kind"`
 	Index    int        `json:"index"`
-	Split    *Split     `json:"split,omitempty"`
+	Split    *mapreduce.Split `json:"split,omitempty"`
 	State    string     `json:"state"`
 	Attempts []*Attempt `json:"attempts,omitempty"`
 	// Winner is the id of the attempt whose output counts.

@@ -44,6 +44,9 @@ func startCluster(t testing.TB, cfg Config) *Cluster {
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
+	if cfg.MinSplitSize == 0 {
+		cfg.MinSplitSize = 1 // the tests cut small inputs into many splits
+	}
 	// The tests check that on a healthy cluster every task runs once; a
 	// loaded test machine must not make a task look slow enough for a
 	// backup.
@@ -76,7 +79,7 @@ func client(t testing.TB, c *Cluster) pb.ClientClient {
 }
 
 // runStep submits a step and waits for it to end.
-func runStep(t testing.TB, cl pb.ClientClient, spec *pb.StepSpec) *pb.Step {
+func runStep(t testing.TB, cl pb.ClientClient, spec *pb.StepSpec) *testStep {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -87,24 +90,49 @@ func runStep(t testing.TB, cl pb.ClientClient, spec *pb.StepSpec) *pb.Step {
 	return waitStep(t, cl, resp.StepId)
 }
 
-func waitStep(t testing.TB, cl pb.ClientClient, id string) *pb.Step {
+func waitStep(t testing.TB, cl pb.ClientClient, id string) *testStep {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	for {
-		d, err := cl.DescribeStep(ctx, &pb.DescribeStepRequest{StepId: id, Tasks: true})
+		d, err := describeWithTasks(ctx, cl, id)
 		if err != nil {
 			t.Fatalf("describe %s: %v", id, err)
 		}
-		if state.Terminal(d.Step.State) {
-			return d.Step
+		if state.Terminal(d.State) {
+			return d
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
+// testStep is a step with its tasks, as the tests inspect it.
+type testStep struct {
+	*pb.Step
+	Tasks []*pb.Task
+}
+
+// describeWithTasks fetches a step and every page of its tasks.
+func describeWithTasks(ctx context.Context, cl pb.ClientClient, id string) (*testStep, error) {
+	d, err := cl.DescribeStep(ctx, &pb.DescribeStepRequest{StepId: id})
+	if err != nil {
+		return nil, err
+	}
+	st := &testStep{Step: d.Step}
+	for token := ""; ; {
+		resp, err := cl.ListTasks(ctx, &pb.ListTasksRequest{StepId: id, PageToken: token})
+		if err != nil {
+			return nil, err
+		}
+		st.Tasks = append(st.Tasks, resp.Tasks...)
+		if token = resp.NextPageToken; token == "" {
+			return st, nil
+		}
+	}
+}
+
 // mustComplete fails the test unless the step COMPLETED.
-func mustComplete(t testing.TB, st *pb.Step) {
+func mustComplete(t testing.TB, st *testStep) {
 	t.Helper()
 	if st.State != state.StepCompleted {
 		t.Fatalf("step %s ended %s: %s", st.Id, st.State, st.Error)

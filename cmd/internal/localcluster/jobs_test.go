@@ -29,7 +29,7 @@ func gutenberg(t *testing.T) []string {
 }
 
 // checkRanOnce checks that on a healthy cluster every task ran exactly once.
-func checkRanOnce(t *testing.T, st *pb.Step) {
+func checkRanOnce(t *testing.T, st *testStep) {
 	t.Helper()
 	c := st.Counters
 	if c["LAUNCHED_MAPS"] != int64(st.MapsTotal) || c["LAUNCHED_REDUCES"] != int64(st.ReducesTotal) ||

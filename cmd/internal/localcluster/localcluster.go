@@ -20,6 +20,9 @@ import (
 	"github.com/gomr/gomr/primary"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/worker"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // DefaultAddr is the address `gomr local` serves clients on, and the
@@ -44,6 +47,12 @@ type Config struct {
 	WorkerTimeout time.Duration
 	// StepConcurrency overrides how many steps run at once when set.
 	StepConcurrency int
+	// MinSplitSize overrides the primaries' smallest split size when set.
+	MinSplitSize int64
+	// Ephemeral marks a cluster whose data goes when it stops: Stop then
+	// cancels its steps that have not ended and removes their partial
+	// output first, so that nothing is left behind.
+	Ephemeral bool
 	// TunePrimary, if set, adjusts each primary's configuration (tests
 	// use it for snapshot thresholds).
 	TunePrimary func(*primary.Config)
@@ -117,6 +126,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		}
 		if cfg.StepConcurrency > 0 {
 			pc.StepConcurrency = cfg.StepConcurrency
+		}
+		if cfg.MinSplitSize > 0 {
+			pc.MinSplitSize = cfg.MinSplitSize
 		}
 		pc.RaftCut = new(atomic.Bool)
 		c.cuts = append(c.cuts, pc.RaftCut)
@@ -300,7 +312,10 @@ func (c *Cluster) WaitForLeader(ctx context.Context) (*primary.Server, error) {
 	}
 }
 
-// Stop stops every worker, then every primary, each group at once.
+// Stop stops every worker, then every primary, each group at once. An
+// ephemeral cluster first cancels its steps that have not ended, once its
+// workers are stopped (so that no attempt writes any more), and waits for
+// the leader to remove their partial output.
 func (c *Cluster) Stop() {
 	var wg sync.WaitGroup
 	for _, w := range c.Workers {
@@ -309,10 +324,64 @@ func (c *Cluster) Stop() {
 		}
 	}
 	wg.Wait()
+	if c.cfg.Ephemeral {
+		if err := c.abandonSteps(); err != nil {
+			c.cfg.Logger.Warn("cancel running steps before stopping", "err", err)
+		}
+	}
 	for _, p := range c.Primaries {
 		if p != nil {
 			wg.Go(p.Stop)
 		}
 	}
 	wg.Wait()
+}
+
+// abandonTimeout bounds how long Stop waits for the partial output of
+// cancelled steps to be removed.
+const abandonTimeout = 15 * time.Second
+
+// abandonSteps cancels every step that has not ended and waits until the
+// leader has removed the partial output of each.
+func (c *Cluster) abandonSteps() error {
+	ctx, cancel := context.WithTimeout(context.Background(), abandonTimeout)
+	defer cancel()
+	cc, err := pb.Dial(c.Addrs())
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	client := pb.NewClientClient(cc)
+	var ids []string
+	for token := ""; ; {
+		resp, err := client.ListSteps(ctx, &pb.ListStepsRequest{PageToken: token, States: []string{"PENDING", "RUNNING"}}, grpc.WaitForReady(true))
+		if err != nil {
+			return fmt.Errorf("list steps: %w", err)
+		}
+		for _, st := range resp.Steps {
+			ids = append(ids, st.Id)
+		}
+		if token = resp.NextPageToken; token == "" {
+			break
+		}
+	}
+	for _, id := range ids {
+		if _, err := client.CancelStep(ctx, &pb.CancelStepRequest{StepId: id}, grpc.WaitForReady(true)); err != nil && status.Code(err) != codes.FailedPrecondition {
+			return fmt.Errorf("cancel step %s: %w", id, err)
+		}
+	}
+	for _, id := range ids {
+		for {
+			d, err := client.DescribeStep(ctx, &pb.DescribeStepRequest{StepId: id}, grpc.WaitForReady(true))
+			if err == nil && d.Step.CleanedUp {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("wait for the partial output of step %s to be removed: %w", id, ctx.Err())
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
