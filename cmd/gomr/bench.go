@@ -82,7 +82,7 @@ a fixed vocabulary, or access-log lines for logagg) instead of --input.`,
 	f.String("split-size", "16MiB", "largest input split a map task reads")
 	f.String("sort-buffer", "64MiB", "map output a map task buffers before it spills")
 	f.Bool("coreutils", false, "also time tr | sort | uniq -c on the same input (wordcount only)")
-	f.String("work-dir", "", "folder for generated input and outputs (default: a temporary folder, removed)")
+	f.String("work-dir", "", "folder for generated input and outputs (a temporary folder, removed afterwards, if not given)")
 	f.String("cpuprofile", "", "write a CPU profile of the whole benchmark to this file")
 	addFormatFlag(cmd)
 	addJobFlags(cmd, job)

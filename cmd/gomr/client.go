@@ -27,7 +27,7 @@ const defaultTimeout = 30 * time.Second
 
 func addClusterFlag(cmd *cobra.Command) {
 	cmd.Flags().String("cluster", localcluster.DefaultAddr,
-		"address of any primary, HOST:PORT (comma-separated for several); env GOMR_CLUSTER; the default is where gomr local listens")
+		"address of any primary, HOST:PORT (comma-separated for several); env GOMR_CLUSTER; gomr local listens on "+localcluster.DefaultAddr)
 	cmd.Flags().Duration("timeout", defaultTimeout, "how long to wait for the cluster to answer while it elects a leader")
 }
 

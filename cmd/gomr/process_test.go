@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 	}
 	os.Chmod(dir, 0o755)
 	gomrBin = filepath.Join(dir, "gomr")
-	args := []string{"build", "-o", gomrBin}
+	args := []string{"build", "-buildvcs=auto", "-o", gomrBin}
 	if raceEnabled {
 		args = append(args, "-race")
 	}

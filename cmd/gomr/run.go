@@ -113,7 +113,7 @@ temporary folder, which is printed.`,
 	}
 	addSpecFlags(cmd, job)
 	addClusterShapeFlags(cmd)
-	cmd.Flags().String("output", "", "output folder; must not exist (default: a new temporary folder)")
+	cmd.Flags().String("output", "", "output folder; must not exist (a new temporary folder if not given)")
 	addFormatFlag(cmd)
 	addProgressFlag(cmd)
 	return cmd

@@ -36,7 +36,7 @@ func addSpecFlags(cmd *cobra.Command, job string) {
 	f := cmd.Flags()
 	f.String("job", "", "built-in job to run (gomr jobs lists them)")
 	f.StringArray("input", nil, "input file, folder or glob (repeat for several; extra arguments are inputs too)")
-	f.String("name", "", "step name (default: the job name)")
+	f.String("name", "", "step name (the job name if not given)")
 	f.Int("reducers", 1, "number of reduce tasks (0: map-only, for jobs whose mapper output is final)")
 	f.String("split-size", "64MiB", "largest input split a map task reads")
 	f.String("sort-buffer", "64MiB", "map output a map task buffers in memory before it spills to disk")

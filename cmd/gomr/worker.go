@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/gomr/gomr/worker"
@@ -38,7 +39,7 @@ compute and can be added or removed at any time, like EMR task nodes
 				Addr:               v.GetString("addr"),
 				GossipAddr:         v.GetString("gossip-addr"),
 				DataDir:            v.GetString("data-dir"),
-				Slots:              v.GetInt("slots"),
+				Slots:              cmp.Or(v.GetInt("slots"), d.Slots),
 				HeartbeatInterval:  v.GetDuration("heartbeat-interval"),
 				ShuffleMemoryBytes: shuffleMem,
 				AttemptLog:         v.GetString("attempt-log"),
@@ -62,7 +63,7 @@ compute and can be added or removed at any time, like EMR task nodes
 	f.String("addr", d.Addr, "gRPC address of this worker's shuffle service")
 	f.String("gossip-addr", d.GossipAddr, "gossip (memberlist) address, TCP and UDP")
 	f.String("data-dir", d.DataDir, "folder for map outputs and shuffle data")
-	f.Int("slots", d.Slots, "attempts run at once (the default is the number of CPUs)")
+	f.Int("slots", 0, "attempts run at once (0: one per CPU)")
 	f.Duration("heartbeat-interval", d.HeartbeatInterval, "time between heartbeats to the leader")
 	f.String("shuffle-memory", "64MiB", "fetched map output a reduce attempt holds in memory before it spills to disk")
 	f.String("attempt-log", "", "append a line to this file when an attempt starts and when it ends (an audit trail)")

@@ -67,7 +67,8 @@ type Cluster struct {
 	// primaryCfgs keep what is needed to restart a primary.
 	primaryCfgs []primary.Config
 	// cuts are the primaries' Raft network switches (Isolate, Heal).
-	cuts []*atomic.Bool
+	cuts     []*atomic.Bool
+	stopOnce sync.Once
 }
 
 // Start starts the primaries, waits for a leader, then starts the workers.
@@ -316,7 +317,9 @@ func (c *Cluster) WaitForLeader(ctx context.Context) (*primary.Server, error) {
 // ephemeral cluster first cancels its steps that have not ended, once its
 // workers are stopped (so that no attempt writes any more), and waits for
 // the leader to remove their partial output.
-func (c *Cluster) Stop() {
+func (c *Cluster) Stop() { c.stopOnce.Do(c.stop) }
+
+func (c *Cluster) stop() {
 	var wg sync.WaitGroup
 	for _, w := range c.Workers {
 		if w != nil {
