@@ -134,7 +134,7 @@ type Step struct {
 	// become its map tasks when it starts.
 	Planned []mapreduce.Split `json:"planned,omitempty"`
 	Maps    []*Task           `json:"maps,omitempty"`
-	Reduces   []*Task `json:"reduces,omitempty"`
+	Reduces []*Task           `json:"reduces,omitempty"`
 }
 
 // InputSummary describes a step's listed input: its files, bytes and the
@@ -151,11 +151,11 @@ func (s *Step) PlanComplete() bool { return len(s.Planned) >= s.Input.Splits }
 
 // Task is one map or reduce task of a step.
 type Task struct {
-	Kind     string     `json:"kind"`
-	Index    int        `json:"index"`
+	Kind     string           `json:"kind"`
+	Index    int              `json:"index"`
 	Split    *mapreduce.Split `json:"split,omitempty"`
-	State    string     `json:"state"`
-	Attempts []*Attempt `json:"attempts,omitempty"`
+	State    string           `json:"state"`
+	Attempts []*Attempt       `json:"attempts,omitempty"`
 	// Winner is the id of the attempt whose output counts.
 	Winner string `json:"winner,omitempty"`
 }
