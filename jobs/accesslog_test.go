@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -320,7 +321,7 @@ func TestLogAggSequential(t *testing.T) {
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	files, err := mapreduce.ListInputs([]string{path})
+	files, err := mapreduce.ListInputs(context.Background(), mapreduce.LocalFileSystems(), []string{path})
 	if err != nil {
 		t.Fatal(err)
 	}

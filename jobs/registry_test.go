@@ -27,7 +27,7 @@ func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys
 func runSequential(t *testing.T, job *mapreduce.Job, splits []mapreduce.Split, reducers int) (string, []string, *mapreduce.Counters) {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "out")
-	c, err := mapreduce.RunSequential(context.Background(), job, splits, mapreduce.SequentialOptions{
+	c, err := mapreduce.RunSequential(context.Background(), job, splits, mapreduce.SequentialOptions{FileSystems: mapreduce.LocalFileSystems(),
 		Reducers:        reducers,
 		SortBufferBytes: 1 << 10, // the smallest: spills, so the combiner runs often
 		Output:          out,
@@ -276,7 +276,7 @@ func writeCorpus(t *testing.T) (string, map[string]string) {
 
 func planCorpus(t *testing.T, dir string) []mapreduce.Split {
 	t.Helper()
-	files, err := mapreduce.ListInputs([]string{dir})
+	files, err := mapreduce.ListInputs(context.Background(), mapreduce.LocalFileSystems(), []string{dir})
 	if err != nil {
 		t.Fatal(err)
 	}

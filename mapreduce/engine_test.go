@@ -87,7 +87,7 @@ func writeWords(t testing.TB, path string, rng *rand.Rand, lines int) {
 
 func runSeq(t *testing.T, job *Job, input string, splitSize int64, reducers, budget int) (map[string]string, *Counters) {
 	t.Helper()
-	files, err := ListInputs([]string{input})
+	files, err := ListInputs(context.Background(), LocalFileSystems(), []string{input})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func runSeq(t *testing.T, job *Job, input string, splitSize int64, reducers, bud
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "out")
-	c, err := RunSequential(context.Background(), job, splits, SequentialOptions{Reducers: reducers, SortBufferBytes: budget, Output: out})
+	c, err := RunSequential(context.Background(), job, splits, SequentialOptions{FileSystems: LocalFileSystems(), Reducers: reducers, SortBufferBytes: budget, Output: out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestCorruptRunIsDetected(t *testing.T) {
 	writeWords(t, in, rand.New(rand.NewPCG(9, 9)), 500)
 	info, _ := os.Stat(in)
 	job := &Job{Mapper: fieldsMapper{}, Reducer: countReducer{text: true}}
-	res, err := RunMap(context.Background(), MapTask{Job: job, Split: Split{File: in, Length: info.Size()}, Reducers: 2, Dir: dir})
+	res, err := RunMap(context.Background(), MapTask{FileSystems: LocalFileSystems(), Job: job, Split: Split{File: in, Length: info.Size()}, Reducers: 2, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestCombinerMustKeepItsKey(t *testing.T) {
 	in := filepath.Join(dir, "words.txt")
 	os.WriteFile(in, []byte("a b a\n"), 0o644)
 	job := &Job{Mapper: fieldsMapper{}, Combiner: renamingCombiner{}, Reducer: countReducer{text: true}}
-	_, err := RunMap(context.Background(), MapTask{Job: job, Split: Split{File: in, Length: 6}, Reducers: 1})
+	_, err := RunMap(context.Background(), MapTask{FileSystems: LocalFileSystems(), Job: job, Split: Split{File: in, Length: 6}, Reducers: 1})
 	if err == nil || !strings.Contains(err.Error(), "combiner must keep its key") {
 		t.Fatalf("got %v", err)
 	}
@@ -252,10 +252,10 @@ func TestMapOnlyWritesMapperOutput(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.txt")
 	os.WriteFile(in, []byte("b\na\nc\n"), 0o644)
-	files, _ := ListInputs([]string{in})
+	files, _ := ListInputs(context.Background(), LocalFileSystems(), []string{in})
 	splits, _ := PlanSplits(files, 4)
 	out := filepath.Join(dir, "out")
-	c, err := RunSequential(context.Background(), &Job{Mapper: upperMapper{}}, splits, SequentialOptions{Reducers: 0, Output: out})
+	c, err := RunSequential(context.Background(), &Job{Mapper: upperMapper{}}, splits, SequentialOptions{FileSystems: LocalFileSystems(), Reducers: 0, Output: out})
 	if err != nil {
 		t.Fatal(err)
 	}

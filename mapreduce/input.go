@@ -2,13 +2,10 @@ package mapreduce
 
 import (
 	"bytes"
-	"errors"
+	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -53,96 +50,73 @@ type Split struct {
 	ModTime  int64 `json:"mod_time,omitempty"`
 }
 
-// ErrNoInput is returned when an input path names nothing.
-var ErrNoInput = errors.New("no such file or directory")
-
 // ListInputs expands input paths into the files a step reads. A path may be
 // a file, a folder (read recursively, skipping names that start with "_" or
-// ".", as Hadoop does) or a glob. Every file is opened and its first bytes
-// read, so a missing, unreadable, non-regular or binary file is refused here
-// with an error naming it, before any task runs.
-func ListInputs(paths []string) ([]InputFile, error) {
+// ".", as Hadoop does) or a glob, on any file system of fss. Every file is
+// opened and its first bytes read, so a missing, unreadable, non-regular or
+// binary file is refused here with an error naming it, before any task
+// runs.
+func ListInputs(ctx context.Context, fss *FileSystems, paths []string) ([]InputFile, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("no input paths given")
 	}
 	var files []InputFile
 	for _, p := range paths {
-		found, err := listPath(p)
+		found, err := listPath(ctx, fss, p)
 		if err != nil {
 			return nil, err
 		}
 		files = append(files, found...)
 	}
 	for _, f := range files {
-		if err := checkReadableText(f.Path); err != nil {
+		if err := checkReadableText(ctx, fss, f.Path); err != nil {
 			return nil, err
 		}
 	}
 	return files, nil
 }
 
-func listPath(p string) ([]InputFile, error) {
-	if strings.ContainsAny(p, "*?[") {
-		matches, err := filepath.Glob(p)
-		if err != nil {
-			return nil, fmt.Errorf("input %s: bad glob: %w", p, err)
-		}
-		if len(matches) == 0 {
-			return nil, fmt.Errorf("input %s: no files match: %w", p, ErrNoInput)
-		}
-		var files []InputFile
-		for _, m := range matches {
-			found, err := listPath(m)
-			if err != nil {
-				return nil, err
-			}
-			files = append(files, found...)
-		}
-		return files, nil
-	}
-	info, err := os.Stat(p)
+func listPath(ctx context.Context, fss *FileSystems, p string) ([]InputFile, error) {
+	fs, err := fss.For(p)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("input %s: %w", p, ErrNoInput)
-		}
 		return nil, fmt.Errorf("input %s: %w", p, err)
 	}
-	if info.Mode().IsRegular() {
-		return []InputFile{{Path: p, Size: info.Size(), ModTime: info.ModTime().UnixNano(), Doc: filepath.Base(p)}}, nil
+	matches, err := Glob(ctx, fs, p)
+	if err != nil {
+		return nil, fmt.Errorf("input %s: %w", p, err)
 	}
-	if !info.IsDir() {
-		return nil, fmt.Errorf("input %s: not a regular file or folder (%s)", p, info.Mode().Type())
+	globbed := strings.ContainsAny(p, "*?[")
+	if globbed && len(matches) == 0 {
+		return nil, fmt.Errorf("input %s: no files match: %w", p, ErrNoInput)
 	}
 	var files []InputFile
-	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+	for _, m := range matches {
+		info, err := fs.Stat(ctx, m)
 		if err != nil {
-			return fmt.Errorf("input %s: %w", path, err)
+			return nil, fmt.Errorf("input %w", err)
 		}
-		if path != p && isHidden(d.Name()) {
-			if d.IsDir() {
-				return filepath.SkipDir
+		if !info.Regular {
+			return nil, fmt.Errorf("input %s: not a regular file or folder", m)
+		}
+		var bad error
+		err = Walk(ctx, fs, info, func(f FileInfo, rel string) error {
+			if !f.Regular {
+				bad = fmt.Errorf("input %s: not a regular file", f.Path)
+				return bad
 			}
+			doc := rel
+			if rel == "" {
+				doc = Base(f.Path)
+			}
+			files = append(files, InputFile{Path: f.Path, Size: f.Size, ModTime: f.ModTime, Doc: doc})
 			return nil
+		})
+		if bad != nil {
+			return nil, bad
 		}
-		if d.IsDir() {
-			return nil
-		}
-		info, err := os.Stat(path)
 		if err != nil {
-			return fmt.Errorf("input %s: %w", path, err)
+			return nil, fmt.Errorf("input %s: %w", m, err)
 		}
-		if !info.Mode().IsRegular() {
-			return fmt.Errorf("input %s: not a regular file (%s)", path, info.Mode().Type())
-		}
-		rel, err := filepath.Rel(p, path)
-		if err != nil {
-			return fmt.Errorf("input %s: %w", path, err)
-		}
-		files = append(files, InputFile{Path: path, Size: info.Size(), ModTime: info.ModTime().UnixNano(), Doc: filepath.ToSlash(rel)})
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	return files, nil
 }
@@ -155,15 +129,15 @@ func isHidden(name string) bool {
 
 // checkReadableText opens a file and reads its first bytes, refusing it when
 // it cannot be read or holds a NUL byte there (a binary file).
-func checkReadableText(path string) error {
-	f, err := os.Open(path)
+func checkReadableText(ctx context.Context, fss *FileSystems, path string) error {
+	f, err := fss.Open(ctx, path)
 	if err != nil {
 		return fmt.Errorf("input %s: %w", path, err)
 	}
 	defer f.Close()
 	buf := make([]byte, sniffBytes)
-	n, err := io.ReadFull(f, buf)
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && err != io.EOF {
 		return fmt.Errorf("input %s: %w", path, err)
 	}
 	if i := bytes.IndexByte(buf[:n], 0); i >= 0 {

@@ -1,6 +1,7 @@
 package mapreduce
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -15,7 +16,7 @@ func TestListInputsNamesDocuments(t *testing.T) {
 		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
 		os.WriteFile(filepath.Join(dir, p), []byte("text\n"), 0o644)
 	}
-	files, err := ListInputs([]string{filepath.Join(dir, "books"), filepath.Join(dir, "single.txt"), filepath.Join(dir, "g*.log")})
+	files, err := ListInputs(context.Background(), LocalFileSystems(), []string{filepath.Join(dir, "books"), filepath.Join(dir, "single.txt"), filepath.Join(dir, "g*.log")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,73 +47,10 @@ func TestListInputsRefusesBadInput(t *testing.T) {
 		{bin, ErrBinaryInput, "byte offset 6"},
 		{fifo, nil, "not a regular file"},
 	} {
-		_, err := ListInputs([]string{tc.path})
+		_, err := ListInputs(context.Background(), LocalFileSystems(), []string{tc.path})
 		if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) || !strings.Contains(err.Error(), tc.text) {
 			t.Errorf("%s: got %v, want %v mentioning %q", tc.path, err, tc.want, tc.text)
 		}
-	}
-}
-
-func TestCommitOutputIsIdempotentAndWritesSuccessLast(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "out")
-	if err := CheckOutput(out); err != nil {
-		t.Fatal(err)
-	}
-	if err := SetupOutput(out, "s-1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := SetupOutput(out, "s-1"); err != nil {
-		t.Fatalf("setup again by the same step: %v", err)
-	}
-	if err := SetupOutput(out, "s-2"); !errors.Is(err, ErrOutputExists) {
-		t.Fatalf("setup by another step: %v", err)
-	}
-	for _, a := range []string{"attempt_r_0_0", "attempt_r_0_1", "attempt_r_1_0"} {
-		os.MkdirAll(AttemptDir(out, a), 0o755)
-		os.WriteFile(filepath.Join(AttemptDir(out, a), "part-r-0000"+a[10:11]), []byte(a+"\n"), 0o644)
-	}
-	tasks := []CommittedTask{{AttemptID: "attempt_r_0_1", Files: []string{"part-r-00000"}}, {AttemptID: "attempt_r_1_0", Files: []string{"part-r-00001"}}}
-	// The losing attempt attempt_r_0_0 wrote part-r-00000 too.
-	os.WriteFile(filepath.Join(AttemptDir(out, "attempt_r_0_1"), "part-r-00000"), []byte("winner\n"), 0o644)
-	os.WriteFile(filepath.Join(AttemptDir(out, "attempt_r_1_0"), "part-r-00001"), []byte("second\n"), 0o644)
-	if err := CommitOutput(out, tasks, Manifest{Step: "s-1"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := CommitOutput(out, tasks, Manifest{Step: "s-1"}); err != nil {
-		t.Fatalf("commit again: %v", err)
-	}
-	b, _ := os.ReadFile(filepath.Join(out, "part-r-00000"))
-	if string(b) != "winner\n" {
-		t.Fatalf("part-r-00000 = %q", b)
-	}
-	entries, _ := os.ReadDir(out)
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	if got := strings.Join(names, " "); got != "_SUCCESS part-r-00000 part-r-00001" {
-		t.Fatalf("output holds %s", got)
-	}
-	if err := CheckOutput(out); !errors.Is(err, ErrOutputExists) {
-		t.Fatalf("existing output accepted: %v", err)
-	}
-}
-
-func TestAbortOutputRemovesOnlyItsOwn(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "out")
-	SetupOutput(out, "s-1")
-	os.MkdirAll(AttemptDir(out, "a"), 0o755)
-	if err := AbortOutput(out, "s-2"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(out); err != nil {
-		t.Fatal("another step's abort removed the output")
-	}
-	if err := AbortOutput(out, "s-1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(out); !os.IsNotExist(err) {
-		t.Fatalf("output still there: %v", err)
 	}
 }
 

@@ -3,10 +3,10 @@ package mapreduce
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 )
 
@@ -67,8 +67,9 @@ func (e *InputError) Unwrap() error { return e.Err }
 // inside the split. The last line it returns may run past the split's end;
 // the first partial line, which belongs to the previous split, is skipped.
 type LineReader struct {
+	ctx     context.Context
 	split   Split
-	f       *os.File
+	f       File
 	r       *bufio.Reader
 	pos     int64 // file offset of the next unread byte
 	end     int64
@@ -82,24 +83,24 @@ type LineReader struct {
 	checked     bool // the end-of-split change check ran
 }
 
-// OpenSplit opens a split for reading lines of at most maxLine bytes
-// (DefaultMaxLineBytes when maxLine <= 0).
-func OpenSplit(s Split, maxLine int) (*LineReader, error) {
+// OpenSplit opens a split of a file on one of fss for reading lines of at
+// most maxLine bytes (DefaultMaxLineBytes when maxLine <= 0).
+func OpenSplit(ctx context.Context, fss *FileSystems, s Split, maxLine int) (*LineReader, error) {
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLineBytes
 	}
-	f, err := os.Open(s.File)
+	f, err := fss.Open(ctx, s.File)
 	if err != nil {
 		return nil, fmt.Errorf("open split: %w", err)
 	}
-	if err := checkUnchanged(f, s); err != nil {
+	if err := checkUnchanged(ctx, f, s); err != nil {
 		f.Close()
 		return nil, err
 	}
 	// The buffer fits a typical line and little more than the split; a
 	// longer line is read past it (readLong).
 	bufSize := int(min(int64(maxLine+2), 1<<20, max(s.Length+512, 4<<10)))
-	lr := &LineReader{split: s, f: f, end: s.Offset + s.Length, maxLine: maxLine}
+	lr := &LineReader{ctx: ctx, split: s, f: f, end: s.Offset + s.Length, maxLine: maxLine}
 	start := s.Offset
 	if start > 0 {
 		// The split owns a line at its first byte only if the byte before
@@ -141,15 +142,15 @@ func (lr *LineReader) skipPartialLine() error {
 // planned, or of the same size but modified since. A longer file was
 // appended to; as in Hadoop, a split reads only its planned range, so the
 // appended bytes are ignored.
-func checkUnchanged(f *os.File, s Split) error {
+func checkUnchanged(ctx context.Context, f File, s Split) error {
 	if s.FileSize <= 0 && s.ModTime == 0 {
 		return nil // not planned from a listing (tests, the sequential runner's callers)
 	}
-	info, err := f.Stat()
+	info, err := f.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", s.File, err)
 	}
-	size, mod := info.Size(), info.ModTime().UnixNano()
+	size, mod := info.Size, info.ModTime
 	if size < s.FileSize || (size == s.FileSize && s.ModTime != 0 && mod != s.ModTime) {
 		return &InputChangedError{File: s.File, PlannedSize: s.FileSize, Size: size, PlannedMod: s.ModTime, Modified: mod}
 	}
@@ -163,7 +164,7 @@ func (lr *LineReader) Next() (Record, error) {
 	rec, err := lr.next()
 	if err == io.EOF && !lr.checked {
 		lr.checked = true
-		if cerr := checkUnchanged(lr.f, lr.split); cerr != nil {
+		if cerr := checkUnchanged(lr.ctx, lr.f, lr.split); cerr != nil {
 			return Record{}, cerr
 		}
 	}

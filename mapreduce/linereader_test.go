@@ -2,6 +2,7 @@ package mapreduce
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -72,7 +73,7 @@ func TestSplitsReadEveryLineOnce(t *testing.T) {
 		var got []string
 		var lineNos []int64
 		for _, s := range splits {
-			lr, err := OpenSplit(s, 0)
+			lr, err := OpenSplit(context.Background(), LocalFileSystems(), s, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -146,7 +147,7 @@ func TestLineLimitAndBinaryNameTheLine(t *testing.T) {
 		{bin, 0, ErrBinaryInput, 3},
 	} {
 		info, _ := os.Stat(tc.path)
-		lr, err := OpenSplit(Split{File: tc.path, Length: info.Size()}, tc.limit)
+		lr, err := OpenSplit(context.Background(), LocalFileSystems(), Split{File: tc.path, Length: info.Size()}, tc.limit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +166,7 @@ func TestLineLimitAndBinaryNameTheLine(t *testing.T) {
 	// A line exactly at the limit is accepted.
 	exact := filepath.Join(dir, "exact.txt")
 	os.WriteFile(exact, []byte(strings.Repeat("y", 100)+"\n"), 0o644)
-	lr, _ := OpenSplit(Split{File: exact, Length: 101}, 100)
+	lr, _ := OpenSplit(context.Background(), LocalFileSystems(), Split{File: exact, Length: 101}, 100)
 	defer lr.Close()
 	if rec, err := lr.Next(); err != nil || len(rec.Line) != 100 {
 		t.Fatalf("line at the limit: %v", err)
@@ -179,7 +180,7 @@ func TestSplitOfAChangedFileFails(t *testing.T) {
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		files, err := ListInputs([]string{path})
+		files, err := ListInputs(context.Background(), LocalFileSystems(), []string{path})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,7 +191,7 @@ func TestSplitOfAChangedFileFails(t *testing.T) {
 		return path, splits[0]
 	}
 	readAll := func(s Split) (int, error) {
-		lr, err := OpenSplit(s, 0)
+		lr, err := OpenSplit(context.Background(), LocalFileSystems(), s, 0)
 		if err != nil {
 			return 0, err
 		}
@@ -218,7 +219,7 @@ func TestSplitOfAChangedFileFails(t *testing.T) {
 
 	// Truncated while the map reads it.
 	path, s = plan(strings.Repeat("a line of text\n", 1000))
-	lr, err := OpenSplit(s, 0)
+	lr, err := OpenSplit(context.Background(), LocalFileSystems(), s, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

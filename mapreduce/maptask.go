@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 )
@@ -40,9 +38,14 @@ func (p *Progress) Ticks() int64 { return p.ticks.Load() }
 type MapTask struct {
 	Job   *Job
 	Split Split
+	// FileSystems opens the split's file.
+	FileSystems *FileSystems
 	// Reducers is the number of partitions; 0 makes a map-only task that
-	// writes the mapper's pairs as text to MapOnlyOutput.
+	// writes the mapper's pairs as text to the part file PartName('m',
+	// Index) of Output.
 	Reducers int
+	// Index is the map task's index in its step.
+	Index int
 	// SortBufferBytes is the memory budget for buffered output.
 	SortBufferBytes int
 	// MaxLineBytes is the line limit (DefaultMaxLineBytes when 0).
@@ -50,11 +53,10 @@ type MapTask struct {
 	// Dir is the folder for spills and the final run; "" keeps them in
 	// memory (the sequential runner).
 	Dir string
-	// RejectsPath is the file rejected records are copied to; it is created
-	// only if a record is rejected.
-	RejectsPath string
-	// MapOnlyOutput is the text file written when Reducers is 0.
-	MapOnlyOutput string
+	// Output is where the attempt writes the files of the step's output:
+	// its rejects (RejectsDir/part-m-N, made only if a record is
+	// rejected) and, for a map-only task, its part file.
+	Output TaskOutput
 	// Progress, if set, is updated as the split is read.
 	Progress *Progress
 }
@@ -65,9 +67,12 @@ type MapResult struct {
 	// (nil for a map-only task).
 	Output   *Run
 	Counters *Counters
-	// Rejects is the number of records copied to RejectsPath.
+	// Rejects is the number of records copied to the rejects file.
 	Rejects int64
 }
+
+// RejectsName is the name, in a step's output, of map task i's rejects.
+func RejectsName(i int) string { return RejectsDir + "/" + PartName('m', i) }
 
 // OutputName is the file name of a map task's final run inside its Dir.
 const OutputName = "file.out"
@@ -82,13 +87,13 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 		t.SortBufferBytes = DefaultSortBufferBytes
 	}
 	counters := NewCounters()
-	lr, err := OpenSplit(t.Split, t.MaxLineBytes)
+	lr, err := OpenSplit(ctx, t.FileSystems, t.Split, t.MaxLineBytes)
 	if err != nil {
 		return nil, err
 	}
 	defer lr.Close()
 
-	rej := &rejectWriter{path: t.RejectsPath, lr: lr}
+	rej := &rejectWriter{ctx: ctx, out: t.Output, name: RejectsName(t.Index), lr: lr}
 	defer rej.close()
 	tc := &TaskContext{Counters: counters, reject: rej.write}
 
@@ -96,10 +101,12 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 	var sb *sortBuffer
 	var text *TextWriter
 	if t.Reducers == 0 {
-		text, err = CreateText(t.MapOnlyOutput)
+		name := PartName('m', t.Index)
+		f, err := t.Output.Create(ctx, name)
 		if err != nil {
 			return nil, err
 		}
+		text = NewTextWriter(f, name)
 		defer text.Abort()
 		sink = text
 	} else {
@@ -172,18 +179,20 @@ func mapError(lr *LineReader, rec Record, err error) error {
 	return &InputError{File: rec.File, Line: line, Offset: rec.Offset, Err: fmt.Errorf("map: %w", err)}
 }
 
-// rejectWriter copies rejected records to a file as
+// rejectWriter copies rejected records to a file of the task's output as
 // "file<TAB>line<TAB>reason<TAB>original line".
 type rejectWriter struct {
-	path string
+	ctx  context.Context
+	out  TaskOutput
+	name string
 	lr   *LineReader
-	f    *os.File
+	f    FileWriter
 	w    *bufio.Writer
 	n    int64
 }
 
 func (rw *rejectWriter) write(rec Record, reason string) error {
-	if rw.path == "" {
+	if rw.out == nil {
 		return fmt.Errorf("reject %s line at byte offset %d: this task keeps no rejects", rec.File, rec.Offset)
 	}
 	line, err := rw.lr.LineNumber(rec)
@@ -191,11 +200,7 @@ func (rw *rejectWriter) write(rec Record, reason string) error {
 		return err
 	}
 	if rw.f == nil {
-		if err := os.MkdirAll(filepath.Dir(rw.path), 0o755); err != nil {
-			return fmt.Errorf("create rejects folder: %w", err)
-		}
-		rw.f, err = os.Create(rw.path)
-		if err != nil {
+		if rw.f, err = rw.out.Create(rw.ctx, rw.name); err != nil {
 			return fmt.Errorf("create rejects file: %w", err)
 		}
 		rw.w = bufio.NewWriter(rw.f)
@@ -221,12 +226,8 @@ func (rw *rejectWriter) close() error {
 	f := rw.f
 	rw.f = nil
 	if err := rw.w.Flush(); err != nil {
-		f.Close()
+		f.Abort()
 		return fmt.Errorf("write rejects: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync rejects: %w", err)
 	}
 	return f.Close()
 }

@@ -3,8 +3,6 @@ package mapreduce
 import (
 	"bufio"
 	"fmt"
-	"os"
-	"path/filepath"
 )
 
 // PartName returns a part file's name: part-r-00003 for reduce partition 3,
@@ -13,27 +11,20 @@ func PartName(kind byte, index int) string {
 	return fmt.Sprintf("part-%c-%05d", kind, index)
 }
 
-// TextWriter writes pairs as "key<TAB>value" lines to a new file, which is
-// synced to disk on Close so a committed part file is durable.
+// TextWriter writes pairs as "key<TAB>value" lines to a file of a task's
+// output; Close completes the file.
 type TextWriter struct {
-	path    string
-	f       *os.File
+	name    string
+	f       FileWriter
 	w       *bufio.Writer
 	bytes   int64
 	records int64
 	closed  bool
 }
 
-// CreateText creates path (and its folder) for writing.
-func CreateText(path string) (*TextWriter, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("create output folder: %w", err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("create output: %w", err)
-	}
-	return &TextWriter{path: path, f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
+// NewTextWriter writes lines to f, a file named name (for errors).
+func NewTextWriter(f FileWriter, name string) *TextWriter {
+	return &TextWriter{name: name, f: f, w: bufio.NewWriterSize(f, 256<<10)}
 }
 
 // Emit writes one line.
@@ -42,7 +33,7 @@ func (t *TextWriter) Emit(key, value []byte) error {
 	t.w.WriteByte('\t')
 	t.w.Write(value)
 	if err := t.w.WriteByte('\n'); err != nil {
-		return fmt.Errorf("write %s: %w", t.path, err)
+		return fmt.Errorf("write %s: %w", t.name, err)
 	}
 	t.bytes += int64(len(key) + len(value) + 2)
 	t.records++
@@ -55,32 +46,24 @@ func (t *TextWriter) Bytes() int64 { return t.bytes }
 // Records returns the lines written so far.
 func (t *TextWriter) Records() int64 { return t.records }
 
-// Close flushes, syncs and closes the file.
+// Close flushes and completes the file.
 func (t *TextWriter) Close() error {
 	if t.closed {
 		return nil
 	}
 	t.closed = true
 	if err := t.w.Flush(); err != nil {
-		t.f.Close()
-		return fmt.Errorf("write %s: %w", t.path, err)
+		t.f.Abort()
+		return fmt.Errorf("write %s: %w", t.name, err)
 	}
-	if err := t.f.Sync(); err != nil {
-		t.f.Close()
-		return fmt.Errorf("sync %s: %w", t.path, err)
-	}
-	if err := t.f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", t.path, err)
-	}
-	return nil
+	return t.f.Close()
 }
 
-// Abort closes and removes the file unless Close already succeeded.
+// Abort discards the file unless Close already succeeded.
 func (t *TextWriter) Abort() {
 	if t.closed {
 		return
 	}
 	t.closed = true
-	t.f.Close()
-	os.Remove(t.path)
+	t.f.Abort()
 }

@@ -2,9 +2,8 @@ package mapreduce
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 )
 
 // SequentialOptions configures RunSequential.
@@ -12,6 +11,9 @@ type SequentialOptions struct {
 	Reducers        int
 	SortBufferBytes int
 	MaxLineBytes    int
+	// FileSystems reads the splits and writes the output (local paths
+	// only when nil).
+	FileSystems *FileSystems
 	// Output is the folder to create; it must not exist.
 	Output string
 	// Step and JobName go into the _SUCCESS manifest.
@@ -21,29 +23,52 @@ type SequentialOptions struct {
 // RunSequential runs a job in the calling goroutine: every split through
 // the mapper, the sort buffer and the combiner, then every partition
 // through the merge and the reducer. Runs stay in memory; nothing crosses a
-// network. It writes the same files a cluster step writes, so its output is
-// the reference a cluster's output must equal byte for byte.
+// network. It writes the same files a cluster step writes, through the same
+// output committer, so its output is the reference a cluster's output must
+// equal byte for byte.
 func RunSequential(ctx context.Context, job *Job, splits []Split, opt SequentialOptions) (*Counters, error) {
-	if err := CheckOutput(opt.Output); err != nil {
+	step := opt.Step
+	if step == "" {
+		step = "sequential"
+	}
+	if opt.FileSystems == nil {
+		opt.FileSystems = LocalFileSystems()
+	}
+	cm, err := opt.FileSystems.Committer(opt.Output, step)
+	if err != nil {
 		return nil, err
 	}
-	if err := os.Mkdir(opt.Output, 0o755); err != nil {
-		return nil, fmt.Errorf("output %s: %w", opt.Output, err)
+	if err := cm.CheckOutput(ctx); err != nil {
+		return nil, err
+	}
+	if err := cm.SetupJob(ctx); err != nil {
+		return nil, err
 	}
 	total := NewCounters()
+	var commits []TaskCommit
 	var runs []*Run
 	for i, s := range splits {
+		id := fmt.Sprintf("attempt_%s_m_%06d_0", step, i)
+		out, err := cm.SetupTask(ctx, id)
+		if err != nil {
+			return nil, err
+		}
 		res, err := RunMap(ctx, MapTask{
 			Job:             job,
 			Split:           s,
+			Index:           i,
+			FileSystems:     opt.FileSystems,
 			Reducers:        opt.Reducers,
 			SortBufferBytes: opt.SortBufferBytes,
 			MaxLineBytes:    opt.MaxLineBytes,
-			RejectsPath:     filepath.Join(opt.Output, RejectsDir, PartName('m', i)),
-			MapOnlyOutput:   filepath.Join(opt.Output, PartName('m', i)),
+			Output:          out,
 		})
 		if err != nil {
+			cm.AbortJob(ctx)
 			return nil, fmt.Errorf("map %d: %w", i, err)
+		}
+		if commits, err = appendCommit(ctx, commits, id, out); err != nil {
+			return nil, err
 		}
 		total.Merge(res.Counters)
 		if res.Output != nil {
@@ -57,24 +82,47 @@ func RunSequential(ctx context.Context, job *Job, splits []Split, opt Sequential
 			inputs[i] = SegmentInput{Name: fmt.Sprintf("map %d", i), Reader: rd, Segment: seg}
 			total.Add(ReduceShuffleBytes, seg.Length)
 		}
-		w, err := CreateText(filepath.Join(opt.Output, PartName('r', p)))
+		id := fmt.Sprintf("attempt_%s_r_%06d_0", step, p)
+		out, err := cm.SetupTask(ctx, id)
 		if err != nil {
 			return nil, err
 		}
+		name := PartName('r', p)
+		f, err := out.Create(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		w := NewTextWriter(f, name)
 		c := NewCounters()
 		if err := RunReduce(ctx, job, inputs, w, c, nil); err != nil {
 			w.Abort()
+			cm.AbortJob(ctx)
 			return nil, fmt.Errorf("reduce %d: %w", p, err)
 		}
 		if err := w.Close(); err != nil {
 			return nil, err
 		}
+		if commits, err = appendCommit(ctx, commits, id, out); err != nil {
+			return nil, err
+		}
 		c.Add(BytesWritten, w.Bytes())
 		total.Merge(c)
 	}
-	m := Manifest{Step: opt.Step, Job: opt.JobName, Counters: total.Map()}
-	if err := CommitOutput(opt.Output, nil, m); err != nil {
+	for _, tc := range commits {
+		if err := cm.CommitTask(ctx, tc); err != nil {
+			return nil, err
+		}
+	}
+	if err := cm.CommitJob(ctx, Manifest{Step: opt.Step, Job: opt.JobName, Counters: total.Map()}); err != nil {
 		return nil, err
 	}
 	return total, nil
+}
+
+func appendCommit(ctx context.Context, commits []TaskCommit, id string, out TaskOutput) ([]TaskCommit, error) {
+	rec, err := out.Commit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(commits, TaskCommit{AttemptID: id, Record: json.RawMessage(rec)}), nil
 }

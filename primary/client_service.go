@@ -5,10 +5,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -36,11 +36,11 @@ func (c *clientService) SubmitStep(ctx context.Context, req *pb.SubmitStepReques
 		if id := c.s.stepByToken(req.GetSpec().GetClientToken()); id != "" {
 			return &pb.SubmitStepResponse{StepId: id}, nil // submitted before: the same step
 		}
-		spec, err := c.s.validateSpec(req.GetSpec())
+		spec, err := c.s.validateSpec(ctx, req.GetSpec())
 		if err != nil {
 			return nil, err
 		}
-		plan, err := c.s.planInput(spec)
+		plan, err := c.s.planInput(ctx, spec)
 		if err != nil {
 			return nil, err
 		}
@@ -64,7 +64,7 @@ func (c *clientService) SubmitStep(ctx context.Context, req *pb.SubmitStepReques
 // validateSpec checks a submitted step the way Hadoop's job submission
 // does: the job and its options, the sizes, and the output (it must not
 // exist). planInput then checks the input.
-func (s *Server) validateSpec(p *pb.StepSpec) (state.StepSpec, error) {
+func (s *Server) validateSpec(ctx context.Context, p *pb.StepSpec) (state.StepSpec, error) {
 	if p == nil {
 		return state.StepSpec{}, fmt.Errorf("%w: no step spec", errInvalid)
 	}
@@ -116,24 +116,36 @@ func (s *Server) validateSpec(p *pb.StepSpec) (state.StepSpec, error) {
 		return spec, fmt.Errorf("%w: line limit must be in [1, 1 GiB], got %d bytes", errInvalid, spec.MaxLineBytes)
 	}
 	for _, in := range spec.Inputs {
-		if !filepath.IsAbs(in) {
-			return spec, fmt.Errorf("%w: input %q is not an absolute path", errInvalid, in)
+		if _, err := s.cfg.FileSystems.For(in); err != nil {
+			return spec, fmt.Errorf("%w: input: %v", errInvalid, err)
+		}
+		if mapreduce.Scheme(in) == "file" {
+			if _, err := mapreduce.LocalPath(in); err != nil {
+				return spec, fmt.Errorf("%w: input: %v", errInvalid, err)
+			}
 		}
 	}
-	if !filepath.IsAbs(spec.Output) {
-		return spec, fmt.Errorf("%w: output %q is not an absolute path", errInvalid, spec.Output)
+	if mapreduce.Scheme(spec.Output) == "file" {
+		out, err := mapreduce.LocalPath(spec.Output)
+		if err != nil {
+			return spec, fmt.Errorf("%w: output: %v", errInvalid, err)
+		}
+		spec.Output = out
+	} else {
+		spec.Output = strings.TrimSuffix(spec.Output, "/")
 	}
-	spec.Output = filepath.Clean(spec.Output)
-	if err := mapreduce.CheckOutput(spec.Output); err != nil {
+	cm, err := s.cfg.FileSystems.Committer(spec.Output, "")
+	if err != nil {
+		return spec, fmt.Errorf("%w: output: %v", errInvalid, err)
+	}
+	if err := cm.CheckOutput(ctx); err != nil {
 		return spec, err
 	}
 	return spec, nil
 }
 
 func (s *Server) stepByToken(token string) string {
-	var id string
-	s.fsm.read(func(st *state.State) { id = st.StepByToken(token) })
-	return id
+	return s.fsm.view().StepByToken(token)
 }
 
 // newStepID returns an id in EMR's style: "s-" and 13 characters.
@@ -162,12 +174,12 @@ func pageSize(asked int32) int {
 }
 
 // pageStart decodes a page token: the position to continue from.
-func pageStart(token string) (int, error) {
+func pageStart(token string) (uint64, error) {
 	if token == "" {
 		return 0, nil
 	}
-	n, err := strconv.Atoi(token)
-	if err != nil || n < 0 {
+	n, err := strconv.ParseUint(token, 10, 64)
+	if err != nil {
 		return 0, fmt.Errorf("%w: bad page token %q", errInvalid, token)
 	}
 	return n, nil
@@ -180,25 +192,30 @@ func (c *clientService) ListSteps(ctx context.Context, req *pb.ListStepsRequest)
 		if err := c.s.verifyLeader(); err != nil {
 			return nil, err
 		}
-		skip, err := pageStart(req.PageToken)
+		// A page token is the sequence number of the next (older) step.
+		before, err := pageStart(req.PageToken)
 		if err != nil {
 			return nil, err
 		}
+		if req.PageToken != "" && before == 0 {
+			return &pb.ListStepsResponse{}, nil
+		}
+		var states []state.StepState
+		for _, st := range req.States {
+			states = append(states, st.Value())
+		}
 		size := pageSize(req.PageSize)
+		v := c.s.fsm.view()
 		resp := &pb.ListStepsResponse{}
-		c.s.fsm.read(func(st *state.State) {
-			// Newest first: position i is the i-th step from the end.
-			for i := skip; i < len(st.Order); i++ {
-				if len(resp.Steps) == size {
-					resp.NextPageToken = strconv.Itoa(i)
-					return
-				}
-				step := st.Steps[st.Order[len(st.Order)-1-i]]
-				if len(req.States) == 0 || slices.Contains(req.States, step.State) {
-					resp.Steps = append(resp.Steps, c.s.stepProto(step))
-				}
+		for step := range v.StepsNewestFirst(before) {
+			if len(resp.Steps) == size {
+				resp.NextPageToken = strconv.FormatUint(step.Seq+1, 10)
+				break
 			}
-		})
+			if len(states) == 0 || slices.Contains(states, step.State) {
+				resp.Steps = append(resp.Steps, c.s.stepProto(v, step))
+			}
+		}
 		return resp, nil
 	})
 }
@@ -214,25 +231,21 @@ func (c *clientService) ListTasks(ctx context.Context, req *pb.ListTasksRequest)
 		if err != nil {
 			return nil, err
 		}
-		size := pageSize(req.PageSize)
-		var resp *pb.ListTasksResponse
-		c.s.fsm.read(func(st *state.State) {
-			step, ok := st.Steps[req.StepId]
-			if !ok {
-				return
-			}
-			resp = &pb.ListTasksResponse{}
-			tasks := step.Tasks()
-			end := min(len(tasks), from+size)
-			for _, t := range tasks[min(from, end):end] {
-				resp.Tasks = append(resp.Tasks, c.s.taskProto(t))
-			}
-			if end < len(tasks) {
-				resp.NextPageToken = strconv.Itoa(end)
-			}
-		})
-		if resp == nil {
+		v := c.s.fsm.view()
+		step, ok := v.Step(req.StepId)
+		if !ok {
 			return nil, fmt.Errorf("step %s: %w", req.StepId, state.ErrNotFound)
+		}
+		size := pageSize(req.PageSize)
+		resp := &pb.ListTasksResponse{}
+		pos := from
+		for t := range v.TasksFrom(step, int(min(from, 1<<31))) {
+			if len(resp.Tasks) == size {
+				resp.NextPageToken = strconv.FormatUint(pos, 10)
+				break
+			}
+			resp.Tasks = append(resp.Tasks, c.s.taskProto(t))
+			pos++
 		}
 		return resp, nil
 	})
@@ -245,16 +258,12 @@ func (c *clientService) DescribeStep(ctx context.Context, req *pb.DescribeStepRe
 		if err := c.s.verifyLeader(); err != nil {
 			return nil, err
 		}
-		var resp *pb.DescribeStepResponse
-		c.s.fsm.read(func(st *state.State) {
-			if step, ok := st.Steps[req.StepId]; ok {
-				resp = &pb.DescribeStepResponse{Step: c.s.stepProto(step)}
-			}
-		})
-		if resp == nil {
+		v := c.s.fsm.view()
+		step, ok := v.Step(req.StepId)
+		if !ok {
 			return nil, fmt.Errorf("step %s: %w", req.StepId, state.ErrNotFound)
 		}
-		return resp, nil
+		return &pb.DescribeStepResponse{Step: c.s.stepProto(v, step)}, nil
 	})
 }
 
@@ -267,7 +276,7 @@ func (c *clientService) CancelStep(ctx context.Context, req *pb.CancelStepReques
 			return nil, err
 		}
 		c.s.log.Info("step cancelled", "step", req.StepId)
-		return &pb.CancelStepResponse{State: state.StepCancelled}, nil
+		return &pb.CancelStepResponse{State: pb.StepState_STEP_CANCELLED}, nil
 	})
 }
 
@@ -342,29 +351,17 @@ func (s *Server) listNodes(ctx context.Context) (*pb.ListNodesResponse, error) {
 	resp := &pb.ListNodesResponse{Leader: s.cfg.NodeID}
 	addrs := make(map[string]string)
 	running := make(map[string]int32)
-	s.fsm.read(func(st *state.State) {
-		for id, p := range st.Primaries {
-			addrs[id] = p.Addr
-		}
-		for _, step := range st.Steps {
-			if step.State != state.StepRunning {
-				continue
-			}
-			for _, t := range step.Tasks() {
-				for _, a := range t.Attempts {
-					if a.State == state.AttemptRunning {
-						running[a.Worker]++
-					}
-				}
-			}
-		}
-		for _, w := range st.Workers {
-			resp.Workers = append(resp.Workers, &pb.Node{
-				Id: w.ID, Role: w.Role, Address: w.Addr, Slots: int32(w.Slots), State: w.State,
-				Incarnation: w.Incarnation, Running: running[w.ID], RegisteredUnixNano: w.RegisteredAt,
-			})
-		}
-	})
+	v := s.fsm.view()
+	for _, p := range v.Primaries() {
+		addrs[p.ID] = p.Addr
+	}
+	runningAttempts(v, func(_ *state.Step, _ *state.Task, a *state.Attempt) { running[a.Worker]++ })
+	for _, w := range v.Workers() {
+		resp.Workers = append(resp.Workers, &pb.Node{
+			Id: w.ID, Role: pb.FromWorkerRole(w.Role), Address: w.Addr, Slots: int32(w.Slots), State: pb.FromWorkerState(w.State),
+			Incarnation: w.Incarnation, Running: running[w.ID], RegisteredUnixNano: w.RegisteredAt,
+		})
+	}
 	sort.Slice(resp.Workers, func(i, j int) bool { return resp.Workers[i].Id < resp.Workers[j].Id })
 	for _, srv := range cf.Configuration().Servers {
 		id := string(srv.ID)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/gomr/gomr/mapreduce"
 )
 
 // Config configures a primary.
@@ -70,6 +72,9 @@ type Config struct {
 	// LogSegmentBytes is the size of a Raft log segment file (0: the
 	// log's default of 64 MiB). Compaction removes whole segments only.
 	LogSegmentBytes int
+	// FileSystems resolves the paths steps read and write (by scheme);
+	// nil means local paths only.
+	FileSystems *mapreduce.FileSystems
 	// Fast shortens Raft and gossip timings for tests and local clusters.
 	Fast bool
 	// Logger receives the primary's logs.

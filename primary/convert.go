@@ -1,24 +1,28 @@
 package primary
 
 import (
+	"fmt"
+
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
 )
 
-// stepProto converts a step for clients; the caller holds the state lock.
-func (s *Server) stepProto(st *state.Step) *pb.Step {
+// stepProto converts a step for clients.
+func (s *Server) stepProto(v *state.View, st *state.Step) *pb.Step {
 	p := &pb.Step{
 		Id:                st.ID,
 		Spec:              specProto(st.Spec),
-		State:             st.State,
-		Phase:             st.Phase(),
+		State:             pb.FromStepState(st.State),
+		Phase:             pb.FromPhase(st.Phase()),
 		SubmittedUnixNano: st.SubmittedAt,
 		StartedUnixNano:   st.StartedAt,
 		EndedUnixNano:     st.EndedAt,
 		Error:             st.Error,
-		Counters:          st.Counters(),
-		MapsTotal:         int32(len(st.Maps)),
-		ReducesTotal:      int32(len(st.Reduces)),
+		Counters:          st.Counters,
+		MapsTotal:         int32(st.Maps),
+		MapsDone:          int32(st.MapsDone),
+		ReducesTotal:      int32(st.Reduces),
+		ReducesDone:       int32(st.ReducesDone),
 		InputFiles:        int32(st.Input.Files),
 		InputBytes:        st.Input.Bytes,
 		CleanedUp:         st.CleanedUp,
@@ -26,46 +30,40 @@ func (s *Server) stepProto(st *state.Step) *pb.Step {
 	if st.State == state.StepPending {
 		p.MapsTotal = int32(st.Input.Splits)
 	}
-	p.MapProgress, p.MapsDone = s.progress(st.Maps)
-	p.ReduceProgress, p.ReducesDone = s.progress(st.Reduces)
+	p.MapProgress = s.progress(v, st, state.KindMap, st.Maps, st.MapsDone)
+	p.ReduceProgress = s.progress(v, st, state.KindReduce, st.Reduces, st.ReducesDone)
 	if st.State == state.StepCompleted {
 		p.MapProgress, p.ReduceProgress = 1, 1
 	}
 	return p
 }
 
-// progress is the fraction of tasks done, counting running attempts by the
-// progress they last reported.
-func (s *Server) progress(tasks []*state.Task) (float64, int32) {
-	if len(tasks) == 0 {
-		return 1, 0
+// progress is the fraction of a phase's tasks done, counting running
+// attempts by the progress they last reported.
+func (s *Server) progress(v *state.View, st *state.Step, kind state.TaskKind, total, done int) float64 {
+	if total == 0 {
+		return 1
 	}
-	var done int32
-	var sum float64
-	for _, t := range tasks {
-		if t.State == state.TaskSucceeded {
-			done++
-			sum++
-			continue
-		}
-		best := 0.0
-		for _, a := range t.Attempts {
-			if a.State == state.AttemptRunning {
+	sum := float64(done)
+	if st.State == state.StepRunning {
+		for t := range v.TasksIn(st.ID, kind, state.TaskRunning) {
+			best := 0.0
+			for _, a := range t.Running() {
 				best = max(best, s.soft.attemptProgress(a.ID))
 			}
+			sum += best
 		}
-		sum += best
 	}
-	return sum / float64(len(tasks)), done
+	return sum / float64(total)
 }
 
 func (s *Server) taskProto(t *state.Task) *pb.Task {
-	tp := &pb.Task{Kind: t.Kind, Index: int32(t.Index), State: t.State}
+	tp := &pb.Task{Kind: pb.FromTaskKind(t.Kind), Index: int32(t.Index), State: pb.FromTaskState(t.State)}
 	if t.Split != nil {
 		tp.Split = pb.SplitProto(*t.Split)
 	}
 	for _, a := range t.Attempts {
-		ap := &pb.Attempt{Id: a.ID, Worker: a.Worker, State: a.State, StartedUnixNano: a.StartedAt, EndedUnixNano: a.EndedAt, Error: a.Error, Speculative: a.Speculative}
+		ap := &pb.Attempt{Id: a.ID, Worker: a.Worker, State: pb.FromAttemptState(a.State), StartedUnixNano: a.StartedAt, EndedUnixNano: a.EndedAt, Error: a.Error, Speculative: a.Speculative}
 		switch a.State {
 		case state.AttemptRunning:
 			ap.Progress = s.soft.attemptProgress(a.ID)
@@ -77,6 +75,8 @@ func (s *Server) taskProto(t *state.Task) *pb.Task {
 	return tp
 }
 
+// specProto converts a step spec to its wire form; specFromProto (in
+// validateSpec) is its inverse.
 func specProto(sp state.StepSpec) *pb.StepSpec {
 	return &pb.StepSpec{
 		Name:            sp.Name,
@@ -93,33 +93,33 @@ func specProto(sp state.StepSpec) *pb.StepSpec {
 	}
 }
 
-// assignmentProto builds what a worker needs to run an attempt; the caller
-// holds the state lock.
-func assignmentProto(st *state.Step, as state.Assignment) *pb.Assignment {
+// assignmentProto builds everything a worker needs to run an attempt,
+// from the step and the assignment: the whole spec travels with it, so a
+// new step option reaches the workers without another edit here.
+func assignmentProto(v *state.View, st *state.Step, as state.Assignment) (*pb.Assignment, error) {
 	p := &pb.Assignment{
-		AttemptId:       as.AttemptID,
-		StepId:          st.ID,
-		Kind:            as.Kind,
-		TaskIndex:       int32(as.Index),
-		Job:             st.Spec.Job,
-		Options:         st.Spec.Options,
-		Reducers:        int32(st.Spec.Reducers),
-		Output:          st.Spec.Output,
-		SortBufferBytes: st.Spec.SortBufferBytes,
-		MaxLineBytes:    st.Spec.MaxLineBytes,
+		AttemptId: as.AttemptID,
+		StepId:    st.ID,
+		Kind:      pb.FromTaskKind(as.Kind),
+		TaskIndex: int32(as.Index),
+		Spec:      specProto(st.Spec),
 	}
 	switch as.Kind {
 	case state.KindMap:
-		p.Split = pb.SplitProto(*st.Maps[as.Index].Split)
+		t, ok := v.Task(st.ID, state.KindMap, as.Index)
+		if !ok || t.Split == nil {
+			return nil, fmt.Errorf("assignment %s: map task %d has no split", as.AttemptID, as.Index)
+		}
+		p.Split = pb.SplitProto(*t.Split)
 	case state.KindReduce:
-		p.MapOutputs = mapOutputs(st)
+		p.MapOutputs = mapOutputs(v, st)
 	}
-	return p
+	return p, nil
 }
 
-func mapOutputs(st *state.Step) []*pb.MapOutput {
+func mapOutputs(v *state.View, st *state.Step) []*pb.MapOutput {
 	var out []*pb.MapOutput
-	for _, t := range st.Maps {
+	for t := range v.TasksIn(st.ID, state.KindMap, state.TaskSucceeded) {
 		if w := t.WinningAttempt(); w != nil {
 			out = append(out, &pb.MapOutput{MapIndex: int32(t.Index), AttemptId: w.ID, Address: w.Addr})
 		}

@@ -52,14 +52,8 @@ func (s *Server) leaderConn(ctx context.Context) (*grpc.ClientConn, error) {
 // primaryAddr returns a primary's gRPC address: from the replicated state,
 // or, before its announcement is replicated, from its gossip metadata.
 func (s *Server) primaryAddr(id string) string {
-	var addr string
-	s.fsm.read(func(st *state.State) {
-		if p, ok := st.Primaries[id]; ok {
-			addr = p.Addr
-		}
-	})
-	if addr != "" {
-		return addr
+	if p, ok := s.fsm.view().Primary(id); ok {
+		return p.Addr
 	}
 	for _, m := range s.gossip.Members() {
 		if m.Name == id && m.Meta.Kind == gossip.KindPrimary {

@@ -1,9 +1,10 @@
 package primary
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 
 	"github.com/gomr/gomr/primary/state"
@@ -11,61 +12,81 @@ import (
 )
 
 // fsm adapts state.State to raft.FSM and lets readers wait for changes.
+// Raft calls Apply, Snapshot and Restore from one goroutine; any number of
+// readers take Views meanwhile, which never wait for Apply.
 type fsm struct {
-	mu      sync.RWMutex
+	log *slog.Logger
+
+	mu      sync.Mutex // guards the fields below
 	st      *state.State
 	changed chan struct{}
 	index   uint64
 }
 
-func newFSM() *fsm {
-	return &fsm{st: state.New(), changed: make(chan struct{})}
+func newFSM(log *slog.Logger) *fsm {
+	return &fsm{log: log, st: state.New(), changed: make(chan struct{})}
 }
 
 // Apply applies one committed log entry. It returns the command's error
-// value (nil when accepted). An entry that cannot be decoded is a bug in
-// the primary that wrote it, so it panics rather than let replicas differ.
+// value (nil when accepted). An entry of a command this version does not
+// know is skipped if its tag says it may be; any other entry that cannot
+// be decoded is a bug in the primary that wrote it (or a primary too old
+// for the log), so it panics rather than let replicas differ.
 func (f *fsm) Apply(l *raft.Log) any {
 	cmd, err := state.Decode(l.Data)
+	if errors.Is(err, state.ErrIgnored) {
+		f.log.Warn("skipping a command this version does not know", "index", l.Index, "err", err)
+		f.applied(l.Index)
+		return nil
+	}
 	if err != nil {
 		panic(fmt.Sprintf("raft log entry %d: %v", l.Index, err))
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	err = f.st.Apply(cmd)
-	f.index = l.Index
-	close(f.changed)
-	f.changed = make(chan struct{})
+	st := f.st
+	f.mu.Unlock()
+	err = st.Apply(cmd)
+	f.applied(l.Index)
 	return err
 }
 
-// read calls fn with the state under a read lock; fn must not keep it.
-func (f *fsm) read(fn func(*state.State)) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	fn(f.st)
+// applied records an applied index and wakes the waiters.
+func (f *fsm) applied(index uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.index = index
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// view returns a read-only view of the state as it is now.
+func (f *fsm) view() *state.View {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.st.View()
+}
+
+// viewAt returns a view and the index of the last entry applied to it.
+func (f *fsm) viewAt() (*state.View, uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.st.View(), f.index
 }
 
 // Changed returns a channel closed at the next applied entry.
 func (f *fsm) Changed() <-chan struct{} {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	return f.changed
 }
 
-// Snapshot encodes the state while holding the read lock, so Persist works
-// on an immutable copy.
+// Snapshot takes a view of the state, in constant time; Persist then
+// streams it while Apply goes on.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	var buf bytes.Buffer
-	if _, err := f.st.WriteTo(&buf); err != nil {
-		return nil, fmt.Errorf("snapshot: %w", err)
-	}
-	return &fsmSnapshot{data: buf.Bytes()}, nil
+	return &fsmSnapshot{view: f.view()}, nil
 }
 
-// Restore replaces the state with a snapshot's.
+// Restore replaces the state with one built from a snapshot.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	st, err := state.Read(rc)
@@ -80,10 +101,10 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
-type fsmSnapshot struct{ data []byte }
+type fsmSnapshot struct{ view *state.View }
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	if _, err := sink.Write(s.data); err != nil {
+	if _, err := s.view.WriteTo(sink); err != nil {
 		sink.Cancel()
 		return fmt.Errorf("persist snapshot: %w", err)
 	}

@@ -14,8 +14,13 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// watchLeadership starts the leader's loops when this primary becomes
-// leader and stops them when it stops being one.
+// barrierRetry is how long a new leader waits before it tries a failed
+// barrier again.
+const barrierRetry = 200 * time.Millisecond
+
+// watchLeadership runs leaderLoop while this primary leads (Nomad's
+// monitorLeadership): started on gaining leadership, stopped, and waited
+// for, on losing it.
 func (s *Server) watchLeadership() {
 	var stop func()
 	for {
@@ -37,43 +42,59 @@ func (s *Server) watchLeadership() {
 	}
 }
 
-// startLeading runs lead in the background; the returned function stops it
-// and waits for it to end.
+// startLeading runs leaderLoop in the background; the returned function
+// stops it and waits for every leader-only loop to end.
 func (s *Server) startLeading() (stop func()) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	done := make(chan struct{})
-	go func() { defer close(done); s.lead(ctx) }()
+	go func() { defer close(done); s.leaderLoop(ctx) }()
 	return func() { cancel(); <-done }
 }
 
-// lead runs the leader-only loops until ctx ends.
-func (s *Server) lead(ctx context.Context) {
-	// The barrier makes sure every entry of earlier terms is applied before
-	// this leader acts on the state.
-	if err := s.raft.Barrier(applyTimeout).Error(); err != nil {
-		s.log.Warn("leader barrier failed", "err", err)
-		return
-	}
-	var workers []string
-	s.fsm.read(func(st *state.State) {
-		for id, w := range st.Workers {
-			if w.Up() {
-				workers = append(workers, id)
-			}
+// leaderLoop is this primary's life as leader. The barrier makes sure
+// every entry of earlier terms is applied before the leader acts on the
+// state; while it fails the leader tries again, for as long as it leads
+// (Nomad's leaderLoop). Then every leader-only loop starts, as one unit,
+// and runs until leadership ends.
+func (s *Server) leaderLoop(ctx context.Context) {
+	for {
+		err := faults.Err("leader-barrier")
+		if err == nil {
+			err = s.raft.Barrier(applyTimeout).Error()
 		}
-	})
+		if err == nil {
+			break
+		}
+		s.log.Warn("leader barrier failed; trying again", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(barrierRetry):
+		}
+	}
+	s.establishLeadership(ctx)
+}
+
+// establishLeadership starts every leader-only loop and returns once ctx
+// ends and all of them have stopped.
+func (s *Server) establishLeadership(ctx context.Context) {
+	var workers []string
+	for _, w := range s.fsm.view().Workers() {
+		if w.Up() {
+			workers = append(workers, w.ID)
+		}
+	}
 	s.soft.reset(workers, time.Now())
 	s.log.Info("became leader", "workers", len(workers))
 	var wg sync.WaitGroup
-	wg.Go(func() { s.stepLoop(ctx) })
-	wg.Go(func() { s.livenessLoop(ctx) })
-	wg.Go(func() { s.promoteLoop(ctx) })
-	wg.Go(func() { s.hungLoop(ctx) })
+	for _, loop := range []func(context.Context){s.stepLoop, s.livenessLoop, s.promoteLoop, s.hungLoop} {
+		wg.Go(func() { loop(ctx) })
+	}
 	wg.Wait()
 }
 
-// stepLoop starts pending steps, commits finished ones and cleans up after
-// failed ones, whenever the state changes.
+// stepLoop plans, starts, commits and cleans up steps whenever the state
+// changes.
 func (s *Server) stepLoop(ctx context.Context) {
 	for {
 		changed := s.fsm.Changed()
@@ -87,41 +108,35 @@ func (s *Server) stepLoop(ctx context.Context) {
 	}
 }
 
+// stepAction is one thing the step loop does to one step.
 type stepAction struct {
 	kind string // "plan", "start", "commit" or "cleanup"
 	step *state.Step
-	// recorded is how many planned splits a "plan" step has already.
-	recorded int
-	// commit holds the chosen attempts' files, for "commit".
-	commit   []mapreduce.CommittedTask
-	counters map[string]int64
 }
 
 func (s *Server) advanceSteps(ctx context.Context) {
+	v := s.fsm.view()
 	var actions []stepAction
-	s.fsm.read(func(st *state.State) {
-		running := 0
-		for _, step := range st.StepsInOrder() {
-			if step.State == state.StepRunning {
-				running++
+	running := len(v.StepsIn(state.StepRunning))
+	for _, step := range v.StepsIn(state.StepPending) {
+		switch {
+		case !step.PlanComplete():
+			if !s.planning.has(step.ID) {
+				actions = append(actions, stepAction{kind: "plan", step: step})
 			}
+		case running < s.cfg.StepConcurrency:
+			running++
+			actions = append(actions, stepAction{kind: "start", step: step})
 		}
-		for _, step := range st.StepsInOrder() {
-			switch {
-			case step.State == state.StepPending && !step.PlanComplete():
-				if !s.planning.has(step.ID) {
-					actions = append(actions, stepAction{kind: "plan", step: cloneSpec(step), recorded: len(step.Planned)})
-				}
-			case step.State == state.StepPending && running < s.cfg.StepConcurrency:
-				running++
-				actions = append(actions, stepAction{kind: "start", step: cloneSpec(step)})
-			case step.State == state.StepRunning && step.Phase() == state.PhaseCommit:
-				actions = append(actions, stepAction{kind: "commit", step: cloneSpec(step), commit: committedTasks(step), counters: step.Counters()})
-			case state.Terminal(step.State) && !step.CleanedUp:
-				actions = append(actions, stepAction{kind: "cleanup", step: cloneSpec(step)})
-			}
+	}
+	for _, step := range v.StepsIn(state.StepRunning) {
+		if step.Phase() == state.PhaseCommit {
+			actions = append(actions, stepAction{kind: "commit", step: step})
 		}
-	})
+	}
+	for _, step := range v.StepsToCleanUp() {
+		actions = append(actions, stepAction{kind: "cleanup", step: step})
+	}
 	for _, a := range actions {
 		if ctx.Err() != nil {
 			return
@@ -129,15 +144,13 @@ func (s *Server) advanceSteps(ctx context.Context) {
 		var err error
 		switch a.kind {
 		case "plan":
-			err = s.finishPlanning(a.step, a.recorded)
+			err = s.finishPlanning(a.step)
 		case "start":
-			err = s.startStep(a.step)
+			err = s.startStep(ctx, a.step)
 		case "commit":
-			err = s.commitStep(a)
+			err = s.commitStep(ctx, v, a.step)
 		case "cleanup":
-			if err = mapreduce.AbortOutput(a.step.Spec.Output, a.step.ID); err == nil {
-				err = s.apply(&state.StepCleanedUp{ID: a.step.ID})
-			}
+			err = s.cleanUpStep(ctx, v, a.step)
 		}
 		if err != nil && !errors.Is(err, state.ErrConflict) {
 			s.log.Warn("advance step", "step", a.step.ID, "action", a.kind, "err", err)
@@ -145,49 +158,101 @@ func (s *Server) advanceSteps(ctx context.Context) {
 	}
 }
 
-// cloneSpec copies what the step actions need out of the locked state.
-func cloneSpec(st *state.Step) *state.Step {
-	return &state.Step{ID: st.ID, Spec: st.Spec, State: st.State, Input: st.Input}
+// committer returns a step's output committer.
+func (s *Server) committer(step *state.Step) (mapreduce.Committer, error) {
+	return s.cfg.FileSystems.Committer(step.Spec.Output, step.ID)
 }
 
-func committedTasks(step *state.Step) []mapreduce.CommittedTask {
-	var out []mapreduce.CommittedTask
-	for _, t := range step.Tasks() {
-		if w := t.WinningAttempt(); w != nil && len(w.Files) > 0 {
-			out = append(out, mapreduce.CommittedTask{AttemptID: w.ID, Files: w.Files})
-		}
-	}
-	return out
-}
-
-// startStep claims a planned step's output folder and starts it; a step
-// whose output is unusable fails here.
-func (s *Server) startStep(step *state.Step) error {
+// startStep claims a planned step's output and starts it; a step whose
+// output is unusable fails here.
+func (s *Server) startStep(ctx context.Context, step *state.Step) error {
 	now := time.Now().UnixNano()
-	if err := mapreduce.SetupOutput(step.Spec.Output, step.ID); err != nil {
+	cm, err := s.committer(step)
+	if err == nil {
+		err = cm.SetupJob(ctx)
+	}
+	if err != nil {
 		s.log.Info("step failed to start", "step", step.ID, "err", err)
 		return s.apply(&state.FailStep{ID: step.ID, Error: err.Error(), Time: now})
 	}
-	s.log.Info("step started", "step", step.ID, "job", step.Spec.Job, "maps", step.Input.Splits, "reduces", step.Spec.Reducers)
+	s.log.Info("step started", "step", step.ID, "job", step.Spec.Job, "maps", step.Maps, "reduces", step.Spec.Reducers)
 	return s.apply(&state.StartStep{ID: step.ID, Time: now})
 }
 
-// commitStep moves each task's chosen output into place, writes _SUCCESS,
-// and only then records the step COMPLETED.
-func (s *Server) commitStep(a stepAction) error {
-	m := mapreduce.Manifest{Step: a.step.ID, Job: a.step.Spec.Job, Counters: a.counters}
-	if faults.Armed() {
-		// Move half, then give a test the chance to kill this leader.
-		if err := mapreduce.MoveCommitted(a.step.Spec.Output, a.commit[:len(a.commit)/2]); err != nil {
-			s.log.Warn("commit first half", "step", a.step.ID, "err", err)
+// outputRecords returns the commit records of a step's attempts: the
+// winner of each task, and the attempts that reported output but lost.
+func outputRecords(v *state.View, step *state.Step) (chosen, losers []mapreduce.TaskCommit) {
+	for t := range v.Tasks(step.ID) {
+		for _, a := range t.Attempts {
+			if a.State != state.AttemptSucceeded || len(a.Commit) == 0 {
+				continue
+			}
+			tc := mapreduce.TaskCommit{AttemptID: a.ID, Record: a.Commit}
+			if a.ID == t.Winner {
+				chosen = append(chosen, tc)
+			} else {
+				losers = append(losers, tc)
+			}
 		}
-		faults.Hit("commit-midway")
 	}
-	if err := mapreduce.CommitOutput(a.step.Spec.Output, a.commit, m); err != nil {
-		return s.apply(&state.FailStep{ID: a.step.ID, Error: fmt.Sprintf("commit output: %v", err), Time: time.Now().UnixNano()})
+	return chosen, losers
+}
+
+// commitStep makes each task's chosen output visible through the step's
+// committer, discards the output of attempts that lost, writes _SUCCESS,
+// and only then records the step COMPLETED. Every committer call is
+// idempotent: a leader that dies part way is finished by the next one,
+// which starts again from the records in Raft.
+func (s *Server) commitStep(ctx context.Context, v *state.View, step *state.Step) error {
+	cm, err := s.committer(step)
+	if err != nil {
+		return s.failCommit(step, err)
 	}
-	s.log.Info("step completed", "step", a.step.ID)
-	return s.apply(&state.CompleteStep{ID: a.step.ID, Time: time.Now().UnixNano()})
+	chosen, losers := outputRecords(v, step)
+	for i, tc := range chosen {
+		if i == len(chosen)/2 {
+			faults.Hit("commit-midway")
+		}
+		if err := cm.CommitTask(ctx, tc); err != nil {
+			return s.failCommit(step, err)
+		}
+	}
+	for _, tc := range losers {
+		if err := cm.AbortTask(ctx, tc); err != nil {
+			return s.failCommit(step, err)
+		}
+	}
+	m := mapreduce.Manifest{Step: step.ID, Job: step.Spec.Job, Counters: step.Counters}
+	if err := cm.CommitJob(ctx, m); err != nil {
+		return s.failCommit(step, err)
+	}
+	s.log.Info("step completed", "step", step.ID)
+	return s.apply(&state.CompleteStep{ID: step.ID, Time: time.Now().UnixNano()})
+}
+
+func (s *Server) failCommit(step *state.Step, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err // leadership ended: the next leader commits
+	}
+	return s.apply(&state.FailStep{ID: step.ID, Error: fmt.Sprintf("commit output: %v", err), Time: time.Now().UnixNano()})
+}
+
+// cleanUpStep removes what a failed or cancelled step wrote.
+func (s *Server) cleanUpStep(ctx context.Context, v *state.View, step *state.Step) error {
+	cm, err := s.committer(step)
+	if err != nil {
+		return err
+	}
+	chosen, losers := outputRecords(v, step)
+	for _, tc := range append(chosen, losers...) {
+		if err := cm.AbortTask(ctx, tc); err != nil {
+			return err
+		}
+	}
+	if err := cm.AbortJob(ctx); err != nil {
+		return err
+	}
+	return s.apply(&state.StepCleanedUp{ID: step.ID})
 }
 
 // livenessLoop registers workers the gossip ring knows and declares down
@@ -216,33 +281,33 @@ func (s *Server) checkWorkers() {
 	}
 	var register []state.Worker
 	var down []state.WorkerDown
-	s.fsm.read(func(st *state.State) {
-		for name, meta := range inGossip {
-			w, ok := st.Workers[name]
-			if !ok || w.Incarnation < meta.Incarnation {
-				register = append(register, state.Worker{ID: name, Incarnation: meta.Incarnation, Role: meta.Role, Addr: meta.GRPCAddr, Slots: meta.Slots})
-			}
+	v := s.fsm.view()
+	for name, meta := range inGossip {
+		w, ok := v.Worker(name)
+		role, valid := state.ParseRole(meta.Role)
+		if valid && (!ok || w.Incarnation < meta.Incarnation) {
+			register = append(register, state.Worker{ID: name, Incarnation: meta.Incarnation, Role: role, Addr: meta.GRPCAddr, Slots: meta.Slots})
 		}
-		for id, w := range st.Workers {
-			if !w.Up() {
-				continue
-			}
-			last, heard := s.soft.lastHeard(id)
-			if !heard {
-				s.soft.seen(id, now) // registered by a previous leader: start its grace period
-				continue
-			}
-			meta, gossiping := inGossip[id]
-			switch {
-			case gossiping && meta.Incarnation > w.Incarnation:
-				// Restarted: RegisterWorker below replaces it.
-			case !gossiping && now.Sub(last) > s.gossipGrace():
-				down = append(down, state.WorkerDown{ID: id, Incarnation: w.Incarnation, Reason: "left the gossip ring", Time: now.UnixNano()})
-			case now.Sub(last) > s.cfg.WorkerTimeout:
-				down = append(down, state.WorkerDown{ID: id, Incarnation: w.Incarnation, Reason: fmt.Sprintf("no heartbeat for %s", now.Sub(last).Round(time.Millisecond)), Time: now.UnixNano()})
-			}
+	}
+	for _, w := range v.Workers() {
+		if !w.Up() {
+			continue
 		}
-	})
+		last, heard := s.soft.lastHeard(w.ID)
+		if !heard {
+			s.soft.seen(w.ID, now) // registered by a previous leader: start its grace period
+			continue
+		}
+		meta, gossiping := inGossip[w.ID]
+		switch {
+		case gossiping && meta.Incarnation > w.Incarnation:
+			// Restarted: RegisterWorker below replaces it.
+		case !gossiping && now.Sub(last) > s.gossipGrace():
+			down = append(down, state.WorkerDown{ID: w.ID, Incarnation: w.Incarnation, Reason: "left the gossip ring", Time: now.UnixNano()})
+		case now.Sub(last) > s.cfg.WorkerTimeout:
+			down = append(down, state.WorkerDown{ID: w.ID, Incarnation: w.Incarnation, Reason: fmt.Sprintf("no heartbeat for %s", now.Sub(last).Round(time.Millisecond)), Time: now.UnixNano()})
+		}
+	}
 	for _, w := range register {
 		if err := s.apply(&state.RegisterWorker{Worker: w, Time: now.UnixNano()}); err != nil {
 			s.log.Debug("register worker from gossip", "worker", w.ID, "err", err)
@@ -295,11 +360,9 @@ func (s *Server) promoteLoop(ctx context.Context) {
 				continue
 			}
 			var addr string
-			s.fsm.read(func(st *state.State) {
-				if p, ok := st.Primaries[string(srv.ID)]; ok {
-					addr = p.Addr
-				}
-			})
+			if p, ok := s.fsm.view().Primary(string(srv.ID)); ok {
+				addr = p.Addr
+			}
 			p := s.peerStatus(ctx, string(srv.ID), addr)
 			if p.Error != "" || p.AppliedIndex+promoteLag < s.raft.LastIndex() {
 				continue
@@ -309,6 +372,19 @@ func (s *Server) promoteLoop(ctx context.Context) {
 				continue
 			}
 			s.log.Info("primary promoted to voter", "primary", srv.ID, "applied", p.AppliedIndex)
+		}
+	}
+}
+
+// runningAttempts yields every running attempt of the running steps.
+func runningAttempts(v *state.View, fn func(step *state.Step, t *state.Task, a *state.Attempt)) {
+	for _, step := range v.StepsIn(state.StepRunning) {
+		for _, kind := range []state.TaskKind{state.KindMap, state.KindReduce} {
+			for t := range v.TasksIn(step.ID, kind, state.TaskRunning) {
+				for _, a := range t.Running() {
+					fn(step, t, a)
+				}
+			}
 		}
 	}
 }
@@ -327,19 +403,10 @@ func (s *Server) hungLoop(ctx context.Context) {
 		now := time.Now()
 		running := map[string]bool{}
 		var hung []string
-		s.fsm.read(func(st *state.State) {
-			for _, step := range st.Steps {
-				if step.State != state.StepRunning {
-					continue
-				}
-				for _, t := range step.Tasks() {
-					for _, a := range t.Running() {
-						running[a.ID] = true
-						if now.Sub(s.soft.stalledSince(a.ID, now)) > s.cfg.TaskTimeout {
-							hung = append(hung, a.ID)
-						}
-					}
-				}
+		runningAttempts(s.fsm.view(), func(_ *state.Step, _ *state.Task, a *state.Attempt) {
+			running[a.ID] = true
+			if now.Sub(s.soft.stalledSince(a.ID, now)) > s.cfg.TaskTimeout {
+				hung = append(hung, a.ID)
 			}
 		})
 		s.soft.forget(func(id string) bool { return running[id] })

@@ -71,14 +71,12 @@ func (p *peerService) AddPrimary(ctx context.Context, req *pb.AddPrimaryRequest)
 func (p *peerService) Status(ctx context.Context, req *pb.StatusRequest) (*pb.Primary, error) {
 	st := p.s.status()
 	if req.Digest {
-		p.s.fsm.mu.RLock()
+		v, index := p.s.fsm.viewAt()
 		h := sha256.New()
-		_, err := p.s.fsm.st.WriteTo(h)
-		st.AppliedIndex = max(st.AppliedIndex, p.s.fsm.index)
-		p.s.fsm.mu.RUnlock()
-		if err != nil {
+		if _, err := v.WriteTo(h); err != nil {
 			return nil, err
 		}
+		st.AppliedIndex = index
 		st.StateDigest = hex.EncodeToString(h.Sum(nil))
 	}
 	return st, nil

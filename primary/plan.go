@@ -1,8 +1,8 @@
 package primary
 
 import (
+	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -31,8 +31,8 @@ func (p *inputPlan) summary() state.InputSummary {
 
 // planInput lists a step's input once and cuts it into splits, refusing a
 // step that would have more tasks than the cluster allows.
-func (s *Server) planInput(spec state.StepSpec) (*inputPlan, error) {
-	files, err := mapreduce.ListInputs(spec.Inputs)
+func (s *Server) planInput(ctx context.Context, spec state.StepSpec) (*inputPlan, error) {
+	files, err := mapreduce.ListInputs(ctx, s.cfg.FileSystems, spec.Inputs)
 	if err != nil {
 		return nil, err
 	}
@@ -55,8 +55,8 @@ func (s *Server) planInput(spec state.StepSpec) (*inputPlan, error) {
 		p.warnings = append(p.warnings, fmt.Sprintf("%d reducers for %s of input in %d map tasks: most part files will be empty, and each reducer costs a task", r, humanize.IBytes(uint64(p.bytes)), len(p.splits)))
 	}
 	for _, in := range spec.Inputs {
-		in = filepath.Clean(in)
-		if strings.HasPrefix(spec.Output, in+string(filepath.Separator)) {
+		in = strings.TrimSuffix(in, "/")
+		if strings.HasPrefix(spec.Output, in+"/") {
 			p.warnings = append(p.warnings, fmt.Sprintf("the output %s is inside the input folder %s: a later step reading %s would read this output too", spec.Output, in, in))
 		}
 	}
@@ -78,8 +78,9 @@ func (s *Server) recordSplits(id string, splits []mapreduce.Split, from int) err
 // was interrupted (its leader lost leadership while recording them). The
 // input is listed again; if it no longer gives the same splits, the step
 // fails.
-func (s *Server) finishPlanning(step *state.Step, recorded int) error {
-	p, err := s.planInput(step.Spec)
+func (s *Server) finishPlanning(step *state.Step) error {
+	recorded := step.Maps
+	p, err := s.planInput(s.ctx, step.Spec)
 	if err == nil && len(p.splits) != step.Input.Splits {
 		err = fmt.Errorf("%w: input changed while the step was planned (%d splits planned, %d now)", mapreduce.ErrInputChanged, step.Input.Splits, len(p.splits))
 	}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gomr/gomr/mapreduce"
 	"github.com/gomr/gomr/primary/gossip"
 	"github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
@@ -69,7 +70,10 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, log: log, fsm: newFSM(), ctx: ctx, cancel: cancel, soft: newSoftState()}
+	if cfg.FileSystems == nil {
+		cfg.FileSystems = mapreduce.LocalFileSystems()
+	}
+	s := &Server{cfg: cfg, log: log, fsm: newFSM(log), ctx: ctx, cancel: cancel, soft: newSoftState()}
 	s.peers = primarypb.NewConnCache()
 	ok := false
 	defer func() {
@@ -328,12 +332,7 @@ func (s *Server) IsLeader() bool { return s.raft.State() == raft.Leader }
 func (s *Server) announce() {
 	me := state.Primary{ID: s.cfg.NodeID, Addr: s.Addr(), RaftAddr: s.RaftAddr(), GossipAddr: s.GossipAddr()}
 	for {
-		var known bool
-		s.fsm.read(func(st *state.State) {
-			p, ok := st.Primaries[me.ID]
-			known = ok && *p == me
-		})
-		if known {
+		if p, ok := s.fsm.view().Primary(me.ID); ok && *p == me {
 			s.joinPrimaries()
 			return
 		}
@@ -351,13 +350,11 @@ func (s *Server) announce() {
 // joinPrimaries joins this primary's gossip member to the other primaries'.
 func (s *Server) joinPrimaries() {
 	var addrs []string
-	s.fsm.read(func(st *state.State) {
-		for id, p := range st.Primaries {
-			if id != s.cfg.NodeID {
-				addrs = append(addrs, p.GossipAddr)
-			}
+	for _, p := range s.fsm.view().Primaries() {
+		if p.ID != s.cfg.NodeID {
+			addrs = append(addrs, p.GossipAddr)
 		}
-	})
+	}
 	if len(addrs) == 0 {
 		return
 	}

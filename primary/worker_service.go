@@ -20,24 +20,20 @@ type workerService struct {
 
 func (w *workerService) Join(ctx context.Context, req *pb.JoinRequest) (*pb.JoinResponse, error) {
 	resp := &pb.JoinResponse{GossipAddresses: []string{w.s.GossipAddr()}, PrimaryAddresses: w.s.primaryAddrs()}
-	w.s.fsm.read(func(st *state.State) {
-		for id, p := range st.Primaries {
-			if id != w.s.cfg.NodeID {
-				resp.GossipAddresses = append(resp.GossipAddresses, p.GossipAddr)
-			}
+	for _, p := range w.s.fsm.view().Primaries() {
+		if p.ID != w.s.cfg.NodeID {
+			resp.GossipAddresses = append(resp.GossipAddresses, p.GossipAddr)
 		}
-	})
+	}
 	return resp, nil
 }
 
 // primaryAddrs returns every known primary's gRPC address, sorted.
 func (s *Server) primaryAddrs() []string {
 	var out []string
-	s.fsm.read(func(st *state.State) {
-		for _, p := range st.Primaries {
-			out = append(out, p.Addr)
-		}
-	})
+	for _, p := range s.fsm.view().Primaries() {
+		out = append(out, p.Addr)
+	}
 	slices.Sort(out)
 	return out
 }
@@ -49,7 +45,7 @@ func (w *workerService) Register(ctx context.Context, req *pb.RegisterRequest) (
 		info := req.GetWorker()
 		now := time.Now()
 		err := w.s.apply(&state.RegisterWorker{Worker: state.Worker{
-			ID: info.GetId(), Incarnation: info.GetIncarnation(), Role: info.GetRole(), Addr: info.GetAddress(), Slots: int(info.GetSlots()),
+			ID: info.GetId(), Incarnation: info.GetIncarnation(), Role: info.GetRole().Value(), Addr: info.GetAddress(), Slots: int(info.GetSlots()),
 		}, Time: now.UnixNano()})
 		if err != nil {
 			return nil, err
@@ -60,8 +56,8 @@ func (w *workerService) Register(ctx context.Context, req *pb.RegisterRequest) (
 }
 
 // checkWorker confirms a worker incarnation is registered and alive.
-func checkWorker(st *state.State, id string, inc int64) error {
-	wk, ok := st.Workers[id]
+func checkWorker(v *state.View, id string, inc int64) error {
+	wk, ok := v.Worker(id)
 	if !ok || wk.Incarnation != inc || !wk.Up() {
 		return fmt.Errorf("worker %s incarnation %d: %w: not registered and alive; register again", id, inc, state.ErrStale)
 	}
@@ -72,28 +68,23 @@ func (w *workerService) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest)
 	return forward(w.s, ctx, func(ctx context.Context, cc *grpc.ClientConn) (*pb.HeartbeatResponse, error) {
 		return pb.NewWorkerClient(cc).Heartbeat(ctx, req)
 	}, func() (*pb.HeartbeatResponse, error) {
-		resp := &pb.HeartbeatResponse{}
-		var err error
-		w.s.fsm.read(func(st *state.State) {
-			if err = checkWorker(st, req.WorkerId, req.Incarnation); err != nil {
-				return
-			}
-			for _, r := range req.Running {
-				_, _, a, ok := st.Attempt(r.AttemptId)
-				if !ok || a.State != state.AttemptRunning || a.Worker != req.WorkerId || a.Incarnation != req.Incarnation {
-					resp.KillAttempts = append(resp.KillAttempts, r.AttemptId)
-					continue
-				}
-				w.s.soft.setProgress(r.AttemptId, r.Progress, r.Ticks, time.Now())
-			}
-			for _, id := range req.HeldSteps {
-				if step, ok := st.Steps[id]; !ok || state.Terminal(step.State) {
-					resp.DoneSteps = append(resp.DoneSteps, id)
-				}
-			}
-		})
-		if err != nil {
+		v := w.s.fsm.view()
+		if err := checkWorker(v, req.WorkerId, req.Incarnation); err != nil {
 			return nil, err
+		}
+		resp := &pb.HeartbeatResponse{}
+		for _, r := range req.Running {
+			_, a, ok := v.AttemptTask(r.AttemptId)
+			if !ok || a.State != state.AttemptRunning || a.Worker != req.WorkerId || a.Incarnation != req.Incarnation {
+				resp.KillAttempts = append(resp.KillAttempts, r.AttemptId)
+				continue
+			}
+			w.s.soft.setProgress(r.AttemptId, r.Progress, r.Ticks, time.Now())
+		}
+		for _, id := range req.HeldSteps {
+			if step, ok := v.Step(id); !ok || step.State.Terminal() {
+				resp.DoneSteps = append(resp.DoneSteps, id)
+			}
 		}
 		w.s.soft.seen(req.WorkerId, time.Now())
 		resp.PrimaryAddresses = w.s.primaryAddrs()
@@ -145,30 +136,32 @@ func (s *Server) schedOptions() scheduler.Options {
 func (s *Server) assignTo(req *pb.PollTasksRequest) ([]*pb.Assignment, error) {
 	s.schedMu.Lock()
 	defer s.schedMu.Unlock()
-	var plan []state.Assignment
-	var err error
-	s.fsm.read(func(st *state.State) {
-		if err = checkWorker(st, req.WorkerId, req.Incarnation); err != nil {
-			return
-		}
-		plan = scheduler.Assign(st, scheduler.Worker{ID: req.WorkerId, Incarnation: req.Incarnation, Free: int(req.FreeSlots)}, s.schedOptions())
-	})
-	if err != nil || len(plan) == 0 {
+	v := s.fsm.view()
+	if err := checkWorker(v, req.WorkerId, req.Incarnation); err != nil {
 		return nil, err
+	}
+	plan := scheduler.Assign(v, scheduler.Worker{ID: req.WorkerId, Incarnation: req.Incarnation, Free: int(req.FreeSlots)}, s.schedOptions())
+	if len(plan) == 0 {
+		return nil, nil
 	}
 	now := time.Now()
 	s.soft.seen(req.WorkerId, now)
 	if err := s.apply(&state.Assign{Assignments: plan, Time: now.UnixNano()}); err != nil {
 		return nil, err
 	}
+	v = s.fsm.view()
 	var out []*pb.Assignment
-	s.fsm.read(func(st *state.State) {
-		for _, as := range plan {
-			if step, ok := st.Steps[as.StepID]; ok {
-				out = append(out, assignmentProto(step, as))
-			}
+	for _, as := range plan {
+		step, ok := v.Step(as.StepID)
+		if !ok {
+			continue
 		}
-	})
+		p, err := assignmentProto(v, step, as)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
 	return out, nil
 }
 
@@ -184,7 +177,7 @@ func (w *workerService) ReportAttempt(ctx context.Context, req *pb.ReportAttempt
 			Error:       req.Error,
 			Fatal:       req.Fatal,
 			Counters:    req.Counters,
-			Files:       req.Files,
+			Commit:      req.CommitRecord,
 			Time:        time.Now().UnixNano(),
 		})
 		if err != nil {
@@ -202,16 +195,12 @@ func (w *workerService) MapOutputs(ctx context.Context, req *pb.MapOutputsReques
 	return forward(w.s, ctx, func(ctx context.Context, cc *grpc.ClientConn) (*pb.MapOutputsResponse, error) {
 		return pb.NewWorkerClient(cc).MapOutputs(ctx, req)
 	}, func() (*pb.MapOutputsResponse, error) {
-		var resp *pb.MapOutputsResponse
-		w.s.fsm.read(func(st *state.State) {
-			if step, ok := st.Steps[req.StepId]; ok {
-				resp = &pb.MapOutputsResponse{MapOutputs: mapOutputs(step), StepState: step.State}
-			}
-		})
-		if resp == nil {
+		v := w.s.fsm.view()
+		step, ok := v.Step(req.StepId)
+		if !ok {
 			return nil, fmt.Errorf("step %s: %w", req.StepId, state.ErrNotFound)
 		}
-		return resp, nil
+		return &pb.MapOutputsResponse{MapOutputs: mapOutputs(v, step), StepState: pb.FromStepState(step.State)}, nil
 	})
 }
 

@@ -19,7 +19,8 @@ import (
 // attemptResult is what an attempt reports.
 type attemptResult struct {
 	counters *mapreduce.Counters
-	files    []string
+	// commit is the attempt's commit record, from its task output.
+	commit []byte
 }
 
 // runAttempt runs an attempt and reports its end to the leader, and
@@ -31,7 +32,7 @@ func (w *Worker) runAttempt(ctx context.Context, a *attempt) string {
 	res, err := w.execute(ctx, a)
 	if ctx.Err() != nil {
 		w.log.Info("attempt stopped", "attempt", spec.AttemptId)
-		w.discard(spec)
+		w.discard(a)
 		return "killed"
 	}
 	req := &pb.ReportAttemptRequest{WorkerId: w.cfg.ID, Incarnation: a.incarnation, AttemptId: spec.AttemptId}
@@ -40,11 +41,11 @@ func (w *Worker) runAttempt(ctx context.Context, a *attempt) string {
 		req.Error = err.Error()
 		req.Fatal = errors.As(err, &inputErr) || errors.Is(err, mapreduce.ErrInputChanged) || errors.Is(err, jobs.ErrBadOption) || errors.Is(err, jobs.ErrUnknownJob)
 		w.log.Warn("attempt failed", "attempt", spec.AttemptId, "err", err, "fatal", req.Fatal)
-		w.discard(spec)
+		w.discard(a)
 	} else {
 		req.Success = true
 		req.Counters = res.counters.Map()
-		req.Files = res.files
+		req.CommitRecord = res.commit
 		w.log.Debug("attempt succeeded", "attempt", spec.AttemptId, "took", time.Since(start))
 	}
 	w.report(req)
@@ -77,12 +78,21 @@ func (w *Worker) report(req *pb.ReportAttemptRequest) {
 	}
 }
 
-// discard removes what an attempt that will not count left on local disk.
-func (w *Worker) discard(spec *pb.Assignment) {
+// discard removes what an attempt that will not count left: its local
+// files and what it wrote of the step's output.
+func (w *Worker) discard(a *attempt) {
 	w.mu.Lock()
-	delete(w.outputs, spec.AttemptId)
+	delete(w.outputs, a.spec.AttemptId)
+	out := a.output
 	w.mu.Unlock()
-	os.RemoveAll(w.attemptDir(spec))
+	os.RemoveAll(w.attemptDir(a.spec))
+	if out != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := out.Abort(ctx); err != nil {
+			w.log.Warn("discard attempt output", "attempt", a.spec.AttemptId, "err", err)
+		}
+	}
 }
 
 func (w *Worker) attemptDir(spec *pb.Assignment) string {
@@ -91,11 +101,11 @@ func (w *Worker) attemptDir(spec *pb.Assignment) string {
 
 func (w *Worker) execute(ctx context.Context, a *attempt) (*attemptResult, error) {
 	spec := a.spec
-	def, err := jobs.Lookup(spec.Job)
+	def, err := jobs.Lookup(spec.Spec.GetJob())
 	if err != nil {
 		return nil, err
 	}
-	job, err := def.Build(spec.Options)
+	job, err := def.Build(spec.Spec.GetOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -103,54 +113,66 @@ func (w *Worker) execute(ctx context.Context, a *attempt) (*attemptResult, error
 		job.Mapper = faultyMapper{job.Mapper}
 		job.Reducer = faultyReducer{job.Reducer}
 	}
-	switch spec.Kind {
-	case "MAP":
-		return w.runMap(ctx, a, job)
-	case "REDUCE":
-		return w.runReduce(ctx, a, job)
+	cm, err := w.cfg.FileSystems.Committer(spec.Spec.GetOutput(), spec.StepId)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("attempt %s: unknown task kind %q", spec.AttemptId, spec.Kind)
+	out, err := cm.SetupTask(ctx, spec.AttemptId)
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	a.output = out
+	w.mu.Unlock()
+	var res *attemptResult
+	switch spec.Kind {
+	case pb.TaskKind_MAP:
+		res, err = w.runMap(ctx, a, job, out)
+	case pb.TaskKind_REDUCE:
+		res, err = w.runReduce(ctx, a, job, out)
+	default:
+		return nil, fmt.Errorf("attempt %s: unknown task kind %s", spec.AttemptId, spec.Kind)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if res.commit, err = out.Commit(ctx); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
-func (w *Worker) runMap(ctx context.Context, a *attempt, job *mapreduce.Job) (*attemptResult, error) {
+func (w *Worker) runMap(ctx context.Context, a *attempt, job *mapreduce.Job, out mapreduce.TaskOutput) (*attemptResult, error) {
 	spec := a.spec
 	dir := w.attemptDir(spec)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create attempt folder: %w", err)
 	}
-	outDir := mapreduce.AttemptDir(spec.Output, spec.AttemptId)
-	part := mapreduce.PartName('m', int(spec.TaskIndex))
-	rejects := filepath.Join(mapreduce.RejectsDir, part)
 	res, err := mapreduce.RunMap(ctx, mapreduce.MapTask{
 		Job:             job,
 		Split:           spec.Split.Engine(),
-		Reducers:        int(spec.Reducers),
-		SortBufferBytes: int(spec.SortBufferBytes),
-		MaxLineBytes:    int(spec.MaxLineBytes),
+		Index:           int(spec.TaskIndex),
+		FileSystems:     w.cfg.FileSystems,
+		Reducers:        int(spec.Spec.GetReducers()),
+		SortBufferBytes: int(spec.Spec.GetSortBufferBytes()),
+		MaxLineBytes:    int(spec.Spec.GetMaxLineBytes()),
 		Dir:             dir,
-		RejectsPath:     filepath.Join(outDir, rejects),
-		MapOnlyOutput:   filepath.Join(outDir, part),
+		Output:          out,
 		Progress:        &a.progress,
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := &attemptResult{counters: res.Counters}
-	if res.Rejects > 0 {
-		out.files = append(out.files, rejects)
+	if res.Output != nil {
+		res.Output.Close()
+		w.mu.Lock()
+		w.outputs[spec.AttemptId] = filepath.Join(dir, mapreduce.OutputName)
+		w.mu.Unlock()
 	}
-	if res.Output == nil {
-		out.files = append(out.files, part)
-		return out, nil
-	}
-	res.Output.Close()
-	w.mu.Lock()
-	w.outputs[spec.AttemptId] = filepath.Join(dir, mapreduce.OutputName)
-	w.mu.Unlock()
-	return out, nil
+	return &attemptResult{counters: res.Counters}, nil
 }
 
-func (w *Worker) runReduce(ctx context.Context, a *attempt, job *mapreduce.Job) (*attemptResult, error) {
+func (w *Worker) runReduce(ctx context.Context, a *attempt, job *mapreduce.Job, out mapreduce.TaskOutput) (*attemptResult, error) {
 	spec := a.spec
 	dir := w.attemptDir(spec)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -169,10 +191,11 @@ func (w *Worker) runReduce(ctx context.Context, a *attempt, job *mapreduce.Job) 
 	}()
 	a.progress.Set(0.5)
 	part := mapreduce.PartName('r', int(spec.TaskIndex))
-	tw, err := mapreduce.CreateText(filepath.Join(mapreduce.AttemptDir(spec.Output, spec.AttemptId), part))
+	f, err := out.Create(ctx, part)
 	if err != nil {
 		return nil, err
 	}
+	tw := mapreduce.NewTextWriter(f, part)
 	segs := make([]mapreduce.SegmentInput, len(inputs))
 	for i, in := range inputs {
 		segs[i] = in.input
@@ -187,7 +210,7 @@ func (w *Worker) runReduce(ctx context.Context, a *attempt, job *mapreduce.Job) 
 	faults.Hit("reduce-end")
 	counters.Add(mapreduce.BytesWritten, tw.Bytes())
 	a.progress.Set(1)
-	return &attemptResult{counters: counters, files: []string{part}}, nil
+	return &attemptResult{counters: counters}, nil
 }
 
 // faultyMapper passes each record through the map-record fault point.

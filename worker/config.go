@@ -7,14 +7,18 @@ import (
 	"net"
 	"runtime"
 	"time"
+
+	"github.com/gomr/gomr/mapreduce"
+	"github.com/gomr/gomr/primary/state"
 )
 
 // Config configures a worker.
 type Config struct {
 	// ID names the worker; unique in the cluster.
 	ID string
-	// Role is "core" or "task".
-	Role string
+	// Role is core (runs tasks and stores HDFS blocks) or task (only
+	// runs tasks).
+	Role state.WorkerRole
 	// Join lists primaries' gRPC addresses; any one that answers will do.
 	Join []string
 	// Addr is the gRPC address the shuffle service listens on.
@@ -34,6 +38,9 @@ type Config struct {
 	// attempt starts and ends (an audit trail; tests count executions
 	// with it).
 	AttemptLog string
+	// FileSystems resolves the paths steps read and write (by scheme);
+	// nil means local paths only.
+	FileSystems *mapreduce.FileSystems
 	// Fast shortens gossip timings for tests and local clusters.
 	Fast bool
 	// Logger receives the worker's logs.
@@ -46,7 +53,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		ID:                 "worker-1",
-		Role:               "core",
+		Role:               state.RoleCore,
 		Join:               []string{"127.0.0.1:7400"},
 		Addr:               "127.0.0.1:7410",
 		GossipAddr:         "127.0.0.1:7411",
@@ -63,7 +70,7 @@ func (c *Config) Validate() error {
 	if c.ID == "" {
 		errs = append(errs, errors.New("id is empty"))
 	}
-	if c.Role != "core" && c.Role != "task" {
+	if _, ok := state.ParseRole(string(c.Role)); !ok {
 		errs = append(errs, fmt.Errorf("role must be core or task, got %q", c.Role))
 	}
 	if len(c.Join) == 0 {

@@ -152,7 +152,7 @@ func (w *Worker) relocate(ctx context.Context, a *attempt, mo *pb.MapOutput, fet
 		a.progress.Tick()
 		resp, err := w.client.MapOutputs(ctx, &pb.MapOutputsRequest{StepId: a.spec.StepId})
 		if err == nil {
-			if resp.StepState != "RUNNING" {
+			if resp.StepState != pb.StepState_STEP_RUNNING {
 				return nil, fmt.Errorf("step %s is %s while fetching map %d", a.spec.StepId, resp.StepState, mo.MapIndex)
 			}
 			current := (*pb.MapOutput)(nil)

@@ -165,7 +165,8 @@ func runBench(cmd *cobra.Command, v *viper.Viper, args []string) error {
 			return err
 		}
 	}
-	files, err := mapreduce.ListInputs(inputs)
+	fss := mapreduce.LocalFileSystems()
+	files, err := mapreduce.ListInputs(ctx, fss, inputs)
 	if err != nil {
 		return err
 	}
@@ -185,7 +186,7 @@ func runBench(cmd *cobra.Command, v *viper.Viper, args []string) error {
 	ref := filepath.Join(work, "sequential")
 	warm := filepath.Join(work, "sequential-warm-up")
 	if _, err := mapreduce.RunSequential(ctx, job, splits, mapreduce.SequentialOptions{
-		Reducers: reducers, SortBufferBytes: int(sortBuffer), Output: warm, JobName: jobName,
+		Reducers: reducers, SortBufferBytes: int(sortBuffer), FileSystems: fss, Output: warm, JobName: jobName,
 	}); err != nil {
 		return fmt.Errorf("sequential warm-up run: %w", err)
 	}
@@ -199,7 +200,7 @@ func runBench(cmd *cobra.Command, v *viper.Viper, args []string) error {
 		}
 		start := time.Now()
 		_, err := mapreduce.RunSequential(ctx, job, splits, mapreduce.SequentialOptions{
-			Reducers: reducers, SortBufferBytes: int(sortBuffer), Output: out, JobName: jobName,
+			Reducers: reducers, SortBufferBytes: int(sortBuffer), FileSystems: fss, Output: out, JobName: jobName,
 		})
 		if err != nil {
 			return fmt.Errorf("sequential run: %w", err)
@@ -323,9 +324,9 @@ func runTimedStep(ctx context.Context, client pb.ClientClient, spec *pb.StepSpec
 		if err != nil {
 			return 0, err
 		}
-		if st := d.Step; state.Terminal(st.State) {
-			if st.State != state.StepCompleted {
-				return 0, fmt.Errorf("step %s %s: %s", st.Id, st.State, st.Error)
+		if st := d.Step; st.State.Value().Terminal() {
+			if st.State.Value() != state.StepCompleted {
+				return 0, fmt.Errorf("step %s %s: %s", st.Id, st.State.Value(), st.Error)
 			}
 			return time.Duration(st.EndedUnixNano - st.SubmittedUnixNano).Seconds(), nil
 		}

@@ -199,7 +199,7 @@ func (c *procCluster) waitHealthy() {
 		}
 		alive := 0
 		for _, w := range resp.Workers {
-			if w.State == state.WorkerAlive {
+			if w.State.Value() == state.WorkerAlive {
 				alive++
 			}
 		}
@@ -263,7 +263,7 @@ func (c *procCluster) wait(id string) *testStep {
 	deadline := time.Now().Add(4 * time.Minute)
 	for {
 		st := c.describe(id)
-		if state.Terminal(st.State) {
+		if st.State.Value().Terminal() {
 			return st
 		}
 		if time.Now().After(deadline) {
@@ -282,7 +282,7 @@ func (c *procCluster) waitUntil(id string, what string, cond func(*testStep) boo
 		if cond(st) {
 			return st
 		}
-		if state.Terminal(st.State) || time.Now().After(deadline) {
+		if st.State.Value().Terminal() || time.Now().After(deadline) {
 			c.t.Fatalf("step %s never reached %s (now %s %s)", id, what, st.State, st.Phase)
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -342,7 +342,7 @@ func bigInput(t *testing.T, files int, size int64, reducers int) (string, string
 	}
 	def, _ := jobs.Lookup("wordcount")
 	job, _ := def.Build(nil)
-	fl, err := mapreduce.ListInputs([]string{dir})
+	fl, err := mapreduce.ListInputs(context.Background(), mapreduce.LocalFileSystems(), []string{dir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func killLeaderAndTime(t *testing.T, c *procCluster, id string) (*node, time.Dur
 	c.kill(l)
 	st := c.waitUntil(id, "a task scheduled after the kill", func(st *testStep) bool {
 		_, ok := nextAttemptAfter(st, killed)
-		return ok || state.Terminal(st.State) || st.Phase == state.PhaseCommit
+		return ok || st.State.Value().Terminal() || st.Phase.Value() == state.PhaseCommit
 	})
 	next, ok := nextAttemptAfter(st, killed)
 	if !ok {
@@ -73,9 +73,9 @@ func TestLeaderKilledMidStep(t *testing.T) {
 		{"map phase", nil, []string{"GOMR_FAULTS=" + slowMaps},
 			func(st *testStep) bool { return st.MapsDone >= st.MapsTotal/5 && st.MapsDone > 0 }},
 		{"reduce phase", nil, []string{"GOMR_FAULTS=reduce-end=sleep:2s"},
-			func(st *testStep) bool { return st.Phase == state.PhaseReduce && runningAttempts(st) > 0 }},
+			func(st *testStep) bool { return st.Phase.Value() == state.PhaseReduce && runningAttempts(st) > 0 }},
 		{"while committing", []string{"GOMR_FAULTS=commit-midway=sleep:4s"}, nil,
-			func(st *testStep) bool { return st.Phase == state.PhaseCommit }},
+			func(st *testStep) bool { return st.Phase.Value() == state.PhaseCommit }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := startProcCluster(t, clusterOpts{primaries: 3, workers: []string{"core", "core", "task"}, primaryEnv: tc.primaryEnv, workerEnv: tc.workerEnv})
@@ -90,7 +90,7 @@ func TestLeaderKilledMidStep(t *testing.T) {
 				t.Logf("killed leader %s; next task scheduled %s later", killed.name, took.Round(time.Millisecond))
 			}
 			st := c.wait(id)
-			if st.State != state.StepCompleted {
+			if st.State.Value() != state.StepCompleted {
 				t.Fatalf("step ended %s: %s", st.State, st.Error)
 			}
 			checkOutput(t, out, ref)
@@ -111,7 +111,7 @@ func runningAttempts(st *testStep) int {
 	n := 0
 	for _, task := range st.Tasks {
 		for _, a := range task.Attempts {
-			if a.State == state.AttemptRunning {
+			if a.State.Value() == state.AttemptRunning {
 				n++
 			}
 		}
@@ -135,7 +135,7 @@ func TestRollingRestartOfPrimaries(t *testing.T) {
 		t.Logf("restarted %s: step %s %s, maps %d/%d", n.name, st.State, st.Phase, st.MapsDone, st.MapsTotal)
 	}
 	st := c.wait(id)
-	if st.State != state.StepCompleted {
+	if st.State.Value() != state.StepCompleted {
 		t.Fatalf("step ended %s: %s", st.State, st.Error)
 	}
 	checkOutput(t, out, ref)
@@ -151,7 +151,7 @@ func TestWholeClusterRestart(t *testing.T) {
 	in, ref := bigInput(t, 2, 3<<20, 2)
 	c := startProcCluster(t, clusterOpts{primaries: 3, workers: []string{"core", "core"}, workerEnv: []string{"GOMR_FAULTS=" + slowMaps}})
 	first := c.wait(c.submit(&pb.StepSpec{Job: "wordcount", Inputs: []string{filepath.Join(in, "text-0.txt")}, Output: filepath.Join(t.TempDir(), "first"), Reducers: 2}))
-	if first.State != state.StepCompleted {
+	if first.State.Value() != state.StepCompleted {
 		t.Fatalf("first step ended %s: %s", first.State, first.Error)
 	}
 	out := filepath.Join(t.TempDir(), "out")
@@ -172,7 +172,7 @@ func TestWholeClusterRestart(t *testing.T) {
 		t.Fatalf("history of the finished step changed across the restart:\nbefore %s\nafter  %s", a, b)
 	}
 	st := c.wait(id)
-	if st.State != state.StepCompleted {
+	if st.State.Value() != state.StepCompleted {
 		t.Fatalf("step ended %s: %s", st.State, st.Error)
 	}
 	checkOutput(t, out, ref)
@@ -194,7 +194,7 @@ func TestFailoverTimes(t *testing.T) {
 	}
 	elapsed := func(st *testStep) time.Duration { return time.Duration(st.EndedUnixNano - st.SubmittedUnixNano) }
 	calm := c.wait(c.submit(spec(filepath.Join(t.TempDir(), "calm"))))
-	if calm.State != state.StepCompleted {
+	if calm.State.Value() != state.StepCompleted {
 		t.Fatalf("undisturbed step ended %s: %s", calm.State, calm.Error)
 	}
 	out := filepath.Join(t.TempDir(), "out")
@@ -211,7 +211,7 @@ func TestFailoverTimes(t *testing.T) {
 		c.waitHealthy()
 	}
 	st := c.wait(id)
-	if st.State != state.StepCompleted {
+	if st.State.Value() != state.StepCompleted {
 		t.Fatalf("step ended %s: %s", st.State, st.Error)
 	}
 	checkOutput(t, out, ref)

@@ -126,7 +126,7 @@ func seconds(from, to int64) float64 {
 func stepJSON(st *pb.Step, tasks []*pb.Task) jsonStep {
 	sp := st.GetSpec()
 	j := jsonStep{
-		ID: st.Id, Name: sp.GetName(), State: st.State, Phase: st.Phase, Job: sp.GetJob(), Options: sp.GetOptions(),
+		ID: st.Id, Name: sp.GetName(), State: string(st.State.Value()), Phase: string(st.Phase.Value()), Job: sp.GetJob(), Options: sp.GetOptions(),
 		Inputs: sp.GetInputs(), Output: sp.GetOutput(), Reducers: sp.GetReducers(),
 		SplitSize: sp.GetSplitSize(), SortBuffer: sp.GetSortBufferBytes(), MaxLineBytes: sp.GetMaxLineBytes(),
 		InputFiles: st.InputFiles, InputBytes: st.InputBytes,
@@ -141,13 +141,13 @@ func stepJSON(st *pb.Step, tasks []*pb.Task) jsonStep {
 		j.Counters = map[string]int64{}
 	}
 	for _, t := range tasks {
-		jt := jsonTask{Kind: t.Kind, Index: t.Index, State: t.State, Attempts: []jsonAttempt{}}
+		jt := jsonTask{Kind: string(t.Kind.Value()), Index: t.Index, State: string(t.State.Value()), Attempts: []jsonAttempt{}}
 		if sp := t.Split; sp != nil {
 			jt.Split = &jsonSplit{File: sp.File, Offset: sp.Offset, Length: sp.Length}
 		}
 		for _, a := range t.Attempts {
 			jt.Attempts = append(jt.Attempts, jsonAttempt{
-				ID: a.Id, Worker: a.Worker, State: a.State, Started: jsonTime(a.StartedUnixNano), Ended: jsonTime(a.EndedUnixNano),
+				ID: a.Id, Worker: a.Worker, State: string(a.State.Value()), Started: jsonTime(a.StartedUnixNano), Ended: jsonTime(a.EndedUnixNano),
 				DurationSeconds: seconds(a.StartedUnixNano, a.EndedUnixNano), Progress: a.Progress, Speculative: a.Speculative, Error: a.Error,
 			})
 		}
@@ -167,7 +167,7 @@ func nodesJSON(resp *pb.ListNodesResponse) jsonNodes {
 	}
 	for _, w := range resp.Workers {
 		j.Workers = append(j.Workers, jsonWorker{
-			ID: w.Id, Role: w.Role, Address: w.Address, State: w.State, Slots: w.Slots, Running: w.Running,
+			ID: w.Id, Role: string(w.Role.Value()), Address: w.Address, State: string(w.State.Value()), Slots: w.Slots, Running: w.Running,
 			Incarnation: w.Incarnation, Registered: jsonTime(w.RegisteredUnixNano),
 		})
 	}

@@ -59,7 +59,7 @@ func newNodeListCmd() *cobra.Command {
 			fmt.Fprintln(tw)
 			fmt.Fprintln(tw, "WORKER\tROLE\tADDRESS\tSTATE\tSLOTS\tRUNNING\tREGISTERED")
 			for _, w := range resp.Workers {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", w.Id, w.Role, w.Address, w.State, w.Slots, w.Running,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", w.Id, w.Role.Value(), w.Address, w.State.Value(), w.Slots, w.Running,
 					time.Unix(0, w.RegisteredUnixNano).Local().Format(time.DateTime))
 			}
 			return tw.Flush()

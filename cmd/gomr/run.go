@@ -160,7 +160,7 @@ func writeSample(job, dir string) error {
 func printRunSummary(w io.Writer, st *pb.Step) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "step\t%s (%s)\n", st.Id, st.Spec.GetJob())
-	fmt.Fprintf(tw, "state\t%s\n", st.State)
+	fmt.Fprintf(tw, "state\t%s\n", st.State.Value())
 	if st.EndedUnixNano > 0 {
 		fmt.Fprintf(tw, "time\t%s\n", time.Duration(st.EndedUnixNano-st.SubmittedUnixNano).Round(time.Millisecond))
 	}
@@ -169,7 +169,7 @@ func printRunSummary(w io.Writer, st *pb.Step) {
 	}
 	fmt.Fprintf(tw, "output\t%s\n", st.Spec.GetOutput())
 	tw.Flush()
-	if st.State == state.StepCompleted {
+	if st.State.Value() == state.StepCompleted {
 		if parts, err := partFiles(st.Spec.GetOutput()); err == nil {
 			fmt.Fprintf(w, "        %d part files; e.g. sort -t$'\\t' -k2,2nr %s/part-* | head\n", len(parts), st.Spec.GetOutput())
 		}

@@ -198,11 +198,11 @@ func waitStep(ctx context.Context, c *clusterClient, id string, o waitOptions) e
 		line := progressLine(st, time.Since(start))
 		if tty {
 			fmt.Fprintf(o.progress, "\r\033[K%s", line)
-		} else if key := st.State + " " + st.Phase; key != last || time.Since(lastPrinted) >= o.every {
+		} else if key := stateText(st); key != last || time.Since(lastPrinted) >= o.every {
 			fmt.Fprintln(o.progress, line)
 			last, lastPrinted = key, time.Now()
 		}
-		if state.Terminal(st.State) {
+		if st.State.Value().Terminal() {
 			if tty {
 				fmt.Fprintln(o.progress)
 			}
@@ -211,8 +211,8 @@ func waitStep(ctx context.Context, c *clusterClient, id string, o waitOptions) e
 					return err
 				}
 			}
-			if st.State != state.StepCompleted {
-				msg := fmt.Sprintf("step %s %s", id, st.State)
+			if st.State.Value() != state.StepCompleted {
+				msg := fmt.Sprintf("step %s %s", id, st.State.Value())
 				if st.Error != "" {
 					msg += ": " + st.Error
 				}
@@ -247,13 +247,13 @@ func completionWarnings(st *pb.Step) []string {
 }
 
 func progressLine(st *pb.Step, waited time.Duration) string {
-	s := fmt.Sprintf("%s  %-9s", st.Id, st.State)
-	if st.State == state.StepRunning || state.Terminal(st.State) {
+	s := fmt.Sprintf("%s  %-9s", st.Id, st.State.Value())
+	if st.State.Value() == state.StepRunning || st.State.Value().Terminal() {
 		s += fmt.Sprintf("  map %3.0f%% (%d/%d)  reduce %3.0f%% (%d/%d)",
 			100*st.MapProgress, st.MapsDone, st.MapsTotal, 100*st.ReduceProgress, st.ReducesDone, st.ReducesTotal)
 	}
-	if st.Phase != "" {
-		s += "  " + st.Phase
+	if ph := st.Phase.Value(); ph != state.PhaseNone {
+		s += "  " + string(ph)
 	}
 	return s + fmt.Sprintf("  %s", waited.Round(100*time.Millisecond))
 }
@@ -267,7 +267,7 @@ func printStep(w io.Writer, st *pb.Step, tasks []*pb.Task, format string) error 
 	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
 	row("Step", st.Id)
 	row("Name", st.Spec.GetName())
-	row("State", strings.TrimSpace(st.State+" "+st.Phase))
+	row("State", stateText(st))
 	job := st.Spec.GetJob()
 	if opts := st.Spec.GetOptions(); len(opts) > 0 {
 		var kv []string
@@ -314,7 +314,7 @@ func printStep(w io.Writer, st *pb.Step, tasks []*pb.Task, format string) error 
 		fmt.Fprintln(tw, "  TASK\tSTATE\tATTEMPT\tWORKER\tATTEMPT STATE\tTIME\tERROR")
 		for _, t := range tasks {
 			for i, a := range t.Attempts {
-				task, tstate := fmt.Sprintf("%s %d", t.Kind, t.Index), t.State
+				task, tstate := fmt.Sprintf("%s %d", t.Kind.Value(), t.Index), string(t.State.Value())
 				if i > 0 {
 					task, tstate = "", ""
 				}
@@ -328,10 +328,10 @@ func printStep(w io.Writer, st *pb.Step, tasks []*pb.Task, format string) error 
 				if a.Speculative {
 					id += " (backup)"
 				}
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", task, tstate, id, a.Worker, a.State, took, oneLine(a.Error))
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", task, tstate, id, a.Worker, a.State.Value(), took, oneLine(a.Error))
 			}
 			if len(t.Attempts) == 0 {
-				fmt.Fprintf(tw, "  %s %d\t%s\t\t\t\t\t\n", t.Kind, t.Index, t.State)
+				fmt.Fprintf(tw, "  %s %d\t%s\t\t\t\t\t\n", t.Kind.Value(), t.Index, t.State.Value())
 			}
 		}
 		tw.Flush()
@@ -360,13 +360,13 @@ func newStepListCmd() *cobra.Command {
 		Short: "List steps, newest first",
 		Args:  cobra.NoArgs,
 		RunE: runClient(func(x *clientCmd) error {
-			var states []string
-			for _, st := range x.v.GetStringSlice("state") {
-				st = strings.ToUpper(strings.TrimSpace(st))
-				if !slices.Contains(stepStates, st) {
-					return fmt.Errorf("--state %q: want one of %s", st, strings.Join(stepStates, ", "))
+			var states []pb.StepState
+			for _, name := range x.v.GetStringSlice("state") {
+				st := state.StepState(strings.ToUpper(strings.TrimSpace(name)))
+				if !slices.Contains(state.StepStates, st) {
+					return fmt.Errorf("--state %q: want one of %s", name, strings.Join(stepStateNames(), ", "))
 				}
-				states = append(states, st)
+				states = append(states, pb.FromStepState(st))
 			}
 			var steps []*pb.Step
 			for token := ""; ; {
@@ -398,7 +398,7 @@ func newStepListCmd() *cobra.Command {
 				if st.EndedUnixNano > 0 {
 					dur = time.Duration(st.EndedUnixNano - st.SubmittedUnixNano).Round(time.Millisecond).String()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%d/%d\t%s\n", st.Id, st.Spec.GetName(), strings.TrimSpace(st.State+" "+st.Phase),
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%d/%d\t%s\n", st.Id, st.Spec.GetName(), stateText(st),
 					stamp(st.SubmittedUnixNano), dur, st.MapsDone, st.MapsTotal, st.ReducesDone, st.ReducesTotal, st.Spec.GetOutput())
 			}
 			return tw.Flush()
@@ -406,12 +406,27 @@ func newStepListCmd() *cobra.Command {
 	}
 	addClusterFlag(cmd)
 	addFormatFlag(cmd)
-	cmd.Flags().StringSlice("state", nil, "list only steps in these states (comma-separated): "+strings.Join(stepStates, ", "))
+	cmd.Flags().StringSlice("state", nil, "list only steps in these states (comma-separated): "+strings.Join(stepStateNames(), ", "))
 	return cmd
 }
 
 // stepStates are the states a step can be in.
-var stepStates = []string{state.StepPending, state.StepRunning, state.StepCompleted, state.StepFailed, state.StepCancelled}
+func stepStateNames() []string {
+	var out []string
+	for _, s := range state.StepStates {
+		out = append(out, string(s))
+	}
+	return out
+}
+
+// stateText is a step's state and phase, as the commands print them.
+func stateText(st *pb.Step) string {
+	s := string(st.State.Value())
+	if ph := st.Phase.Value(); ph != state.PhaseNone {
+		s += " " + string(ph)
+	}
+	return s
+}
 
 func newStepDescribeCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -464,7 +479,7 @@ func newStepCancelCmd() *cobra.Command {
 			if err != nil {
 				return "", err
 			}
-			return id + " " + resp.State, nil
+			return id + " " + string(resp.State.Value()), nil
 		})
 }
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 
+	"github.com/gomr/gomr/primary/state"
 	"github.com/gomr/gomr/worker"
 	"github.com/spf13/cobra"
 )
@@ -34,7 +35,7 @@ compute and can be added or removed at any time, like EMR task nodes
 			}
 			cfg := worker.Config{
 				ID:                 v.GetString("id"),
-				Role:               v.GetString("role"),
+				Role:               state.WorkerRole(v.GetString("role")),
 				Join:               v.GetStringSlice("join"),
 				Addr:               v.GetString("addr"),
 				GossipAddr:         v.GetString("gossip-addr"),
@@ -58,7 +59,7 @@ compute and can be added or removed at any time, like EMR task nodes
 	}
 	f := cmd.Flags()
 	f.String("id", d.ID, "unique id of this worker")
-	f.String("role", d.Role, "core (the nodes meant to hold HDFS blocks) or task (compute only; add and remove freely)")
+	f.String("role", string(d.Role), "core (the nodes meant to hold HDFS blocks) or task (compute only; add and remove freely)")
 	f.StringSlice("join", d.Join, "gRPC addresses of primaries to join through (comma-separated)")
 	f.String("addr", d.Addr, "gRPC address of this worker's shuffle service")
 	f.String("gossip-addr", d.GossipAddr, "gossip (memberlist) address, TCP and UDP")

@@ -49,7 +49,7 @@ func TestCrashes(t *testing.T) {
 			id := c.submit(&pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 3, SplitSize: 64 << 10})
 			st := c.wait(id)
 			restarts := stop()
-			if st.State != state.StepCompleted {
+			if st.State.Value() != state.StepCompleted {
 				t.Fatalf("step ended %s: %s", st.State, st.Error)
 			}
 			checkOutput(t, out, ref)
@@ -63,13 +63,13 @@ func TestCrashes(t *testing.T) {
 
 // workerRunning returns a worker that runs an attempt of the step now, of
 // the given kind ("MAP" or "REDUCE").
-func workerRunning(c *procCluster, st *testStep, kind string) *node {
+func workerRunning(c *procCluster, st *testStep, kind state.TaskKind) *node {
 	for _, task := range st.Tasks {
-		if task.Kind != kind {
+		if task.Kind.Value() != kind {
 			continue
 		}
 		for _, a := range task.Attempts {
-			if a.State == state.AttemptRunning {
+			if a.State.Value() == state.AttemptRunning {
 				for _, n := range c.workers {
 					if n.name == a.Worker {
 						return n
@@ -88,7 +88,7 @@ func waitDown(t *testing.T, c *procCluster, id string) time.Time {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		for _, w := range c.nodes().Workers {
-			if w.Id == id && w.State == state.WorkerDead {
+			if w.Id == id && w.State.Value() == state.WorkerDead {
 				return time.Now()
 			}
 		}
@@ -116,11 +116,11 @@ func TestWorkerKilled(t *testing.T) {
 			func(st *testStep) bool { return st.MapsDone >= st.MapsTotal/4 && runningAttempts(st) > 0 },
 			func(c *procCluster, st *testStep) *node { return workerRunning(c, st, state.KindMap) }, false},
 		{"mid-shuffle", "GOMR_FAULTS=shuffle-send=sleep:1s",
-			func(st *testStep) bool { return st.Phase == state.PhaseReduce && runningAttempts(st) > 0 },
+			func(st *testStep) bool { return st.Phase.Value() == state.PhaseReduce && runningAttempts(st) > 0 },
 			// A worker whose map outputs reducers on other workers need.
 			func(c *procCluster, st *testStep) *node { return workerWithMapOutput(c, st) }, false},
 		{"mid-reduce", "GOMR_FAULTS=reduce-end=sleep:3s",
-			func(st *testStep) bool { return st.Phase == state.PhaseReduce && runningAttempts(st) > 0 },
+			func(st *testStep) bool { return st.Phase.Value() == state.PhaseReduce && runningAttempts(st) > 0 },
 			func(c *procCluster, st *testStep) *node { return workerRunning(c, st, state.KindReduce) }, false},
 		{"frozen mid-map", "GOMR_FAULTS=" + slowMaps,
 			func(st *testStep) bool { return st.MapsDone >= st.MapsTotal/4 && runningAttempts(st) > 0 },
@@ -154,7 +154,7 @@ func TestWorkerKilled(t *testing.T) {
 				}
 			}
 			st = c.wait(id)
-			if st.State != state.StepCompleted {
+			if st.State.Value() != state.StepCompleted {
 				t.Fatalf("step ended %s: %s", st.State, st.Error)
 			}
 			checkOutput(t, out, ref)
@@ -189,9 +189,9 @@ func workerWithMapOutput(c *procCluster, st *testStep) *node {
 	for _, task := range st.Tasks {
 		for _, a := range task.Attempts {
 			switch {
-			case task.Kind == state.KindReduce && a.State == state.AttemptRunning:
+			case task.Kind.Value() == state.KindReduce && a.State.Value() == state.AttemptRunning:
 				reducers[a.Worker] = true
-			case task.Kind == state.KindMap && a.State == state.AttemptSucceeded:
+			case task.Kind.Value() == state.KindMap && a.State.Value() == state.AttemptSucceeded:
 				holders[a.Worker] = true
 			}
 		}
@@ -215,7 +215,7 @@ func TestSlowWorkerGetsBackups(t *testing.T) {
 	for _, noSpec := range []bool{true, false} {
 		out := filepath.Join(t.TempDir(), "out")
 		st := c.wait(c.submit(&pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 2, SplitSize: 32 << 10, NoSpeculation: noSpec}))
-		if st.State != state.StepCompleted {
+		if st.State.Value() != state.StepCompleted {
 			t.Fatalf("step ended %s: %s", st.State, st.Error)
 		}
 		checkOutput(t, out, ref)
@@ -246,7 +246,7 @@ func TestEveryTaskRunsOnce(t *testing.T) {
 	c := startProcCluster(t, clusterOpts{primaries: 1, workers: []string{"core", "core", "task"}, primaryArgs: []string{"--speculation-min-gap", "10s"}})
 	out := filepath.Join(t.TempDir(), "out")
 	st := c.wait(c.submit(&pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 4, SplitSize: 64 << 10}))
-	if st.State != state.StepCompleted {
+	if st.State.Value() != state.StepCompleted {
 		t.Fatalf("step ended %s: %s", st.State, st.Error)
 	}
 	checkOutput(t, out, ref)
@@ -295,7 +295,7 @@ func TestResizeWhileRunning(t *testing.T) {
 	var victim string
 	for _, task := range st.Tasks {
 		for _, a := range task.Attempts {
-			if a.State == state.AttemptRunning && victim == "" {
+			if a.State.Value() == state.AttemptRunning && victim == "" {
 				victim = a.Id
 			}
 		}
@@ -306,7 +306,7 @@ func TestResizeWhileRunning(t *testing.T) {
 		}
 	}
 	st = c.wait(id)
-	if st.State != state.StepCompleted {
+	if st.State.Value() != state.StepCompleted {
 		t.Fatalf("step ended %s: %s", st.State, st.Error)
 	}
 	checkOutput(t, out, ref)
@@ -320,7 +320,7 @@ func TestResizeWhileRunning(t *testing.T) {
 		}
 	}
 	for _, w := range c.nodes().Workers {
-		if w.Id == "core-2" && w.State != state.WorkerDraining {
+		if w.Id == "core-2" && w.State.Value() != state.WorkerDraining {
 			t.Fatalf("core-2 is %s", w.State)
 		}
 	}
@@ -335,7 +335,7 @@ func TestParallelism(t *testing.T) {
 		workerEnv: []string{"GOMR_FAULTS=" + slowMaps + ";reduce-end=sleep:500ms"}})
 	out := filepath.Join(t.TempDir(), "out")
 	st := c.wait(c.submit(&pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 2, SplitSize: 128 << 10}))
-	if st.State != state.StepCompleted {
+	if st.State.Value() != state.StepCompleted {
 		t.Fatalf("step ended %s: %s", st.State, st.Error)
 	}
 	checkOutput(t, out, ref)
@@ -382,7 +382,7 @@ func TestHungAttemptsTimeOut(t *testing.T) {
 		envOf: map[string][]string{"task-1": {"GOMR_FAULTS=map-record=stall@0.01:10s"}}, primaryArgs: []string{"--task-timeout", "2s"}})
 	out := filepath.Join(t.TempDir(), "out")
 	st := c.wait(c.submit(&pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 2, SplitSize: 128 << 10, NoSpeculation: true}))
-	if st.State != state.StepCompleted {
+	if st.State.Value() != state.StepCompleted {
 		t.Fatalf("step ended %s: %s", st.State, st.Error)
 	}
 	checkOutput(t, out, ref)
@@ -390,7 +390,7 @@ func TestHungAttemptsTimeOut(t *testing.T) {
 	hung := 0
 	for _, task := range st.Tasks {
 		for _, a := range task.Attempts {
-			if a.State == state.AttemptFailed && strings.Contains(a.Error, "no progress for 2s") {
+			if a.State.Value() == state.AttemptFailed && strings.Contains(a.Error, "no progress for 2s") {
 				hung++
 			}
 		}
@@ -420,7 +420,7 @@ func TestWorkerKillCost(t *testing.T) {
 			t.Logf("killed %s; declared down %s later", victim.name, waitDown(t, c, victim.name).Sub(killed).Round(time.Millisecond))
 		}
 		st := c.wait(id)
-		if st.State != state.StepCompleted {
+		if st.State.Value() != state.StepCompleted {
 			t.Fatalf("step ended %s: %s", st.State, st.Error)
 		}
 		checkOutput(t, out, ref)
@@ -442,14 +442,14 @@ func TestLostMapOutputsWithEverySlotReducing(t *testing.T) {
 	c := startProcCluster(t, clusterOpts{primaries: 1, workers: []string{"core", "core"}, workerEnv: []string{"GOMR_FAULTS=shuffle-send=sleep:500ms"}})
 	out := filepath.Join(t.TempDir(), "out")
 	id := c.submit(&pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 4, SplitSize: 256 << 10})
-	st := c.waitUntil(id, "the reduce phase", func(st *testStep) bool { return st.Phase == state.PhaseReduce && runningAttempts(st) >= 2 })
+	st := c.waitUntil(id, "the reduce phase", func(st *testStep) bool { return st.Phase.Value() == state.PhaseReduce && runningAttempts(st) >= 2 })
 	victim := workerWithMapOutput(c, st)
 	if victim == nil {
 		t.Fatal("no worker holds a map output")
 	}
 	c.kill(victim)
 	st = c.wait(id)
-	if st.State != state.StepCompleted {
+	if st.State.Value() != state.StepCompleted {
 		t.Fatalf("step ended %s: %s", st.State, st.Error)
 	}
 	checkOutput(t, out, ref)

@@ -8,14 +8,17 @@
 //
 // Each entry is POINT=ACTION[@PROBABILITY][:DURATION]. ACTION is sleep
 // (wait DURATION), exit (end the process at once with status 17, as a
-// crash would) or stall (sleep DURATION; used with a probability). A point
-// may be given several entries; each fires on its own.
+// crash would), stall (sleep DURATION; used with a probability) or fail
+// (the operation at the point returns an error; with a DURATION, only for
+// that long after the point is first reached). A point may be given
+// several entries; each fires on its own.
 // Random choices come from GOMR_FAULT_SEED (a number), so a run can be
 // repeated; the seed in use is logged when faults are armed.
 //
 // The points are:
 //
-//	commit-midway   leader, after moving half of a step's files into place
+//	leader-barrier  leader, its Raft barrier on gaining leadership (fail)
+//	commit-midway   leader, after committing half of a step's tasks
 //	map-record      worker, before each record a map attempt maps
 //	reduce-key      worker, before each key a reduce attempt reduces
 //	reduce-end      worker, after a reduce attempt wrote its part file and
@@ -39,9 +42,12 @@ import (
 const ExitCode = 17
 
 type action struct {
-	kind string // sleep, exit, stall
+	kind string // sleep, exit, stall, fail
 	prob float64
 	dur  time.Duration
+	// until is when a fail action with a duration stops firing (set when
+	// its point is first reached).
+	until time.Time
 }
 
 type registry struct {
@@ -115,13 +121,13 @@ func arm(spec string, seed uint64) error {
 			a.dur = d
 		}
 		switch a.kind {
-		case "exit":
+		case "exit", "fail":
 		case "sleep", "stall":
 			if a.dur <= 0 {
 				return fmt.Errorf("fault %q: %s needs a duration", entry, a.kind)
 			}
 		default:
-			return fmt.Errorf("fault %q: unknown action %q (sleep, exit or stall)", entry, a.kind)
+			return fmt.Errorf("fault %q: unknown action %q (sleep, exit, stall or fail)", entry, a.kind)
 		}
 		name = strings.TrimSpace(name)
 		points[name] = append(points[name], a)
@@ -140,15 +146,7 @@ func Hit(point string) {
 	if !any.Load() {
 		return
 	}
-	reg.mu.Lock()
-	var fire []action
-	for _, a := range reg.points[point] {
-		if a.prob >= 1 || reg.rng.Float64() < a.prob {
-			fire = append(fire, a)
-		}
-	}
-	reg.mu.Unlock()
-	for _, a := range fire {
+	for _, a := range fired(point) {
 		switch a.kind {
 		case "exit":
 			slog.Warn("fault point: exiting", "point", point)
@@ -158,6 +156,43 @@ func Hit(point string) {
 			time.Sleep(a.dur)
 		}
 	}
+}
+
+// fired returns the actions of a point that fire at this hit.
+func fired(point string) []action {
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	var fire []action
+	for i := range reg.points[point] {
+		a := &reg.points[point][i]
+		if a.kind == "fail" && a.dur > 0 {
+			if a.until.IsZero() {
+				a.until = time.Now().Add(a.dur)
+			}
+			if time.Now().After(a.until) {
+				continue
+			}
+		}
+		if a.prob >= 1 || reg.rng.Float64() < a.prob {
+			fire = append(fire, *a)
+		}
+	}
+	return fire
+}
+
+// Err returns an error if a fail action armed at point fires, else nil.
+func Err(point string) error {
+	load()
+	if !any.Load() {
+		return nil
+	}
+	for _, a := range fired(point) {
+		if a.kind == "fail" {
+			slog.Warn("fault point: failing", "point", point)
+			return fmt.Errorf("fault point %s: injected failure", point)
+		}
+	}
+	return nil
 }
 
 // Armed reports whether any fault point is armed.

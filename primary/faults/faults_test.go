@@ -63,3 +63,21 @@ func draws(n int) int {
 	}
 	return fired
 }
+
+func TestFailForAWhile(t *testing.T) {
+	t.Cleanup(func() { Arm("", 0) })
+	if err := Arm("p=fail:50ms; q=fail", 1); err != nil {
+		t.Fatal(err)
+	}
+	if Err("p") == nil || Err("q") == nil {
+		t.Fatal("fail did not fail")
+	}
+	Hit("p") // a fail action does nothing at Hit
+	time.Sleep(60 * time.Millisecond)
+	if err := Err("p"); err != nil {
+		t.Fatalf("fail:50ms still failing after 60ms: %v", err)
+	}
+	if Err("q") == nil || Err("unarmed") != nil {
+		t.Fatal("fail without a duration stopped, or an unarmed point failed")
+	}
+}

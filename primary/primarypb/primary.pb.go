@@ -25,6 +25,380 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// StepState is a step's state (see primary/state for its life cycle).
+type StepState int32
+
+const (
+	StepState_STEP_STATE_UNSPECIFIED StepState = 0
+	StepState_STEP_PENDING           StepState = 1
+	StepState_STEP_RUNNING           StepState = 2
+	StepState_STEP_COMPLETED         StepState = 3
+	StepState_STEP_FAILED            StepState = 4
+	StepState_STEP_CANCELLED         StepState = 5
+)
+
+// Enum value maps for StepState.
+var (
+	StepState_name = map[int32]string{
+		0: "STEP_STATE_UNSPECIFIED",
+		1: "STEP_PENDING",
+		2: "STEP_RUNNING",
+		3: "STEP_COMPLETED",
+		4: "STEP_FAILED",
+		5: "STEP_CANCELLED",
+	}
+	StepState_value = map[string]int32{
+		"STEP_STATE_UNSPECIFIED": 0,
+		"STEP_PENDING":           1,
+		"STEP_RUNNING":           2,
+		"STEP_COMPLETED":         3,
+		"STEP_FAILED":            4,
+		"STEP_CANCELLED":         5,
+	}
+)
+
+func (x StepState) Enum() *StepState {
+	p := new(StepState)
+	*p = x
+	return p
+}
+
+func (x StepState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StepState) Descriptor() protoreflect.EnumDescriptor {
+	return file_primary_proto_enumTypes[0].Descriptor()
+}
+
+func (StepState) Type() protoreflect.EnumType {
+	return &file_primary_proto_enumTypes[0]
+}
+
+func (x StepState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StepState.Descriptor instead.
+func (StepState) EnumDescriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{0}
+}
+
+// StepPhase is the phase of a running step.
+type StepPhase int32
+
+const (
+	StepPhase_PHASE_NONE   StepPhase = 0
+	StepPhase_PHASE_MAP    StepPhase = 1
+	StepPhase_PHASE_REDUCE StepPhase = 2
+	StepPhase_PHASE_COMMIT StepPhase = 3
+)
+
+// Enum value maps for StepPhase.
+var (
+	StepPhase_name = map[int32]string{
+		0: "PHASE_NONE",
+		1: "PHASE_MAP",
+		2: "PHASE_REDUCE",
+		3: "PHASE_COMMIT",
+	}
+	StepPhase_value = map[string]int32{
+		"PHASE_NONE":   0,
+		"PHASE_MAP":    1,
+		"PHASE_REDUCE": 2,
+		"PHASE_COMMIT": 3,
+	}
+)
+
+func (x StepPhase) Enum() *StepPhase {
+	p := new(StepPhase)
+	*p = x
+	return p
+}
+
+func (x StepPhase) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StepPhase) Descriptor() protoreflect.EnumDescriptor {
+	return file_primary_proto_enumTypes[1].Descriptor()
+}
+
+func (StepPhase) Type() protoreflect.EnumType {
+	return &file_primary_proto_enumTypes[1]
+}
+
+func (x StepPhase) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StepPhase.Descriptor instead.
+func (StepPhase) EnumDescriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{1}
+}
+
+type TaskKind int32
+
+const (
+	TaskKind_TASK_KIND_UNSPECIFIED TaskKind = 0
+	TaskKind_MAP                   TaskKind = 1
+	TaskKind_REDUCE                TaskKind = 2
+)
+
+// Enum value maps for TaskKind.
+var (
+	TaskKind_name = map[int32]string{
+		0: "TASK_KIND_UNSPECIFIED",
+		1: "MAP",
+		2: "REDUCE",
+	}
+	TaskKind_value = map[string]int32{
+		"TASK_KIND_UNSPECIFIED": 0,
+		"MAP":                   1,
+		"REDUCE":                2,
+	}
+)
+
+func (x TaskKind) Enum() *TaskKind {
+	p := new(TaskKind)
+	*p = x
+	return p
+}
+
+func (x TaskKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TaskKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_primary_proto_enumTypes[2].Descriptor()
+}
+
+func (TaskKind) Type() protoreflect.EnumType {
+	return &file_primary_proto_enumTypes[2]
+}
+
+func (x TaskKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TaskKind.Descriptor instead.
+func (TaskKind) EnumDescriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{2}
+}
+
+type TaskState int32
+
+const (
+	TaskState_TASK_STATE_UNSPECIFIED TaskState = 0
+	TaskState_TASK_PENDING           TaskState = 1
+	TaskState_TASK_RUNNING           TaskState = 2
+	TaskState_TASK_SUCCEEDED         TaskState = 3
+	TaskState_TASK_FAILED            TaskState = 4
+)
+
+// Enum value maps for TaskState.
+var (
+	TaskState_name = map[int32]string{
+		0: "TASK_STATE_UNSPECIFIED",
+		1: "TASK_PENDING",
+		2: "TASK_RUNNING",
+		3: "TASK_SUCCEEDED",
+		4: "TASK_FAILED",
+	}
+	TaskState_value = map[string]int32{
+		"TASK_STATE_UNSPECIFIED": 0,
+		"TASK_PENDING":           1,
+		"TASK_RUNNING":           2,
+		"TASK_SUCCEEDED":         3,
+		"TASK_FAILED":            4,
+	}
+)
+
+func (x TaskState) Enum() *TaskState {
+	p := new(TaskState)
+	*p = x
+	return p
+}
+
+func (x TaskState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TaskState) Descriptor() protoreflect.EnumDescriptor {
+	return file_primary_proto_enumTypes[3].Descriptor()
+}
+
+func (TaskState) Type() protoreflect.EnumType {
+	return &file_primary_proto_enumTypes[3]
+}
+
+func (x TaskState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TaskState.Descriptor instead.
+func (TaskState) EnumDescriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{3}
+}
+
+type AttemptState int32
+
+const (
+	AttemptState_ATTEMPT_STATE_UNSPECIFIED AttemptState = 0
+	AttemptState_ATTEMPT_RUNNING           AttemptState = 1
+	AttemptState_ATTEMPT_SUCCEEDED         AttemptState = 2
+	AttemptState_ATTEMPT_FAILED            AttemptState = 3
+	AttemptState_ATTEMPT_KILLED            AttemptState = 4
+)
+
+// Enum value maps for AttemptState.
+var (
+	AttemptState_name = map[int32]string{
+		0: "ATTEMPT_STATE_UNSPECIFIED",
+		1: "ATTEMPT_RUNNING",
+		2: "ATTEMPT_SUCCEEDED",
+		3: "ATTEMPT_FAILED",
+		4: "ATTEMPT_KILLED",
+	}
+	AttemptState_value = map[string]int32{
+		"ATTEMPT_STATE_UNSPECIFIED": 0,
+		"ATTEMPT_RUNNING":           1,
+		"ATTEMPT_SUCCEEDED":         2,
+		"ATTEMPT_FAILED":            3,
+		"ATTEMPT_KILLED":            4,
+	}
+)
+
+func (x AttemptState) Enum() *AttemptState {
+	p := new(AttemptState)
+	*p = x
+	return p
+}
+
+func (x AttemptState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AttemptState) Descriptor() protoreflect.EnumDescriptor {
+	return file_primary_proto_enumTypes[4].Descriptor()
+}
+
+func (AttemptState) Type() protoreflect.EnumType {
+	return &file_primary_proto_enumTypes[4]
+}
+
+func (x AttemptState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AttemptState.Descriptor instead.
+func (AttemptState) EnumDescriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{4}
+}
+
+// WorkerRole says whether a worker stores HDFS blocks (core) or only
+// computes (task).
+type WorkerRole int32
+
+const (
+	WorkerRole_WORKER_ROLE_UNSPECIFIED WorkerRole = 0
+	WorkerRole_CORE                    WorkerRole = 1
+	WorkerRole_TASK                    WorkerRole = 2
+)
+
+// Enum value maps for WorkerRole.
+var (
+	WorkerRole_name = map[int32]string{
+		0: "WORKER_ROLE_UNSPECIFIED",
+		1: "CORE",
+		2: "TASK",
+	}
+	WorkerRole_value = map[string]int32{
+		"WORKER_ROLE_UNSPECIFIED": 0,
+		"CORE":                    1,
+		"TASK":                    2,
+	}
+)
+
+func (x WorkerRole) Enum() *WorkerRole {
+	p := new(WorkerRole)
+	*p = x
+	return p
+}
+
+func (x WorkerRole) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WorkerRole) Descriptor() protoreflect.EnumDescriptor {
+	return file_primary_proto_enumTypes[5].Descriptor()
+}
+
+func (WorkerRole) Type() protoreflect.EnumType {
+	return &file_primary_proto_enumTypes[5]
+}
+
+func (x WorkerRole) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WorkerRole.Descriptor instead.
+func (WorkerRole) EnumDescriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{5}
+}
+
+type WorkerState int32
+
+const (
+	WorkerState_WORKER_STATE_UNSPECIFIED WorkerState = 0
+	WorkerState_WORKER_ALIVE             WorkerState = 1
+	WorkerState_WORKER_DRAINING          WorkerState = 2
+	WorkerState_WORKER_DEAD              WorkerState = 3
+)
+
+// Enum value maps for WorkerState.
+var (
+	WorkerState_name = map[int32]string{
+		0: "WORKER_STATE_UNSPECIFIED",
+		1: "WORKER_ALIVE",
+		2: "WORKER_DRAINING",
+		3: "WORKER_DEAD",
+	}
+	WorkerState_value = map[string]int32{
+		"WORKER_STATE_UNSPECIFIED": 0,
+		"WORKER_ALIVE":             1,
+		"WORKER_DRAINING":          2,
+		"WORKER_DEAD":              3,
+	}
+)
+
+func (x WorkerState) Enum() *WorkerState {
+	p := new(WorkerState)
+	*p = x
+	return p
+}
+
+func (x WorkerState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WorkerState) Descriptor() protoreflect.EnumDescriptor {
+	return file_primary_proto_enumTypes[6].Descriptor()
+}
+
+func (WorkerState) Type() protoreflect.EnumType {
+	return &file_primary_proto_enumTypes[6]
+}
+
+func (x WorkerState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WorkerState.Descriptor instead.
+func (WorkerState) EnumDescriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{6}
+}
+
 type AddPrimaryRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Primary       *Primary               `protobuf:"bytes,1,opt,name=primary,proto3" json:"primary,omitempty"`
@@ -496,10 +870,9 @@ type Step struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Spec  *StepSpec              `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
-	// state is PENDING, RUNNING, COMPLETED, FAILED or CANCELLED.
-	State string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
-	// phase is MAP, REDUCE or COMMIT while RUNNING.
-	Phase             string           `protobuf:"bytes,4,opt,name=phase,proto3" json:"phase,omitempty"`
+	State StepState              `protobuf:"varint,3,opt,name=state,proto3,enum=gomr.primary.StepState" json:"state,omitempty"`
+	// phase is set while the step runs.
+	Phase             StepPhase        `protobuf:"varint,4,opt,name=phase,proto3,enum=gomr.primary.StepPhase" json:"phase,omitempty"`
 	SubmittedUnixNano int64            `protobuf:"varint,5,opt,name=submitted_unix_nano,json=submittedUnixNano,proto3" json:"submitted_unix_nano,omitempty"`
 	StartedUnixNano   int64            `protobuf:"varint,6,opt,name=started_unix_nano,json=startedUnixNano,proto3" json:"started_unix_nano,omitempty"`
 	EndedUnixNano     int64            `protobuf:"varint,7,opt,name=ended_unix_nano,json=endedUnixNano,proto3" json:"ended_unix_nano,omitempty"`
@@ -566,18 +939,18 @@ func (x *Step) GetSpec() *StepSpec {
 	return nil
 }
 
-func (x *Step) GetState() string {
+func (x *Step) GetState() StepState {
 	if x != nil {
 		return x.State
 	}
-	return ""
+	return StepState_STEP_STATE_UNSPECIFIED
 }
 
-func (x *Step) GetPhase() string {
+func (x *Step) GetPhase() StepPhase {
 	if x != nil {
 		return x.Phase
 	}
-	return ""
+	return StepPhase_PHASE_NONE
 }
 
 func (x *Step) GetSubmittedUnixNano() int64 {
@@ -680,9 +1053,9 @@ func (x *Step) GetCleanedUp() bool {
 
 type Task struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Kind          TaskKind               `protobuf:"varint,1,opt,name=kind,proto3,enum=gomr.primary.TaskKind" json:"kind,omitempty"`
 	Index         int32                  `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
-	State         string                 `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	State         TaskState              `protobuf:"varint,3,opt,name=state,proto3,enum=gomr.primary.TaskState" json:"state,omitempty"`
 	Split         *Split                 `protobuf:"bytes,4,opt,name=split,proto3" json:"split,omitempty"`
 	Attempts      []*Attempt             `protobuf:"bytes,5,rep,name=attempts,proto3" json:"attempts,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -719,11 +1092,11 @@ func (*Task) Descriptor() ([]byte, []int) {
 	return file_primary_proto_rawDescGZIP(), []int{10}
 }
 
-func (x *Task) GetKind() string {
+func (x *Task) GetKind() TaskKind {
 	if x != nil {
 		return x.Kind
 	}
-	return ""
+	return TaskKind_TASK_KIND_UNSPECIFIED
 }
 
 func (x *Task) GetIndex() int32 {
@@ -733,11 +1106,11 @@ func (x *Task) GetIndex() int32 {
 	return 0
 }
 
-func (x *Task) GetState() string {
+func (x *Task) GetState() TaskState {
 	if x != nil {
 		return x.State
 	}
-	return ""
+	return TaskState_TASK_STATE_UNSPECIFIED
 }
 
 func (x *Task) GetSplit() *Split {
@@ -758,7 +1131,7 @@ type Attempt struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Id              string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Worker          string                 `protobuf:"bytes,2,opt,name=worker,proto3" json:"worker,omitempty"`
-	State           string                 `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	State           AttemptState           `protobuf:"varint,3,opt,name=state,proto3,enum=gomr.primary.AttemptState" json:"state,omitempty"`
 	StartedUnixNano int64                  `protobuf:"varint,4,opt,name=started_unix_nano,json=startedUnixNano,proto3" json:"started_unix_nano,omitempty"`
 	EndedUnixNano   int64                  `protobuf:"varint,5,opt,name=ended_unix_nano,json=endedUnixNano,proto3" json:"ended_unix_nano,omitempty"`
 	Error           string                 `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
@@ -812,11 +1185,11 @@ func (x *Attempt) GetWorker() string {
 	return ""
 }
 
-func (x *Attempt) GetState() string {
+func (x *Attempt) GetState() AttemptState {
 	if x != nil {
 		return x.State
 	}
-	return ""
+	return AttemptState_ATTEMPT_STATE_UNSPECIFIED
 }
 
 func (x *Attempt) GetStartedUnixNano() int64 {
@@ -863,7 +1236,7 @@ type ListStepsRequest struct {
 	// next_page_token left it.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// states, if given, keeps only steps in these states.
-	States        []string `protobuf:"bytes,3,rep,name=states,proto3" json:"states,omitempty"`
+	States        []StepState `protobuf:"varint,3,rep,packed,name=states,proto3,enum=gomr.primary.StepState" json:"states,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -912,7 +1285,7 @@ func (x *ListStepsRequest) GetPageToken() string {
 	return ""
 }
 
-func (x *ListStepsRequest) GetStates() []string {
+func (x *ListStepsRequest) GetStates() []StepState {
 	if x != nil {
 		return x.States
 	}
@@ -1219,7 +1592,7 @@ func (x *CancelStepRequest) GetStepId() string {
 
 type CancelStepResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	State         string                 `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	State         StepState              `protobuf:"varint,1,opt,name=state,proto3,enum=gomr.primary.StepState" json:"state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1254,11 +1627,11 @@ func (*CancelStepResponse) Descriptor() ([]byte, []int) {
 	return file_primary_proto_rawDescGZIP(), []int{19}
 }
 
-func (x *CancelStepResponse) GetState() string {
+func (x *CancelStepResponse) GetState() StepState {
 	if x != nil {
 		return x.State
 	}
-	return ""
+	return StepState_STEP_STATE_UNSPECIFIED
 }
 
 type ListNodesRequest struct {
@@ -1509,10 +1882,10 @@ func (x *Primary) GetLeader() string {
 type Node struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	Id                 string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Role               string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	Role               WorkerRole             `protobuf:"varint,2,opt,name=role,proto3,enum=gomr.primary.WorkerRole" json:"role,omitempty"`
 	Address            string                 `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"`
 	Slots              int32                  `protobuf:"varint,4,opt,name=slots,proto3" json:"slots,omitempty"`
-	State              string                 `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	State              WorkerState            `protobuf:"varint,5,opt,name=state,proto3,enum=gomr.primary.WorkerState" json:"state,omitempty"`
 	Incarnation        int64                  `protobuf:"varint,6,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
 	Running            int32                  `protobuf:"varint,7,opt,name=running,proto3" json:"running,omitempty"`
 	RegisteredUnixNano int64                  `protobuf:"varint,8,opt,name=registered_unix_nano,json=registeredUnixNano,proto3" json:"registered_unix_nano,omitempty"`
@@ -1557,11 +1930,11 @@ func (x *Node) GetId() string {
 	return ""
 }
 
-func (x *Node) GetRole() string {
+func (x *Node) GetRole() WorkerRole {
 	if x != nil {
 		return x.Role
 	}
-	return ""
+	return WorkerRole_WORKER_ROLE_UNSPECIFIED
 }
 
 func (x *Node) GetAddress() string {
@@ -1578,11 +1951,11 @@ func (x *Node) GetSlots() int32 {
 	return 0
 }
 
-func (x *Node) GetState() string {
+func (x *Node) GetState() WorkerState {
 	if x != nil {
 		return x.State
 	}
-	return ""
+	return WorkerState_WORKER_STATE_UNSPECIFIED
 }
 
 func (x *Node) GetIncarnation() int64 {
@@ -1759,7 +2132,7 @@ type WorkerInfo struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Incarnation   int64                  `protobuf:"varint,2,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
-	Role          string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	Role          WorkerRole             `protobuf:"varint,3,opt,name=role,proto3,enum=gomr.primary.WorkerRole" json:"role,omitempty"`
 	Address       string                 `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
 	Slots         int32                  `protobuf:"varint,5,opt,name=slots,proto3" json:"slots,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1810,11 +2183,11 @@ func (x *WorkerInfo) GetIncarnation() int64 {
 	return 0
 }
 
-func (x *WorkerInfo) GetRole() string {
+func (x *WorkerInfo) GetRole() WorkerRole {
 	if x != nil {
 		return x.Role
 	}
-	return ""
+	return WorkerRole_WORKER_ROLE_UNSPECIFIED
 }
 
 func (x *WorkerInfo) GetAddress() string {
@@ -2359,22 +2732,17 @@ func (x *MapOutput) GetAddress() string {
 
 // Assignment is one attempt a worker must run.
 type Assignment struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	AttemptId string                 `protobuf:"bytes,1,opt,name=attempt_id,json=attemptId,proto3" json:"attempt_id,omitempty"`
-	StepId    string                 `protobuf:"bytes,2,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
-	// kind is MAP or REDUCE.
-	Kind            string            `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
-	TaskIndex       int32             `protobuf:"varint,4,opt,name=task_index,json=taskIndex,proto3" json:"task_index,omitempty"`
-	Job             string            `protobuf:"bytes,5,opt,name=job,proto3" json:"job,omitempty"`
-	Options         map[string]string `protobuf:"bytes,6,rep,name=options,proto3" json:"options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Reducers        int32             `protobuf:"varint,7,opt,name=reducers,proto3" json:"reducers,omitempty"`
-	Output          string            `protobuf:"bytes,8,opt,name=output,proto3" json:"output,omitempty"`
-	SortBufferBytes int64             `protobuf:"varint,9,opt,name=sort_buffer_bytes,json=sortBufferBytes,proto3" json:"sort_buffer_bytes,omitempty"`
-	MaxLineBytes    int64             `protobuf:"varint,10,opt,name=max_line_bytes,json=maxLineBytes,proto3" json:"max_line_bytes,omitempty"`
-	Split           *Split            `protobuf:"bytes,11,opt,name=split,proto3" json:"split,omitempty"`
-	MapOutputs      []*MapOutput      `protobuf:"bytes,12,rep,name=map_outputs,json=mapOutputs,proto3" json:"map_outputs,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	AttemptId  string                 `protobuf:"bytes,1,opt,name=attempt_id,json=attemptId,proto3" json:"attempt_id,omitempty"`
+	StepId     string                 `protobuf:"bytes,2,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	Kind       TaskKind               `protobuf:"varint,3,opt,name=kind,proto3,enum=gomr.primary.TaskKind" json:"kind,omitempty"`
+	TaskIndex  int32                  `protobuf:"varint,4,opt,name=task_index,json=taskIndex,proto3" json:"task_index,omitempty"`
+	Split      *Split                 `protobuf:"bytes,11,opt,name=split,proto3" json:"split,omitempty"`
+	MapOutputs []*MapOutput           `protobuf:"bytes,12,rep,name=map_outputs,json=mapOutputs,proto3" json:"map_outputs,omitempty"`
+	// spec is the whole step as submitted (after defaults were filled in).
+	Spec          *StepSpec `protobuf:"bytes,13,opt,name=spec,proto3" json:"spec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Assignment) Reset() {
@@ -2421,58 +2789,16 @@ func (x *Assignment) GetStepId() string {
 	return ""
 }
 
-func (x *Assignment) GetKind() string {
+func (x *Assignment) GetKind() TaskKind {
 	if x != nil {
 		return x.Kind
 	}
-	return ""
+	return TaskKind_TASK_KIND_UNSPECIFIED
 }
 
 func (x *Assignment) GetTaskIndex() int32 {
 	if x != nil {
 		return x.TaskIndex
-	}
-	return 0
-}
-
-func (x *Assignment) GetJob() string {
-	if x != nil {
-		return x.Job
-	}
-	return ""
-}
-
-func (x *Assignment) GetOptions() map[string]string {
-	if x != nil {
-		return x.Options
-	}
-	return nil
-}
-
-func (x *Assignment) GetReducers() int32 {
-	if x != nil {
-		return x.Reducers
-	}
-	return 0
-}
-
-func (x *Assignment) GetOutput() string {
-	if x != nil {
-		return x.Output
-	}
-	return ""
-}
-
-func (x *Assignment) GetSortBufferBytes() int64 {
-	if x != nil {
-		return x.SortBufferBytes
-	}
-	return 0
-}
-
-func (x *Assignment) GetMaxLineBytes() int64 {
-	if x != nil {
-		return x.MaxLineBytes
 	}
 	return 0
 }
@@ -2491,6 +2817,13 @@ func (x *Assignment) GetMapOutputs() []*MapOutput {
 	return nil
 }
 
+func (x *Assignment) GetSpec() *StepSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
 type ReportAttemptRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	WorkerId    string                 `protobuf:"bytes,1,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
@@ -2502,8 +2835,10 @@ type ReportAttemptRequest struct {
 	// fails at once.
 	Fatal    bool             `protobuf:"varint,6,opt,name=fatal,proto3" json:"fatal,omitempty"`
 	Counters map[string]int64 `protobuf:"bytes,7,rep,name=counters,proto3" json:"counters,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	// files are the attempt's output files, relative to its attempt folder.
-	Files         []string `protobuf:"bytes,8,rep,name=files,proto3" json:"files,omitempty"`
+	// commit_record is what the step's output committer needs to make the
+	// attempt's output visible or to discard it (for a local folder, the
+	// files it wrote; for S3, its multipart uploads).
+	CommitRecord  []byte `protobuf:"bytes,9,opt,name=commit_record,json=commitRecord,proto3" json:"commit_record,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2587,9 +2922,9 @@ func (x *ReportAttemptRequest) GetCounters() map[string]int64 {
 	return nil
 }
 
-func (x *ReportAttemptRequest) GetFiles() []string {
+func (x *ReportAttemptRequest) GetCommitRecord() []byte {
 	if x != nil {
-		return x.Files
+		return x.CommitRecord
 	}
 	return nil
 }
@@ -2840,7 +3175,7 @@ type MapOutputsResponse struct {
 	// one now (a map task being re-run has none).
 	MapOutputs []*MapOutput `protobuf:"bytes,1,rep,name=map_outputs,json=mapOutputs,proto3" json:"map_outputs,omitempty"`
 	// step_state is the step's state: a reducer of an ended step stops.
-	StepState     string `protobuf:"bytes,2,opt,name=step_state,json=stepState,proto3" json:"step_state,omitempty"`
+	StepState     StepState `protobuf:"varint,2,opt,name=step_state,json=stepState,proto3,enum=gomr.primary.StepState" json:"step_state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2882,11 +3217,11 @@ func (x *MapOutputsResponse) GetMapOutputs() []*MapOutput {
 	return nil
 }
 
-func (x *MapOutputsResponse) GetStepState() string {
+func (x *MapOutputsResponse) GetStepState() StepState {
 	if x != nil {
 		return x.StepState
 	}
-	return ""
+	return StepState_STEP_STATE_UNSPECIFIED
 }
 
 type ReportFetchFailureRequest struct {
@@ -3029,12 +3364,12 @@ const file_primary_proto_rawDesc = "" +
 	"\x04spec\x18\x01 \x01(\v2\x16.gomr.primary.StepSpecR\x04spec\"I\n" +
 	"\x12SubmitStepResponse\x12\x17\n" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x1a\n" +
-	"\bwarnings\x18\x02 \x03(\tR\bwarnings\"\xba\x05\n" +
+	"\bwarnings\x18\x02 \x03(\tR\bwarnings\"\xec\x05\n" +
 	"\x04Step\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
-	"\x04spec\x18\x02 \x01(\v2\x16.gomr.primary.StepSpecR\x04spec\x12\x14\n" +
-	"\x05state\x18\x03 \x01(\tR\x05state\x12\x14\n" +
-	"\x05phase\x18\x04 \x01(\tR\x05phase\x12.\n" +
+	"\x04spec\x18\x02 \x01(\v2\x16.gomr.primary.StepSpecR\x04spec\x12-\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x17.gomr.primary.StepStateR\x05state\x12-\n" +
+	"\x05phase\x18\x04 \x01(\x0e2\x17.gomr.primary.StepPhaseR\x05phase\x12.\n" +
 	"\x13submitted_unix_nano\x18\x05 \x01(\x03R\x11submittedUnixNano\x12*\n" +
 	"\x11started_unix_nano\x18\x06 \x01(\x03R\x0fstartedUnixNano\x12&\n" +
 	"\x0fended_unix_nano\x18\a \x01(\x03R\rendedUnixNano\x12\x14\n" +
@@ -3056,27 +3391,27 @@ const file_primary_proto_rawDesc = "" +
 	"cleaned_up\x18\x13 \x01(\bR\tcleanedUp\x1a;\n" +
 	"\rCountersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01J\x04\b\x10\x10\x11\"\xa4\x01\n" +
-	"\x04Task\x12\x12\n" +
-	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
-	"\x05index\x18\x02 \x01(\x05R\x05index\x12\x14\n" +
-	"\x05state\x18\x03 \x01(\tR\x05state\x12)\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01J\x04\b\x10\x10\x11\"\xd5\x01\n" +
+	"\x04Task\x12*\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x16.gomr.primary.TaskKindR\x04kind\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\x05R\x05index\x12-\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x17.gomr.primary.TaskStateR\x05state\x12)\n" +
 	"\x05split\x18\x04 \x01(\v2\x13.gomr.primary.SplitR\x05split\x121\n" +
-	"\battempts\x18\x05 \x03(\v2\x15.gomr.primary.AttemptR\battempts\"\xef\x01\n" +
+	"\battempts\x18\x05 \x03(\v2\x15.gomr.primary.AttemptR\battempts\"\x8b\x02\n" +
 	"\aAttempt\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06worker\x18\x02 \x01(\tR\x06worker\x12\x14\n" +
-	"\x05state\x18\x03 \x01(\tR\x05state\x12*\n" +
+	"\x06worker\x18\x02 \x01(\tR\x06worker\x120\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x1a.gomr.primary.AttemptStateR\x05state\x12*\n" +
 	"\x11started_unix_nano\x18\x04 \x01(\x03R\x0fstartedUnixNano\x12&\n" +
 	"\x0fended_unix_nano\x18\x05 \x01(\x03R\rendedUnixNano\x12\x14\n" +
 	"\x05error\x18\x06 \x01(\tR\x05error\x12\x1a\n" +
 	"\bprogress\x18\a \x01(\x01R\bprogress\x12 \n" +
-	"\vspeculative\x18\b \x01(\bR\vspeculative\"f\n" +
+	"\vspeculative\x18\b \x01(\bR\vspeculative\"\x7f\n" +
 	"\x10ListStepsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
-	"\x06states\x18\x03 \x03(\tR\x06states\"e\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12/\n" +
+	"\x06states\x18\x03 \x03(\x0e2\x17.gomr.primary.StepStateR\x06states\"e\n" +
 	"\x11ListStepsResponse\x12(\n" +
 	"\x05steps\x18\x01 \x03(\v2\x12.gomr.primary.StepR\x05steps\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"4\n" +
@@ -3093,9 +3428,9 @@ const file_primary_proto_rawDesc = "" +
 	"\x14DescribeStepResponse\x12&\n" +
 	"\x04step\x18\x01 \x01(\v2\x12.gomr.primary.StepR\x04step\",\n" +
 	"\x11CancelStepRequest\x12\x17\n" +
-	"\astep_id\x18\x01 \x01(\tR\x06stepId\"*\n" +
-	"\x12CancelStepResponse\x12\x14\n" +
-	"\x05state\x18\x01 \x01(\tR\x05state\"\x12\n" +
+	"\astep_id\x18\x01 \x01(\tR\x06stepId\"C\n" +
+	"\x12CancelStepResponse\x12-\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x17.gomr.primary.StepStateR\x05state\"\x12\n" +
 	"\x10ListNodesRequest\"'\n" +
 	"\rStatusRequest\x12\x16\n" +
 	"\x06digest\x18\x01 \x01(\bR\x06digest\"\xdd\x03\n" +
@@ -3116,13 +3451,13 @@ const file_primary_proto_rawDesc = "" +
 	"\x0ffirst_log_index\x18\f \x01(\x04R\rfirstLogIndex\x12$\n" +
 	"\x0elast_log_index\x18\r \x01(\x04R\flastLogIndex\x12!\n" +
 	"\fstate_digest\x18\x0e \x01(\tR\vstateDigest\x12\x16\n" +
-	"\x06leader\x18\x0f \x01(\tR\x06leader\"\xde\x01\n" +
+	"\x06leader\x18\x0f \x01(\tR\x06leader\"\x93\x02\n" +
 	"\x04Node\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04role\x18\x02 \x01(\tR\x04role\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x18.gomr.primary.WorkerRoleR\x04role\x12\x18\n" +
 	"\aaddress\x18\x03 \x01(\tR\aaddress\x12\x14\n" +
-	"\x05slots\x18\x04 \x01(\x05R\x05slots\x12\x14\n" +
-	"\x05state\x18\x05 \x01(\tR\x05state\x12 \n" +
+	"\x05slots\x18\x04 \x01(\x05R\x05slots\x12/\n" +
+	"\x05state\x18\x05 \x01(\x0e2\x19.gomr.primary.WorkerStateR\x05state\x12 \n" +
 	"\vincarnation\x18\x06 \x01(\x03R\vincarnation\x12\x18\n" +
 	"\arunning\x18\a \x01(\x05R\arunning\x120\n" +
 	"\x14registered_unix_nano\x18\b \x01(\x03R\x12registeredUnixNano\"\x8e\x01\n" +
@@ -3133,12 +3468,12 @@ const file_primary_proto_rawDesc = "" +
 	"\vJoinRequest\"f\n" +
 	"\fJoinResponse\x12)\n" +
 	"\x10gossip_addresses\x18\x01 \x03(\tR\x0fgossipAddresses\x12+\n" +
-	"\x11primary_addresses\x18\x02 \x03(\tR\x10primaryAddresses\"\x82\x01\n" +
+	"\x11primary_addresses\x18\x02 \x03(\tR\x10primaryAddresses\"\x9c\x01\n" +
 	"\n" +
 	"WorkerInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
-	"\vincarnation\x18\x02 \x01(\x03R\vincarnation\x12\x12\n" +
-	"\x04role\x18\x03 \x01(\tR\x04role\x12\x18\n" +
+	"\vincarnation\x18\x02 \x01(\x03R\vincarnation\x12,\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x18.gomr.primary.WorkerRoleR\x04role\x12\x18\n" +
 	"\aaddress\x18\x04 \x01(\tR\aaddress\x12\x14\n" +
 	"\x05slots\x18\x05 \x01(\x05R\x05slots\"C\n" +
 	"\x0fRegisterRequest\x120\n" +
@@ -3178,28 +3513,19 @@ const file_primary_proto_rawDesc = "" +
 	"\tmap_index\x18\x01 \x01(\x05R\bmapIndex\x12\x1d\n" +
 	"\n" +
 	"attempt_id\x18\x02 \x01(\tR\tattemptId\x12\x18\n" +
-	"\aaddress\x18\x03 \x01(\tR\aaddress\"\xf1\x03\n" +
+	"\aaddress\x18\x03 \x01(\tR\aaddress\"\xa6\x02\n" +
 	"\n" +
 	"Assignment\x12\x1d\n" +
 	"\n" +
 	"attempt_id\x18\x01 \x01(\tR\tattemptId\x12\x17\n" +
-	"\astep_id\x18\x02 \x01(\tR\x06stepId\x12\x12\n" +
-	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x1d\n" +
+	"\astep_id\x18\x02 \x01(\tR\x06stepId\x12*\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x16.gomr.primary.TaskKindR\x04kind\x12\x1d\n" +
 	"\n" +
-	"task_index\x18\x04 \x01(\x05R\ttaskIndex\x12\x10\n" +
-	"\x03job\x18\x05 \x01(\tR\x03job\x12?\n" +
-	"\aoptions\x18\x06 \x03(\v2%.gomr.primary.Assignment.OptionsEntryR\aoptions\x12\x1a\n" +
-	"\breducers\x18\a \x01(\x05R\breducers\x12\x16\n" +
-	"\x06output\x18\b \x01(\tR\x06output\x12*\n" +
-	"\x11sort_buffer_bytes\x18\t \x01(\x03R\x0fsortBufferBytes\x12$\n" +
-	"\x0emax_line_bytes\x18\n" +
-	" \x01(\x03R\fmaxLineBytes\x12)\n" +
+	"task_index\x18\x04 \x01(\x05R\ttaskIndex\x12)\n" +
 	"\x05split\x18\v \x01(\v2\x13.gomr.primary.SplitR\x05split\x128\n" +
 	"\vmap_outputs\x18\f \x03(\v2\x17.gomr.primary.MapOutputR\n" +
-	"mapOutputs\x1a:\n" +
-	"\fOptionsEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdb\x02\n" +
+	"mapOutputs\x12*\n" +
+	"\x04spec\x18\r \x01(\v2\x16.gomr.primary.StepSpecR\x04specJ\x04\b\x05\x10\v\"\xf0\x02\n" +
 	"\x14ReportAttemptRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12 \n" +
 	"\vincarnation\x18\x02 \x01(\x03R\vincarnation\x12\x1d\n" +
@@ -3208,11 +3534,11 @@ const file_primary_proto_rawDesc = "" +
 	"\asuccess\x18\x04 \x01(\bR\asuccess\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12\x14\n" +
 	"\x05fatal\x18\x06 \x01(\bR\x05fatal\x12L\n" +
-	"\bcounters\x18\a \x03(\v20.gomr.primary.ReportAttemptRequest.CountersEntryR\bcounters\x12\x14\n" +
-	"\x05files\x18\b \x03(\tR\x05files\x1a;\n" +
+	"\bcounters\x18\a \x03(\v20.gomr.primary.ReportAttemptRequest.CountersEntryR\bcounters\x12#\n" +
+	"\rcommit_record\x18\t \x01(\fR\fcommitRecord\x1a;\n" +
 	"\rCountersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x17\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01J\x04\b\b\x10\t\"\x17\n" +
 	"\x15ReportAttemptResponse\"3\n" +
 	"\x12KillAttemptRequest\x12\x1d\n" +
 	"\n" +
@@ -3222,18 +3548,58 @@ const file_primary_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x15\n" +
 	"\x13DrainWorkerResponse\",\n" +
 	"\x11MapOutputsRequest\x12\x17\n" +
-	"\astep_id\x18\x01 \x01(\tR\x06stepId\"m\n" +
+	"\astep_id\x18\x01 \x01(\tR\x06stepId\"\x86\x01\n" +
 	"\x12MapOutputsResponse\x128\n" +
 	"\vmap_outputs\x18\x01 \x03(\v2\x17.gomr.primary.MapOutputR\n" +
-	"mapOutputs\x12\x1d\n" +
+	"mapOutputs\x126\n" +
 	"\n" +
-	"step_state\x18\x02 \x01(\tR\tstepState\"\x96\x01\n" +
+	"step_state\x18\x02 \x01(\x0e2\x17.gomr.primary.StepStateR\tstepState\"\x96\x01\n" +
 	"\x19ReportFetchFailureRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12 \n" +
 	"\vincarnation\x18\x02 \x01(\x03R\vincarnation\x12$\n" +
 	"\x0emap_attempt_id\x18\x03 \x01(\tR\fmapAttemptId\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\"\x1c\n" +
-	"\x1aReportFetchFailureResponse2\xed\x05\n" +
+	"\x1aReportFetchFailureResponse*\x84\x01\n" +
+	"\tStepState\x12\x1a\n" +
+	"\x16STEP_STATE_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fSTEP_PENDING\x10\x01\x12\x10\n" +
+	"\fSTEP_RUNNING\x10\x02\x12\x12\n" +
+	"\x0eSTEP_COMPLETED\x10\x03\x12\x0f\n" +
+	"\vSTEP_FAILED\x10\x04\x12\x12\n" +
+	"\x0eSTEP_CANCELLED\x10\x05*N\n" +
+	"\tStepPhase\x12\x0e\n" +
+	"\n" +
+	"PHASE_NONE\x10\x00\x12\r\n" +
+	"\tPHASE_MAP\x10\x01\x12\x10\n" +
+	"\fPHASE_REDUCE\x10\x02\x12\x10\n" +
+	"\fPHASE_COMMIT\x10\x03*:\n" +
+	"\bTaskKind\x12\x19\n" +
+	"\x15TASK_KIND_UNSPECIFIED\x10\x00\x12\a\n" +
+	"\x03MAP\x10\x01\x12\n" +
+	"\n" +
+	"\x06REDUCE\x10\x02*p\n" +
+	"\tTaskState\x12\x1a\n" +
+	"\x16TASK_STATE_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fTASK_PENDING\x10\x01\x12\x10\n" +
+	"\fTASK_RUNNING\x10\x02\x12\x12\n" +
+	"\x0eTASK_SUCCEEDED\x10\x03\x12\x0f\n" +
+	"\vTASK_FAILED\x10\x04*\x81\x01\n" +
+	"\fAttemptState\x12\x1d\n" +
+	"\x19ATTEMPT_STATE_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fATTEMPT_RUNNING\x10\x01\x12\x15\n" +
+	"\x11ATTEMPT_SUCCEEDED\x10\x02\x12\x12\n" +
+	"\x0eATTEMPT_FAILED\x10\x03\x12\x12\n" +
+	"\x0eATTEMPT_KILLED\x10\x04*=\n" +
+	"\n" +
+	"WorkerRole\x12\x1b\n" +
+	"\x17WORKER_ROLE_UNSPECIFIED\x10\x00\x12\b\n" +
+	"\x04CORE\x10\x01\x12\b\n" +
+	"\x04TASK\x10\x02*c\n" +
+	"\vWorkerState\x12\x1c\n" +
+	"\x18WORKER_STATE_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fWORKER_ALIVE\x10\x01\x12\x13\n" +
+	"\x0fWORKER_DRAINING\x10\x02\x12\x0f\n" +
+	"\vWORKER_DEAD\x10\x032\xed\x05\n" +
 	"\x06Client\x12O\n" +
 	"\n" +
 	"SubmitStep\x12\x1f.gomr.primary.SubmitStepRequest\x1a .gomr.primary.SubmitStepResponse\x12L\n" +
@@ -3273,126 +3639,145 @@ func file_primary_proto_rawDescGZIP() []byte {
 	return file_primary_proto_rawDescData
 }
 
-var file_primary_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
+var file_primary_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_primary_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_primary_proto_goTypes = []any{
-	(*AddPrimaryRequest)(nil),          // 0: gomr.primary.AddPrimaryRequest
-	(*AddPrimaryResponse)(nil),         // 1: gomr.primary.AddPrimaryResponse
-	(*RemovePrimaryRequest)(nil),       // 2: gomr.primary.RemovePrimaryRequest
-	(*RemovePrimaryResponse)(nil),      // 3: gomr.primary.RemovePrimaryResponse
-	(*RegisterPrimaryRequest)(nil),     // 4: gomr.primary.RegisterPrimaryRequest
-	(*RegisterPrimaryResponse)(nil),    // 5: gomr.primary.RegisterPrimaryResponse
-	(*StepSpec)(nil),                   // 6: gomr.primary.StepSpec
-	(*SubmitStepRequest)(nil),          // 7: gomr.primary.SubmitStepRequest
-	(*SubmitStepResponse)(nil),         // 8: gomr.primary.SubmitStepResponse
-	(*Step)(nil),                       // 9: gomr.primary.Step
-	(*Task)(nil),                       // 10: gomr.primary.Task
-	(*Attempt)(nil),                    // 11: gomr.primary.Attempt
-	(*ListStepsRequest)(nil),           // 12: gomr.primary.ListStepsRequest
-	(*ListStepsResponse)(nil),          // 13: gomr.primary.ListStepsResponse
-	(*DescribeStepRequest)(nil),        // 14: gomr.primary.DescribeStepRequest
-	(*ListTasksRequest)(nil),           // 15: gomr.primary.ListTasksRequest
-	(*ListTasksResponse)(nil),          // 16: gomr.primary.ListTasksResponse
-	(*DescribeStepResponse)(nil),       // 17: gomr.primary.DescribeStepResponse
-	(*CancelStepRequest)(nil),          // 18: gomr.primary.CancelStepRequest
-	(*CancelStepResponse)(nil),         // 19: gomr.primary.CancelStepResponse
-	(*ListNodesRequest)(nil),           // 20: gomr.primary.ListNodesRequest
-	(*StatusRequest)(nil),              // 21: gomr.primary.StatusRequest
-	(*Primary)(nil),                    // 22: gomr.primary.Primary
-	(*Node)(nil),                       // 23: gomr.primary.Node
-	(*ListNodesResponse)(nil),          // 24: gomr.primary.ListNodesResponse
-	(*JoinRequest)(nil),                // 25: gomr.primary.JoinRequest
-	(*JoinResponse)(nil),               // 26: gomr.primary.JoinResponse
-	(*WorkerInfo)(nil),                 // 27: gomr.primary.WorkerInfo
-	(*RegisterRequest)(nil),            // 28: gomr.primary.RegisterRequest
-	(*RegisterResponse)(nil),           // 29: gomr.primary.RegisterResponse
-	(*AttemptStatus)(nil),              // 30: gomr.primary.AttemptStatus
-	(*HeartbeatRequest)(nil),           // 31: gomr.primary.HeartbeatRequest
-	(*HeartbeatResponse)(nil),          // 32: gomr.primary.HeartbeatResponse
-	(*PollTasksRequest)(nil),           // 33: gomr.primary.PollTasksRequest
-	(*PollTasksResponse)(nil),          // 34: gomr.primary.PollTasksResponse
-	(*Split)(nil),                      // 35: gomr.primary.Split
-	(*MapOutput)(nil),                  // 36: gomr.primary.MapOutput
-	(*Assignment)(nil),                 // 37: gomr.primary.Assignment
-	(*ReportAttemptRequest)(nil),       // 38: gomr.primary.ReportAttemptRequest
-	(*ReportAttemptResponse)(nil),      // 39: gomr.primary.ReportAttemptResponse
-	(*KillAttemptRequest)(nil),         // 40: gomr.primary.KillAttemptRequest
-	(*KillAttemptResponse)(nil),        // 41: gomr.primary.KillAttemptResponse
-	(*DrainWorkerRequest)(nil),         // 42: gomr.primary.DrainWorkerRequest
-	(*DrainWorkerResponse)(nil),        // 43: gomr.primary.DrainWorkerResponse
-	(*MapOutputsRequest)(nil),          // 44: gomr.primary.MapOutputsRequest
-	(*MapOutputsResponse)(nil),         // 45: gomr.primary.MapOutputsResponse
-	(*ReportFetchFailureRequest)(nil),  // 46: gomr.primary.ReportFetchFailureRequest
-	(*ReportFetchFailureResponse)(nil), // 47: gomr.primary.ReportFetchFailureResponse
-	nil,                                // 48: gomr.primary.StepSpec.OptionsEntry
-	nil,                                // 49: gomr.primary.Step.CountersEntry
-	nil,                                // 50: gomr.primary.Assignment.OptionsEntry
-	nil,                                // 51: gomr.primary.ReportAttemptRequest.CountersEntry
+	(StepState)(0),                     // 0: gomr.primary.StepState
+	(StepPhase)(0),                     // 1: gomr.primary.StepPhase
+	(TaskKind)(0),                      // 2: gomr.primary.TaskKind
+	(TaskState)(0),                     // 3: gomr.primary.TaskState
+	(AttemptState)(0),                  // 4: gomr.primary.AttemptState
+	(WorkerRole)(0),                    // 5: gomr.primary.WorkerRole
+	(WorkerState)(0),                   // 6: gomr.primary.WorkerState
+	(*AddPrimaryRequest)(nil),          // 7: gomr.primary.AddPrimaryRequest
+	(*AddPrimaryResponse)(nil),         // 8: gomr.primary.AddPrimaryResponse
+	(*RemovePrimaryRequest)(nil),       // 9: gomr.primary.RemovePrimaryRequest
+	(*RemovePrimaryResponse)(nil),      // 10: gomr.primary.RemovePrimaryResponse
+	(*RegisterPrimaryRequest)(nil),     // 11: gomr.primary.RegisterPrimaryRequest
+	(*RegisterPrimaryResponse)(nil),    // 12: gomr.primary.RegisterPrimaryResponse
+	(*StepSpec)(nil),                   // 13: gomr.primary.StepSpec
+	(*SubmitStepRequest)(nil),          // 14: gomr.primary.SubmitStepRequest
+	(*SubmitStepResponse)(nil),         // 15: gomr.primary.SubmitStepResponse
+	(*Step)(nil),                       // 16: gomr.primary.Step
+	(*Task)(nil),                       // 17: gomr.primary.Task
+	(*Attempt)(nil),                    // 18: gomr.primary.Attempt
+	(*ListStepsRequest)(nil),           // 19: gomr.primary.ListStepsRequest
+	(*ListStepsResponse)(nil),          // 20: gomr.primary.ListStepsResponse
+	(*DescribeStepRequest)(nil),        // 21: gomr.primary.DescribeStepRequest
+	(*ListTasksRequest)(nil),           // 22: gomr.primary.ListTasksRequest
+	(*ListTasksResponse)(nil),          // 23: gomr.primary.ListTasksResponse
+	(*DescribeStepResponse)(nil),       // 24: gomr.primary.DescribeStepResponse
+	(*CancelStepRequest)(nil),          // 25: gomr.primary.CancelStepRequest
+	(*CancelStepResponse)(nil),         // 26: gomr.primary.CancelStepResponse
+	(*ListNodesRequest)(nil),           // 27: gomr.primary.ListNodesRequest
+	(*StatusRequest)(nil),              // 28: gomr.primary.StatusRequest
+	(*Primary)(nil),                    // 29: gomr.primary.Primary
+	(*Node)(nil),                       // 30: gomr.primary.Node
+	(*ListNodesResponse)(nil),          // 31: gomr.primary.ListNodesResponse
+	(*JoinRequest)(nil),                // 32: gomr.primary.JoinRequest
+	(*JoinResponse)(nil),               // 33: gomr.primary.JoinResponse
+	(*WorkerInfo)(nil),                 // 34: gomr.primary.WorkerInfo
+	(*RegisterRequest)(nil),            // 35: gomr.primary.RegisterRequest
+	(*RegisterResponse)(nil),           // 36: gomr.primary.RegisterResponse
+	(*AttemptStatus)(nil),              // 37: gomr.primary.AttemptStatus
+	(*HeartbeatRequest)(nil),           // 38: gomr.primary.HeartbeatRequest
+	(*HeartbeatResponse)(nil),          // 39: gomr.primary.HeartbeatResponse
+	(*PollTasksRequest)(nil),           // 40: gomr.primary.PollTasksRequest
+	(*PollTasksResponse)(nil),          // 41: gomr.primary.PollTasksResponse
+	(*Split)(nil),                      // 42: gomr.primary.Split
+	(*MapOutput)(nil),                  // 43: gomr.primary.MapOutput
+	(*Assignment)(nil),                 // 44: gomr.primary.Assignment
+	(*ReportAttemptRequest)(nil),       // 45: gomr.primary.ReportAttemptRequest
+	(*ReportAttemptResponse)(nil),      // 46: gomr.primary.ReportAttemptResponse
+	(*KillAttemptRequest)(nil),         // 47: gomr.primary.KillAttemptRequest
+	(*KillAttemptResponse)(nil),        // 48: gomr.primary.KillAttemptResponse
+	(*DrainWorkerRequest)(nil),         // 49: gomr.primary.DrainWorkerRequest
+	(*DrainWorkerResponse)(nil),        // 50: gomr.primary.DrainWorkerResponse
+	(*MapOutputsRequest)(nil),          // 51: gomr.primary.MapOutputsRequest
+	(*MapOutputsResponse)(nil),         // 52: gomr.primary.MapOutputsResponse
+	(*ReportFetchFailureRequest)(nil),  // 53: gomr.primary.ReportFetchFailureRequest
+	(*ReportFetchFailureResponse)(nil), // 54: gomr.primary.ReportFetchFailureResponse
+	nil,                                // 55: gomr.primary.StepSpec.OptionsEntry
+	nil,                                // 56: gomr.primary.Step.CountersEntry
+	nil,                                // 57: gomr.primary.ReportAttemptRequest.CountersEntry
 }
 var file_primary_proto_depIdxs = []int32{
-	22, // 0: gomr.primary.AddPrimaryRequest.primary:type_name -> gomr.primary.Primary
-	22, // 1: gomr.primary.RegisterPrimaryRequest.primary:type_name -> gomr.primary.Primary
-	48, // 2: gomr.primary.StepSpec.options:type_name -> gomr.primary.StepSpec.OptionsEntry
-	6,  // 3: gomr.primary.SubmitStepRequest.spec:type_name -> gomr.primary.StepSpec
-	6,  // 4: gomr.primary.Step.spec:type_name -> gomr.primary.StepSpec
-	49, // 5: gomr.primary.Step.counters:type_name -> gomr.primary.Step.CountersEntry
-	35, // 6: gomr.primary.Task.split:type_name -> gomr.primary.Split
-	11, // 7: gomr.primary.Task.attempts:type_name -> gomr.primary.Attempt
-	9,  // 8: gomr.primary.ListStepsResponse.steps:type_name -> gomr.primary.Step
-	10, // 9: gomr.primary.ListTasksResponse.tasks:type_name -> gomr.primary.Task
-	9,  // 10: gomr.primary.DescribeStepResponse.step:type_name -> gomr.primary.Step
-	22, // 11: gomr.primary.ListNodesResponse.primaries:type_name -> gomr.primary.Primary
-	23, // 12: gomr.primary.ListNodesResponse.workers:type_name -> gomr.primary.Node
-	27, // 13: gomr.primary.RegisterRequest.worker:type_name -> gomr.primary.WorkerInfo
-	30, // 14: gomr.primary.HeartbeatRequest.running:type_name -> gomr.primary.AttemptStatus
-	37, // 15: gomr.primary.PollTasksResponse.assignments:type_name -> gomr.primary.Assignment
-	50, // 16: gomr.primary.Assignment.options:type_name -> gomr.primary.Assignment.OptionsEntry
-	35, // 17: gomr.primary.Assignment.split:type_name -> gomr.primary.Split
-	36, // 18: gomr.primary.Assignment.map_outputs:type_name -> gomr.primary.MapOutput
-	51, // 19: gomr.primary.ReportAttemptRequest.counters:type_name -> gomr.primary.ReportAttemptRequest.CountersEntry
-	36, // 20: gomr.primary.MapOutputsResponse.map_outputs:type_name -> gomr.primary.MapOutput
-	7,  // 21: gomr.primary.Client.SubmitStep:input_type -> gomr.primary.SubmitStepRequest
-	12, // 22: gomr.primary.Client.ListSteps:input_type -> gomr.primary.ListStepsRequest
-	14, // 23: gomr.primary.Client.DescribeStep:input_type -> gomr.primary.DescribeStepRequest
-	15, // 24: gomr.primary.Client.ListTasks:input_type -> gomr.primary.ListTasksRequest
-	18, // 25: gomr.primary.Client.CancelStep:input_type -> gomr.primary.CancelStepRequest
-	20, // 26: gomr.primary.Client.ListNodes:input_type -> gomr.primary.ListNodesRequest
-	2,  // 27: gomr.primary.Client.RemovePrimary:input_type -> gomr.primary.RemovePrimaryRequest
-	40, // 28: gomr.primary.Client.KillAttempt:input_type -> gomr.primary.KillAttemptRequest
-	42, // 29: gomr.primary.Client.DrainWorker:input_type -> gomr.primary.DrainWorkerRequest
-	4,  // 30: gomr.primary.Peer.RegisterPrimary:input_type -> gomr.primary.RegisterPrimaryRequest
-	0,  // 31: gomr.primary.Peer.AddPrimary:input_type -> gomr.primary.AddPrimaryRequest
-	21, // 32: gomr.primary.Peer.Status:input_type -> gomr.primary.StatusRequest
-	25, // 33: gomr.primary.Worker.Join:input_type -> gomr.primary.JoinRequest
-	28, // 34: gomr.primary.Worker.Register:input_type -> gomr.primary.RegisterRequest
-	31, // 35: gomr.primary.Worker.Heartbeat:input_type -> gomr.primary.HeartbeatRequest
-	33, // 36: gomr.primary.Worker.PollTasks:input_type -> gomr.primary.PollTasksRequest
-	38, // 37: gomr.primary.Worker.ReportAttempt:input_type -> gomr.primary.ReportAttemptRequest
-	44, // 38: gomr.primary.Worker.MapOutputs:input_type -> gomr.primary.MapOutputsRequest
-	46, // 39: gomr.primary.Worker.ReportFetchFailure:input_type -> gomr.primary.ReportFetchFailureRequest
-	8,  // 40: gomr.primary.Client.SubmitStep:output_type -> gomr.primary.SubmitStepResponse
-	13, // 41: gomr.primary.Client.ListSteps:output_type -> gomr.primary.ListStepsResponse
-	17, // 42: gomr.primary.Client.DescribeStep:output_type -> gomr.primary.DescribeStepResponse
-	16, // 43: gomr.primary.Client.ListTasks:output_type -> gomr.primary.ListTasksResponse
-	19, // 44: gomr.primary.Client.CancelStep:output_type -> gomr.primary.CancelStepResponse
-	24, // 45: gomr.primary.Client.ListNodes:output_type -> gomr.primary.ListNodesResponse
-	3,  // 46: gomr.primary.Client.RemovePrimary:output_type -> gomr.primary.RemovePrimaryResponse
-	41, // 47: gomr.primary.Client.KillAttempt:output_type -> gomr.primary.KillAttemptResponse
-	43, // 48: gomr.primary.Client.DrainWorker:output_type -> gomr.primary.DrainWorkerResponse
-	5,  // 49: gomr.primary.Peer.RegisterPrimary:output_type -> gomr.primary.RegisterPrimaryResponse
-	1,  // 50: gomr.primary.Peer.AddPrimary:output_type -> gomr.primary.AddPrimaryResponse
-	22, // 51: gomr.primary.Peer.Status:output_type -> gomr.primary.Primary
-	26, // 52: gomr.primary.Worker.Join:output_type -> gomr.primary.JoinResponse
-	29, // 53: gomr.primary.Worker.Register:output_type -> gomr.primary.RegisterResponse
-	32, // 54: gomr.primary.Worker.Heartbeat:output_type -> gomr.primary.HeartbeatResponse
-	34, // 55: gomr.primary.Worker.PollTasks:output_type -> gomr.primary.PollTasksResponse
-	39, // 56: gomr.primary.Worker.ReportAttempt:output_type -> gomr.primary.ReportAttemptResponse
-	45, // 57: gomr.primary.Worker.MapOutputs:output_type -> gomr.primary.MapOutputsResponse
-	47, // 58: gomr.primary.Worker.ReportFetchFailure:output_type -> gomr.primary.ReportFetchFailureResponse
-	40, // [40:59] is the sub-list for method output_type
-	21, // [21:40] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	29, // 0: gomr.primary.AddPrimaryRequest.primary:type_name -> gomr.primary.Primary
+	29, // 1: gomr.primary.RegisterPrimaryRequest.primary:type_name -> gomr.primary.Primary
+	55, // 2: gomr.primary.StepSpec.options:type_name -> gomr.primary.StepSpec.OptionsEntry
+	13, // 3: gomr.primary.SubmitStepRequest.spec:type_name -> gomr.primary.StepSpec
+	13, // 4: gomr.primary.Step.spec:type_name -> gomr.primary.StepSpec
+	0,  // 5: gomr.primary.Step.state:type_name -> gomr.primary.StepState
+	1,  // 6: gomr.primary.Step.phase:type_name -> gomr.primary.StepPhase
+	56, // 7: gomr.primary.Step.counters:type_name -> gomr.primary.Step.CountersEntry
+	2,  // 8: gomr.primary.Task.kind:type_name -> gomr.primary.TaskKind
+	3,  // 9: gomr.primary.Task.state:type_name -> gomr.primary.TaskState
+	42, // 10: gomr.primary.Task.split:type_name -> gomr.primary.Split
+	18, // 11: gomr.primary.Task.attempts:type_name -> gomr.primary.Attempt
+	4,  // 12: gomr.primary.Attempt.state:type_name -> gomr.primary.AttemptState
+	0,  // 13: gomr.primary.ListStepsRequest.states:type_name -> gomr.primary.StepState
+	16, // 14: gomr.primary.ListStepsResponse.steps:type_name -> gomr.primary.Step
+	17, // 15: gomr.primary.ListTasksResponse.tasks:type_name -> gomr.primary.Task
+	16, // 16: gomr.primary.DescribeStepResponse.step:type_name -> gomr.primary.Step
+	0,  // 17: gomr.primary.CancelStepResponse.state:type_name -> gomr.primary.StepState
+	5,  // 18: gomr.primary.Node.role:type_name -> gomr.primary.WorkerRole
+	6,  // 19: gomr.primary.Node.state:type_name -> gomr.primary.WorkerState
+	29, // 20: gomr.primary.ListNodesResponse.primaries:type_name -> gomr.primary.Primary
+	30, // 21: gomr.primary.ListNodesResponse.workers:type_name -> gomr.primary.Node
+	5,  // 22: gomr.primary.WorkerInfo.role:type_name -> gomr.primary.WorkerRole
+	34, // 23: gomr.primary.RegisterRequest.worker:type_name -> gomr.primary.WorkerInfo
+	37, // 24: gomr.primary.HeartbeatRequest.running:type_name -> gomr.primary.AttemptStatus
+	44, // 25: gomr.primary.PollTasksResponse.assignments:type_name -> gomr.primary.Assignment
+	2,  // 26: gomr.primary.Assignment.kind:type_name -> gomr.primary.TaskKind
+	42, // 27: gomr.primary.Assignment.split:type_name -> gomr.primary.Split
+	43, // 28: gomr.primary.Assignment.map_outputs:type_name -> gomr.primary.MapOutput
+	13, // 29: gomr.primary.Assignment.spec:type_name -> gomr.primary.StepSpec
+	57, // 30: gomr.primary.ReportAttemptRequest.counters:type_name -> gomr.primary.ReportAttemptRequest.CountersEntry
+	43, // 31: gomr.primary.MapOutputsResponse.map_outputs:type_name -> gomr.primary.MapOutput
+	0,  // 32: gomr.primary.MapOutputsResponse.step_state:type_name -> gomr.primary.StepState
+	14, // 33: gomr.primary.Client.SubmitStep:input_type -> gomr.primary.SubmitStepRequest
+	19, // 34: gomr.primary.Client.ListSteps:input_type -> gomr.primary.ListStepsRequest
+	21, // 35: gomr.primary.Client.DescribeStep:input_type -> gomr.primary.DescribeStepRequest
+	22, // 36: gomr.primary.Client.ListTasks:input_type -> gomr.primary.ListTasksRequest
+	25, // 37: gomr.primary.Client.CancelStep:input_type -> gomr.primary.CancelStepRequest
+	27, // 38: gomr.primary.Client.ListNodes:input_type -> gomr.primary.ListNodesRequest
+	9,  // 39: gomr.primary.Client.RemovePrimary:input_type -> gomr.primary.RemovePrimaryRequest
+	47, // 40: gomr.primary.Client.KillAttempt:input_type -> gomr.primary.KillAttemptRequest
+	49, // 41: gomr.primary.Client.DrainWorker:input_type -> gomr.primary.DrainWorkerRequest
+	11, // 42: gomr.primary.Peer.RegisterPrimary:input_type -> gomr.primary.RegisterPrimaryRequest
+	7,  // 43: gomr.primary.Peer.AddPrimary:input_type -> gomr.primary.AddPrimaryRequest
+	28, // 44: gomr.primary.Peer.Status:input_type -> gomr.primary.StatusRequest
+	32, // 45: gomr.primary.Worker.Join:input_type -> gomr.primary.JoinRequest
+	35, // 46: gomr.primary.Worker.Register:input_type -> gomr.primary.RegisterRequest
+	38, // 47: gomr.primary.Worker.Heartbeat:input_type -> gomr.primary.HeartbeatRequest
+	40, // 48: gomr.primary.Worker.PollTasks:input_type -> gomr.primary.PollTasksRequest
+	45, // 49: gomr.primary.Worker.ReportAttempt:input_type -> gomr.primary.ReportAttemptRequest
+	51, // 50: gomr.primary.Worker.MapOutputs:input_type -> gomr.primary.MapOutputsRequest
+	53, // 51: gomr.primary.Worker.ReportFetchFailure:input_type -> gomr.primary.ReportFetchFailureRequest
+	15, // 52: gomr.primary.Client.SubmitStep:output_type -> gomr.primary.SubmitStepResponse
+	20, // 53: gomr.primary.Client.ListSteps:output_type -> gomr.primary.ListStepsResponse
+	24, // 54: gomr.primary.Client.DescribeStep:output_type -> gomr.primary.DescribeStepResponse
+	23, // 55: gomr.primary.Client.ListTasks:output_type -> gomr.primary.ListTasksResponse
+	26, // 56: gomr.primary.Client.CancelStep:output_type -> gomr.primary.CancelStepResponse
+	31, // 57: gomr.primary.Client.ListNodes:output_type -> gomr.primary.ListNodesResponse
+	10, // 58: gomr.primary.Client.RemovePrimary:output_type -> gomr.primary.RemovePrimaryResponse
+	48, // 59: gomr.primary.Client.KillAttempt:output_type -> gomr.primary.KillAttemptResponse
+	50, // 60: gomr.primary.Client.DrainWorker:output_type -> gomr.primary.DrainWorkerResponse
+	12, // 61: gomr.primary.Peer.RegisterPrimary:output_type -> gomr.primary.RegisterPrimaryResponse
+	8,  // 62: gomr.primary.Peer.AddPrimary:output_type -> gomr.primary.AddPrimaryResponse
+	29, // 63: gomr.primary.Peer.Status:output_type -> gomr.primary.Primary
+	33, // 64: gomr.primary.Worker.Join:output_type -> gomr.primary.JoinResponse
+	36, // 65: gomr.primary.Worker.Register:output_type -> gomr.primary.RegisterResponse
+	39, // 66: gomr.primary.Worker.Heartbeat:output_type -> gomr.primary.HeartbeatResponse
+	41, // 67: gomr.primary.Worker.PollTasks:output_type -> gomr.primary.PollTasksResponse
+	46, // 68: gomr.primary.Worker.ReportAttempt:output_type -> gomr.primary.ReportAttemptResponse
+	52, // 69: gomr.primary.Worker.MapOutputs:output_type -> gomr.primary.MapOutputsResponse
+	54, // 70: gomr.primary.Worker.ReportFetchFailure:output_type -> gomr.primary.ReportFetchFailureResponse
+	52, // [52:71] is the sub-list for method output_type
+	33, // [33:52] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_primary_proto_init() }
@@ -3405,13 +3790,14 @@ func file_primary_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_primary_proto_rawDesc), len(file_primary_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   52,
+			NumEnums:      7,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   3,
 		},
 		GoTypes:           file_primary_proto_goTypes,
 		DependencyIndexes: file_primary_proto_depIdxs,
+		EnumInfos:         file_primary_proto_enumTypes,
 		MessageInfos:      file_primary_proto_msgTypes,
 	}.Build()
 	File_primary_proto = out.File

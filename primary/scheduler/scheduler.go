@@ -6,7 +6,6 @@
 package scheduler
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
@@ -36,34 +35,24 @@ type Options struct {
 	MaxFailuresPerWorker int
 }
 
-// AttemptID names attempt n of a task in Hadoop's style, e.g.
-// attempt_s-1ABC_m_000003_0.
-func AttemptID(stepID, kind string, index, n int) string {
-	k := 'm'
-	if kind == state.KindReduce {
-		k = 'r'
-	}
-	return fmt.Sprintf("attempt_%s_%c_%06d_%d", stepID, k, index, n)
-}
-
 // Assign picks up to w.Free attempts for w: first the pending tasks of the
 // running steps' current phases (maps, then reduces once every map has
 // succeeded), oldest step first and lowest index first; then, for steps
 // with nothing pending, speculative backups of the phase's slowest running
-// attempts, which run on other workers. A draining worker, and a worker excluded from
-// a step for its failures there, get nothing of it.
-func Assign(st *state.State, w Worker, opt Options) []state.Assignment {
+// attempts, which run on other workers. A draining worker, and a worker
+// excluded from a step for its failures there, get nothing of it.
+func Assign(v *state.View, w Worker, opt Options) []state.Assignment {
 	if w.Free <= 0 {
 		return nil
 	}
-	wk, ok := st.Workers[w.ID]
+	wk, ok := v.Worker(w.ID)
 	if !ok || wk.Incarnation != w.Incarnation || wk.State != state.WorkerAlive {
 		return nil
 	}
 	var out []state.Assignment
 	add := func(step *state.Step, t *state.Task, speculative bool) bool {
 		out = append(out, state.Assignment{
-			AttemptID:   AttemptID(step.ID, t.Kind, t.Index, len(t.Attempts)),
+			AttemptID:   state.AttemptID(step.ID, t.Kind, t.Index, len(t.Attempts)),
 			StepID:      step.ID,
 			Kind:        t.Kind,
 			Index:       t.Index,
@@ -76,17 +65,16 @@ func Assign(st *state.State, w Worker, opt Options) []state.Assignment {
 	// Pending work first, across every running step; backups only with
 	// slots to spare.
 	var speculate []*state.Step
-	for _, step := range st.StepsInOrder() {
-		if step.State != state.StepRunning || excluded(st, step, w.ID, opt.MaxFailuresPerWorker) {
+	for _, step := range v.StepsIn(state.StepRunning) {
+		if excluded(v, step, w.ID, opt.MaxFailuresPerWorker) {
 			continue
 		}
+		kind := phaseKind(step)
 		pending := false
-		for _, t := range phaseTasks(step) {
-			if t.State == state.TaskPending {
-				pending = true
-				if add(step, t, false) {
-					return out
-				}
+		for t := range v.TasksIn(step.ID, kind, state.TaskPending) {
+			pending = true
+			if add(step, t, false) {
+				return out
 			}
 		}
 		if !pending && !step.Spec.NoSpeculation {
@@ -94,7 +82,7 @@ func Assign(st *state.State, w Worker, opt Options) []state.Assignment {
 		}
 	}
 	for _, step := range speculate {
-		for _, t := range slowTasks(phaseTasks(step), w.ID, opt) {
+		for _, t := range slowTasks(v, step, w.ID, opt) {
 			if add(step, t, true) {
 				return out
 			}
@@ -103,51 +91,45 @@ func Assign(st *state.State, w Worker, opt Options) []state.Assignment {
 	return out
 }
 
-// phaseTasks returns the tasks of a running step's current phase.
-func phaseTasks(step *state.Step) []*state.Task {
+// phaseKind returns the kind of task a running step's current phase runs.
+func phaseKind(step *state.Step) state.TaskKind {
 	if step.Phase() == state.PhaseReduce {
-		return step.Reduces
+		return state.KindReduce
 	}
-	return step.Maps
+	return state.KindMap
 }
 
 // excluded reports whether a worker has failed too many of a step's
 // attempts to get more, while some other live worker has not.
-func excluded(st *state.State, step *state.Step, worker string, limit int) bool {
-	if limit <= 0 {
+func excluded(v *state.View, step *state.Step, worker string, limit int) bool {
+	if limit <= 0 || step.FailuresOn[worker] < limit {
 		return false
 	}
-	failures := map[string]int{}
-	for _, t := range step.Tasks() {
-		for _, a := range t.Attempts {
-			if a.State == state.AttemptFailed {
-				failures[a.Worker]++
-			}
-		}
-	}
-	if failures[worker] < limit {
-		return false
-	}
-	for id, w := range st.Workers {
-		if w.State == state.WorkerAlive && failures[id] < limit {
+	for _, w := range v.Workers() {
+		if w.State == state.WorkerAlive && step.FailuresOn[w.ID] < limit {
 			return true
 		}
 	}
 	return false
 }
 
-// slowTasks returns the running tasks of a phase whose only attempt is
-// slow and runs on another worker than the one asking, slowest first.
-func slowTasks(tasks []*state.Task, worker string, opt Options) []*state.Task {
+// slowTasks returns the running tasks of a step's phase whose only
+// attempt is slow and runs on another worker than the one asking, slowest
+// first.
+func slowTasks(v *state.View, step *state.Step, worker string, opt Options) []*state.Task {
+	if opt.SlowFactor <= 0 {
+		return nil
+	}
+	kind := phaseKind(step)
 	var durations []int64
-	for _, t := range tasks {
+	for t := range v.TasksIn(step.ID, kind, state.TaskSucceeded) {
 		for _, a := range t.Attempts {
 			if a.State == state.AttemptSucceeded {
 				durations = append(durations, a.EndedAt-a.StartedAt)
 			}
 		}
 	}
-	if len(durations) == 0 || opt.SlowFactor <= 0 {
+	if len(durations) == 0 {
 		return nil
 	}
 	slices.Sort(durations)
@@ -157,13 +139,10 @@ func slowTasks(tasks []*state.Task, worker string, opt Options) []*state.Task {
 		elapsed int64
 	}
 	var found []slow
-	for _, t := range tasks {
+	for t := range v.TasksIn(step.ID, kind, state.TaskRunning) {
 		running := t.Running()
-		if t.State != state.TaskRunning || len(running) != 1 || running[0].Worker == worker {
-			continue
-		}
-		if slices.ContainsFunc(t.Attempts, func(a *state.Attempt) bool { return a.Speculative }) {
-			continue // one backup per task
+		if len(running) != 1 || running[0].Worker == worker || t.HasBackup() {
+			continue // one backup per task, on another worker
 		}
 		elapsed := opt.Now - running[0].StartedAt
 		if float64(elapsed) > opt.SlowFactor*float64(median) && elapsed-median > int64(opt.MinGap) {

@@ -2,6 +2,7 @@ package state
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/gomr/gomr/mapreduce"
@@ -10,6 +11,14 @@ import (
 // CommandType tags a Raft log entry. Tags are stable: never renumber one,
 // and never reuse the tag of a retired command.
 type CommandType uint8
+
+// IgnoreUnknownTypeFlag is the reserved high bit of a tag (as in Nomad):
+// a command whose tag carries it may be skipped by a primary that does not
+// know it, so that a newer primary can log commands an older one can live
+// without during a rolling upgrade. A command without it that a primary
+// does not know stops that primary: applying the rest of the log without
+// it would make its state differ from its peers'.
+const IgnoreUnknownTypeFlag CommandType = 128
 
 // Command tags.
 const (
@@ -65,6 +74,9 @@ func (t CommandType) String() string {
 		return "MapOutputLost"
 	case CmdAddSplits:
 		return "AddSplits"
+	}
+	if t&IgnoreUnknownTypeFlag != 0 {
+		return (t &^ IgnoreUnknownTypeFlag).String() + "|ignorable"
 	}
 	return fmt.Sprintf("CommandType(%d)", uint8(t))
 }
@@ -151,12 +163,12 @@ type StartStep struct {
 
 // Assignment gives one task to one worker incarnation as a new attempt.
 type Assignment struct {
-	AttemptID   string `json:"attempt_id"`
-	StepID      string `json:"step_id"`
-	Kind        string `json:"kind"`
-	Index       int    `json:"index"`
-	Worker      string `json:"worker"`
-	Incarnation int64  `json:"incarnation"`
+	AttemptID   string   `json:"attempt_id"`
+	StepID      string   `json:"step_id"`
+	Kind        TaskKind `json:"kind"`
+	Index       int      `json:"index"`
+	Worker      string   `json:"worker"`
+	Incarnation int64    `json:"incarnation"`
 	// Speculative starts a backup of a running attempt on another worker.
 	Speculative bool `json:"speculative,omitempty"`
 }
@@ -176,8 +188,9 @@ type FinishAttempt struct {
 	Error       string           `json:"error,omitempty"`
 	Fatal       bool             `json:"fatal,omitempty"`
 	Counters    map[string]int64 `json:"counters,omitempty"`
-	Files       []string         `json:"files,omitempty"`
-	Time        int64            `json:"time"`
+	// Commit is a successful attempt's commit record (see Attempt.Commit).
+	Commit json.RawMessage `json:"commit,omitempty"`
+	Time   int64           `json:"time"`
 }
 
 // CancelStep cancels a step that has not ended.
@@ -264,13 +277,33 @@ func Encode(c Command) ([]byte, error) {
 	return append([]byte{byte(c.Type())}, b...), nil
 }
 
+// ErrIgnored is returned by Decode for an entry of a command this version
+// does not know whose tag allows skipping it (IgnoreUnknownTypeFlag).
+var ErrIgnored = errors.New("unknown command that may be ignored")
+
 // Decode parses a log entry written by Encode.
 func Decode(entry []byte) (Command, error) {
 	if len(entry) == 0 {
 		return nil, fmt.Errorf("decode command: empty entry")
 	}
+	c := newCommand(CommandType(entry[0]))
+	if c == nil {
+		if CommandType(entry[0])&IgnoreUnknownTypeFlag != 0 {
+			return nil, fmt.Errorf("decode command tag %d: %w", entry[0], ErrIgnored)
+		}
+		return nil, fmt.Errorf("decode command: unknown tag %d", entry[0])
+	}
+	if err := json.Unmarshal(entry[1:], c); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", CommandType(entry[0]), err)
+	}
+	return c, nil
+}
+
+// newCommand returns an empty command of a type, or nil for a tag this
+// version does not know.
+func newCommand(t CommandType) Command {
 	var c Command
-	switch CommandType(entry[0]) {
+	switch t {
 	case CmdRegisterWorker:
 		c = &RegisterWorker{}
 	case CmdWorkerDown:
@@ -303,11 +336,6 @@ func Decode(entry []byte) (Command, error) {
 		c = &MapOutputLost{}
 	case CmdAddSplits:
 		c = &AddSplits{}
-	default:
-		return nil, fmt.Errorf("decode command: unknown tag %d", entry[0])
 	}
-	if err := json.Unmarshal(entry[1:], c); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", CommandType(entry[0]), err)
-	}
-	return c, nil
+	return c
 }

@@ -1,27 +1,39 @@
 // Package state is the replicated state of a gomr cluster and the
-// deterministic state machine that changes it: workers, steps, tasks and
-// attempts. Every change is a Command appended to the Raft log and applied
-// by Apply on every primary in the same order.
+// deterministic state machine that changes it: primaries, workers, steps,
+// tasks and attempts. Every change is a Command appended to the Raft log
+// and applied by Apply on every primary in the same order.
 //
 // Apply never reads the clock, randomness or the network: ids and times are
 // chosen by the leader and carried in commands. A command that breaks a rule
 // (assigning a task that is already running, a report from a dead worker
-// incarnation) is rejected with an error value and changes nothing.
+// incarnation) is rejected with an error value and changes nothing: each
+// command is one transaction, committed whole or not at all.
+//
+// The state lives in go-memdb tables (steps, tasks, workers, primaries),
+// immutable radix trees indexed for the questions the leader asks (pending
+// tasks of a step, attempts running on a worker, map outputs a worker
+// holds). A View is a pointer to the roots at one moment: readers, and
+// snapshots, never stop Apply. A snapshot is a stream of tagged records,
+// one per object; Restore builds a fresh state from one.
 //
 // A step's life:
 //
-//	          SubmitStep          StartStep (splits planned)
-//	(none) ─────────────▶ PENDING ───────────────────────▶ RUNNING
-//	                         │                               │  MAP ─▶ REDUCE ─▶ COMMIT
-//	                         │ CancelStep / FailStep         │          CompleteStep
-//	                         ▼                               ├──────────────────────────▶ COMPLETED
-//	                  CANCELLED / FAILED ◀───────────────────┘ CancelStep, FailStep,
-//	                                                           a task out of attempts,
-//	                                                           a fatal input error
+//	          SubmitStep, AddSplits...     StartStep
+//	(none) ─────────────────────▶ PENDING ─────────────▶ RUNNING
+//	                                 │                     │  MAP ─▶ REDUCE ─▶ COMMIT
+//	                                 │ CancelStep,         │          CompleteStep
+//	                                 │ FailStep            ├──────────────────────────▶ COMPLETED
+//	                                 ▼                     │
+//	                          CANCELLED / FAILED ◀─────────┘ CancelStep, FailStep,
+//	                                                         a task out of attempts,
+//	                                                         a fatal input error
 //
-// The phase of a RUNNING step is derived: MAP while a map task has not
-// succeeded, REDUCE while a reduce task has not, then COMMIT, when the
-// leader moves the chosen attempts' files into place and writes _SUCCESS.
+// A step's input is listed when it is submitted; its splits are recorded
+// as PENDING map tasks in AddSplits commands of bounded size, and it can
+// start once all of them are. The phase of a RUNNING step is derived from
+// its done counts: MAP while a map task has not succeeded, REDUCE while a
+// reduce task has not, then COMMIT, when the leader's output committer
+// makes the chosen attempts' output visible and writes _SUCCESS.
 //
 // A task attempt's life:
 //
@@ -30,6 +42,8 @@
 //	              └──────▶ KILLED      worker lost, step ended, or another
 //	                                   attempt won; never counted as a failure
 //
-// Counters of a step are computed from the winning attempt of each task, so
-// nothing is counted twice however many attempts ran.
+// A step's counters are kept as its tasks change: the counters of each
+// task's winning attempt (taken away again if its output is lost), plus the
+// number of attempts launched, failed and killed, so nothing is counted
+// twice however many attempts ran.
 package state

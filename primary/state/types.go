@@ -1,59 +1,10 @@
 package state
 
 import (
-	"maps"
-	"slices"
+	"encoding/json"
+	"fmt"
 
 	"github.com/gomr/gomr/mapreduce"
-)
-
-// Step states.
-const (
-	StepPending   = "PENDING"
-	StepRunning   = "RUNNING"
-	StepCompleted = "COMPLETED"
-	StepFailed    = "FAILED"
-	StepCancelled = "CANCELLED"
-)
-
-// Phases of a running step.
-const (
-	PhaseMap    = "MAP"
-	PhaseReduce = "REDUCE"
-	PhaseCommit = "COMMIT"
-)
-
-// Task kinds.
-const (
-	KindMap    = "MAP"
-	KindReduce = "REDUCE"
-)
-
-// Task states.
-const (
-	TaskPending   = "PENDING"
-	TaskRunning   = "RUNNING"
-	TaskSucceeded = "SUCCEEDED"
-	TaskFailed    = "FAILED"
-)
-
-// Attempt states.
-const (
-	AttemptRunning   = "RUNNING"
-	AttemptSucceeded = "SUCCEEDED"
-	AttemptFailed    = "FAILED"
-	AttemptKilled    = "KILLED"
-)
-
-// Worker roles and states.
-const (
-	RoleCore = "core"
-	RoleTask = "task"
-
-	WorkerAlive = "ALIVE"
-	// WorkerDraining: alive, finishing its attempts, taking no new ones.
-	WorkerDraining = "DRAINING"
-	WorkerDead     = "DEAD"
 )
 
 // Counter names the state machine derives from attempts.
@@ -67,6 +18,10 @@ const (
 	// SpeculativeAttempts counts backup attempts started for slow tasks.
 	SpeculativeAttempts = "SPECULATIVE_ATTEMPTS"
 )
+
+// Objects in the state are immutable once stored: Apply replaces an
+// object with an updated copy, so a read view (and a snapshot) taken
+// earlier keeps seeing the old one. Readers must not change what they get.
 
 // Primary is where a primary serves: gRPC for clients and workers, Raft,
 // and gossip.
@@ -82,14 +37,14 @@ type Worker struct {
 	ID string `json:"id"`
 	// Incarnation distinguishes restarts of the same worker: reports from
 	// an older incarnation are stale.
-	Incarnation  int64  `json:"incarnation"`
-	Role         string `json:"role"`
-	Addr         string `json:"addr"`
-	Slots        int    `json:"slots"`
-	State        string `json:"state"`
-	RegisteredAt int64  `json:"registered_at"`
-	DownAt       int64  `json:"down_at,omitempty"`
-	DownReason   string `json:"down_reason,omitempty"`
+	Incarnation  int64       `json:"incarnation"`
+	Role         WorkerRole  `json:"role"`
+	Addr         string      `json:"addr"`
+	Slots        int         `json:"slots"`
+	State        WorkerState `json:"state"`
+	RegisteredAt int64       `json:"registered_at"`
+	DownAt       int64       `json:"down_at,omitempty"`
+	DownReason   string      `json:"down_reason,omitempty"`
 }
 
 // Up reports whether the worker incarnation is alive (draining or not).
@@ -115,28 +70,6 @@ type StepSpec struct {
 	NoSpeculation bool `json:"no_speculation,omitempty"`
 }
 
-// Step is one submitted step and everything that happened to it.
-type Step struct {
-	ID          string   `json:"id"`
-	Seq         uint64   `json:"seq"`
-	Spec        StepSpec `json:"spec"`
-	State       string   `json:"state"`
-	SubmittedAt int64    `json:"submitted_at"`
-	StartedAt   int64    `json:"started_at,omitempty"`
-	EndedAt     int64    `json:"ended_at,omitempty"`
-	Error       string   `json:"error,omitempty"`
-	// CleanedUp is set once the leader removed a failed or cancelled step's
-	// temporary output.
-	CleanedUp bool `json:"cleaned_up,omitempty"`
-	// Input is what the step's input listing found at submission.
-	Input InputSummary `json:"input"`
-	// Planned holds the splits recorded so far for a PENDING step; they
-	// become its map tasks when it starts.
-	Planned []mapreduce.Split `json:"planned,omitempty"`
-	Maps    []*Task           `json:"maps,omitempty"`
-	Reduces []*Task           `json:"reduces,omitempty"`
-}
-
 // InputSummary describes a step's listed input: its files, bytes and the
 // number of splits planned from them.
 type InputSummary struct {
@@ -145,74 +78,86 @@ type InputSummary struct {
 	Splits int   `json:"splits"`
 }
 
-// PlanComplete reports whether every planned split of a pending step has
-// been recorded.
-func (s *Step) PlanComplete() bool { return len(s.Planned) >= s.Input.Splits }
-
-// Task is one map or reduce task of a step.
-type Task struct {
-	Kind     string           `json:"kind"`
-	Index    int              `json:"index"`
-	Split    *mapreduce.Split `json:"split,omitempty"`
-	State    string           `json:"state"`
-	Attempts []*Attempt       `json:"attempts,omitempty"`
-	// Winner is the id of the attempt whose output counts.
-	Winner string `json:"winner,omitempty"`
+// Step is one submitted step. Its tasks are stored apart (Tasks); the
+// step keeps their counts and its counters up to date as they change.
+type Step struct {
+	ID          string    `json:"id"`
+	Seq         uint64    `json:"seq"`
+	Spec        StepSpec  `json:"spec"`
+	State       StepState `json:"state"`
+	SubmittedAt int64     `json:"submitted_at"`
+	StartedAt   int64     `json:"started_at,omitempty"`
+	EndedAt     int64     `json:"ended_at,omitempty"`
+	Error       string    `json:"error,omitempty"`
+	// CleanedUp is set once the leader removed a failed or cancelled step's
+	// partial output (and for every completed step).
+	CleanedUp bool `json:"cleaned_up,omitempty"`
+	// Input is what the step's input listing found at submission.
+	Input InputSummary `json:"input"`
+	// Maps and Reduces are how many tasks of each kind the step has (maps
+	// recorded so far, while it is PENDING); MapsDone and ReducesDone how
+	// many of them SUCCEEDED.
+	Maps        int `json:"maps"`
+	Reduces     int `json:"reduces"`
+	MapsDone    int `json:"maps_done"`
+	ReducesDone int `json:"reduces_done"`
+	// Counters sums the counters of each task's winning attempt, plus the
+	// attempt counts (launched, failed, killed per kind).
+	Counters map[string]int64 `json:"counters,omitempty"`
+	// FailuresOn counts the step's failed attempts per worker, to exclude
+	// a worker that keeps failing them.
+	FailuresOn map[string]int `json:"failures_on,omitempty"`
 }
 
-// Attempt is one execution of a task on a worker.
-type Attempt struct {
-	ID          string           `json:"id"`
-	Worker      string           `json:"worker"`
-	Incarnation int64            `json:"incarnation"`
-	Addr        string           `json:"addr"`
-	State       string           `json:"state"`
-	StartedAt   int64            `json:"started_at"`
-	EndedAt     int64            `json:"ended_at,omitempty"`
-	Error       string           `json:"error,omitempty"`
-	Counters    map[string]int64 `json:"counters,omitempty"`
-	Files       []string         `json:"files,omitempty"`
-	// Speculative marks a backup attempt started while another attempt of
-	// the task was running slowly.
-	Speculative bool `json:"speculative,omitempty"`
-}
+// PlanComplete reports whether every planned split of the step has been
+// recorded as a map task.
+func (s *Step) PlanComplete() bool { return s.Maps >= s.Input.Splits }
 
-// Terminal reports whether a step state is final.
-func Terminal(stepState string) bool {
-	return stepState == StepCompleted || stepState == StepFailed || stepState == StepCancelled
-}
-
-// Phase returns the phase of a running step ("" otherwise).
-func (s *Step) Phase() string {
-	if s.State != StepRunning {
-		return ""
-	}
-	if !allSucceeded(s.Maps) {
+// Phase returns the phase of a running step (PhaseNone otherwise).
+func (s *Step) Phase() Phase {
+	switch {
+	case s.State != StepRunning:
+		return PhaseNone
+	case s.MapsDone < s.Maps:
 		return PhaseMap
-	}
-	if !allSucceeded(s.Reduces) {
+	case s.ReducesDone < s.Reduces:
 		return PhaseReduce
 	}
 	return PhaseCommit
 }
 
-func allSucceeded(tasks []*Task) bool {
-	for _, t := range tasks {
-		if t.State != TaskSucceeded {
-			return false
-		}
-	}
-	return true
+// Task is one map or reduce task of a step, with its attempts.
+type Task struct {
+	StepID string           `json:"step"`
+	Kind   TaskKind         `json:"kind"`
+	Index  int              `json:"index"`
+	Split  *mapreduce.Split `json:"split,omitempty"`
+	State  TaskState        `json:"state"`
+	// Attempts are the task's attempts in the order they started.
+	Attempts []Attempt `json:"attempts,omitempty"`
+	// Winner is the id of the attempt whose output counts.
+	Winner string `json:"winner,omitempty"`
 }
 
-// Tasks returns the step's map tasks followed by its reduce tasks.
-func (s *Step) Tasks() []*Task { return append(slices.Clip(s.Maps), s.Reduces...) }
+// Name names the task in messages, e.g. "map task 3".
+func (t *Task) Name() string {
+	if t.Kind == KindReduce {
+		return fmt.Sprintf("reduce task %d", t.Index)
+	}
+	return fmt.Sprintf("map task %d", t.Index)
+}
 
 // WinningAttempt returns the attempt whose output counts, or nil.
-func (t *Task) WinningAttempt() *Attempt {
-	for _, a := range t.Attempts {
-		if a.ID == t.Winner {
-			return a
+func (t *Task) WinningAttempt() *Attempt { return t.attempt(t.Winner) }
+
+// attempt returns the task's attempt with that id, or nil.
+func (t *Task) attempt(id string) *Attempt {
+	if id == "" {
+		return nil
+	}
+	for i := range t.Attempts {
+		if t.Attempts[i].ID == id {
+			return &t.Attempts[i]
 		}
 	}
 	return nil
@@ -221,16 +166,16 @@ func (t *Task) WinningAttempt() *Attempt {
 // Running returns the task's running attempts.
 func (t *Task) Running() []*Attempt {
 	var out []*Attempt
-	for _, a := range t.Attempts {
-		if a.State == AttemptRunning {
-			out = append(out, a)
+	for i := range t.Attempts {
+		if t.Attempts[i].State == AttemptRunning {
+			out = append(out, &t.Attempts[i])
 		}
 	}
 	return out
 }
 
-// failures counts the task's failed attempts.
-func (t *Task) failures() int {
+// Failures counts the task's failed attempts.
+func (t *Task) Failures() int {
 	n := 0
 	for _, a := range t.Attempts {
 		if a.State == AttemptFailed {
@@ -240,39 +185,37 @@ func (t *Task) failures() int {
 	return n
 }
 
-// Counters sums the counters of each task's winning attempt and adds the
-// attempt counts (launched, failed, killed per kind).
-func (s *Step) Counters() map[string]int64 {
-	total := make(map[string]int64)
-	for _, t := range s.Tasks() {
-		launched, failed, killed := LaunchedMaps, FailedMaps, KilledMaps
-		if t.Kind == KindReduce {
-			launched, failed, killed = LaunchedReduces, FailedReduces, KilledReduces
-		}
-		for _, a := range t.Attempts {
-			total[launched]++
-			if a.Speculative {
-				total[SpeculativeAttempts]++
-			}
-			switch a.State {
-			case AttemptFailed:
-				total[failed]++
-			case AttemptKilled:
-				total[killed]++
-			}
-		}
-		if w := t.WinningAttempt(); w != nil {
-			for k, v := range w.Counters {
-				total[k] += v
-			}
+// HasBackup reports whether the task ever had a speculative attempt.
+func (t *Task) HasBackup() bool {
+	for _, a := range t.Attempts {
+		if a.Speculative {
+			return true
 		}
 	}
-	return total
+	return false
 }
 
-func cloneStrings(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	return maps.Clone(m)
+// Attempt is one execution of a task on a worker.
+type Attempt struct {
+	ID          string           `json:"id"`
+	Worker      string           `json:"worker"`
+	Incarnation int64            `json:"incarnation"`
+	Addr        string           `json:"addr"`
+	State       AttemptState     `json:"state"`
+	StartedAt   int64            `json:"started_at"`
+	EndedAt     int64            `json:"ended_at,omitempty"`
+	Error       string           `json:"error,omitempty"`
+	Counters    map[string]int64 `json:"counters,omitempty"`
+	// Commit is the attempt's commit record: what its output committer
+	// needs to make its output visible, or to abort it (opaque here).
+	Commit json.RawMessage `json:"commit,omitempty"`
+	// Speculative marks a backup attempt started while another attempt of
+	// the task was running slowly.
+	Speculative bool `json:"speculative,omitempty"`
+}
+
+// AttemptID names attempt n of a task in Hadoop's style, e.g.
+// attempt_s-1ABC_m_000003_0.
+func AttemptID(stepID string, kind TaskKind, index, n int) string {
+	return fmt.Sprintf("attempt_%s_%c_%06d_%d", stepID, kind.letter(), index, n)
 }

@@ -143,7 +143,7 @@ func TestBadInputGetsAClearError(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := out(strings.ReplaceAll(tc.name, " ", "-"))
 			st := runStep(t, cl, &pb.StepSpec{Job: "wordcount", Inputs: []string{good, tc.input}, Output: o, Reducers: 2})
-			if st.State != "FAILED" {
+			if st.State.Value() != "FAILED" {
 				t.Fatalf("step ended %s", st.State)
 			}
 			for _, s := range tc.text {

@@ -99,7 +99,7 @@ func waitStep(t testing.TB, cl pb.ClientClient, id string) *testStep {
 		if err != nil {
 			t.Fatalf("describe %s: %v", id, err)
 		}
-		if state.Terminal(d.State) {
+		if d.State.Value().Terminal() {
 			return d
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -134,7 +134,7 @@ func describeWithTasks(ctx context.Context, cl pb.ClientClient, id string) (*tes
 // mustComplete fails the test unless the step COMPLETED.
 func mustComplete(t testing.TB, st *testStep) {
 	t.Helper()
-	if st.State != state.StepCompleted {
+	if st.State.Value() != state.StepCompleted {
 		t.Fatalf("step %s ended %s: %s", st.Id, st.State, st.Error)
 	}
 }

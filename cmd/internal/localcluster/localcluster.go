@@ -19,6 +19,7 @@ import (
 
 	"github.com/gomr/gomr/primary"
 	pb "github.com/gomr/gomr/primary/primarypb"
+	"github.com/gomr/gomr/primary/state"
 	"github.com/gomr/gomr/worker"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -154,9 +155,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	for i := range cfg.Core + cfg.Task {
-		role, n := "core", i+1
+		role, n := state.RoleCore, i+1
 		if i >= cfg.Core {
-			role, n = "task", i-cfg.Core+1
+			role, n = state.RoleTask, i-cfg.Core+1
 		}
 		if _, err := c.AddWorker(role, fmt.Sprintf("%s-%d", role, n)); err != nil {
 			return nil, err
@@ -204,7 +205,7 @@ func (c *Cluster) waitAnnounced(ctx context.Context) error {
 }
 
 // AddWorker starts one more worker and waits for it to register.
-func (c *Cluster) AddWorker(role, id string) (*worker.Worker, error) {
+func (c *Cluster) AddWorker(role state.WorkerRole, id string) (*worker.Worker, error) {
 	wc := worker.DefaultConfig()
 	wc.ID = id
 	wc.Role = role
@@ -357,7 +358,7 @@ func (c *Cluster) abandonSteps() error {
 	client := pb.NewClientClient(cc)
 	var ids []string
 	for token := ""; ; {
-		resp, err := client.ListSteps(ctx, &pb.ListStepsRequest{PageToken: token, States: []string{"PENDING", "RUNNING"}}, grpc.WaitForReady(true))
+		resp, err := client.ListSteps(ctx, &pb.ListStepsRequest{PageToken: token, States: []pb.StepState{pb.StepState_STEP_PENDING, pb.StepState_STEP_RUNNING}}, grpc.WaitForReady(true))
 		if err != nil {
 			return fmt.Errorf("list steps: %w", err)
 		}

@@ -53,7 +53,7 @@ func TestInputTruncatedUnderARunningStepFailsIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the step to start", func() bool { return describe(t, cl, resp.StepId).State == state.StepRunning })
+	waitFor(t, "the step to start", func() bool { return describe(t, cl, resp.StepId).State.Value() == state.StepRunning })
 	info, err := os.Stat(file)
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func TestInputTruncatedUnderARunningStepFailsIt(t *testing.T) {
 	}
 	st := waitStep(t, cl, resp.StepId)
 	want := fmt.Sprintf("input %s changed while the step ran (planned %d bytes, found %d)", file, info.Size(), 150<<10)
-	if st.State != state.StepFailed || !strings.Contains(st.Error, want) {
+	if st.State.Value() != state.StepFailed || !strings.Contains(st.Error, want) {
 		t.Fatalf("step ended %s: %q; want FAILED with %q", st.State, st.Error, want)
 	}
 	failed := 0
@@ -75,7 +75,7 @@ func TestInputTruncatedUnderARunningStepFailsIt(t *testing.T) {
 			t.Fatalf("%s %d ran %d attempts; a changed input must not be retried", task.Kind, task.Index, len(task.Attempts))
 		}
 		for _, a := range task.Attempts {
-			if a.State == state.AttemptFailed {
+			if a.State.Value() == state.AttemptFailed {
 				failed++
 			}
 		}
@@ -178,7 +178,7 @@ func TestLongListsArePaged(t *testing.T) {
 	if pages != 2 || strings.Join(listed, " ") != strings.Join([]string{ids[4], ids[3], ids[2], ids[1], ids[0]}, " ") {
 		t.Fatalf("%d pages listed %v; steps are %v", pages+1, listed, ids)
 	}
-	resp, err := cl.ListSteps(context.Background(), &pb.ListStepsRequest{States: []string{state.StepFailed}})
+	resp, err := cl.ListSteps(context.Background(), &pb.ListStepsRequest{States: []pb.StepState{pb.StepState_STEP_FAILED}})
 	if err != nil || len(resp.Steps) != 0 {
 		t.Fatalf("failed steps: %v %v", resp, err)
 	}
@@ -194,7 +194,7 @@ func TestLongListsArePaged(t *testing.T) {
 		}
 	}
 	d := describe(t, cl, ids[0])
-	if len(tasks) != int(d.MapsTotal+d.ReducesTotal) || tasks[0].Kind != state.KindMap || tasks[len(tasks)-1].Kind != state.KindReduce {
+	if len(tasks) != int(d.MapsTotal+d.ReducesTotal) || tasks[0].Kind.Value() != state.KindMap || tasks[len(tasks)-1].Kind.Value() != state.KindReduce {
 		t.Fatalf("%d tasks listed, step has %d maps and %d reduces", len(tasks), d.MapsTotal, d.ReducesTotal)
 	}
 	if _, err := cl.ListTasks(context.Background(), &pb.ListTasksRequest{StepId: ids[0], PageToken: "x"}); err == nil {
@@ -216,7 +216,7 @@ func TestStoppedEphemeralClusterLeavesNothing(t *testing.T) {
 	}
 	waitFor(t, "the step to run a map", func() bool {
 		d := describe(t, cl, resp.StepId)
-		return d.State == state.StepRunning && d.MapsDone > 0
+		return d.State.Value() == state.StepRunning && d.MapsDone > 0
 	})
 	if _, err := os.Stat(filepath.Join(out, "_temporary")); err != nil {
 		t.Fatalf("no _temporary while running: %v", err)

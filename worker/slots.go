@@ -1,0 +1,112 @@
+package worker
+
+import (
+	"context"
+	"time"
+
+	pb "github.com/gomr/gomr/primary/primarypb"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// pollLoop asks the leader for work whenever a slot is free.
+func (w *Worker) pollLoop() {
+	backoff := 100 * time.Millisecond
+	for w.ctx.Err() == nil {
+		w.mu.Lock()
+		free, inc := w.free, w.incarnation
+		w.mu.Unlock()
+		if free == 0 {
+			select {
+			case <-w.ctx.Done():
+				return
+			case <-w.slotFreed:
+			}
+			continue
+		}
+		resp, err := w.client.PollTasks(w.ctx, &pb.PollTasksRequest{WorkerId: w.cfg.ID, Incarnation: inc, FreeSlots: int32(free)})
+		if err != nil {
+			if w.ctx.Err() != nil {
+				return
+			}
+			if status.Code(err) == codes.Aborted {
+				w.reincarnate()
+				continue
+			}
+			w.log.Debug("poll tasks", "err", err)
+			sleep(w.ctx, backoff)
+			backoff = min(2*backoff, 500*time.Millisecond)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		for _, as := range resp.Assignments {
+			w.launch(as, inc)
+		}
+	}
+}
+
+// launch starts an attempt in a slot.
+func (w *Worker) launch(spec *pb.Assignment, inc int64) {
+	ctx, cancel := context.WithCancel(w.ctx)
+	a := &attempt{spec: spec, incarnation: inc, cancel: cancel}
+	w.mu.Lock()
+	if inc != w.incarnation {
+		w.mu.Unlock()
+		cancel()
+		return
+	}
+	w.running[spec.AttemptId] = a
+	w.free--
+	w.mu.Unlock()
+	w.log.Debug("attempt started", "attempt", spec.AttemptId)
+	w.audit("start", spec.AttemptId, "")
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer cancel()
+		result := w.runAttempt(ctx, a)
+		w.audit("end", spec.AttemptId, result)
+		w.mu.Lock()
+		delete(w.running, spec.AttemptId)
+		if a.lent {
+			a.lent = false
+			w.free--
+		}
+		w.free++
+		w.mu.Unlock()
+		select {
+		case w.slotFreed <- struct{}{}:
+		default:
+		}
+	}()
+}
+
+// lendSlot frees the slot of a reduce attempt that waits for a lost map
+// output to be made again: without it, reducers waiting for maps could
+// hold every slot while the maps they wait for find none.
+func (w *Worker) lendSlot(a *attempt) {
+	w.mu.Lock()
+	lent := !a.lent
+	if lent {
+		a.lent = true
+		w.free++
+	}
+	w.mu.Unlock()
+	if lent {
+		select {
+		case w.slotFreed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// reclaimSlot takes back a slot lendSlot lent.
+func (w *Worker) reclaimSlot(a *attempt) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if a.lent {
+		a.lent = false
+		w.free--
+	}
+}
