@@ -53,6 +53,16 @@ type FileInfo struct {
 	// Regular is false for a file that is neither regular nor a folder (a
 	// device, a pipe); steps refuse such inputs.
 	Regular bool
+	// BlockSize is the size of the file's blocks on a store that keeps
+	// files in blocks (HDFS); a step cuts such a file into one split per
+	// block. 0 elsewhere.
+	BlockSize int64
+}
+
+// CounterSource is implemented by files and task outputs that count what
+// they move (HDFS_BYTES_READ, ...); a task adds their counters to its own.
+type CounterSource interface {
+	Counters() map[string]int64
 }
 
 // File is an open file.

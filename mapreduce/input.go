@@ -30,6 +30,9 @@ type InputFile struct {
 	// ModTime is the file's modification time when it was listed, in Unix
 	// nanoseconds.
 	ModTime int64
+	// BlockSize, when the file is stored in blocks (HDFS), makes each
+	// block one split, whatever the step's split size.
+	BlockSize int64
 	// Doc is the file's document name: its slash-separated path relative to
 	// the input folder it was found under, or its base name when it was named
 	// directly or matched by a glob.
@@ -108,7 +111,7 @@ func listPath(ctx context.Context, fss *FileSystems, p string) ([]InputFile, err
 			if rel == "" {
 				doc = Base(f.Path)
 			}
-			files = append(files, InputFile{Path: f.Path, Size: f.Size, ModTime: f.ModTime, Doc: doc})
+			files = append(files, InputFile{Path: f.Path, Size: f.Size, ModTime: f.ModTime, BlockSize: f.BlockSize, Doc: doc})
 			return nil
 		})
 		if bad != nil {
@@ -154,6 +157,10 @@ func CountSplits(files []InputFile, splitSize int64) int64 {
 	}
 	var n int64
 	for _, f := range files {
+		if f.BlockSize > 0 {
+			n += (f.Size + f.BlockSize - 1) / f.BlockSize
+			continue
+		}
 		// PlanSplits takes full splits while more than splitSlop splits
 		// remain, then one split of the rest.
 		full := max(0, int64(math.Ceil((float64(f.Size)-splitSlop*float64(splitSize))/float64(splitSize))))
@@ -172,13 +179,21 @@ func CountSplits(files []InputFile, splitSize int64) int64 {
 }
 
 // PlanSplits cuts files into splits of at most splitSize bytes; a last piece
-// under 10% of splitSize joins the previous split. Empty files yield no split.
+// under 10% of splitSize joins the previous split. A file stored in blocks
+// (HDFS) is cut at its blocks instead, one split per block, so that a map
+// can run where its block is. Empty files yield no split.
 func PlanSplits(files []InputFile, splitSize int64) ([]Split, error) {
 	if splitSize <= 0 {
 		return nil, fmt.Errorf("split size must be positive, got %d", splitSize)
 	}
 	var splits []Split
 	for _, f := range files {
+		if f.BlockSize > 0 {
+			for off := int64(0); off < f.Size; off += f.BlockSize {
+				splits = append(splits, Split{File: f.Path, Doc: f.Doc, Offset: off, Length: min(f.BlockSize, f.Size-off), FileSize: f.Size, ModTime: f.ModTime})
+			}
+			continue
+		}
 		remaining := f.Size
 		off := int64(0)
 		for float64(remaining)/float64(splitSize) > splitSlop {

@@ -2,6 +2,7 @@ package primary
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,7 @@ type Server struct {
 	leaderCh   chan bool
 	lastLeader atomic.Value // string
 	joining    bool         // asks a running group to add it (Config.Join)
+	crashed    bool         // stopped by Crash
 	schedMu    sync.Mutex   // serialises scheduling decisions on the leader
 	planning   planningSet  // steps whose splits this leader is recording
 	stopOnce   sync.Once
@@ -123,9 +125,39 @@ func Start(cfg Config) (*Server, error) {
 	if s.joining {
 		s.wg.Go(s.joinGroup)
 	}
+	if err := writeAddresses(cfg.DataDir, Addresses{GRPC: s.Addr(), Raft: s.RaftAddr(), Gossip: s.GossipAddr()}); err != nil {
+		return nil, err
+	}
 	ok = true
 	log.Info("primary started", "addr", s.Addr(), "raft", s.trans.LocalAddr(), "gossip", s.gossip.Addr())
 	return s, nil
+}
+
+// AddressesFile is the file in a primary's data folder that names the
+// addresses it serves on, written once it listens: a primary started on
+// port 0 picks free ports, and whoever started it finds them there.
+const AddressesFile = "addresses.json"
+
+// Addresses are where a primary serves.
+type Addresses struct {
+	GRPC   string `json:"grpc"`
+	Raft   string `json:"raft"`
+	Gossip string `json:"gossip"`
+}
+
+func writeAddresses(dir string, a Addresses) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, "."+AddressesFile+".tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", AddressesFile, err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, AddressesFile)); err != nil {
+		return fmt.Errorf("write %s: %w", AddressesFile, err)
+	}
+	return nil
 }
 
 func (s *Server) startRaft(dir string) error {
@@ -376,9 +408,21 @@ func (s *Server) Stop() {
 	})
 }
 
+// Crash stops the primary the way a killed process stops: no goodbye to
+// the gossip ring, no wait for calls in flight. The Raft log stays on
+// disk for a restart. Tests use it.
+func (s *Server) Crash() {
+	s.stopOnce.Do(func() {
+		s.crashed = true
+		s.close()
+	})
+}
+
 func (s *Server) close() {
 	s.cancel()
-	if s.grpc != nil {
+	if s.grpc != nil && s.crashed {
+		s.grpc.Stop()
+	} else if s.grpc != nil {
 		done := make(chan struct{})
 		go func() { s.grpc.GracefulStop(); close(done) }()
 		select {

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -129,6 +130,9 @@ func Start(cfg Config) (*Worker, error) {
 	w.wg.Add(2)
 	go func() { defer w.wg.Done(); w.heartbeatLoop() }()
 	go func() { defer w.wg.Done(); w.pollLoop() }()
+	if err := writeAddresses(cfg.DataDir, Addresses{GRPC: w.Addr(), Gossip: w.gossip.Addr()}); err != nil {
+		return nil, err
+	}
 	ok = true
 	log.Info("worker started", "role", cfg.Role, "addr", w.Addr(), "gossip", w.gossip.Addr(), "slots", cfg.Slots)
 	return w, nil
@@ -150,6 +154,10 @@ func (w *Worker) Stop() {
 		w.close()
 	})
 }
+
+// Crash stops the worker the way a killed process stops: no goodbye to the
+// gossip ring and no report of its attempts. Tests use it.
+func (w *Worker) Crash() { w.stopOnce.Do(w.close) }
 
 func (w *Worker) close() {
 	w.cancel()
@@ -188,4 +196,30 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// AddressesFile is the file in a worker's data folder that names the
+// addresses it serves on, written once it listens: a worker started on
+// port 0 picks free ports, and whoever started it finds them there.
+const AddressesFile = "addresses.json"
+
+// Addresses are where a worker serves.
+type Addresses struct {
+	GRPC   string `json:"grpc"`
+	Gossip string `json:"gossip"`
+}
+
+func writeAddresses(dir string, a Addresses) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, "."+AddressesFile+".tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", AddressesFile, err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, AddressesFile)); err != nil {
+		return fmt.Errorf("write %s: %w", AddressesFile, err)
+	}
+	return nil
 }

@@ -39,6 +39,9 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d: %s", e.code, e.
 // run executes the command line args.
 func run(ctx context.Context, args []string) error {
 	root := newRootCmd(jobFromArgs(args))
+	if len(args) > 0 && args[0] == "hdfs" {
+		args = hadoopArgs(args, hadoopLongFlags)
+	}
 	root.SetArgs(args)
 	return root.ExecuteContext(ctx)
 }

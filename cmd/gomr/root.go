@@ -65,6 +65,7 @@ Start a cluster on this machine with "gomr local", then submit steps with
 		newRunCmd(job),
 		newStepCmd(job),
 		newNodeCmd(),
+		newHDFSCmd(),
 		newJobsCmd(),
 		newBenchCmd(job),
 	)

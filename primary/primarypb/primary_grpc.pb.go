@@ -5,8 +5,10 @@
 // source: primary.proto
 
 // Package gomr.primary is the API of a gomr primary: the Client service the
-// CLI uses and the Worker service workers use. Any primary answers; a
-// follower forwards each call to the leader.
+// CLI uses, the Worker service workers use and the Peer service primaries
+// use with each other. Any primary answers; a follower forwards each call
+// to the leader (Peer.Status is answered by the primary called). Long
+// lists (steps, tasks) come a page at a time.
 
 package primarypb
 

@@ -1,0 +1,117 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gomr/gomr/hdfs/hdfspb"
+	"google.golang.org/grpc"
+)
+
+// Config configures a client.
+type Config struct {
+	// Primaries is a connection to the cluster's primaries (any of them
+	// answers NameNode calls).
+	Primaries grpc.ClientConnInterface
+	// Dial returns a connection to a core worker's DataNode service.
+	Dial func(addr string) (grpc.ClientConnInterface, error)
+	// Worker is the worker this client runs on ("" for a client off the
+	// cluster): its replicas are read first and, on a core worker, written
+	// first.
+	Worker string
+	// Name names the client in leases; a random name when empty.
+	Name string
+	// Owner is the owner of the files and folders it creates.
+	Owner string
+	// LeaseRenewal is how often the leases of files being written are
+	// renewed (default 5s; the primaries' lease timeout must be longer).
+	LeaseRenewal time.Duration
+	Logger       *slog.Logger
+}
+
+// Client talks to gomr's HDFS. It is safe for concurrent use.
+type Client struct {
+	cfg Config
+	nn  hdfspb.NameNodeClient
+	log *slog.Logger
+
+	mu      sync.Mutex
+	writing int // files open for writing: their lease is renewed
+	stop    chan struct{}
+}
+
+// New returns a client.
+func New(cfg Config) *Client {
+	if cfg.Name == "" {
+		cfg.Name = "gomr-client-" + rand.Text()[:10]
+	}
+	if cfg.LeaseRenewal <= 0 {
+		cfg.LeaseRenewal = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = "gomr"
+	}
+	return &Client{cfg: cfg, nn: hdfspb.NewNameNodeClient(cfg.Primaries), log: cfg.Logger}
+}
+
+// NameNode returns the client's NameNode stub, for calls this package does
+// not wrap (fsck, safe mode, stats).
+func (c *Client) NameNode() hdfspb.NameNodeClient { return c.nn }
+
+// Name returns the client's lease name.
+func (c *Client) Name() string { return c.cfg.Name }
+
+// dataNode returns the DataNode stub of a core worker.
+func (c *Client) dataNode(addr string) (hdfspb.DataNodeClient, error) {
+	cc, err := c.cfg.Dial(addr)
+	if err != nil {
+		return nil, fmt.Errorf("connect to core worker %s: %w", addr, err)
+	}
+	return hdfspb.NewDataNodeClient(cc), nil
+}
+
+// openWriter counts a file open for writing, renewing the lease while
+// any is.
+func (c *Client) openWriter() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writing++
+	if c.writing == 1 {
+		c.stop = make(chan struct{})
+		go c.renewLeases(c.stop)
+	}
+}
+
+func (c *Client) closeWriter() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writing--
+	if c.writing == 0 {
+		close(c.stop)
+	}
+}
+
+func (c *Client) renewLeases(stop chan struct{}) {
+	tick := time.NewTicker(c.cfg.LeaseRenewal)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.LeaseRenewal)
+		_, err := c.nn.RenewLease(ctx, &hdfspb.RenewLeaseRequest{Client: c.cfg.Name})
+		cancel()
+		if err != nil {
+			c.log.Warn("renew HDFS lease", "client", c.cfg.Name, "err", err)
+		}
+	}
+}
