@@ -119,9 +119,13 @@ type fileSink struct {
 	n int64
 }
 
-func (f *fileSink) Write(p []byte) (int, error) { n, err := f.File.Write(p); f.n += int64(n); return n, err }
-func (f *fileSink) ID() string                  { return "test" }
-func (f *fileSink) Cancel() error               { return f.File.Close() }
+func (f *fileSink) Write(p []byte) (int, error) {
+	n, err := f.File.Write(p)
+	f.n += int64(n)
+	return n, err
+}
+func (f *fileSink) ID() string    { return "test" }
+func (f *fileSink) Cancel() error { return f.File.Close() }
 
 func digest(t *testing.T, v *state.View) string {
 	t.Helper()

@@ -250,4 +250,3 @@ func (w *Writer) Counters() map[string]int64 {
 
 // Written returns the bytes written so far.
 func (w *Writer) Written() int64 { return w.written }
-
