@@ -23,6 +23,12 @@ const (
 	ReduceOutputRecords   = "REDUCE_OUTPUT_RECORDS"
 	BytesWritten          = "BYTES_WRITTEN"
 	RejectedRecords       = "REJECTED_RECORDS"
+	// Where map tasks read their input (Hadoop's job counters): on a
+	// node holding a replica, on another node of its rack (no racks yet:
+	// always 0), or elsewhere.
+	DataLocalMaps  = "DATA_LOCAL_MAPS"
+	RackLocalMaps  = "RACK_LOCAL_MAPS"
+	OtherLocalMaps = "OTHER_LOCAL_MAPS"
 )
 
 // Counters is a set of named 64-bit counters. The zero value is not usable;

@@ -65,6 +65,13 @@ type CounterSource interface {
 	Counters() map[string]int64
 }
 
+// LocalityReporter is implemented by files of a store that knows where
+// its data lives (HDFS): whether what was read came from the reader's own
+// node. A map task counts itself in DataLocalMaps or OtherLocalMaps.
+type LocalityReporter interface {
+	ReadLocal() bool
+}
+
 // File is an open file.
 type File interface {
 	io.ReaderAt
@@ -127,6 +134,19 @@ func (f *FileSystems) Register(scheme string, fs FileSystem) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.m[scheme] = fs
+}
+
+// With returns a copy of the registry that also serves a scheme, unless
+// it served it already.
+func (f *FileSystems) With(scheme string, fs FileSystem) *FileSystems {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if _, ok := f.m[scheme]; ok {
+		return f
+	}
+	c := NewFileSystems(f.m)
+	c.m[scheme] = fs
+	return c
 }
 
 // For returns the file system a path belongs to.

@@ -146,6 +146,18 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 	}
 	counters.Add(MapInputRecords, records)
 	counters.Add(MapInputBytes, lr.BytesRead())
+	if cs, ok := lr.f.(CounterSource); ok {
+		for k, v := range cs.Counters() {
+			counters.Add(k, v)
+		}
+	}
+	if l, ok := lr.f.(LocalityReporter); ok {
+		if l.ReadLocal() {
+			counters.Add(DataLocalMaps, 1)
+		} else {
+			counters.Add(OtherLocalMaps, 1)
+		}
+	}
 	if err := rej.close(); err != nil {
 		return nil, err
 	}

@@ -343,6 +343,39 @@ func (c *clientService) DrainWorker(ctx context.Context, req *pb.DrainWorkerRequ
 	})
 }
 
+// DecommissionWorker starts decommissioning a core worker: its blocks are
+// copied elsewhere, and once they all are it is DECOMMISSIONED and may be
+// stopped. It is refused when the other core workers could not hold every
+// file's replication.
+func (c *clientService) DecommissionWorker(ctx context.Context, req *pb.DecommissionWorkerRequest) (*pb.DecommissionWorkerResponse, error) {
+	return forward(c.s, ctx, func(ctx context.Context, cc *grpc.ClientConn) (*pb.DecommissionWorkerResponse, error) {
+		return pb.NewClientClient(cc).DecommissionWorker(ctx, req)
+	}, func() (*pb.DecommissionWorkerResponse, error) {
+		v := c.s.fsm.view()
+		live, decom := liveCore(v)
+		remaining := 0
+		for w := range live {
+			if w != req.Id && !decom[w] {
+				remaining++
+			}
+		}
+		if _, ok := live[req.Id]; ok {
+			for f := range v.Files() {
+				if f.Replication > remaining {
+					return nil, fmt.Errorf("%w: cannot decommission %s: the %d other core workers cannot hold the %d replicas of %s (lower it with gomr hdfs setrep, or add core workers first)",
+						errInvalid, req.Id, remaining, f.Replication, f.Path)
+				}
+			}
+		}
+		if err := c.s.apply(&state.DecommissionWorker{ID: req.Id, Time: time.Now().UnixNano()}); err != nil {
+			return nil, err
+		}
+		c.s.poke()
+		c.s.log.Info("decommissioning worker", "worker", req.Id)
+		return &pb.DecommissionWorkerResponse{}, nil
+	})
+}
+
 func (s *Server) listNodes(ctx context.Context) (*pb.ListNodesResponse, error) {
 	cf := s.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
@@ -357,10 +390,17 @@ func (s *Server) listNodes(ctx context.Context) (*pb.ListNodesResponse, error) {
 	}
 	runningAttempts(v, func(_ *state.Step, _ *state.Task, a *state.Attempt) { running[a.Worker]++ })
 	for _, w := range v.Workers() {
-		resp.Workers = append(resp.Workers, &pb.Node{
+		n := &pb.Node{
 			Id: w.ID, Role: pb.FromWorkerRole(w.Role), Address: w.Addr, Slots: int32(w.Slots), State: pb.FromWorkerState(w.State),
 			Incarnation: w.Incarnation, Running: running[w.ID], RegisteredUnixNano: w.RegisteredAt,
-		})
+		}
+		if d, ok := s.blocks.node(w.ID); ok && w.Up() {
+			n.HdfsCapacity, n.HdfsUsed, n.HdfsRemaining, n.HdfsBlocks = d.capacity, d.used, d.remaining, int64(d.blocks)
+		}
+		if w.State == state.WorkerDecommissioning {
+			n.DecommissionLeft = s.decommissionProgress(w.ID)
+		}
+		resp.Workers = append(resp.Workers, n)
 	}
 	sort.Slice(resp.Workers, func(i, j int) bool { return resp.Workers[i].Id < resp.Workers[j].Id })
 	for _, srv := range cf.Configuration().Servers {

@@ -72,6 +72,29 @@ type Config struct {
 	// LogSegmentBytes is the size of a Raft log segment file (0: the
 	// log's default of 64 MiB). Compaction removes whole segments only.
 	LogSegmentBytes int
+	// BlockSize is the block size of HDFS files created without one.
+	BlockSize int64
+	// Replication is the replication of HDFS files created without one;
+	// 0 follows EMR's rule for the live core workers (1 below 4, 2 below
+	// 10, else 3).
+	Replication int
+	// LeaseTimeout is how long an HDFS writer's lease lasts without
+	// renewal; then its files being written go.
+	LeaseTimeout time.Duration
+	// SafeModeThreshold is the share of blocks that must be reported with
+	// a replica before a new leader lets HDFS change (HDFS's
+	// dfs.namenode.safemode.threshold-pct).
+	SafeModeThreshold float64
+	// BlockCheckInterval is how often the leader checks every block's
+	// replicas.
+	BlockCheckInterval time.Duration
+	// ReplicationStreams bounds the re-replications one core worker is the
+	// source of at a time (HDFS's dfs.namenode.replication.max-streams).
+	ReplicationStreams int
+	// LocalityWait is how long a map task whose block has replicas waits
+	// for a slot on a core worker holding one before it runs elsewhere
+	// (delay scheduling).
+	LocalityWait time.Duration
 	// FileSystems resolves the paths steps read and write (by scheme);
 	// nil means local paths only.
 	FileSystems *mapreduce.FileSystems
@@ -107,6 +130,12 @@ func DefaultConfig() Config {
 		WorkerTimeout:         6 * time.Second,
 		PollTimeout:           10 * time.Second,
 		MaxTasksPerStep:       100_000,
+		BlockSize:             128 << 20,
+		LeaseTimeout:          time.Minute,
+		SafeModeThreshold:     0.999,
+		BlockCheckInterval:    time.Second,
+		ReplicationStreams:    2,
+		LocalityWait:          3 * time.Second,
 		MinSplitSize:          1 << 20,
 		SnapshotThreshold:     8192,
 		SnapshotInterval:      2 * time.Minute,
@@ -154,6 +183,18 @@ func (c *Config) Validate() error {
 	}
 	if c.MinSplitSize < 1 {
 		errs = append(errs, fmt.Errorf("min-split-size must be at least 1 byte, got %d", c.MinSplitSize))
+	}
+	if c.BlockSize < 512 || c.BlockSize%512 != 0 {
+		errs = append(errs, fmt.Errorf("block-size must be a positive multiple of 512 bytes, got %d", c.BlockSize))
+	}
+	if c.Replication < 0 {
+		errs = append(errs, fmt.Errorf("replication must not be negative, got %d", c.Replication))
+	}
+	if c.LeaseTimeout <= 0 || c.BlockCheckInterval <= 0 || c.ReplicationStreams < 1 || c.LocalityWait < 0 {
+		errs = append(errs, fmt.Errorf("lease-timeout and block-check-interval must be positive, replication-streams at least 1, locality-wait not negative"))
+	}
+	if c.SafeModeThreshold < 0 || c.SafeModeThreshold > 1 {
+		errs = append(errs, fmt.Errorf("safemode-threshold must be in [0, 1], got %g", c.SafeModeThreshold))
 	}
 	if c.PollTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("poll-timeout must be positive, got %s", c.PollTimeout))

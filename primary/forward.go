@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gomr/gomr/hdfs/namespace"
 	"github.com/gomr/gomr/jobs"
 	"github.com/gomr/gomr/mapreduce"
 	"github.com/gomr/gomr/primary/gossip"
@@ -160,11 +161,12 @@ func toStatus(err error) error {
 	code := codes.Unknown
 	switch {
 	case errors.Is(err, errInvalid), errors.Is(err, jobs.ErrUnknownJob), errors.Is(err, jobs.ErrBadOption),
-		errors.Is(err, mapreduce.ErrBinaryInput):
+		errors.Is(err, mapreduce.ErrBinaryInput), errors.Is(err, namespace.ErrBadPath), errors.Is(err, namespace.ErrBadReplication),
+		errors.Is(err, namespace.ErrBadBlockSize):
 		code = codes.InvalidArgument
 	case errors.Is(err, mapreduce.ErrNoInput), errors.Is(err, state.ErrNotFound):
 		code = codes.NotFound
-	case errors.Is(err, mapreduce.ErrOutputExists), errors.Is(err, mapreduce.ErrOutputIsFile):
+	case errors.Is(err, mapreduce.ErrOutputExists), errors.Is(err, mapreduce.ErrOutputIsFile), errors.Is(err, state.ErrExists):
 		code = codes.AlreadyExists
 	case errors.Is(err, state.ErrConflict):
 		code = codes.FailedPrecondition

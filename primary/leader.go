@@ -85,9 +85,11 @@ func (s *Server) establishLeadership(ctx context.Context) {
 		}
 	}
 	s.soft.reset(workers, time.Now())
+	s.blocks.reset()
+	s.enterAutoSafeMode()
 	s.log.Info("became leader", "workers", len(workers))
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){s.stepLoop, s.livenessLoop, s.promoteLoop, s.hungLoop} {
+	for _, loop := range []func(context.Context){s.stepLoop, s.livenessLoop, s.promoteLoop, s.hungLoop, s.hdfsLoop} {
 		wg.Go(func() { loop(ctx) })
 	}
 	wg.Wait()
@@ -314,6 +316,7 @@ func (s *Server) checkWorkers() {
 			continue
 		}
 		s.soft.seen(w.ID, now)
+		s.blocks.forget(w.ID) // a new incarnation reports its blocks afresh
 		s.log.Info("worker registered", "worker", w.ID, "role", w.Role, "addr", w.Addr, "slots", w.Slots, "incarnation", w.Incarnation)
 	}
 	for _, d := range down {
@@ -321,6 +324,8 @@ func (s *Server) checkWorkers() {
 			s.log.Debug("declare worker down", "worker", d.ID, "err", err)
 			continue
 		}
+		s.blocks.forget(d.ID)
+		s.poke()
 		s.log.Warn("worker down", "worker", d.ID, "reason", d.Reason)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gomr/gomr/hdfs/client"
+	"github.com/gomr/gomr/hdfs/hdfspb"
 	"github.com/gomr/gomr/mapreduce"
 	"github.com/gomr/gomr/primary/gossip"
 	"github.com/gomr/gomr/primary/primarypb"
@@ -46,6 +48,7 @@ type Server struct {
 	wg     sync.WaitGroup
 
 	peers      *primarypb.ConnCache
+	self       *primarypb.Conn // to this primary's own services
 	soft       *softState
 	leaderCh   chan bool
 	lastLeader atomic.Value // string
@@ -53,7 +56,15 @@ type Server struct {
 	crashed    bool         // stopped by Crash
 	schedMu    sync.Mutex   // serialises scheduling decisions on the leader
 	planning   planningSet  // steps whose splits this leader is recording
-	stopOnce   sync.Once
+
+	// HDFS: where replicas are, safe mode and health (soft state of the
+	// leader), and the last block id this leader handed out.
+	blocks           *blockMap
+	hdfs             *hdfsSoft
+	decommissionLeft map[string]int64 // guarded by hdfs.mu
+	blockIDMu        sync.Mutex
+	lastBlockID      int64
+	stopOnce         sync.Once
 }
 
 // Start starts a primary: its Raft member, gossip member and gRPC server.
@@ -75,7 +86,7 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.FileSystems == nil {
 		cfg.FileSystems = mapreduce.LocalFileSystems()
 	}
-	s := &Server{cfg: cfg, log: log, fsm: newFSM(log), ctx: ctx, cancel: cancel, soft: newSoftState()}
+	s := &Server{cfg: cfg, log: log, fsm: newFSM(log), ctx: ctx, cancel: cancel, soft: newSoftState(), blocks: newBlockMap(), hdfs: newHDFSSoft()}
 	s.peers = primarypb.NewConnCache()
 	ok := false
 	defer func() {
@@ -112,6 +123,7 @@ func Start(cfg Config) (*Server, error) {
 	primarypb.RegisterClientServer(s.grpc, &clientService{s: s})
 	primarypb.RegisterWorkerServer(s.grpc, &workerService{s: s})
 	primarypb.RegisterPeerServer(s.grpc, &peerService{s: s})
+	hdfspb.RegisterNameNodeServer(s.grpc, &nameNode{s: s})
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -119,6 +131,14 @@ func Start(cfg Config) (*Server, error) {
 			log.Error("grpc server stopped", "err", err)
 		}
 	}()
+	// The primary reads and writes HDFS paths (listing inputs, committing
+	// outputs) as any client does, through its own NameNode service.
+	if s.self, err = primarypb.Dial([]string{s.Addr()}); err != nil {
+		return nil, err
+	}
+	s.cfg.FileSystems = s.cfg.FileSystems.With("hdfs", client.New(client.Config{
+		Primaries: s.self, Dial: func(addr string) (grpc.ClientConnInterface, error) { return s.peers.Get(addr) }, Logger: log,
+	}).FileSystem())
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.watchLeadership() }()
 	go func() { defer s.wg.Done(); s.announce() }()
@@ -449,5 +469,8 @@ func (s *Server) close() {
 		s.walMeta.Close()
 	}
 	s.peers.Close()
+	if s.self != nil {
+		s.self.Close()
+	}
 	s.wg.Wait()
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gomr/gomr/mapreduce"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/scheduler"
 	"github.com/gomr/gomr/primary/state"
@@ -88,6 +89,14 @@ func (w *workerService) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest)
 		}
 		w.s.soft.seen(req.WorkerId, time.Now())
 		resp.PrimaryAddresses = w.s.primaryAddrs()
+		if wk, _ := v.Worker(req.WorkerId); wk.Role == state.RoleCore {
+			known := func(id int64) bool { _, ok := v.BlockFile(id); return ok }
+			needFull := w.s.blocks.report(req.WorkerId, wk.Addr, req.BlockReport, known)
+			resp.BlockCommands = w.s.blocks.commandsFor(req.WorkerId, needFull)
+			if r := req.BlockReport; r != nil && (r.Full || len(r.Blocks)+len(r.Deleted)+len(r.Corrupt) > 0) {
+				w.s.poke()
+			}
+		}
 		return resp, nil
 	})
 }
@@ -129,6 +138,7 @@ func (s *Server) schedOptions() scheduler.Options {
 		SlowFactor:           s.cfg.SpeculationSlowFactor,
 		MinGap:               s.cfg.SpeculationMinGap,
 		MaxFailuresPerWorker: s.cfg.MaxFailuresPerWorker,
+		LocalityWait:         s.cfg.LocalityWait,
 	}
 }
 
@@ -140,7 +150,9 @@ func (s *Server) assignTo(req *pb.PollTasksRequest) ([]*pb.Assignment, error) {
 	if err := checkWorker(v, req.WorkerId, req.Incarnation); err != nil {
 		return nil, err
 	}
-	plan := scheduler.Assign(v, scheduler.Worker{ID: req.WorkerId, Incarnation: req.Incarnation, Free: int(req.FreeSlots)}, s.schedOptions())
+	opt := s.schedOptions()
+	opt.Locality = func(sp *mapreduce.Split) []string { return s.splitLocations(v, sp) }
+	plan := scheduler.Assign(v, scheduler.Worker{ID: req.WorkerId, Incarnation: req.Incarnation, Free: int(req.FreeSlots)}, opt)
 	if len(plan) == 0 {
 		return nil, nil
 	}

@@ -139,6 +139,11 @@ func (w *Worker) execute(ctx context.Context, a *attempt) (*attemptResult, error
 	if res.commit, err = out.Commit(ctx); err != nil {
 		return nil, err
 	}
+	if cs, ok := out.(mapreduce.CounterSource); ok {
+		for k, v := range cs.Counters() {
+			res.counters.Add(k, v)
+		}
+	}
 	return res, nil
 }
 

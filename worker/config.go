@@ -38,6 +38,15 @@ type Config struct {
 	// attempt starts and ends (an audit trail; tests count executions
 	// with it).
 	AttemptLog string
+	// TransferBandwidth bounds, in bytes per second, how fast a core
+	// worker copies replicas to others for re-replication (0: the block
+	// store's default, 100 MiB/s), so that it does not starve steps.
+	TransferBandwidth int64
+	// ScanBytesPerSecond and ScanPeriod pace the block scanner that
+	// verifies every replica of a core worker (0: HDFS's defaults, 1 MiB/s
+	// and three weeks).
+	ScanBytesPerSecond int64
+	ScanPeriod         time.Duration
 	// FileSystems resolves the paths steps read and write (by scheme);
 	// nil means local paths only.
 	FileSystems *mapreduce.FileSystems

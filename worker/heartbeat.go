@@ -37,10 +37,14 @@ func (w *Worker) heartbeat() {
 	for _, e := range entries {
 		req.HeldSteps = append(req.HeldSteps, e.Name())
 	}
+	req.BlockReport = w.blockReport()
 	ctx, cancel := context.WithTimeout(w.ctx, 5*time.Second)
 	defer cancel()
 	resp, err := w.client.Heartbeat(ctx, req)
 	if err != nil {
+		if req.BlockReport != nil {
+			w.reportLost()
+		}
 		if status.Code(err) == codes.Aborted {
 			w.reincarnate()
 			return
@@ -49,6 +53,7 @@ func (w *Worker) heartbeat() {
 		return
 	}
 	w.primary.SetAddrs(resp.PrimaryAddresses)
+	w.blockCommands(resp.BlockCommands)
 	w.mu.Lock()
 	for _, id := range resp.KillAttempts {
 		if a, ok := w.running[id]; ok {

@@ -81,6 +81,7 @@ func (w *Worker) reincarnate() {
 	if err := w.gossip.UpdateMeta(w.meta()); err != nil {
 		w.log.Warn("update gossip metadata", "err", err)
 	}
+	w.reportLost() // the new incarnation reports every block
 	if err := w.register(w.ctx); err != nil && w.ctx.Err() == nil {
 		w.log.Error("re-register", "err", err)
 	}

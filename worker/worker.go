@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gomr/gomr/hdfs/client"
 	"github.com/gomr/gomr/mapreduce"
 	"github.com/gomr/gomr/primary/gossip"
 	pb "github.com/gomr/gomr/primary/primarypb"
@@ -36,6 +37,8 @@ type Worker struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	data *dataNode // the block store of a core worker (nil on a task worker)
 
 	mu          sync.Mutex
 	incarnation int64
@@ -107,6 +110,9 @@ func Start(cfg Config) (*Worker, error) {
 	}
 	w.grpc = grpc.NewServer(grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}))
 	workerpb.RegisterShuffleServer(w.grpc, &shuffleServer{w: w})
+	if err := w.startDataNode(w.grpc); err != nil {
+		return nil, err
+	}
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
@@ -118,6 +124,10 @@ func Start(cfg Config) (*Worker, error) {
 		return nil, err
 	}
 	w.client = pb.NewWorkerClient(w.primary)
+	w.cfg.FileSystems = w.cfg.FileSystems.With("hdfs", client.New(client.Config{
+		Primaries: w.primary, Dial: func(addr string) (grpc.ClientConnInterface, error) { return w.peers.Get(addr) },
+		Worker: cfg.ID, Logger: log,
+	}).FileSystem())
 	w.gossip, err = gossip.Start(gossip.Config{Name: cfg.ID, Addr: cfg.GossipAddr, Meta: w.meta(), Fast: cfg.Fast, Logger: log})
 	if err != nil {
 		return nil, err
@@ -170,6 +180,7 @@ func (w *Worker) close() {
 		w.gossip.Shutdown()
 	}
 	w.wg.Wait()
+	w.closeDataNode()
 	if w.primary != nil {
 		w.primary.Close()
 	}

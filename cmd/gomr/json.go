@@ -105,6 +105,12 @@ type jsonWorker struct {
 	Running     int32      `json:"running"`
 	Incarnation int64      `json:"incarnation"`
 	Registered  *time.Time `json:"registered,omitempty"`
+	// HDFS on a core worker.
+	HDFSCapacity     int64 `json:"hdfs_capacity,omitempty"`
+	HDFSUsed         int64 `json:"hdfs_used,omitempty"`
+	HDFSRemaining    int64 `json:"hdfs_remaining,omitempty"`
+	HDFSBlocks       int64 `json:"hdfs_blocks,omitempty"`
+	DecommissionLeft int64 `json:"decommission_left,omitempty"`
 }
 
 // jsonTime returns the time of Unix nanoseconds in UTC, or nil for 0.
@@ -169,6 +175,7 @@ func nodesJSON(resp *pb.ListNodesResponse) jsonNodes {
 		j.Workers = append(j.Workers, jsonWorker{
 			ID: w.Id, Role: string(w.Role.Value()), Address: w.Address, State: string(w.State.Value()), Slots: w.Slots, Running: w.Running,
 			Incarnation: w.Incarnation, Registered: jsonTime(w.RegisteredUnixNano),
+			HDFSCapacity: w.HdfsCapacity, HDFSUsed: w.HdfsUsed, HDFSRemaining: w.HdfsRemaining, HDFSBlocks: w.HdfsBlocks, DecommissionLeft: w.DecommissionLeft,
 		})
 	}
 	return j

@@ -6,7 +6,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	pb "github.com/gomr/gomr/primary/primarypb"
+	"github.com/gomr/gomr/primary/state"
 	"github.com/spf13/cobra"
 )
 
@@ -15,7 +17,7 @@ func newNodeCmd() *cobra.Command {
 		Use:   "node",
 		Short: "Inspect the cluster's primaries and workers",
 	}
-	cmd.AddCommand(newNodeListCmd(), newNodeRemovePrimaryCmd(), newNodeDrainCmd())
+	cmd.AddCommand(newNodeListCmd(), newNodeRemovePrimaryCmd(), newNodeDrainCmd(), newNodeDecommissionCmd())
 	return cmd
 }
 
@@ -24,6 +26,14 @@ func newNodeDrainCmd() *cobra.Command {
 		func(ctx context.Context, c *clusterClient, id string) (string, error) {
 			_, err := c.DrainWorker(ctx, &pb.DrainWorkerRequest{Id: id})
 			return "worker " + id + " DRAINING", err
+		})
+}
+
+func newNodeDecommissionCmd() *cobra.Command {
+	return newActionCmd("decommission WORKER-ID", "Copy a core worker's HDFS blocks to the others, then let it leave (gomr node list shows the progress)",
+		func(ctx context.Context, c *clusterClient, id string) (string, error) {
+			_, err := c.DecommissionWorker(ctx, &pb.DecommissionWorkerRequest{Id: id})
+			return "worker " + id + " DECOMMISSIONING", err
 		})
 }
 
@@ -57,10 +67,18 @@ func newNodeListCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%d\t%d\t%d\t%d\t%s\n", p.Id, p.Address, p.RaftState, p.Voter, p.Term, p.CommitIndex, p.AppliedIndex, p.LastSnapshotIndex, oneLine(p.Error))
 			}
 			fmt.Fprintln(tw)
-			fmt.Fprintln(tw, "WORKER\tROLE\tADDRESS\tSTATE\tSLOTS\tRUNNING\tREGISTERED")
+			fmt.Fprintln(tw, "WORKER\tROLE\tADDRESS\tSTATE\tSLOTS\tRUNNING\tHDFS USED\tHDFS FREE\tBLOCKS\tREGISTERED")
 			for _, w := range resp.Workers {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", w.Id, w.Role.Value(), w.Address, w.State.Value(), w.Slots, w.Running,
-					time.Unix(0, w.RegisteredUnixNano).Local().Format(time.DateTime))
+				used, free, blocks := "-", "-", "-"
+				if w.Role.Value() == state.RoleCore && w.HdfsCapacity > 0 {
+					used, free, blocks = humanize.IBytes(uint64(w.HdfsUsed)), humanize.IBytes(uint64(w.HdfsRemaining)), fmt.Sprint(w.HdfsBlocks)
+				}
+				st := string(w.State.Value())
+				if w.State.Value() == state.WorkerDecommissioning {
+					st += fmt.Sprintf(" (%d blocks to copy)", w.DecommissionLeft)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", w.Id, w.Role.Value(), w.Address, st, w.Slots, w.Running,
+					used, free, blocks, time.Unix(0, w.RegisteredUnixNano).Local().Format(time.DateTime))
 			}
 			return tw.Flush()
 		}),

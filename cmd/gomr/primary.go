@@ -38,6 +38,10 @@ group; --bootstrap and --join are then ignored. Remove one with
 			if err != nil {
 				return err
 			}
+			blockSize, err := sizeOpt(v, "block-size", 512)
+			if err != nil {
+				return err
+			}
 			cfg := primary.Config{
 				NodeID:                v.GetString("node-id"),
 				DataDir:               v.GetString("data-dir"),
@@ -60,6 +64,13 @@ group; --bootstrap and --join are then ignored. Remove one with
 				SnapshotThreshold:     v.GetUint64("snapshot-threshold"),
 				MaxTasksPerStep:       v.GetInt("max-tasks-per-step"),
 				MinSplitSize:          minSplit,
+				BlockSize:             blockSize,
+				Replication:           v.GetInt("replication"),
+				LeaseTimeout:          v.GetDuration("lease-timeout"),
+				SafeModeThreshold:     v.GetFloat64("safemode-threshold"),
+				BlockCheckInterval:    v.GetDuration("block-check-interval"),
+				ReplicationStreams:    v.GetInt("replication-streams"),
+				LocalityWait:          v.GetDuration("locality-wait"),
 				Logger:                log,
 			}
 			p, err := primary.Start(cfg)
@@ -93,6 +104,13 @@ group; --bootstrap and --join are then ignored. Remove one with
 	f.Uint64("snapshot-threshold", d.SnapshotThreshold, "Raft log entries between snapshots")
 	f.Int("max-tasks-per-step", d.MaxTasksPerStep, "most map and reduce tasks one step may have; a step that would have more is refused at submission")
 	f.String("min-split-size", humanize.IBytes(uint64(d.MinSplitSize)), "smallest --split-size a step may ask for")
+	f.String("block-size", humanize.IBytes(uint64(d.BlockSize)), "HDFS block size of files created without one")
+	f.Int("replication", 0, "HDFS replication of files created without one (0: EMR's rule, 1 below 4 core workers, 2 below 10, else 3)")
+	f.Duration("lease-timeout", d.LeaseTimeout, "an HDFS writer that does not renew its lease for this long loses its files being written")
+	f.Float64("safemode-threshold", d.SafeModeThreshold, "share of HDFS blocks that must be reported before a new leader lets HDFS change")
+	f.Duration("block-check-interval", d.BlockCheckInterval, "how often the leader checks every HDFS block's replicas")
+	f.Int("replication-streams", d.ReplicationStreams, "re-replications one core worker is the source of at a time")
+	f.Duration("locality-wait", d.LocalityWait, "how long a map waits for a slot on a core worker holding its block before it runs elsewhere")
 	f.Duration("snapshot-interval", d.SnapshotInterval, "how often Raft checks whether to take a snapshot")
 	f.Uint64("trailing-logs", d.TrailingLogs, "Raft log entries kept after a snapshot, for followers that lag a little")
 	return cmd

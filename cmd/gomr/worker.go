@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"time"
 
 	"github.com/gomr/gomr/primary/state"
 	"github.com/gomr/gomr/worker"
@@ -15,10 +16,12 @@ func newWorkerCmd() *cobra.Command {
 		Use:   "worker",
 		Short: "Run a worker node (core or task; both run map and reduce tasks)",
 		Long: `Run a worker. It joins the cluster through any primary in --join, registers
-with the leader and runs up to --slots attempts at once. Core workers are
-the nodes meant to hold HDFS blocks (not built yet); task workers only
-compute and can be added or removed at any time, like EMR task nodes
-(drain one first with "gomr node drain").`,
+with the leader and runs up to --slots attempts at once. Core workers also
+store HDFS blocks in DATA-DIR/hdfs, checksummed, serve them to readers and
+other core workers, and report them to the leader; task workers only
+compute and can be added or removed at any time, like EMR task nodes (drain
+one first with "gomr node drain"; decommission a core worker with
+"gomr node decommission").`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v, err := loadConfig(cmd)
@@ -33,6 +36,14 @@ compute and can be added or removed at any time, like EMR task nodes
 			if err != nil {
 				return err
 			}
+			bandwidth, err := sizeOpt(v, "transfer-bandwidth", 1)
+			if err != nil {
+				return err
+			}
+			scanRate, err := sizeOpt(v, "scan-rate", 1)
+			if err != nil {
+				return err
+			}
 			cfg := worker.Config{
 				ID:                 v.GetString("id"),
 				Role:               state.WorkerRole(v.GetString("role")),
@@ -44,6 +55,9 @@ compute and can be added or removed at any time, like EMR task nodes
 				HeartbeatInterval:  v.GetDuration("heartbeat-interval"),
 				ShuffleMemoryBytes: shuffleMem,
 				AttemptLog:         v.GetString("attempt-log"),
+				TransferBandwidth:  bandwidth,
+				ScanBytesPerSecond: scanRate,
+				ScanPeriod:         v.GetDuration("scan-period"),
 				Logger:             log,
 			}
 			w, err := worker.Start(cfg)
@@ -59,7 +73,7 @@ compute and can be added or removed at any time, like EMR task nodes
 	}
 	f := cmd.Flags()
 	f.String("id", d.ID, "unique id of this worker")
-	f.String("role", string(d.Role), "core (the nodes meant to hold HDFS blocks) or task (compute only; add and remove freely)")
+	f.String("role", string(d.Role), "core (runs tasks and stores HDFS blocks) or task (compute only; add and remove freely)")
 	f.StringSlice("join", d.Join, "gRPC addresses of primaries to join through (comma-separated)")
 	f.String("addr", d.Addr, "gRPC address of this worker's shuffle service")
 	f.String("gossip-addr", d.GossipAddr, "gossip (memberlist) address, TCP and UDP")
@@ -67,6 +81,9 @@ compute and can be added or removed at any time, like EMR task nodes
 	f.Int("slots", 0, "attempts run at once (0: one per CPU)")
 	f.Duration("heartbeat-interval", d.HeartbeatInterval, "time between heartbeats to the leader")
 	f.String("shuffle-memory", "64MiB", "fetched map output a reduce attempt holds in memory before it spills to disk")
+	f.String("transfer-bandwidth", "100MiB", "bytes per second a core worker copies HDFS replicas to others at (re-replication, decommission)")
+	f.String("scan-rate", "1MiB", "bytes per second the block scanner of a core worker verifies its replicas at")
+	f.Duration("scan-period", 21*24*time.Hour, "the block scanner verifies every replica once in this period")
 	f.String("attempt-log", "", "append a line to this file when an attempt starts and when it ends (an audit trail)")
 	return cmd
 }

@@ -58,7 +58,7 @@ func New(cfg Config) *Client {
 	if cfg.Owner == "" {
 		cfg.Owner = "gomr"
 	}
-	return &Client{cfg: cfg, nn: hdfspb.NewNameNodeClient(cfg.Primaries), log: cfg.Logger}
+	return &Client{cfg: cfg, nn: hdfspb.NewNameNodeClient(safeModeRetry{cfg.Primaries}), log: cfg.Logger}
 }
 
 // NameNode returns the client's NameNode stub, for calls this package does
@@ -113,5 +113,30 @@ func (c *Client) renewLeases(stop chan struct{}) {
 		if err != nil {
 			c.log.Warn("renew HDFS lease", "client", c.cfg.Name, "err", err)
 		}
+	}
+}
+
+// safeModeWait bounds how long a change waits for safe mode to end.
+const safeModeWait = 2 * time.Minute
+
+// safeModeRetry is a connection to the primaries that sends a NameNode
+// call again while HDFS is in safe mode (as after a failover, until the
+// core workers have reported their blocks), for up to safeModeWait.
+type safeModeRetry struct{ grpc.ClientConnInterface }
+
+func (r safeModeRetry) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	deadline := time.Now().Add(safeModeWait)
+	backoff := 100 * time.Millisecond
+	for {
+		err := r.ClientConnInterface.Invoke(ctx, method, args, reply, opts...)
+		if !hdfspb.IsSafeMode(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
 	}
 }

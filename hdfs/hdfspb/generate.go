@@ -3,4 +3,4 @@
 // worker serves to clients, other core workers and the primaries.
 package hdfspb
 
-//go:generate protoc --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative hdfs.proto
+//go:generate protoc -I../.. --go_out=../.. --go_opt=paths=source_relative --go-grpc_out=../.. --go-grpc_opt=paths=source_relative hdfs/hdfspb/hdfs.proto

@@ -2,7 +2,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: hdfs.proto
+// source: hdfs/hdfspb/hdfs.proto
 
 // Package gomr.hdfs is the protocol of gomr's HDFS. The namespace (folders,
 // files and their blocks, leases) is kept by the primaries in their
@@ -61,11 +61,11 @@ func (x SafeModeAction) String() string {
 }
 
 func (SafeModeAction) Descriptor() protoreflect.EnumDescriptor {
-	return file_hdfs_proto_enumTypes[0].Descriptor()
+	return file_hdfs_hdfspb_hdfs_proto_enumTypes[0].Descriptor()
 }
 
 func (SafeModeAction) Type() protoreflect.EnumType {
-	return &file_hdfs_proto_enumTypes[0]
+	return &file_hdfs_hdfspb_hdfs_proto_enumTypes[0]
 }
 
 func (x SafeModeAction) Number() protoreflect.EnumNumber {
@@ -74,7 +74,7 @@ func (x SafeModeAction) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SafeModeAction.Descriptor instead.
 func (SafeModeAction) EnumDescriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{0}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{0}
 }
 
 // FileStatus describes a file or folder.
@@ -94,7 +94,7 @@ type FileStatus struct {
 
 func (x *FileStatus) Reset() {
 	*x = FileStatus{}
-	mi := &file_hdfs_proto_msgTypes[0]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -106,7 +106,7 @@ func (x *FileStatus) String() string {
 func (*FileStatus) ProtoMessage() {}
 
 func (x *FileStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[0]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -119,7 +119,7 @@ func (x *FileStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileStatus.ProtoReflect.Descriptor instead.
 func (*FileStatus) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{0}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *FileStatus) GetPath() string {
@@ -189,7 +189,7 @@ type Block struct {
 
 func (x *Block) Reset() {
 	*x = Block{}
-	mi := &file_hdfs_proto_msgTypes[1]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -201,7 +201,7 @@ func (x *Block) String() string {
 func (*Block) ProtoMessage() {}
 
 func (x *Block) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[1]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -214,7 +214,7 @@ func (x *Block) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Block.ProtoReflect.Descriptor instead.
 func (*Block) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{1}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Block) GetId() int64 {
@@ -242,7 +242,7 @@ type Location struct {
 
 func (x *Location) Reset() {
 	*x = Location{}
-	mi := &file_hdfs_proto_msgTypes[2]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -254,7 +254,7 @@ func (x *Location) String() string {
 func (*Location) ProtoMessage() {}
 
 func (x *Location) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[2]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -267,7 +267,7 @@ func (x *Location) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Location.ProtoReflect.Descriptor instead.
 func (*Location) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{2}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Location) GetWorker() string {
@@ -297,7 +297,7 @@ type LocatedBlock struct {
 
 func (x *LocatedBlock) Reset() {
 	*x = LocatedBlock{}
-	mi := &file_hdfs_proto_msgTypes[3]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -309,7 +309,7 @@ func (x *LocatedBlock) String() string {
 func (*LocatedBlock) ProtoMessage() {}
 
 func (x *LocatedBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[3]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -322,7 +322,7 @@ func (x *LocatedBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocatedBlock.ProtoReflect.Descriptor instead.
 func (*LocatedBlock) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{3}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *LocatedBlock) GetBlock() *Block {
@@ -359,7 +359,7 @@ type MkdirsRequest struct {
 
 func (x *MkdirsRequest) Reset() {
 	*x = MkdirsRequest{}
-	mi := &file_hdfs_proto_msgTypes[4]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -371,7 +371,7 @@ func (x *MkdirsRequest) String() string {
 func (*MkdirsRequest) ProtoMessage() {}
 
 func (x *MkdirsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[4]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -384,7 +384,7 @@ func (x *MkdirsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MkdirsRequest.ProtoReflect.Descriptor instead.
 func (*MkdirsRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{4}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *MkdirsRequest) GetPath() string {
@@ -416,7 +416,7 @@ type MkdirsResponse struct {
 
 func (x *MkdirsResponse) Reset() {
 	*x = MkdirsResponse{}
-	mi := &file_hdfs_proto_msgTypes[5]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -428,7 +428,7 @@ func (x *MkdirsResponse) String() string {
 func (*MkdirsResponse) ProtoMessage() {}
 
 func (x *MkdirsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[5]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -441,7 +441,7 @@ func (x *MkdirsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MkdirsResponse.ProtoReflect.Descriptor instead.
 func (*MkdirsResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{5}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{5}
 }
 
 type CreateRequest struct {
@@ -465,7 +465,7 @@ type CreateRequest struct {
 
 func (x *CreateRequest) Reset() {
 	*x = CreateRequest{}
-	mi := &file_hdfs_proto_msgTypes[6]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -477,7 +477,7 @@ func (x *CreateRequest) String() string {
 func (*CreateRequest) ProtoMessage() {}
 
 func (x *CreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[6]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -490,7 +490,7 @@ func (x *CreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{6}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreateRequest) GetPath() string {
@@ -559,7 +559,7 @@ type CreateResponse struct {
 
 func (x *CreateResponse) Reset() {
 	*x = CreateResponse{}
-	mi := &file_hdfs_proto_msgTypes[7]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +571,7 @@ func (x *CreateResponse) String() string {
 func (*CreateResponse) ProtoMessage() {}
 
 func (x *CreateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[7]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,7 +584,7 @@ func (x *CreateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateResponse.ProtoReflect.Descriptor instead.
 func (*CreateResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{7}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateResponse) GetReplication() int32 {
@@ -618,7 +618,7 @@ type AddBlockRequest struct {
 
 func (x *AddBlockRequest) Reset() {
 	*x = AddBlockRequest{}
-	mi := &file_hdfs_proto_msgTypes[8]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -630,7 +630,7 @@ func (x *AddBlockRequest) String() string {
 func (*AddBlockRequest) ProtoMessage() {}
 
 func (x *AddBlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[8]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -643,7 +643,7 @@ func (x *AddBlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBlockRequest.ProtoReflect.Descriptor instead.
 func (*AddBlockRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{8}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AddBlockRequest) GetPath() string {
@@ -690,7 +690,7 @@ type AddBlockResponse struct {
 
 func (x *AddBlockResponse) Reset() {
 	*x = AddBlockResponse{}
-	mi := &file_hdfs_proto_msgTypes[9]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -702,7 +702,7 @@ func (x *AddBlockResponse) String() string {
 func (*AddBlockResponse) ProtoMessage() {}
 
 func (x *AddBlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[9]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -715,7 +715,7 @@ func (x *AddBlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddBlockResponse.ProtoReflect.Descriptor instead.
 func (*AddBlockResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{9}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AddBlockResponse) GetBlock() *LocatedBlock {
@@ -736,7 +736,7 @@ type AbandonBlockRequest struct {
 
 func (x *AbandonBlockRequest) Reset() {
 	*x = AbandonBlockRequest{}
-	mi := &file_hdfs_proto_msgTypes[10]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +748,7 @@ func (x *AbandonBlockRequest) String() string {
 func (*AbandonBlockRequest) ProtoMessage() {}
 
 func (x *AbandonBlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[10]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +761,7 @@ func (x *AbandonBlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbandonBlockRequest.ProtoReflect.Descriptor instead.
 func (*AbandonBlockRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{10}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AbandonBlockRequest) GetPath() string {
@@ -793,7 +793,7 @@ type AbandonBlockResponse struct {
 
 func (x *AbandonBlockResponse) Reset() {
 	*x = AbandonBlockResponse{}
-	mi := &file_hdfs_proto_msgTypes[11]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -805,7 +805,7 @@ func (x *AbandonBlockResponse) String() string {
 func (*AbandonBlockResponse) ProtoMessage() {}
 
 func (x *AbandonBlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[11]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -818,7 +818,7 @@ func (x *AbandonBlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbandonBlockResponse.ProtoReflect.Descriptor instead.
 func (*AbandonBlockResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{11}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{11}
 }
 
 type CompleteRequest struct {
@@ -834,7 +834,7 @@ type CompleteRequest struct {
 
 func (x *CompleteRequest) Reset() {
 	*x = CompleteRequest{}
-	mi := &file_hdfs_proto_msgTypes[12]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +846,7 @@ func (x *CompleteRequest) String() string {
 func (*CompleteRequest) ProtoMessage() {}
 
 func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[12]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +859,7 @@ func (x *CompleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteRequest.ProtoReflect.Descriptor instead.
 func (*CompleteRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{12}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CompleteRequest) GetPath() string {
@@ -891,7 +891,7 @@ type CompleteResponse struct {
 
 func (x *CompleteResponse) Reset() {
 	*x = CompleteResponse{}
-	mi := &file_hdfs_proto_msgTypes[13]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -903,7 +903,7 @@ func (x *CompleteResponse) String() string {
 func (*CompleteResponse) ProtoMessage() {}
 
 func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[13]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -916,7 +916,7 @@ func (x *CompleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteResponse.ProtoReflect.Descriptor instead.
 func (*CompleteResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{13}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{13}
 }
 
 type AbandonRequest struct {
@@ -929,7 +929,7 @@ type AbandonRequest struct {
 
 func (x *AbandonRequest) Reset() {
 	*x = AbandonRequest{}
-	mi := &file_hdfs_proto_msgTypes[14]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +941,7 @@ func (x *AbandonRequest) String() string {
 func (*AbandonRequest) ProtoMessage() {}
 
 func (x *AbandonRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[14]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -954,7 +954,7 @@ func (x *AbandonRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbandonRequest.ProtoReflect.Descriptor instead.
 func (*AbandonRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{14}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AbandonRequest) GetPath() string {
@@ -979,7 +979,7 @@ type AbandonResponse struct {
 
 func (x *AbandonResponse) Reset() {
 	*x = AbandonResponse{}
-	mi := &file_hdfs_proto_msgTypes[15]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -991,7 +991,7 @@ func (x *AbandonResponse) String() string {
 func (*AbandonResponse) ProtoMessage() {}
 
 func (x *AbandonResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[15]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1004,7 +1004,7 @@ func (x *AbandonResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbandonResponse.ProtoReflect.Descriptor instead.
 func (*AbandonResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{15}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{15}
 }
 
 type RenewLeaseRequest struct {
@@ -1016,7 +1016,7 @@ type RenewLeaseRequest struct {
 
 func (x *RenewLeaseRequest) Reset() {
 	*x = RenewLeaseRequest{}
-	mi := &file_hdfs_proto_msgTypes[16]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1028,7 +1028,7 @@ func (x *RenewLeaseRequest) String() string {
 func (*RenewLeaseRequest) ProtoMessage() {}
 
 func (x *RenewLeaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[16]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1041,7 +1041,7 @@ func (x *RenewLeaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewLeaseRequest.ProtoReflect.Descriptor instead.
 func (*RenewLeaseRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{16}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RenewLeaseRequest) GetClient() string {
@@ -1059,7 +1059,7 @@ type RenewLeaseResponse struct {
 
 func (x *RenewLeaseResponse) Reset() {
 	*x = RenewLeaseResponse{}
-	mi := &file_hdfs_proto_msgTypes[17]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1071,7 +1071,7 @@ func (x *RenewLeaseResponse) String() string {
 func (*RenewLeaseResponse) ProtoMessage() {}
 
 func (x *RenewLeaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[17]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1084,7 +1084,7 @@ func (x *RenewLeaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewLeaseResponse.ProtoReflect.Descriptor instead.
 func (*RenewLeaseResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{17}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{17}
 }
 
 type GetFileInfoRequest struct {
@@ -1096,7 +1096,7 @@ type GetFileInfoRequest struct {
 
 func (x *GetFileInfoRequest) Reset() {
 	*x = GetFileInfoRequest{}
-	mi := &file_hdfs_proto_msgTypes[18]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1108,7 +1108,7 @@ func (x *GetFileInfoRequest) String() string {
 func (*GetFileInfoRequest) ProtoMessage() {}
 
 func (x *GetFileInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[18]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1121,7 +1121,7 @@ func (x *GetFileInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFileInfoRequest.ProtoReflect.Descriptor instead.
 func (*GetFileInfoRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{18}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetFileInfoRequest) GetPath() string {
@@ -1140,7 +1140,7 @@ type GetFileInfoResponse struct {
 
 func (x *GetFileInfoResponse) Reset() {
 	*x = GetFileInfoResponse{}
-	mi := &file_hdfs_proto_msgTypes[19]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1152,7 +1152,7 @@ func (x *GetFileInfoResponse) String() string {
 func (*GetFileInfoResponse) ProtoMessage() {}
 
 func (x *GetFileInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[19]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1165,7 +1165,7 @@ func (x *GetFileInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFileInfoResponse.ProtoReflect.Descriptor instead.
 func (*GetFileInfoResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{19}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetFileInfoResponse) GetStatus() *FileStatus {
@@ -1186,7 +1186,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_hdfs_proto_msgTypes[20]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1198,7 +1198,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[20]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1211,7 +1211,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{20}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListRequest) GetPath() string {
@@ -1245,7 +1245,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_hdfs_proto_msgTypes[21]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1257,7 +1257,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[21]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1270,7 +1270,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{21}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListResponse) GetEntries() []*FileStatus {
@@ -1302,7 +1302,7 @@ type GetBlockLocationsRequest struct {
 
 func (x *GetBlockLocationsRequest) Reset() {
 	*x = GetBlockLocationsRequest{}
-	mi := &file_hdfs_proto_msgTypes[22]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1314,7 +1314,7 @@ func (x *GetBlockLocationsRequest) String() string {
 func (*GetBlockLocationsRequest) ProtoMessage() {}
 
 func (x *GetBlockLocationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[22]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1327,7 +1327,7 @@ func (x *GetBlockLocationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockLocationsRequest.ProtoReflect.Descriptor instead.
 func (*GetBlockLocationsRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{22}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetBlockLocationsRequest) GetPath() string {
@@ -1368,7 +1368,7 @@ type GetBlockLocationsResponse struct {
 
 func (x *GetBlockLocationsResponse) Reset() {
 	*x = GetBlockLocationsResponse{}
-	mi := &file_hdfs_proto_msgTypes[23]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1380,7 +1380,7 @@ func (x *GetBlockLocationsResponse) String() string {
 func (*GetBlockLocationsResponse) ProtoMessage() {}
 
 func (x *GetBlockLocationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[23]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1393,7 +1393,7 @@ func (x *GetBlockLocationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockLocationsResponse.ProtoReflect.Descriptor instead.
 func (*GetBlockLocationsResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{23}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetBlockLocationsResponse) GetStatus() *FileStatus {
@@ -1420,7 +1420,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_hdfs_proto_msgTypes[24]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1432,7 +1432,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[24]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1445,7 +1445,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{24}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DeleteRequest) GetPath() string {
@@ -1472,7 +1472,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_hdfs_proto_msgTypes[25]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1484,7 +1484,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[25]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1497,7 +1497,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{25}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteResponse) GetDeleted() bool {
@@ -1517,7 +1517,7 @@ type RenameRequest struct {
 
 func (x *RenameRequest) Reset() {
 	*x = RenameRequest{}
-	mi := &file_hdfs_proto_msgTypes[26]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1529,7 +1529,7 @@ func (x *RenameRequest) String() string {
 func (*RenameRequest) ProtoMessage() {}
 
 func (x *RenameRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[26]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1542,7 +1542,7 @@ func (x *RenameRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameRequest.ProtoReflect.Descriptor instead.
 func (*RenameRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{26}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RenameRequest) GetSrc() string {
@@ -1567,7 +1567,7 @@ type RenameResponse struct {
 
 func (x *RenameResponse) Reset() {
 	*x = RenameResponse{}
-	mi := &file_hdfs_proto_msgTypes[27]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1579,7 +1579,7 @@ func (x *RenameResponse) String() string {
 func (*RenameResponse) ProtoMessage() {}
 
 func (x *RenameResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[27]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1592,7 +1592,7 @@ func (x *RenameResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameResponse.ProtoReflect.Descriptor instead.
 func (*RenameResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{27}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{27}
 }
 
 type SetReplicationRequest struct {
@@ -1605,7 +1605,7 @@ type SetReplicationRequest struct {
 
 func (x *SetReplicationRequest) Reset() {
 	*x = SetReplicationRequest{}
-	mi := &file_hdfs_proto_msgTypes[28]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1617,7 +1617,7 @@ func (x *SetReplicationRequest) String() string {
 func (*SetReplicationRequest) ProtoMessage() {}
 
 func (x *SetReplicationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[28]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1630,7 +1630,7 @@ func (x *SetReplicationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetReplicationRequest.ProtoReflect.Descriptor instead.
 func (*SetReplicationRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{28}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SetReplicationRequest) GetPath() string {
@@ -1657,7 +1657,7 @@ type SetReplicationResponse struct {
 
 func (x *SetReplicationResponse) Reset() {
 	*x = SetReplicationResponse{}
-	mi := &file_hdfs_proto_msgTypes[29]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1669,7 +1669,7 @@ func (x *SetReplicationResponse) String() string {
 func (*SetReplicationResponse) ProtoMessage() {}
 
 func (x *SetReplicationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[29]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1682,7 +1682,7 @@ func (x *SetReplicationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetReplicationResponse.ProtoReflect.Descriptor instead.
 func (*SetReplicationResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{29}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SetReplicationResponse) GetFiles() int32 {
@@ -1704,7 +1704,7 @@ type ReportBadBlocksRequest struct {
 
 func (x *ReportBadBlocksRequest) Reset() {
 	*x = ReportBadBlocksRequest{}
-	mi := &file_hdfs_proto_msgTypes[30]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1716,7 +1716,7 @@ func (x *ReportBadBlocksRequest) String() string {
 func (*ReportBadBlocksRequest) ProtoMessage() {}
 
 func (x *ReportBadBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[30]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1729,7 +1729,7 @@ func (x *ReportBadBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportBadBlocksRequest.ProtoReflect.Descriptor instead.
 func (*ReportBadBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{30}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ReportBadBlocksRequest) GetWorker() string {
@@ -1761,7 +1761,7 @@ type ReportBadBlocksResponse struct {
 
 func (x *ReportBadBlocksResponse) Reset() {
 	*x = ReportBadBlocksResponse{}
-	mi := &file_hdfs_proto_msgTypes[31]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1773,7 +1773,7 @@ func (x *ReportBadBlocksResponse) String() string {
 func (*ReportBadBlocksResponse) ProtoMessage() {}
 
 func (x *ReportBadBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[31]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1786,7 +1786,7 @@ func (x *ReportBadBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportBadBlocksResponse.ProtoReflect.Descriptor instead.
 func (*ReportBadBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{31}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{31}
 }
 
 type ContentSummaryRequest struct {
@@ -1798,7 +1798,7 @@ type ContentSummaryRequest struct {
 
 func (x *ContentSummaryRequest) Reset() {
 	*x = ContentSummaryRequest{}
-	mi := &file_hdfs_proto_msgTypes[32]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1810,7 +1810,7 @@ func (x *ContentSummaryRequest) String() string {
 func (*ContentSummaryRequest) ProtoMessage() {}
 
 func (x *ContentSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[32]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1823,7 +1823,7 @@ func (x *ContentSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContentSummaryRequest.ProtoReflect.Descriptor instead.
 func (*ContentSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{32}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ContentSummaryRequest) GetPath() string {
@@ -1846,7 +1846,7 @@ type ContentSummaryResponse struct {
 
 func (x *ContentSummaryResponse) Reset() {
 	*x = ContentSummaryResponse{}
-	mi := &file_hdfs_proto_msgTypes[33]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1858,7 +1858,7 @@ func (x *ContentSummaryResponse) String() string {
 func (*ContentSummaryResponse) ProtoMessage() {}
 
 func (x *ContentSummaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[33]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1871,7 +1871,7 @@ func (x *ContentSummaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContentSummaryResponse.ProtoReflect.Descriptor instead.
 func (*ContentSummaryResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{33}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ContentSummaryResponse) GetLength() int64 {
@@ -1910,7 +1910,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_hdfs_proto_msgTypes[34]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1922,7 +1922,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[34]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1935,7 +1935,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{34}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{34}
 }
 
 type StatsResponse struct {
@@ -1955,7 +1955,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_hdfs_proto_msgTypes[35]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1967,7 +1967,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[35]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1980,7 +1980,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{35}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *StatsResponse) GetCapacity() int64 {
@@ -2057,7 +2057,7 @@ type FsckRequest struct {
 
 func (x *FsckRequest) Reset() {
 	*x = FsckRequest{}
-	mi := &file_hdfs_proto_msgTypes[36]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2069,7 +2069,7 @@ func (x *FsckRequest) String() string {
 func (*FsckRequest) ProtoMessage() {}
 
 func (x *FsckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[36]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2082,7 +2082,7 @@ func (x *FsckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckRequest.ProtoReflect.Descriptor instead.
 func (*FsckRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{36}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *FsckRequest) GetPath() string {
@@ -2125,7 +2125,7 @@ type BlockHealth struct {
 
 func (x *BlockHealth) Reset() {
 	*x = BlockHealth{}
-	mi := &file_hdfs_proto_msgTypes[37]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2137,7 +2137,7 @@ func (x *BlockHealth) String() string {
 func (*BlockHealth) ProtoMessage() {}
 
 func (x *BlockHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[37]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2150,7 +2150,7 @@ func (x *BlockHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockHealth.ProtoReflect.Descriptor instead.
 func (*BlockHealth) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{37}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *BlockHealth) GetBlock() *Block {
@@ -2212,7 +2212,7 @@ type FsckFile struct {
 
 func (x *FsckFile) Reset() {
 	*x = FsckFile{}
-	mi := &file_hdfs_proto_msgTypes[38]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2224,7 +2224,7 @@ func (x *FsckFile) String() string {
 func (*FsckFile) ProtoMessage() {}
 
 func (x *FsckFile) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[38]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2237,7 +2237,7 @@ func (x *FsckFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckFile.ProtoReflect.Descriptor instead.
 func (*FsckFile) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{38}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *FsckFile) GetStatus() *FileStatus {
@@ -2268,7 +2268,7 @@ type FsckResponse struct {
 
 func (x *FsckResponse) Reset() {
 	*x = FsckResponse{}
-	mi := &file_hdfs_proto_msgTypes[39]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2280,7 +2280,7 @@ func (x *FsckResponse) String() string {
 func (*FsckResponse) ProtoMessage() {}
 
 func (x *FsckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[39]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2293,7 +2293,7 @@ func (x *FsckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsckResponse.ProtoReflect.Descriptor instead.
 func (*FsckResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{39}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *FsckResponse) GetFiles() []*FsckFile {
@@ -2340,7 +2340,7 @@ type SafeModeRequest struct {
 
 func (x *SafeModeRequest) Reset() {
 	*x = SafeModeRequest{}
-	mi := &file_hdfs_proto_msgTypes[40]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2352,7 +2352,7 @@ func (x *SafeModeRequest) String() string {
 func (*SafeModeRequest) ProtoMessage() {}
 
 func (x *SafeModeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[40]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2365,7 +2365,7 @@ func (x *SafeModeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SafeModeRequest.ProtoReflect.Descriptor instead.
 func (*SafeModeRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{40}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SafeModeRequest) GetAction() SafeModeAction {
@@ -2392,7 +2392,7 @@ type SafeModeResponse struct {
 
 func (x *SafeModeResponse) Reset() {
 	*x = SafeModeResponse{}
-	mi := &file_hdfs_proto_msgTypes[41]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2404,7 +2404,7 @@ func (x *SafeModeResponse) String() string {
 func (*SafeModeResponse) ProtoMessage() {}
 
 func (x *SafeModeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[41]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2417,7 +2417,7 @@ func (x *SafeModeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SafeModeResponse.ProtoReflect.Descriptor instead.
 func (*SafeModeResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{41}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SafeModeResponse) GetOn() bool {
@@ -2478,7 +2478,7 @@ type WriteBlockRequest struct {
 
 func (x *WriteBlockRequest) Reset() {
 	*x = WriteBlockRequest{}
-	mi := &file_hdfs_proto_msgTypes[42]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2490,7 +2490,7 @@ func (x *WriteBlockRequest) String() string {
 func (*WriteBlockRequest) ProtoMessage() {}
 
 func (x *WriteBlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[42]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2503,7 +2503,7 @@ func (x *WriteBlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteBlockRequest.ProtoReflect.Descriptor instead.
 func (*WriteBlockRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{42}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *WriteBlockRequest) GetHeader() *WriteBlockHeader {
@@ -2540,7 +2540,7 @@ type WriteBlockHeader struct {
 
 func (x *WriteBlockHeader) Reset() {
 	*x = WriteBlockHeader{}
-	mi := &file_hdfs_proto_msgTypes[43]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2552,7 +2552,7 @@ func (x *WriteBlockHeader) String() string {
 func (*WriteBlockHeader) ProtoMessage() {}
 
 func (x *WriteBlockHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[43]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2565,7 +2565,7 @@ func (x *WriteBlockHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteBlockHeader.ProtoReflect.Descriptor instead.
 func (*WriteBlockHeader) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{43}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *WriteBlockHeader) GetBlock() *Block {
@@ -2600,7 +2600,7 @@ type WriteBlockResponse struct {
 
 func (x *WriteBlockResponse) Reset() {
 	*x = WriteBlockResponse{}
-	mi := &file_hdfs_proto_msgTypes[44]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2612,7 +2612,7 @@ func (x *WriteBlockResponse) String() string {
 func (*WriteBlockResponse) ProtoMessage() {}
 
 func (x *WriteBlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[44]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2625,7 +2625,7 @@ func (x *WriteBlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteBlockResponse.ProtoReflect.Descriptor instead.
 func (*WriteBlockResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{44}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *WriteBlockResponse) GetStored() []string {
@@ -2647,7 +2647,7 @@ type ReadBlockRequest struct {
 
 func (x *ReadBlockRequest) Reset() {
 	*x = ReadBlockRequest{}
-	mi := &file_hdfs_proto_msgTypes[45]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2659,7 +2659,7 @@ func (x *ReadBlockRequest) String() string {
 func (*ReadBlockRequest) ProtoMessage() {}
 
 func (x *ReadBlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[45]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2672,7 +2672,7 @@ func (x *ReadBlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadBlockRequest.ProtoReflect.Descriptor instead.
 func (*ReadBlockRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{45}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ReadBlockRequest) GetBlockId() int64 {
@@ -2711,7 +2711,7 @@ type ReadBlockResponse struct {
 
 func (x *ReadBlockResponse) Reset() {
 	*x = ReadBlockResponse{}
-	mi := &file_hdfs_proto_msgTypes[46]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2723,7 +2723,7 @@ func (x *ReadBlockResponse) String() string {
 func (*ReadBlockResponse) ProtoMessage() {}
 
 func (x *ReadBlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[46]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2736,7 +2736,7 @@ func (x *ReadBlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadBlockResponse.ProtoReflect.Descriptor instead.
 func (*ReadBlockResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{46}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ReadBlockResponse) GetChunkOffset() int64 {
@@ -2777,7 +2777,7 @@ type TransferBlockRequest struct {
 
 func (x *TransferBlockRequest) Reset() {
 	*x = TransferBlockRequest{}
-	mi := &file_hdfs_proto_msgTypes[47]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2789,7 +2789,7 @@ func (x *TransferBlockRequest) String() string {
 func (*TransferBlockRequest) ProtoMessage() {}
 
 func (x *TransferBlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[47]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2802,7 +2802,7 @@ func (x *TransferBlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferBlockRequest.ProtoReflect.Descriptor instead.
 func (*TransferBlockRequest) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{47}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *TransferBlockRequest) GetBlock() *Block {
@@ -2827,7 +2827,7 @@ type TransferBlockResponse struct {
 
 func (x *TransferBlockResponse) Reset() {
 	*x = TransferBlockResponse{}
-	mi := &file_hdfs_proto_msgTypes[48]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2839,7 +2839,7 @@ func (x *TransferBlockResponse) String() string {
 func (*TransferBlockResponse) ProtoMessage() {}
 
 func (x *TransferBlockResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[48]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2852,7 +2852,7 @@ func (x *TransferBlockResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferBlockResponse.ProtoReflect.Descriptor instead.
 func (*TransferBlockResponse) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{48}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{48}
 }
 
 // BlockReport is what a core worker tells the leader of its blocks, with
@@ -2877,7 +2877,7 @@ type BlockReport struct {
 
 func (x *BlockReport) Reset() {
 	*x = BlockReport{}
-	mi := &file_hdfs_proto_msgTypes[49]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2889,7 +2889,7 @@ func (x *BlockReport) String() string {
 func (*BlockReport) ProtoMessage() {}
 
 func (x *BlockReport) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[49]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2902,7 +2902,7 @@ func (x *BlockReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockReport.ProtoReflect.Descriptor instead.
 func (*BlockReport) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{49}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *BlockReport) GetFull() bool {
@@ -2977,7 +2977,7 @@ type BlockCommand struct {
 
 func (x *BlockCommand) Reset() {
 	*x = BlockCommand{}
-	mi := &file_hdfs_proto_msgTypes[50]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2989,7 +2989,7 @@ func (x *BlockCommand) String() string {
 func (*BlockCommand) ProtoMessage() {}
 
 func (x *BlockCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_hdfs_proto_msgTypes[50]
+	mi := &file_hdfs_hdfspb_hdfs_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3002,7 +3002,7 @@ func (x *BlockCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockCommand.ProtoReflect.Descriptor instead.
 func (*BlockCommand) Descriptor() ([]byte, []int) {
-	return file_hdfs_proto_rawDescGZIP(), []int{50}
+	return file_hdfs_hdfspb_hdfs_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *BlockCommand) GetTransfer() *TransferBlockRequest {
@@ -3026,12 +3026,11 @@ func (x *BlockCommand) GetFullReport() bool {
 	return false
 }
 
-var File_hdfs_proto protoreflect.FileDescriptor
+var File_hdfs_hdfspb_hdfs_proto protoreflect.FileDescriptor
 
-const file_hdfs_proto_rawDesc = "" +
+const file_hdfs_hdfspb_hdfs_proto_rawDesc = "" +
 	"\n" +
-	"\n" +
-	"hdfs.proto\x12\tgomr.hdfs\"\xe6\x01\n" +
+	"\x16hdfs/hdfspb/hdfs.proto\x12\tgomr.hdfs\"\xe6\x01\n" +
 	"\n" +
 	"FileStatus\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x15\n" +
@@ -3254,20 +3253,20 @@ const file_hdfs_proto_rawDesc = "" +
 	"\rTransferBlock\x12\x1f.gomr.hdfs.TransferBlockRequest\x1a .gomr.hdfs.TransferBlockResponseB\"Z github.com/gomr/gomr/hdfs/hdfspbb\x06proto3"
 
 var (
-	file_hdfs_proto_rawDescOnce sync.Once
-	file_hdfs_proto_rawDescData []byte
+	file_hdfs_hdfspb_hdfs_proto_rawDescOnce sync.Once
+	file_hdfs_hdfspb_hdfs_proto_rawDescData []byte
 )
 
-func file_hdfs_proto_rawDescGZIP() []byte {
-	file_hdfs_proto_rawDescOnce.Do(func() {
-		file_hdfs_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_hdfs_proto_rawDesc), len(file_hdfs_proto_rawDesc)))
+func file_hdfs_hdfspb_hdfs_proto_rawDescGZIP() []byte {
+	file_hdfs_hdfspb_hdfs_proto_rawDescOnce.Do(func() {
+		file_hdfs_hdfspb_hdfs_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_hdfs_hdfspb_hdfs_proto_rawDesc), len(file_hdfs_hdfspb_hdfs_proto_rawDesc)))
 	})
-	return file_hdfs_proto_rawDescData
+	return file_hdfs_hdfspb_hdfs_proto_rawDescData
 }
 
-var file_hdfs_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_hdfs_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
-var file_hdfs_proto_goTypes = []any{
+var file_hdfs_hdfspb_hdfs_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_hdfs_hdfspb_hdfs_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_hdfs_hdfspb_hdfs_proto_goTypes = []any{
 	(SafeModeAction)(0),               // 0: gomr.hdfs.SafeModeAction
 	(*FileStatus)(nil),                // 1: gomr.hdfs.FileStatus
 	(*Block)(nil),                     // 2: gomr.hdfs.Block
@@ -3321,7 +3320,7 @@ var file_hdfs_proto_goTypes = []any{
 	(*BlockReport)(nil),               // 50: gomr.hdfs.BlockReport
 	(*BlockCommand)(nil),              // 51: gomr.hdfs.BlockCommand
 }
-var file_hdfs_proto_depIdxs = []int32{
+var file_hdfs_hdfspb_hdfs_proto_depIdxs = []int32{
 	2,  // 0: gomr.hdfs.LocatedBlock.block:type_name -> gomr.hdfs.Block
 	3,  // 1: gomr.hdfs.LocatedBlock.locations:type_name -> gomr.hdfs.Location
 	2,  // 2: gomr.hdfs.AddBlockRequest.previous:type_name -> gomr.hdfs.Block
@@ -3393,27 +3392,27 @@ var file_hdfs_proto_depIdxs = []int32{
 	0,  // [0:22] is the sub-list for field type_name
 }
 
-func init() { file_hdfs_proto_init() }
-func file_hdfs_proto_init() {
-	if File_hdfs_proto != nil {
+func init() { file_hdfs_hdfspb_hdfs_proto_init() }
+func file_hdfs_hdfspb_hdfs_proto_init() {
+	if File_hdfs_hdfspb_hdfs_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hdfs_proto_rawDesc), len(file_hdfs_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hdfs_hdfspb_hdfs_proto_rawDesc), len(file_hdfs_hdfspb_hdfs_proto_rawDesc)),
 			NumEnums:      1,
 			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
-		GoTypes:           file_hdfs_proto_goTypes,
-		DependencyIndexes: file_hdfs_proto_depIdxs,
-		EnumInfos:         file_hdfs_proto_enumTypes,
-		MessageInfos:      file_hdfs_proto_msgTypes,
+		GoTypes:           file_hdfs_hdfspb_hdfs_proto_goTypes,
+		DependencyIndexes: file_hdfs_hdfspb_hdfs_proto_depIdxs,
+		EnumInfos:         file_hdfs_hdfspb_hdfs_proto_enumTypes,
+		MessageInfos:      file_hdfs_hdfspb_hdfs_proto_msgTypes,
 	}.Build()
-	File_hdfs_proto = out.File
-	file_hdfs_proto_goTypes = nil
-	file_hdfs_proto_depIdxs = nil
+	File_hdfs_hdfspb_hdfs_proto = out.File
+	file_hdfs_hdfspb_hdfs_proto_goTypes = nil
+	file_hdfs_hdfspb_hdfs_proto_depIdxs = nil
 }

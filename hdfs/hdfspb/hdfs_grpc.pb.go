@@ -2,7 +2,7 @@
 // versions:
 // - protoc-gen-go-grpc v1.6.2
 // - protoc             v3.21.12
-// source: hdfs.proto
+// source: hdfs/hdfspb/hdfs.proto
 
 // Package gomr.hdfs is the protocol of gomr's HDFS. The namespace (folders,
 // files and their blocks, leases) is kept by the primaries in their
@@ -824,7 +824,7 @@ var NameNode_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
-	Metadata: "hdfs.proto",
+	Metadata: "hdfs/hdfspb/hdfs.proto",
 }
 
 const (
@@ -1019,5 +1019,5 @@ var DataNode_ServiceDesc = grpc.ServiceDesc{
 			ServerStreams: true,
 		},
 	},
-	Metadata: "hdfs.proto",
+	Metadata: "hdfs/hdfspb/hdfs.proto",
 }

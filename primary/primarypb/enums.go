@@ -28,7 +28,7 @@ var (
 		state.PhaseNone: StepPhase_PHASE_NONE, state.PhaseMap: StepPhase_PHASE_MAP,
 		state.PhaseReduce: StepPhase_PHASE_REDUCE, state.PhaseCommit: StepPhase_PHASE_COMMIT,
 	})
-	taskKinds = newEnum(map[state.TaskKind]TaskKind{state.KindMap: TaskKind_MAP, state.KindReduce: TaskKind_REDUCE})
+	taskKinds  = newEnum(map[state.TaskKind]TaskKind{state.KindMap: TaskKind_MAP, state.KindReduce: TaskKind_REDUCE})
 	taskStates = newEnum(map[state.TaskState]TaskState{
 		state.TaskPending: TaskState_TASK_PENDING, state.TaskRunning: TaskState_TASK_RUNNING,
 		state.TaskSucceeded: TaskState_TASK_SUCCEEDED, state.TaskFailed: TaskState_TASK_FAILED,
@@ -40,6 +40,7 @@ var (
 	workerRoles  = newEnum(map[state.WorkerRole]WorkerRole{state.RoleCore: WorkerRole_CORE, state.RoleTask: WorkerRole_TASK})
 	workerStates = newEnum(map[state.WorkerState]WorkerState{
 		state.WorkerAlive: WorkerState_WORKER_ALIVE, state.WorkerDraining: WorkerState_WORKER_DRAINING, state.WorkerDead: WorkerState_WORKER_DEAD,
+		state.WorkerDecommissioning: WorkerState_WORKER_DECOMMISSIONING, state.WorkerDecommissioned: WorkerState_WORKER_DECOMMISSIONED,
 	})
 )
 

@@ -27,13 +27,15 @@ func NoLeaderError(msg string) error {
 
 // IsNoLeader reports whether err is a primary's answer that its group has
 // no leader now.
-func IsNoLeader(err error) bool {
+func IsNoLeader(err error) bool { return hasReason(err, NoLeaderReason) }
+
+func hasReason(err error, reason string) bool {
 	st, ok := status.FromError(err)
 	if !ok || st.Code() != codes.Unavailable {
 		return false
 	}
 	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok && info.Reason == NoLeaderReason && info.Domain == ErrorDomain {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.Reason == reason && info.Domain == ErrorDomain {
 			return true
 		}
 	}

@@ -2,4 +2,4 @@
 // primary.proto.
 package primarypb
 
-//go:generate protoc --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative primary.proto
+//go:generate protoc -I. -I../.. --go_out=. --go_opt=paths=source_relative --go-grpc_out=. --go-grpc_opt=paths=source_relative primary.proto

@@ -13,6 +13,7 @@
 package primarypb
 
 import (
+	hdfspb "github.com/gomr/gomr/hdfs/hdfspb"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -356,6 +357,8 @@ const (
 	WorkerState_WORKER_ALIVE             WorkerState = 1
 	WorkerState_WORKER_DRAINING          WorkerState = 2
 	WorkerState_WORKER_DEAD              WorkerState = 3
+	WorkerState_WORKER_DECOMMISSIONING   WorkerState = 4
+	WorkerState_WORKER_DECOMMISSIONED    WorkerState = 5
 )
 
 // Enum value maps for WorkerState.
@@ -365,12 +368,16 @@ var (
 		1: "WORKER_ALIVE",
 		2: "WORKER_DRAINING",
 		3: "WORKER_DEAD",
+		4: "WORKER_DECOMMISSIONING",
+		5: "WORKER_DECOMMISSIONED",
 	}
 	WorkerState_value = map[string]int32{
 		"WORKER_STATE_UNSPECIFIED": 0,
 		"WORKER_ALIVE":             1,
 		"WORKER_DRAINING":          2,
 		"WORKER_DEAD":              3,
+		"WORKER_DECOMMISSIONING":   4,
+		"WORKER_DECOMMISSIONED":    5,
 	}
 )
 
@@ -1891,8 +1898,17 @@ type Node struct {
 	Incarnation        int64                  `protobuf:"varint,6,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
 	Running            int32                  `protobuf:"varint,7,opt,name=running,proto3" json:"running,omitempty"`
 	RegisteredUnixNano int64                  `protobuf:"varint,8,opt,name=registered_unix_nano,json=registeredUnixNano,proto3" json:"registered_unix_nano,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// HDFS on a core worker: its capacity and use as last reported, and
+	// its block count.
+	HdfsCapacity  int64 `protobuf:"varint,9,opt,name=hdfs_capacity,json=hdfsCapacity,proto3" json:"hdfs_capacity,omitempty"`
+	HdfsUsed      int64 `protobuf:"varint,10,opt,name=hdfs_used,json=hdfsUsed,proto3" json:"hdfs_used,omitempty"`
+	HdfsRemaining int64 `protobuf:"varint,11,opt,name=hdfs_remaining,json=hdfsRemaining,proto3" json:"hdfs_remaining,omitempty"`
+	HdfsBlocks    int64 `protobuf:"varint,12,opt,name=hdfs_blocks,json=hdfsBlocks,proto3" json:"hdfs_blocks,omitempty"`
+	// decommission_left is how many of its blocks still need a replica
+	// elsewhere while it is decommissioned.
+	DecommissionLeft int64 `protobuf:"varint,13,opt,name=decommission_left,json=decommissionLeft,proto3" json:"decommission_left,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Node) Reset() {
@@ -1977,6 +1993,41 @@ func (x *Node) GetRunning() int32 {
 func (x *Node) GetRegisteredUnixNano() int64 {
 	if x != nil {
 		return x.RegisteredUnixNano
+	}
+	return 0
+}
+
+func (x *Node) GetHdfsCapacity() int64 {
+	if x != nil {
+		return x.HdfsCapacity
+	}
+	return 0
+}
+
+func (x *Node) GetHdfsUsed() int64 {
+	if x != nil {
+		return x.HdfsUsed
+	}
+	return 0
+}
+
+func (x *Node) GetHdfsRemaining() int64 {
+	if x != nil {
+		return x.HdfsRemaining
+	}
+	return 0
+}
+
+func (x *Node) GetHdfsBlocks() int64 {
+	if x != nil {
+		return x.HdfsBlocks
+	}
+	return 0
+}
+
+func (x *Node) GetDecommissionLeft() int64 {
+	if x != nil {
+		return x.DecommissionLeft
 	}
 	return 0
 }
@@ -2355,7 +2406,9 @@ type HeartbeatRequest struct {
 	Incarnation int64                  `protobuf:"varint,2,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
 	Running     []*AttemptStatus       `protobuf:"bytes,3,rep,name=running,proto3" json:"running,omitempty"`
 	// held_steps are steps whose map outputs the worker still keeps.
-	HeldSteps     []string `protobuf:"bytes,4,rep,name=held_steps,json=heldSteps,proto3" json:"held_steps,omitempty"`
+	HeldSteps []string `protobuf:"bytes,4,rep,name=held_steps,json=heldSteps,proto3" json:"held_steps,omitempty"`
+	// block_report is a core worker's report of its HDFS blocks.
+	BlockReport   *hdfspb.BlockReport `protobuf:"bytes,5,opt,name=block_report,json=blockReport,proto3" json:"block_report,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2418,6 +2471,13 @@ func (x *HeartbeatRequest) GetHeldSteps() []string {
 	return nil
 }
 
+func (x *HeartbeatRequest) GetBlockReport() *hdfspb.BlockReport {
+	if x != nil {
+		return x.BlockReport
+	}
+	return nil
+}
+
 type HeartbeatResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// kill_attempts are running attempts the worker must stop.
@@ -2426,8 +2486,11 @@ type HeartbeatResponse struct {
 	DoneSteps []string `protobuf:"bytes,2,rep,name=done_steps,json=doneSteps,proto3" json:"done_steps,omitempty"`
 	// primary_addresses are the gRPC addresses of every primary.
 	PrimaryAddresses []string `protobuf:"bytes,3,rep,name=primary_addresses,json=primaryAddresses,proto3" json:"primary_addresses,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// block_commands are HDFS work for a core worker: replicas to copy or
+	// delete, or a request for a full block report.
+	BlockCommands []*hdfspb.BlockCommand `protobuf:"bytes,4,rep,name=block_commands,json=blockCommands,proto3" json:"block_commands,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HeartbeatResponse) Reset() {
@@ -2477,6 +2540,13 @@ func (x *HeartbeatResponse) GetDoneSteps() []string {
 func (x *HeartbeatResponse) GetPrimaryAddresses() []string {
 	if x != nil {
 		return x.PrimaryAddresses
+	}
+	return nil
+}
+
+func (x *HeartbeatResponse) GetBlockCommands() []*hdfspb.BlockCommand {
+	if x != nil {
+		return x.BlockCommands
 	}
 	return nil
 }
@@ -3127,6 +3197,86 @@ func (*DrainWorkerResponse) Descriptor() ([]byte, []int) {
 	return file_primary_proto_rawDescGZIP(), []int{43}
 }
 
+type DecommissionWorkerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecommissionWorkerRequest) Reset() {
+	*x = DecommissionWorkerRequest{}
+	mi := &file_primary_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecommissionWorkerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecommissionWorkerRequest) ProtoMessage() {}
+
+func (x *DecommissionWorkerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecommissionWorkerRequest.ProtoReflect.Descriptor instead.
+func (*DecommissionWorkerRequest) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *DecommissionWorkerRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type DecommissionWorkerResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DecommissionWorkerResponse) Reset() {
+	*x = DecommissionWorkerResponse{}
+	mi := &file_primary_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DecommissionWorkerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DecommissionWorkerResponse) ProtoMessage() {}
+
+func (x *DecommissionWorkerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DecommissionWorkerResponse.ProtoReflect.Descriptor instead.
+func (*DecommissionWorkerResponse) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{45}
+}
+
 type MapOutputsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	StepId        string                 `protobuf:"bytes,1,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
@@ -3136,7 +3286,7 @@ type MapOutputsRequest struct {
 
 func (x *MapOutputsRequest) Reset() {
 	*x = MapOutputsRequest{}
-	mi := &file_primary_proto_msgTypes[44]
+	mi := &file_primary_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3148,7 +3298,7 @@ func (x *MapOutputsRequest) String() string {
 func (*MapOutputsRequest) ProtoMessage() {}
 
 func (x *MapOutputsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[44]
+	mi := &file_primary_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3161,7 +3311,7 @@ func (x *MapOutputsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapOutputsRequest.ProtoReflect.Descriptor instead.
 func (*MapOutputsRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{44}
+	return file_primary_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *MapOutputsRequest) GetStepId() string {
@@ -3184,7 +3334,7 @@ type MapOutputsResponse struct {
 
 func (x *MapOutputsResponse) Reset() {
 	*x = MapOutputsResponse{}
-	mi := &file_primary_proto_msgTypes[45]
+	mi := &file_primary_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3196,7 +3346,7 @@ func (x *MapOutputsResponse) String() string {
 func (*MapOutputsResponse) ProtoMessage() {}
 
 func (x *MapOutputsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[45]
+	mi := &file_primary_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3209,7 +3359,7 @@ func (x *MapOutputsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapOutputsResponse.ProtoReflect.Descriptor instead.
 func (*MapOutputsResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{45}
+	return file_primary_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *MapOutputsResponse) GetMapOutputs() []*MapOutput {
@@ -3239,7 +3389,7 @@ type ReportFetchFailureRequest struct {
 
 func (x *ReportFetchFailureRequest) Reset() {
 	*x = ReportFetchFailureRequest{}
-	mi := &file_primary_proto_msgTypes[46]
+	mi := &file_primary_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3251,7 +3401,7 @@ func (x *ReportFetchFailureRequest) String() string {
 func (*ReportFetchFailureRequest) ProtoMessage() {}
 
 func (x *ReportFetchFailureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[46]
+	mi := &file_primary_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3264,7 +3414,7 @@ func (x *ReportFetchFailureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFetchFailureRequest.ProtoReflect.Descriptor instead.
 func (*ReportFetchFailureRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{46}
+	return file_primary_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ReportFetchFailureRequest) GetWorkerId() string {
@@ -3303,7 +3453,7 @@ type ReportFetchFailureResponse struct {
 
 func (x *ReportFetchFailureResponse) Reset() {
 	*x = ReportFetchFailureResponse{}
-	mi := &file_primary_proto_msgTypes[47]
+	mi := &file_primary_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3315,7 +3465,7 @@ func (x *ReportFetchFailureResponse) String() string {
 func (*ReportFetchFailureResponse) ProtoMessage() {}
 
 func (x *ReportFetchFailureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[47]
+	mi := &file_primary_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3328,14 +3478,14 @@ func (x *ReportFetchFailureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFetchFailureResponse.ProtoReflect.Descriptor instead.
 func (*ReportFetchFailureResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{47}
+	return file_primary_proto_rawDescGZIP(), []int{49}
 }
 
 var File_primary_proto protoreflect.FileDescriptor
 
 const file_primary_proto_rawDesc = "" +
 	"\n" +
-	"\rprimary.proto\x12\fgomr.primary\"D\n" +
+	"\rprimary.proto\x12\fgomr.primary\x1a\x16hdfs/hdfspb/hdfs.proto\"D\n" +
 	"\x11AddPrimaryRequest\x12/\n" +
 	"\aprimary\x18\x01 \x01(\v2\x15.gomr.primary.PrimaryR\aprimary\"\x14\n" +
 	"\x12AddPrimaryResponse\"&\n" +
@@ -3453,7 +3603,7 @@ const file_primary_proto_rawDesc = "" +
 	"\x0ffirst_log_index\x18\f \x01(\x04R\rfirstLogIndex\x12$\n" +
 	"\x0elast_log_index\x18\r \x01(\x04R\flastLogIndex\x12!\n" +
 	"\fstate_digest\x18\x0e \x01(\tR\vstateDigest\x12\x16\n" +
-	"\x06leader\x18\x0f \x01(\tR\x06leader\"\x93\x02\n" +
+	"\x06leader\x18\x0f \x01(\tR\x06leader\"\xca\x03\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x18.gomr.primary.WorkerRoleR\x04role\x12\x18\n" +
@@ -3462,7 +3612,14 @@ const file_primary_proto_rawDesc = "" +
 	"\x05state\x18\x05 \x01(\x0e2\x19.gomr.primary.WorkerStateR\x05state\x12 \n" +
 	"\vincarnation\x18\x06 \x01(\x03R\vincarnation\x12\x18\n" +
 	"\arunning\x18\a \x01(\x05R\arunning\x120\n" +
-	"\x14registered_unix_nano\x18\b \x01(\x03R\x12registeredUnixNano\"\x8e\x01\n" +
+	"\x14registered_unix_nano\x18\b \x01(\x03R\x12registeredUnixNano\x12#\n" +
+	"\rhdfs_capacity\x18\t \x01(\x03R\fhdfsCapacity\x12\x1b\n" +
+	"\thdfs_used\x18\n" +
+	" \x01(\x03R\bhdfsUsed\x12%\n" +
+	"\x0ehdfs_remaining\x18\v \x01(\x03R\rhdfsRemaining\x12\x1f\n" +
+	"\vhdfs_blocks\x18\f \x01(\x03R\n" +
+	"hdfsBlocks\x12+\n" +
+	"\x11decommission_left\x18\r \x01(\x03R\x10decommissionLeft\"\x8e\x01\n" +
 	"\x11ListNodesResponse\x123\n" +
 	"\tprimaries\x18\x01 \x03(\v2\x15.gomr.primary.PrimaryR\tprimaries\x12,\n" +
 	"\aworkers\x18\x02 \x03(\v2\x12.gomr.primary.NodeR\aworkers\x12\x16\n" +
@@ -3485,18 +3642,20 @@ const file_primary_proto_rawDesc = "" +
 	"\n" +
 	"attempt_id\x18\x01 \x01(\tR\tattemptId\x12\x1a\n" +
 	"\bprogress\x18\x02 \x01(\x01R\bprogress\x12\x14\n" +
-	"\x05ticks\x18\x03 \x01(\x03R\x05ticks\"\xa7\x01\n" +
+	"\x05ticks\x18\x03 \x01(\x03R\x05ticks\"\xe2\x01\n" +
 	"\x10HeartbeatRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12 \n" +
 	"\vincarnation\x18\x02 \x01(\x03R\vincarnation\x125\n" +
 	"\arunning\x18\x03 \x03(\v2\x1b.gomr.primary.AttemptStatusR\arunning\x12\x1d\n" +
 	"\n" +
-	"held_steps\x18\x04 \x03(\tR\theldSteps\"\x84\x01\n" +
+	"held_steps\x18\x04 \x03(\tR\theldSteps\x129\n" +
+	"\fblock_report\x18\x05 \x01(\v2\x16.gomr.hdfs.BlockReportR\vblockReport\"\xc4\x01\n" +
 	"\x11HeartbeatResponse\x12#\n" +
 	"\rkill_attempts\x18\x01 \x03(\tR\fkillAttempts\x12\x1d\n" +
 	"\n" +
 	"done_steps\x18\x02 \x03(\tR\tdoneSteps\x12+\n" +
-	"\x11primary_addresses\x18\x03 \x03(\tR\x10primaryAddresses\"p\n" +
+	"\x11primary_addresses\x18\x03 \x03(\tR\x10primaryAddresses\x12>\n" +
+	"\x0eblock_commands\x18\x04 \x03(\v2\x17.gomr.hdfs.BlockCommandR\rblockCommands\"p\n" +
 	"\x10PollTasksRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12 \n" +
 	"\vincarnation\x18\x02 \x01(\x03R\vincarnation\x12\x1d\n" +
@@ -3548,7 +3707,10 @@ const file_primary_proto_rawDesc = "" +
 	"\x13KillAttemptResponse\"$\n" +
 	"\x12DrainWorkerRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x15\n" +
-	"\x13DrainWorkerResponse\",\n" +
+	"\x13DrainWorkerResponse\"+\n" +
+	"\x19DecommissionWorkerRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x1c\n" +
+	"\x1aDecommissionWorkerResponse\",\n" +
 	"\x11MapOutputsRequest\x12\x17\n" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\"\x86\x01\n" +
 	"\x12MapOutputsResponse\x128\n" +
@@ -3596,12 +3758,14 @@ const file_primary_proto_rawDesc = "" +
 	"WorkerRole\x12\x1b\n" +
 	"\x17WORKER_ROLE_UNSPECIFIED\x10\x00\x12\b\n" +
 	"\x04CORE\x10\x01\x12\b\n" +
-	"\x04TASK\x10\x02*c\n" +
+	"\x04TASK\x10\x02*\x9a\x01\n" +
 	"\vWorkerState\x12\x1c\n" +
 	"\x18WORKER_STATE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fWORKER_ALIVE\x10\x01\x12\x13\n" +
 	"\x0fWORKER_DRAINING\x10\x02\x12\x0f\n" +
-	"\vWORKER_DEAD\x10\x032\xed\x05\n" +
+	"\vWORKER_DEAD\x10\x03\x12\x1a\n" +
+	"\x16WORKER_DECOMMISSIONING\x10\x04\x12\x19\n" +
+	"\x15WORKER_DECOMMISSIONED\x10\x052\xd6\x06\n" +
 	"\x06Client\x12O\n" +
 	"\n" +
 	"SubmitStep\x12\x1f.gomr.primary.SubmitStepRequest\x1a .gomr.primary.SubmitStepResponse\x12L\n" +
@@ -3613,7 +3777,8 @@ const file_primary_proto_rawDesc = "" +
 	"\tListNodes\x12\x1e.gomr.primary.ListNodesRequest\x1a\x1f.gomr.primary.ListNodesResponse\x12X\n" +
 	"\rRemovePrimary\x12\".gomr.primary.RemovePrimaryRequest\x1a#.gomr.primary.RemovePrimaryResponse\x12R\n" +
 	"\vKillAttempt\x12 .gomr.primary.KillAttemptRequest\x1a!.gomr.primary.KillAttemptResponse\x12R\n" +
-	"\vDrainWorker\x12 .gomr.primary.DrainWorkerRequest\x1a!.gomr.primary.DrainWorkerResponse2\xf5\x01\n" +
+	"\vDrainWorker\x12 .gomr.primary.DrainWorkerRequest\x1a!.gomr.primary.DrainWorkerResponse\x12g\n" +
+	"\x12DecommissionWorker\x12'.gomr.primary.DecommissionWorkerRequest\x1a(.gomr.primary.DecommissionWorkerResponse2\xf5\x01\n" +
 	"\x04Peer\x12^\n" +
 	"\x0fRegisterPrimary\x12$.gomr.primary.RegisterPrimaryRequest\x1a%.gomr.primary.RegisterPrimaryResponse\x12O\n" +
 	"\n" +
@@ -3642,7 +3807,7 @@ func file_primary_proto_rawDescGZIP() []byte {
 }
 
 var file_primary_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_primary_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_primary_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_primary_proto_goTypes = []any{
 	(StepState)(0),                     // 0: gomr.primary.StepState
 	(StepPhase)(0),                     // 1: gomr.primary.StepPhase
@@ -3695,23 +3860,27 @@ var file_primary_proto_goTypes = []any{
 	(*KillAttemptResponse)(nil),        // 48: gomr.primary.KillAttemptResponse
 	(*DrainWorkerRequest)(nil),         // 49: gomr.primary.DrainWorkerRequest
 	(*DrainWorkerResponse)(nil),        // 50: gomr.primary.DrainWorkerResponse
-	(*MapOutputsRequest)(nil),          // 51: gomr.primary.MapOutputsRequest
-	(*MapOutputsResponse)(nil),         // 52: gomr.primary.MapOutputsResponse
-	(*ReportFetchFailureRequest)(nil),  // 53: gomr.primary.ReportFetchFailureRequest
-	(*ReportFetchFailureResponse)(nil), // 54: gomr.primary.ReportFetchFailureResponse
-	nil,                                // 55: gomr.primary.StepSpec.OptionsEntry
-	nil,                                // 56: gomr.primary.Step.CountersEntry
-	nil,                                // 57: gomr.primary.ReportAttemptRequest.CountersEntry
+	(*DecommissionWorkerRequest)(nil),  // 51: gomr.primary.DecommissionWorkerRequest
+	(*DecommissionWorkerResponse)(nil), // 52: gomr.primary.DecommissionWorkerResponse
+	(*MapOutputsRequest)(nil),          // 53: gomr.primary.MapOutputsRequest
+	(*MapOutputsResponse)(nil),         // 54: gomr.primary.MapOutputsResponse
+	(*ReportFetchFailureRequest)(nil),  // 55: gomr.primary.ReportFetchFailureRequest
+	(*ReportFetchFailureResponse)(nil), // 56: gomr.primary.ReportFetchFailureResponse
+	nil,                                // 57: gomr.primary.StepSpec.OptionsEntry
+	nil,                                // 58: gomr.primary.Step.CountersEntry
+	nil,                                // 59: gomr.primary.ReportAttemptRequest.CountersEntry
+	(*hdfspb.BlockReport)(nil),         // 60: gomr.hdfs.BlockReport
+	(*hdfspb.BlockCommand)(nil),        // 61: gomr.hdfs.BlockCommand
 }
 var file_primary_proto_depIdxs = []int32{
 	29, // 0: gomr.primary.AddPrimaryRequest.primary:type_name -> gomr.primary.Primary
 	29, // 1: gomr.primary.RegisterPrimaryRequest.primary:type_name -> gomr.primary.Primary
-	55, // 2: gomr.primary.StepSpec.options:type_name -> gomr.primary.StepSpec.OptionsEntry
+	57, // 2: gomr.primary.StepSpec.options:type_name -> gomr.primary.StepSpec.OptionsEntry
 	13, // 3: gomr.primary.SubmitStepRequest.spec:type_name -> gomr.primary.StepSpec
 	13, // 4: gomr.primary.Step.spec:type_name -> gomr.primary.StepSpec
 	0,  // 5: gomr.primary.Step.state:type_name -> gomr.primary.StepState
 	1,  // 6: gomr.primary.Step.phase:type_name -> gomr.primary.StepPhase
-	56, // 7: gomr.primary.Step.counters:type_name -> gomr.primary.Step.CountersEntry
+	58, // 7: gomr.primary.Step.counters:type_name -> gomr.primary.Step.CountersEntry
 	2,  // 8: gomr.primary.Task.kind:type_name -> gomr.primary.TaskKind
 	3,  // 9: gomr.primary.Task.state:type_name -> gomr.primary.TaskState
 	42, // 10: gomr.primary.Task.split:type_name -> gomr.primary.Split
@@ -3729,57 +3898,61 @@ var file_primary_proto_depIdxs = []int32{
 	5,  // 22: gomr.primary.WorkerInfo.role:type_name -> gomr.primary.WorkerRole
 	34, // 23: gomr.primary.RegisterRequest.worker:type_name -> gomr.primary.WorkerInfo
 	37, // 24: gomr.primary.HeartbeatRequest.running:type_name -> gomr.primary.AttemptStatus
-	44, // 25: gomr.primary.PollTasksResponse.assignments:type_name -> gomr.primary.Assignment
-	2,  // 26: gomr.primary.Assignment.kind:type_name -> gomr.primary.TaskKind
-	42, // 27: gomr.primary.Assignment.split:type_name -> gomr.primary.Split
-	43, // 28: gomr.primary.Assignment.map_outputs:type_name -> gomr.primary.MapOutput
-	13, // 29: gomr.primary.Assignment.spec:type_name -> gomr.primary.StepSpec
-	57, // 30: gomr.primary.ReportAttemptRequest.counters:type_name -> gomr.primary.ReportAttemptRequest.CountersEntry
-	43, // 31: gomr.primary.MapOutputsResponse.map_outputs:type_name -> gomr.primary.MapOutput
-	0,  // 32: gomr.primary.MapOutputsResponse.step_state:type_name -> gomr.primary.StepState
-	14, // 33: gomr.primary.Client.SubmitStep:input_type -> gomr.primary.SubmitStepRequest
-	19, // 34: gomr.primary.Client.ListSteps:input_type -> gomr.primary.ListStepsRequest
-	21, // 35: gomr.primary.Client.DescribeStep:input_type -> gomr.primary.DescribeStepRequest
-	22, // 36: gomr.primary.Client.ListTasks:input_type -> gomr.primary.ListTasksRequest
-	25, // 37: gomr.primary.Client.CancelStep:input_type -> gomr.primary.CancelStepRequest
-	27, // 38: gomr.primary.Client.ListNodes:input_type -> gomr.primary.ListNodesRequest
-	9,  // 39: gomr.primary.Client.RemovePrimary:input_type -> gomr.primary.RemovePrimaryRequest
-	47, // 40: gomr.primary.Client.KillAttempt:input_type -> gomr.primary.KillAttemptRequest
-	49, // 41: gomr.primary.Client.DrainWorker:input_type -> gomr.primary.DrainWorkerRequest
-	11, // 42: gomr.primary.Peer.RegisterPrimary:input_type -> gomr.primary.RegisterPrimaryRequest
-	7,  // 43: gomr.primary.Peer.AddPrimary:input_type -> gomr.primary.AddPrimaryRequest
-	28, // 44: gomr.primary.Peer.Status:input_type -> gomr.primary.StatusRequest
-	32, // 45: gomr.primary.Worker.Join:input_type -> gomr.primary.JoinRequest
-	35, // 46: gomr.primary.Worker.Register:input_type -> gomr.primary.RegisterRequest
-	38, // 47: gomr.primary.Worker.Heartbeat:input_type -> gomr.primary.HeartbeatRequest
-	40, // 48: gomr.primary.Worker.PollTasks:input_type -> gomr.primary.PollTasksRequest
-	45, // 49: gomr.primary.Worker.ReportAttempt:input_type -> gomr.primary.ReportAttemptRequest
-	51, // 50: gomr.primary.Worker.MapOutputs:input_type -> gomr.primary.MapOutputsRequest
-	53, // 51: gomr.primary.Worker.ReportFetchFailure:input_type -> gomr.primary.ReportFetchFailureRequest
-	15, // 52: gomr.primary.Client.SubmitStep:output_type -> gomr.primary.SubmitStepResponse
-	20, // 53: gomr.primary.Client.ListSteps:output_type -> gomr.primary.ListStepsResponse
-	24, // 54: gomr.primary.Client.DescribeStep:output_type -> gomr.primary.DescribeStepResponse
-	23, // 55: gomr.primary.Client.ListTasks:output_type -> gomr.primary.ListTasksResponse
-	26, // 56: gomr.primary.Client.CancelStep:output_type -> gomr.primary.CancelStepResponse
-	31, // 57: gomr.primary.Client.ListNodes:output_type -> gomr.primary.ListNodesResponse
-	10, // 58: gomr.primary.Client.RemovePrimary:output_type -> gomr.primary.RemovePrimaryResponse
-	48, // 59: gomr.primary.Client.KillAttempt:output_type -> gomr.primary.KillAttemptResponse
-	50, // 60: gomr.primary.Client.DrainWorker:output_type -> gomr.primary.DrainWorkerResponse
-	12, // 61: gomr.primary.Peer.RegisterPrimary:output_type -> gomr.primary.RegisterPrimaryResponse
-	8,  // 62: gomr.primary.Peer.AddPrimary:output_type -> gomr.primary.AddPrimaryResponse
-	29, // 63: gomr.primary.Peer.Status:output_type -> gomr.primary.Primary
-	33, // 64: gomr.primary.Worker.Join:output_type -> gomr.primary.JoinResponse
-	36, // 65: gomr.primary.Worker.Register:output_type -> gomr.primary.RegisterResponse
-	39, // 66: gomr.primary.Worker.Heartbeat:output_type -> gomr.primary.HeartbeatResponse
-	41, // 67: gomr.primary.Worker.PollTasks:output_type -> gomr.primary.PollTasksResponse
-	46, // 68: gomr.primary.Worker.ReportAttempt:output_type -> gomr.primary.ReportAttemptResponse
-	52, // 69: gomr.primary.Worker.MapOutputs:output_type -> gomr.primary.MapOutputsResponse
-	54, // 70: gomr.primary.Worker.ReportFetchFailure:output_type -> gomr.primary.ReportFetchFailureResponse
-	52, // [52:71] is the sub-list for method output_type
-	33, // [33:52] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	60, // 25: gomr.primary.HeartbeatRequest.block_report:type_name -> gomr.hdfs.BlockReport
+	61, // 26: gomr.primary.HeartbeatResponse.block_commands:type_name -> gomr.hdfs.BlockCommand
+	44, // 27: gomr.primary.PollTasksResponse.assignments:type_name -> gomr.primary.Assignment
+	2,  // 28: gomr.primary.Assignment.kind:type_name -> gomr.primary.TaskKind
+	42, // 29: gomr.primary.Assignment.split:type_name -> gomr.primary.Split
+	43, // 30: gomr.primary.Assignment.map_outputs:type_name -> gomr.primary.MapOutput
+	13, // 31: gomr.primary.Assignment.spec:type_name -> gomr.primary.StepSpec
+	59, // 32: gomr.primary.ReportAttemptRequest.counters:type_name -> gomr.primary.ReportAttemptRequest.CountersEntry
+	43, // 33: gomr.primary.MapOutputsResponse.map_outputs:type_name -> gomr.primary.MapOutput
+	0,  // 34: gomr.primary.MapOutputsResponse.step_state:type_name -> gomr.primary.StepState
+	14, // 35: gomr.primary.Client.SubmitStep:input_type -> gomr.primary.SubmitStepRequest
+	19, // 36: gomr.primary.Client.ListSteps:input_type -> gomr.primary.ListStepsRequest
+	21, // 37: gomr.primary.Client.DescribeStep:input_type -> gomr.primary.DescribeStepRequest
+	22, // 38: gomr.primary.Client.ListTasks:input_type -> gomr.primary.ListTasksRequest
+	25, // 39: gomr.primary.Client.CancelStep:input_type -> gomr.primary.CancelStepRequest
+	27, // 40: gomr.primary.Client.ListNodes:input_type -> gomr.primary.ListNodesRequest
+	9,  // 41: gomr.primary.Client.RemovePrimary:input_type -> gomr.primary.RemovePrimaryRequest
+	47, // 42: gomr.primary.Client.KillAttempt:input_type -> gomr.primary.KillAttemptRequest
+	49, // 43: gomr.primary.Client.DrainWorker:input_type -> gomr.primary.DrainWorkerRequest
+	51, // 44: gomr.primary.Client.DecommissionWorker:input_type -> gomr.primary.DecommissionWorkerRequest
+	11, // 45: gomr.primary.Peer.RegisterPrimary:input_type -> gomr.primary.RegisterPrimaryRequest
+	7,  // 46: gomr.primary.Peer.AddPrimary:input_type -> gomr.primary.AddPrimaryRequest
+	28, // 47: gomr.primary.Peer.Status:input_type -> gomr.primary.StatusRequest
+	32, // 48: gomr.primary.Worker.Join:input_type -> gomr.primary.JoinRequest
+	35, // 49: gomr.primary.Worker.Register:input_type -> gomr.primary.RegisterRequest
+	38, // 50: gomr.primary.Worker.Heartbeat:input_type -> gomr.primary.HeartbeatRequest
+	40, // 51: gomr.primary.Worker.PollTasks:input_type -> gomr.primary.PollTasksRequest
+	45, // 52: gomr.primary.Worker.ReportAttempt:input_type -> gomr.primary.ReportAttemptRequest
+	53, // 53: gomr.primary.Worker.MapOutputs:input_type -> gomr.primary.MapOutputsRequest
+	55, // 54: gomr.primary.Worker.ReportFetchFailure:input_type -> gomr.primary.ReportFetchFailureRequest
+	15, // 55: gomr.primary.Client.SubmitStep:output_type -> gomr.primary.SubmitStepResponse
+	20, // 56: gomr.primary.Client.ListSteps:output_type -> gomr.primary.ListStepsResponse
+	24, // 57: gomr.primary.Client.DescribeStep:output_type -> gomr.primary.DescribeStepResponse
+	23, // 58: gomr.primary.Client.ListTasks:output_type -> gomr.primary.ListTasksResponse
+	26, // 59: gomr.primary.Client.CancelStep:output_type -> gomr.primary.CancelStepResponse
+	31, // 60: gomr.primary.Client.ListNodes:output_type -> gomr.primary.ListNodesResponse
+	10, // 61: gomr.primary.Client.RemovePrimary:output_type -> gomr.primary.RemovePrimaryResponse
+	48, // 62: gomr.primary.Client.KillAttempt:output_type -> gomr.primary.KillAttemptResponse
+	50, // 63: gomr.primary.Client.DrainWorker:output_type -> gomr.primary.DrainWorkerResponse
+	52, // 64: gomr.primary.Client.DecommissionWorker:output_type -> gomr.primary.DecommissionWorkerResponse
+	12, // 65: gomr.primary.Peer.RegisterPrimary:output_type -> gomr.primary.RegisterPrimaryResponse
+	8,  // 66: gomr.primary.Peer.AddPrimary:output_type -> gomr.primary.AddPrimaryResponse
+	29, // 67: gomr.primary.Peer.Status:output_type -> gomr.primary.Primary
+	33, // 68: gomr.primary.Worker.Join:output_type -> gomr.primary.JoinResponse
+	36, // 69: gomr.primary.Worker.Register:output_type -> gomr.primary.RegisterResponse
+	39, // 70: gomr.primary.Worker.Heartbeat:output_type -> gomr.primary.HeartbeatResponse
+	41, // 71: gomr.primary.Worker.PollTasks:output_type -> gomr.primary.PollTasksResponse
+	46, // 72: gomr.primary.Worker.ReportAttempt:output_type -> gomr.primary.ReportAttemptResponse
+	54, // 73: gomr.primary.Worker.MapOutputs:output_type -> gomr.primary.MapOutputsResponse
+	56, // 74: gomr.primary.Worker.ReportFetchFailure:output_type -> gomr.primary.ReportFetchFailureResponse
+	55, // [55:75] is the sub-list for method output_type
+	35, // [35:55] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_primary_proto_init() }
@@ -3793,7 +3966,7 @@ func file_primary_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_primary_proto_rawDesc), len(file_primary_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   51,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -25,15 +25,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Client_SubmitStep_FullMethodName    = "/gomr.primary.Client/SubmitStep"
-	Client_ListSteps_FullMethodName     = "/gomr.primary.Client/ListSteps"
-	Client_DescribeStep_FullMethodName  = "/gomr.primary.Client/DescribeStep"
-	Client_ListTasks_FullMethodName     = "/gomr.primary.Client/ListTasks"
-	Client_CancelStep_FullMethodName    = "/gomr.primary.Client/CancelStep"
-	Client_ListNodes_FullMethodName     = "/gomr.primary.Client/ListNodes"
-	Client_RemovePrimary_FullMethodName = "/gomr.primary.Client/RemovePrimary"
-	Client_KillAttempt_FullMethodName   = "/gomr.primary.Client/KillAttempt"
-	Client_DrainWorker_FullMethodName   = "/gomr.primary.Client/DrainWorker"
+	Client_SubmitStep_FullMethodName         = "/gomr.primary.Client/SubmitStep"
+	Client_ListSteps_FullMethodName          = "/gomr.primary.Client/ListSteps"
+	Client_DescribeStep_FullMethodName       = "/gomr.primary.Client/DescribeStep"
+	Client_ListTasks_FullMethodName          = "/gomr.primary.Client/ListTasks"
+	Client_CancelStep_FullMethodName         = "/gomr.primary.Client/CancelStep"
+	Client_ListNodes_FullMethodName          = "/gomr.primary.Client/ListNodes"
+	Client_RemovePrimary_FullMethodName      = "/gomr.primary.Client/RemovePrimary"
+	Client_KillAttempt_FullMethodName        = "/gomr.primary.Client/KillAttempt"
+	Client_DrainWorker_FullMethodName        = "/gomr.primary.Client/DrainWorker"
+	Client_DecommissionWorker_FullMethodName = "/gomr.primary.Client/DecommissionWorker"
 )
 
 // ClientClient is the client API for Client service.
@@ -61,6 +62,9 @@ type ClientClient interface {
 	KillAttempt(ctx context.Context, in *KillAttemptRequest, opts ...grpc.CallOption) (*KillAttemptResponse, error)
 	// DrainWorker lets a worker finish its attempts and gives it no more.
 	DrainWorker(ctx context.Context, in *DrainWorkerRequest, opts ...grpc.CallOption) (*DrainWorkerResponse, error)
+	// DecommissionWorker copies a core worker's HDFS blocks elsewhere and
+	// then lets it leave.
+	DecommissionWorker(ctx context.Context, in *DecommissionWorkerRequest, opts ...grpc.CallOption) (*DecommissionWorkerResponse, error)
 }
 
 type clientClient struct {
@@ -161,6 +165,16 @@ func (c *clientClient) DrainWorker(ctx context.Context, in *DrainWorkerRequest, 
 	return out, nil
 }
 
+func (c *clientClient) DecommissionWorker(ctx context.Context, in *DecommissionWorkerRequest, opts ...grpc.CallOption) (*DecommissionWorkerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DecommissionWorkerResponse)
+	err := c.cc.Invoke(ctx, Client_DecommissionWorker_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClientServer is the server API for Client service.
 // All implementations must embed UnimplementedClientServer
 // for forward compatibility.
@@ -186,6 +200,9 @@ type ClientServer interface {
 	KillAttempt(context.Context, *KillAttemptRequest) (*KillAttemptResponse, error)
 	// DrainWorker lets a worker finish its attempts and gives it no more.
 	DrainWorker(context.Context, *DrainWorkerRequest) (*DrainWorkerResponse, error)
+	// DecommissionWorker copies a core worker's HDFS blocks elsewhere and
+	// then lets it leave.
+	DecommissionWorker(context.Context, *DecommissionWorkerRequest) (*DecommissionWorkerResponse, error)
 	mustEmbedUnimplementedClientServer()
 }
 
@@ -222,6 +239,9 @@ func (UnimplementedClientServer) KillAttempt(context.Context, *KillAttemptReques
 }
 func (UnimplementedClientServer) DrainWorker(context.Context, *DrainWorkerRequest) (*DrainWorkerResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DrainWorker not implemented")
+}
+func (UnimplementedClientServer) DecommissionWorker(context.Context, *DecommissionWorkerRequest) (*DecommissionWorkerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DecommissionWorker not implemented")
 }
 func (UnimplementedClientServer) mustEmbedUnimplementedClientServer() {}
 func (UnimplementedClientServer) testEmbeddedByValue()                {}
@@ -406,6 +426,24 @@ func _Client_DrainWorker_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Client_DecommissionWorker_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DecommissionWorkerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientServer).DecommissionWorker(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Client_DecommissionWorker_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientServer).DecommissionWorker(ctx, req.(*DecommissionWorkerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Client_ServiceDesc is the grpc.ServiceDesc for Client service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -448,6 +486,10 @@ var Client_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DrainWorker",
 			Handler:    _Client_DrainWorker_Handler,
+		},
+		{
+			MethodName: "DecommissionWorker",
+			Handler:    _Client_DecommissionWorker_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

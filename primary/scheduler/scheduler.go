@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gomr/gomr/mapreduce"
 	"github.com/gomr/gomr/primary/state"
 )
 
@@ -33,6 +34,14 @@ type Options struct {
 	// the step's attempts failed on it (Hadoop's per-node task failure
 	// limit), unless every live worker is excluded.
 	MaxFailuresPerWorker int
+	// Locality, if set, returns the workers holding the data a map
+	// task's split reads (the HDFS replicas of its block), nil when any
+	// worker is as good.
+	Locality func(*mapreduce.Split) []string
+	// LocalityWait is how long a map task whose data is on some workers
+	// waits for a slot on one of them before another worker runs it
+	// (delay scheduling).
+	LocalityWait time.Duration
 }
 
 // Assign picks up to w.Free attempts for w: first the pending tasks of the
@@ -71,8 +80,21 @@ func Assign(v *state.View, w Worker, opt Options) []state.Assignment {
 		}
 		kind := phaseKind(step)
 		pending := false
+		var later []*state.Task // tasks whose data is elsewhere, if their wait is over
 		for t := range v.TasksIn(step.ID, kind, state.TaskPending) {
 			pending = true
+			switch local(t, w.ID, opt) {
+			case preferElsewhere:
+				if waitedFor(step, t, opt) {
+					later = append(later, t)
+				}
+				continue
+			}
+			if add(step, t, false) {
+				return out
+			}
+		}
+		for _, t := range later {
 			if add(step, t, false) {
 				return out
 			}
@@ -89,6 +111,39 @@ func Assign(v *state.View, w Worker, opt Options) []state.Assignment {
 		}
 	}
 	return out
+}
+
+// locality is how a task's data stands to a worker.
+type locality int
+
+const (
+	anywhere        locality = iota // no worker is better than another
+	onThisWorker                    // the worker holds the task's data
+	preferElsewhere                 // other workers hold it
+)
+
+func local(t *state.Task, worker string, opt Options) locality {
+	if opt.Locality == nil || t.Kind != state.KindMap {
+		return anywhere
+	}
+	holders := opt.Locality(t.Split)
+	switch {
+	case len(holders) == 0:
+		return anywhere
+	case slices.Contains(holders, worker):
+		return onThisWorker
+	}
+	return preferElsewhere
+}
+
+// waitedFor reports whether a pending task has waited its locality wait:
+// since its step started, or since its last attempt ended.
+func waitedFor(step *state.Step, t *state.Task, opt Options) bool {
+	since := step.StartedAt
+	for _, a := range t.Attempts {
+		since = max(since, a.EndedAt)
+	}
+	return opt.Now-since >= int64(opt.LocalityWait)
 }
 
 // phaseKind returns the kind of task a running step's current phase runs.

@@ -38,6 +38,22 @@ const (
 	CmdKillAttempt     CommandType = 14
 	CmdMapOutputLost   CommandType = 15
 	CmdAddSplits       CommandType = 16
+	// Decommissioning core workers.
+	CmdDecommissionWorker CommandType = 17
+	CmdFinishDecommission CommandType = 18
+	// HDFS namespace commands.
+	CmdMkdirs         CommandType = 20
+	CmdCreateFile     CommandType = 21
+	CmdAddBlock       CommandType = 22
+	CmdAbandonBlock   CommandType = 23
+	CmdCompleteFile   CommandType = 24
+	CmdAbandonFile    CommandType = 25
+	CmdRenewLease     CommandType = 26
+	CmdExpireLeases   CommandType = 27
+	CmdDeletePath     CommandType = 28
+	CmdRenamePath     CommandType = 29
+	CmdSetReplication CommandType = 30
+	CmdSetSafeMode    CommandType = 31
 )
 
 func (t CommandType) String() string {
@@ -74,6 +90,34 @@ func (t CommandType) String() string {
 		return "MapOutputLost"
 	case CmdAddSplits:
 		return "AddSplits"
+	case CmdDecommissionWorker:
+		return "DecommissionWorker"
+	case CmdFinishDecommission:
+		return "FinishDecommission"
+	case CmdMkdirs:
+		return "Mkdirs"
+	case CmdCreateFile:
+		return "CreateFile"
+	case CmdAddBlock:
+		return "AddBlock"
+	case CmdAbandonBlock:
+		return "AbandonBlock"
+	case CmdCompleteFile:
+		return "CompleteFile"
+	case CmdAbandonFile:
+		return "AbandonFile"
+	case CmdRenewLease:
+		return "RenewLease"
+	case CmdExpireLeases:
+		return "ExpireLeases"
+	case CmdDeletePath:
+		return "DeletePath"
+	case CmdRenamePath:
+		return "RenamePath"
+	case CmdSetReplication:
+		return "SetReplication"
+	case CmdSetSafeMode:
+		return "SetSafeMode"
 	}
 	if t&IgnoreUnknownTypeFlag != 0 {
 		return (t &^ IgnoreUnknownTypeFlag).String() + "|ignorable"
@@ -336,6 +380,34 @@ func newCommand(t CommandType) Command {
 		c = &MapOutputLost{}
 	case CmdAddSplits:
 		c = &AddSplits{}
+	case CmdDecommissionWorker:
+		c = &DecommissionWorker{}
+	case CmdFinishDecommission:
+		c = &FinishDecommission{}
+	case CmdMkdirs:
+		c = &Mkdirs{}
+	case CmdCreateFile:
+		c = &CreateFile{}
+	case CmdAddBlock:
+		c = &AddBlock{}
+	case CmdAbandonBlock:
+		c = &AbandonBlock{}
+	case CmdCompleteFile:
+		c = &CompleteFile{}
+	case CmdAbandonFile:
+		c = &AbandonFile{}
+	case CmdRenewLease:
+		c = &RenewLease{}
+	case CmdExpireLeases:
+		c = &ExpireLeases{}
+	case CmdDeletePath:
+		c = &DeletePath{}
+	case CmdRenamePath:
+		c = &RenamePath{}
+	case CmdSetReplication:
+		c = &SetReplication{}
+	case CmdSetSafeMode:
+		c = &SetSafeMode{}
 	}
 	return c
 }

@@ -98,5 +98,12 @@ const (
 	WorkerAlive WorkerState = "ALIVE"
 	// WorkerDraining: alive, finishing its attempts, taking no new ones.
 	WorkerDraining WorkerState = "DRAINING"
-	WorkerDead     WorkerState = "DEAD"
+	// WorkerDecommissioning: a core worker taking no new attempts whose
+	// HDFS blocks are being copied elsewhere; its replicas serve reads
+	// but do not count toward their block's replication.
+	WorkerDecommissioning WorkerState = "DECOMMISSIONING"
+	// WorkerDecommissioned: every block it held has its replicas
+	// elsewhere; it may be stopped.
+	WorkerDecommissioned WorkerState = "DECOMMISSIONED"
+	WorkerDead           WorkerState = "DEAD"
 )

@@ -17,6 +17,8 @@ const (
 	tableSteps     = "steps"
 	tableTasks     = "tasks"
 	tableMeta      = "meta"
+	tableInodes    = "inodes"
+	tableLeases    = "leases"
 )
 
 // Index names.
@@ -31,6 +33,10 @@ const (
 	indexAttempt = "attempt" // every attempt id of the task
 	indexRunning = "running" // (worker, incarnation) of each running attempt
 	indexOutput  = "output"  // (worker, incarnation) of a map task's winning attempt
+	// inodes
+	indexParent = "parent" // parent folder
+	indexBlock  = "block"  // every block id of the file
+	indexWriter = "writer" // lease holder of a file being written
 )
 
 // key joins the parts of an index key.
@@ -102,7 +108,12 @@ type meta struct {
 	Value uint64 `json:"value"`
 }
 
-const metaNextSeq = "next_seq"
+// Names of the meta values.
+const (
+	metaNextSeq  = "next_seq"
+	metaMaxBlock = "max_block" // the largest block id allocated
+	metaSafeMode = "safe_mode" // 1 while an administrator holds HDFS in safe mode
+)
 
 func index[T any](name string, unique bool, f oneKey[T]) *memdb.IndexSchema {
 	return &memdb.IndexSchema{Name: name, Unique: unique, AllowMissing: !unique, Indexer: f}
@@ -160,6 +171,19 @@ func schema() *memdb.DBSchema {
 				}
 				return nil
 			}))),
+		tableSchema(tableInodes,
+			index(indexID, true, oneKey[*Inode](func(n *Inode) (string, bool) { return n.Path, true })),
+			index(indexParent, false, oneKey[*Inode](func(n *Inode) (string, bool) { return parentOf(n.Path), true })),
+			multiIndex(indexBlock, manyKeys[*Inode](func(n *Inode) []string {
+				keys := make([]string, len(n.Blocks))
+				for i, b := range n.Blocks {
+					keys[i] = blockKey(b.ID)
+				}
+				return keys
+			})),
+			index(indexWriter, false, oneKey[*Inode](func(n *Inode) (string, bool) { return n.Writer, n.Writer != "" }))),
+		tableSchema(tableLeases,
+			index(indexID, true, oneKey[*Lease](func(l *Lease) (string, bool) { return l.Holder, true }))),
 		tableSchema(tableMeta,
 			index(indexID, true, oneKey[*meta](func(m *meta) (string, bool) { return m.Name, true }))),
 	}

@@ -23,6 +23,8 @@ const (
 	RecordStep    RecordType = 3
 	RecordTask    RecordType = 4
 	RecordMeta    RecordType = 5
+	RecordInode   RecordType = 6
+	RecordLease   RecordType = 7
 )
 
 // snapshotMagic starts every snapshot: the format and its version.
@@ -46,11 +48,19 @@ func (v *View) WriteTo(w io.Writer) (int64, error) {
 	for _, p := range v.Primaries() {
 		rw.record(RecordPrimary, p)
 	}
+	for _, name := range []string{metaNextSeq, metaMaxBlock, metaSafeMode} {
+		if m, ok := first[*meta](v.txn, tableMeta, indexID, name); ok {
+			rw.record(RecordMeta, m)
+		}
+	}
+	for n := range all[*Inode](v.txn.Get(tableInodes, indexID+"_prefix", "")) {
+		rw.record(RecordInode, n)
+	}
+	for _, l := range v.Leases() {
+		rw.record(RecordLease, l)
+	}
 	for _, wk := range v.Workers() {
 		rw.record(RecordWorker, wk)
-	}
-	if m, ok := first[*meta](v.txn, tableMeta, indexID, metaNextSeq); ok {
-		rw.record(RecordMeta, m)
 	}
 	for st := range v.Steps() {
 		rw.record(RecordStep, st)
@@ -190,7 +200,10 @@ func recordObject(t RecordType) (string, any) {
 		return tableTasks, &Task{}
 	case RecordMeta:
 		return tableMeta, &meta{}
+	case RecordInode:
+		return tableInodes, &Inode{}
+	case RecordLease:
+		return tableLeases, &Lease{}
 	}
 	return "", nil
 }
-

@@ -16,8 +16,11 @@ var (
 	// already running, a step already ended, a duplicate id).
 	ErrConflict = errors.New("conflict")
 	// ErrStale: the command comes from a worker incarnation or attempt
-	// that is no longer current.
+	// that is no longer current (or a writer whose lease is gone).
 	ErrStale = errors.New("stale")
+	// ErrExists: the command would make something that exists already (a
+	// file or folder of the HDFS namespace).
+	ErrExists = errors.New("file exists")
 )
 
 // State is the whole replicated state. Only Apply and Restore change it;
@@ -126,6 +129,34 @@ func (w *tx) apply(c Command) error {
 		return w.completeStep(c)
 	case *StepCleanedUp:
 		return w.stepCleanedUp(c)
+	case *DecommissionWorker:
+		return w.decommissionWorker(c)
+	case *FinishDecommission:
+		return w.finishDecommission(c)
+	case *Mkdirs:
+		return w.mkdirs(c)
+	case *CreateFile:
+		return w.createFile(c)
+	case *AddBlock:
+		return w.addBlock(c)
+	case *AbandonBlock:
+		return w.abandonBlock(c)
+	case *CompleteFile:
+		return w.completeFile(c)
+	case *AbandonFile:
+		return w.abandonFile(c)
+	case *RenewLease:
+		return w.renewLease(c)
+	case *ExpireLeases:
+		return w.expireLeases(c)
+	case *DeletePath:
+		return w.deletePath(c)
+	case *RenamePath:
+		return w.renamePath(c)
+	case *SetReplication:
+		return w.setReplication(c)
+	case *SetSafeMode:
+		return w.setSafeMode(c)
 	}
 	return fmt.Errorf("apply: unknown command %T", c)
 }

@@ -47,8 +47,9 @@ type Worker struct {
 	DownReason   string      `json:"down_reason,omitempty"`
 }
 
-// Up reports whether the worker incarnation is alive (draining or not).
-func (w *Worker) Up() bool { return w.State == WorkerAlive || w.State == WorkerDraining }
+// Up reports whether the worker incarnation is alive (draining, being
+// decommissioned or decommissioned included).
+func (w *Worker) Up() bool { return w.State != WorkerDead }
 
 // StepSpec is what a client asked for.
 type StepSpec struct {

@@ -188,4 +188,3 @@ func (v *View) AttemptTask(id string) (*Task, *Attempt, bool) {
 func (v *View) RunningOn(worker string, inc int64) []*Task {
 	return collect(all[*Task](v.txn.Get(tableTasks, indexRunning, incKey(worker, inc))))
 }
-
