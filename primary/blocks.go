@@ -254,7 +254,8 @@ func (b *blockMap) placementNodes(live map[string]string, decommissioning map[st
 }
 
 // allocated accounts a new replica on the chosen workers before they
-// report it, so that the blocks of one burst spread out.
+// report it, so that the blocks of one burst spread out (the next report
+// of each worker replaces the estimate).
 func (b *blockMap) allocated(workers []string, size int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -262,8 +263,23 @@ func (b *blockMap) allocated(workers []string, size int64) {
 		if n := b.nodes[w]; n != nil {
 			n.used += size
 			n.remaining -= size
-			n.blocks++
 		}
+	}
+}
+
+// stored records the replicas a write pipeline reported stored, so that
+// a file can be read as soon as it is closed; the workers' own reports
+// confirm them.
+func (b *blockMap) stored(id int64, workers []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, w := range workers {
+		n := b.nodes[w]
+		if n == nil || b.replicas[id][w] {
+			continue
+		}
+		add(b.replicas, id, w)
+		n.blocks++
 	}
 }
 

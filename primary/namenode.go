@@ -168,6 +168,9 @@ func (nn *nameNode) AddBlock(ctx context.Context, req *hdfspb.AddBlockRequest) (
 			if err := nn.s.apply(&state.AddBlock{Path: p, Client: req.Client, Previous: prev, BlockID: id, Time: time.Now().UnixNano()}); err != nil {
 				return nil, err
 			}
+			if prev != nil {
+				nn.s.blocks.stored(prev.ID, req.PreviousStored)
+			}
 			var ids []string
 			lb := &hdfspb.LocatedBlock{Block: &hdfspb.Block{Id: id}}
 			for _, c := range chosen {
@@ -210,7 +213,13 @@ func (nn *nameNode) Complete(ctx context.Context, req *hdfspb.CompleteRequest) (
 			if req.Last != nil {
 				last = &state.BlockRef{ID: req.Last.Id, Length: req.Last.Length}
 			}
-			return &hdfspb.CompleteResponse{}, nn.s.apply(&state.CompleteFile{Path: p, Client: req.Client, Last: last, Time: time.Now().UnixNano()})
+			if err := nn.s.apply(&state.CompleteFile{Path: p, Client: req.Client, Last: last, Time: time.Now().UnixNano()}); err != nil {
+				return nil, err
+			}
+			if last != nil {
+				nn.s.blocks.stored(last.ID, req.LastStored)
+			}
+			return &hdfspb.CompleteResponse{}, nil
 		})
 }
 

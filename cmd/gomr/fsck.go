@@ -59,7 +59,7 @@ has no good replica left).`,
 			for token := ""; ; {
 				resp, err := x.c.NameNode().Fsck(x.ctx, &hdfspb.FsckRequest{Path: path, PageToken: token})
 				if err != nil {
-					return fmt.Errorf("fsck: %w", err)
+					return fmt.Errorf("fsck: %w", grpcMessage(err))
 				}
 				sum.CoreWorkers, sum.DefaultRepl = resp.LiveCoreWorkers, resp.DefaultReplication
 				sum.Dirs += resp.Dirs

@@ -24,6 +24,7 @@ import (
 	"github.com/spf13/viper"
 	"golang.org/x/term"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
 )
 
 // hadoopLongFlags are the hdfs dfs flags written with one dash and several
@@ -46,6 +47,14 @@ func hadoopArgs(args []string, long []string) []string {
 		}
 	}
 	return out
+}
+
+// grpcMessage returns a call's error as the primaries worded it.
+func grpcMessage(err error) error {
+	if st, ok := status.FromError(err); ok {
+		return errors.New(st.Message())
+	}
+	return err
 }
 
 // hdfsCmd is what an hdfs subcommand has once it is connected.
@@ -330,7 +339,7 @@ func lsLine(s *hdfspb.FileStatus, human bool) string {
 	if human {
 		size = humanize.IBytes(uint64(s.Length))
 	}
-	return fmt.Sprintf("%s\t%s\t%s\tsupergroup\t%s\t%s\t%s", perm, rep, s.Owner, size, time.Unix(0, s.MtimeUnixNano).Local().Format("2006-01-02 15:04"), s.Path)
+	return fmt.Sprintf("%s %3s %-8s %-10s %10s %s %s", perm, rep, s.Owner, "supergroup", size, time.Unix(0, s.MtimeUnixNano).Local().Format("2006-01-02 15:04"), s.Path)
 }
 
 func newHDFSLsCmd() *cobra.Command {
@@ -343,7 +352,6 @@ func newHDFSLsCmd() *cobra.Command {
 				paths = []string{"/"}
 			}
 			var all []*hdfspb.FileStatus
-			tw := tabwriter.NewWriter(x.out, 0, 4, 1, ' ', tabwriter.AlignRight)
 			for _, p := range paths {
 				s, err := x.c.Stat(x.ctx, p)
 				if err != nil {
@@ -368,9 +376,8 @@ func newHDFSLsCmd() *cobra.Command {
 				all = append(all, entries...)
 				if x.format == "text" {
 					for _, e := range entries {
-						fmt.Fprintln(tw, lsLine(e, x.v.GetBool("human-readable")))
+						fmt.Fprintln(x.out, lsLine(e, x.v.GetBool("human-readable")))
 					}
-					tw.Flush()
 				}
 			}
 			if x.format == "json" {
@@ -544,18 +551,18 @@ func newHDFSDuCmd() *cobra.Command {
 			for _, p := range x.args {
 				s, err := x.c.Stat(x.ctx, p)
 				if err != nil {
-					return fmt.Errorf("du: %w", err)
+					return fmt.Errorf("du: %w", grpcMessage(err))
 				}
 				targets := []*hdfspb.FileStatus{s}
 				if s.IsDir && !x.v.GetBool("summary") {
 					if targets, err = x.c.List(x.ctx, s.Path); err != nil {
-						return fmt.Errorf("du: %w", err)
+						return fmt.Errorf("du: %w", grpcMessage(err))
 					}
 				}
 				for _, t := range targets {
 					cs, err := x.c.NameNode().ContentSummary(x.ctx, &hdfspb.ContentSummaryRequest{Path: t.Path})
 					if err != nil {
-						return fmt.Errorf("du: %w", err)
+						return fmt.Errorf("du: %w", grpcMessage(err))
 					}
 					rows = append(rows, row{t.Path, cs.Length, cs.SpaceConsumed, cs.Files, cs.Dirs})
 				}
@@ -591,7 +598,7 @@ func newHDFSDfCmd() *cobra.Command {
 		RunE: runHDFS(func(x *hdfsCmd) error {
 			st, err := x.c.NameNode().Stats(x.ctx, &hdfspb.StatsRequest{})
 			if err != nil {
-				return fmt.Errorf("df: %w", err)
+				return fmt.Errorf("df: %w", grpcMessage(err))
 			}
 			if x.format == "json" {
 				return printJSON(x.out, map[string]any{"filesystem": "hdfs:///", "size": st.Capacity, "used": st.Used, "available": st.Remaining,
@@ -715,10 +722,10 @@ func newHDFSSetrepCmd() *cobra.Command {
 			for _, p := range x.args[1:] {
 				clean, err := namespace.Clean(p)
 				if err != nil {
-					return fmt.Errorf("setrep: %w", err)
+					return fmt.Errorf("setrep: %w", grpcMessage(err))
 				}
 				if _, err := x.c.NameNode().SetReplication(x.ctx, &hdfspb.SetReplicationRequest{Path: clean, Replication: n}); err != nil {
-					return fmt.Errorf("setrep: %w", err)
+					return fmt.Errorf("setrep: %w", grpcMessage(err))
 				}
 				fmt.Fprintf(x.out, "Replication %d set: %s\n", n, clean)
 				if x.v.GetBool("wait") {
@@ -743,7 +750,7 @@ func (x *hdfsCmd) waitReplicated(p string, n int32) error {
 		for token := ""; ; {
 			resp, err := x.c.NameNode().Fsck(x.ctx, &hdfspb.FsckRequest{Path: p, PageToken: token})
 			if err != nil {
-				return fmt.Errorf("setrep -w: %w", err)
+				return fmt.Errorf("setrep -w: %w", grpcMessage(err))
 			}
 			for _, f := range resp.Files {
 				for _, b := range f.Blocks {
@@ -781,7 +788,7 @@ func newHDFSSafemodeCmd() *cobra.Command {
 			for {
 				resp, err := x.c.NameNode().SafeMode(x.ctx, &hdfspb.SafeModeRequest{Action: a})
 				if err != nil {
-					return fmt.Errorf("safemode: %w", err)
+					return fmt.Errorf("safemode: %w", grpcMessage(err))
 				}
 				if x.args[0] != "wait" || !resp.On {
 					fmt.Fprintf(x.out, "Safe mode is %s\n", map[bool]string{true: "ON", false: "OFF"}[resp.On])

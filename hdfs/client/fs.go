@@ -24,19 +24,30 @@ type FS struct{ *Client }
 // FileSystem returns the client as a mapreduce.FileSystem.
 func (c *Client) FileSystem() FS { return FS{c} }
 
-// wrapStatus maps the primaries' error codes to the file system
-// contract's sentinels.
+// statusError is an error of the primaries, with their message, matching
+// the file system contract's sentinel of its code.
+type statusError struct {
+	msg  string
+	kind error
+}
+
+func (e *statusError) Error() string { return e.msg }
+func (e *statusError) Unwrap() error { return e.kind }
+
+// wrapStatus turns the primaries' errors into the file system contract's
+// (ErrNotExist, ErrExist), keeping their message.
 func wrapStatus(p string, err error) error {
-	switch status.Code(err) {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	switch st.Code() {
 	case codes.NotFound:
-		return fmt.Errorf("%s: %w", namespace.URI(p), errors.Join(mapreduce.ErrNotExist, errors.New(status.Convert(err).Message())))
+		return &statusError{msg: st.Message(), kind: mapreduce.ErrNotExist}
 	case codes.AlreadyExists:
-		return fmt.Errorf("%s: %w", namespace.URI(p), errors.Join(mapreduce.ErrExist, errors.New(status.Convert(err).Message())))
+		return &statusError{msg: st.Message(), kind: mapreduce.ErrExist}
 	}
-	if st, ok := status.FromError(err); ok {
-		return errors.New(st.Message())
-	}
-	return err
+	return errors.New(st.Message())
 }
 
 func info(s *hdfspb.FileStatus) mapreduce.FileInfo {

@@ -152,6 +152,9 @@ func (f *File) readBlock(ctx context.Context, i int, off int64, dst []byte) (int
 			break
 		}
 	}
+	if len(errs) == 0 {
+		return done, fmt.Errorf("read block %d of %s: no live core worker holds a replica of it", f.blocks[i].Block.Id, namespace.URI(f.path))
+	}
 	return done, fmt.Errorf("read block %d of %s: no replica could be read: %w", f.blocks[i].Block.Id, namespace.URI(f.path), errors.Join(errs...))
 }
 

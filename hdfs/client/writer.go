@@ -50,6 +50,7 @@ type Writer struct {
 	inBlock int64 // bytes of the current block sent
 	pend    []byte
 	prev    *hdfspb.Block
+	stored  []string // the workers that stored prev
 	written int64
 	sums    []uint32
 	done    bool
@@ -118,7 +119,7 @@ func (w *Writer) openBlock() error {
 	var exclude []string
 	var errs []error
 	for try := 0; try < openTries; try++ {
-		resp, err := w.c.nn.AddBlock(w.ctx, &hdfspb.AddBlockRequest{Path: w.path, Client: w.c.cfg.Name, Previous: w.prev, Writer: w.c.cfg.Worker, Exclude: exclude})
+		resp, err := w.c.nn.AddBlock(w.ctx, &hdfspb.AddBlockRequest{Path: w.path, Client: w.c.cfg.Name, Previous: w.prev, PreviousStored: w.stored, Writer: w.c.cfg.Worker, Exclude: exclude})
 		if err != nil {
 			return wrapStatus(w.path, err)
 		}
@@ -130,7 +131,7 @@ func (w *Writer) openBlock() error {
 		stream, err := w.startPipeline(b)
 		if err == nil {
 			w.stream, w.block, w.inBlock = stream, b, 0
-			w.prev = nil
+			w.prev, w.stored = nil, nil
 			return nil
 		}
 		errs = append(errs, fmt.Errorf("pipeline from %s: %w", first.Worker, err))
@@ -193,6 +194,7 @@ func (w *Writer) finishBlock() error {
 		return fmt.Errorf("block %d: no core worker stored it", w.block.Block.Id)
 	}
 	w.prev = &hdfspb.Block{Id: w.block.Block.Id, Length: w.inBlock}
+	w.stored = resp.Stored
 	w.stream, w.block = nil, nil
 	return nil
 }
@@ -214,7 +216,7 @@ func (w *Writer) Close() error {
 	}
 	w.done = true
 	defer w.release()
-	if _, err := w.c.nn.Complete(w.ctx, &hdfspb.CompleteRequest{Path: w.path, Client: w.c.cfg.Name, Last: w.prev}); err != nil {
+	if _, err := w.c.nn.Complete(w.ctx, &hdfspb.CompleteRequest{Path: w.path, Client: w.c.cfg.Name, Last: w.prev, LastStored: w.stored}); err != nil {
 		w.err = fmt.Errorf("close %s: %w", namespace.URI(w.path), wrapStatus(w.path, err))
 		return w.err
 	}

@@ -611,9 +611,12 @@ type AddBlockRequest struct {
 	// writer gets the first replica.
 	Writer string `protobuf:"bytes,4,opt,name=writer,proto3" json:"writer,omitempty"`
 	// exclude are workers not to use (they failed a pipeline).
-	Exclude       []string `protobuf:"bytes,5,rep,name=exclude,proto3" json:"exclude,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Exclude []string `protobuf:"bytes,5,rep,name=exclude,proto3" json:"exclude,omitempty"`
+	// previous_stored are the workers that stored the previous block (the
+	// pipeline's answer), so that it can be read before they report it.
+	PreviousStored []string `protobuf:"bytes,6,rep,name=previous_stored,json=previousStored,proto3" json:"previous_stored,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *AddBlockRequest) Reset() {
@@ -677,6 +680,13 @@ func (x *AddBlockRequest) GetWriter() string {
 func (x *AddBlockRequest) GetExclude() []string {
 	if x != nil {
 		return x.Exclude
+	}
+	return nil
+}
+
+func (x *AddBlockRequest) GetPreviousStored() []string {
+	if x != nil {
+		return x.PreviousStored
 	}
 	return nil
 }
@@ -827,7 +837,9 @@ type CompleteRequest struct {
 	Client string                 `protobuf:"bytes,2,opt,name=client,proto3" json:"client,omitempty"`
 	// last is the last block with its final length (absent for an empty
 	// file).
-	Last          *Block `protobuf:"bytes,3,opt,name=last,proto3" json:"last,omitempty"`
+	Last *Block `protobuf:"bytes,3,opt,name=last,proto3" json:"last,omitempty"`
+	// last_stored are the workers that stored the last block.
+	LastStored    []string `protobuf:"bytes,4,rep,name=last_stored,json=lastStored,proto3" json:"last_stored,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -879,6 +891,13 @@ func (x *CompleteRequest) GetClient() string {
 func (x *CompleteRequest) GetLast() *Block {
 	if x != nil {
 		return x.Last
+	}
+	return nil
+}
+
+func (x *CompleteRequest) GetLastStored() []string {
+	if x != nil {
+		return x.LastStored
 	}
 	return nil
 }
@@ -3070,24 +3089,27 @@ const file_hdfs_hdfspb_hdfs_proto_rawDesc = "" +
 	"\x0eCreateResponse\x12 \n" +
 	"\vreplication\x18\x01 \x01(\x05R\vreplication\x12\x1d\n" +
 	"\n" +
-	"block_size\x18\x02 \x01(\x03R\tblockSize\"\x9d\x01\n" +
+	"block_size\x18\x02 \x01(\x03R\tblockSize\"\xc6\x01\n" +
 	"\x0fAddBlockRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
 	"\x06client\x18\x02 \x01(\tR\x06client\x12,\n" +
 	"\bprevious\x18\x03 \x01(\v2\x10.gomr.hdfs.BlockR\bprevious\x12\x16\n" +
 	"\x06writer\x18\x04 \x01(\tR\x06writer\x12\x18\n" +
-	"\aexclude\x18\x05 \x03(\tR\aexclude\"A\n" +
+	"\aexclude\x18\x05 \x03(\tR\aexclude\x12'\n" +
+	"\x0fprevious_stored\x18\x06 \x03(\tR\x0epreviousStored\"A\n" +
 	"\x10AddBlockResponse\x12-\n" +
 	"\x05block\x18\x01 \x01(\v2\x17.gomr.hdfs.LocatedBlockR\x05block\"\\\n" +
 	"\x13AbandonBlockRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
 	"\x06client\x18\x02 \x01(\tR\x06client\x12\x19\n" +
 	"\bblock_id\x18\x03 \x01(\x03R\ablockId\"\x16\n" +
-	"\x14AbandonBlockResponse\"c\n" +
+	"\x14AbandonBlockResponse\"\x84\x01\n" +
 	"\x0fCompleteRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
 	"\x06client\x18\x02 \x01(\tR\x06client\x12$\n" +
-	"\x04last\x18\x03 \x01(\v2\x10.gomr.hdfs.BlockR\x04last\"\x12\n" +
+	"\x04last\x18\x03 \x01(\v2\x10.gomr.hdfs.BlockR\x04last\x12\x1f\n" +
+	"\vlast_stored\x18\x04 \x03(\tR\n" +
+	"lastStored\"\x12\n" +
 	"\x10CompleteResponse\"<\n" +
 	"\x0eAbandonRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +

@@ -25,9 +25,9 @@ func (w *tx) dirFor(p string, makeParents bool, owner string, now int64) error {
 	case ok && n.Dir:
 		return nil
 	case ok:
-		return fmt.Errorf("%s: parent %s is a file: %w", p, parent, ErrConflict)
+		return rule(ErrConflict, "%s: parent %s is a file", p, parent)
 	case !makeParents:
-		return fmt.Errorf("%s: parent folder %s does not exist: %w", p, parent, ErrNotFound)
+		return rule(ErrNotFound, "%s: parent folder %s does not exist", p, parent)
 	}
 	if err := w.dirFor(parent, true, owner, now); err != nil {
 		return err
@@ -40,11 +40,11 @@ func (w *tx) mkdirs(c *Mkdirs) error {
 	if n, ok := w.inode(c.Path); ok {
 		switch {
 		case !n.Dir:
-			return fmt.Errorf("mkdir %s: it is a file: %w", c.Path, ErrConflict)
+			return rule(ErrConflict, "mkdir %s: it is a file", c.Path)
 		case c.Parents:
 			return nil
 		}
-		return fmt.Errorf("mkdir %s: %w", c.Path, ErrExists)
+		return rule(ErrExists, "mkdir %s", c.Path)
 	}
 	if err := w.dirFor(c.Path, c.Parents, c.Owner, c.Time); err != nil {
 		return fmt.Errorf("mkdir %w", err)
@@ -55,16 +55,16 @@ func (w *tx) mkdirs(c *Mkdirs) error {
 
 func (w *tx) createFile(c *CreateFile) error {
 	if c.Path == "/" || c.Client == "" || c.Replication < 1 || c.BlockSize < 1 {
-		return fmt.Errorf("create %s: %w: bad request", c.Path, ErrConflict)
+		return rule(ErrConflict, "create %s: bad request", c.Path)
 	}
 	if n, ok := w.inode(c.Path); ok {
 		switch {
 		case n.Dir:
-			return fmt.Errorf("create %s: it is a folder: %w", c.Path, ErrConflict)
+			return rule(ErrConflict, "create %s: it is a folder", c.Path)
 		case !n.Visible() && n.Writer != c.Client:
-			return fmt.Errorf("create %s: it is being written by %s: %w", c.Path, n.Writer, ErrConflict)
+			return rule(ErrConflict, "create %s: it is being written by %s", c.Path, n.Writer)
 		case !c.Overwrite && n.Visible():
-			return fmt.Errorf("create %s: %w", c.Path, ErrExists)
+			return rule(ErrExists, "create %s", c.Path)
 		}
 		w.deleteInode(n) // its blocks are orphans now, deleted when reported
 	}
@@ -80,10 +80,10 @@ func (w *tx) createFile(c *CreateFile) error {
 func (w *tx) writing(p, client string) (*Inode, error) {
 	n, ok := w.inode(p)
 	if !ok {
-		return nil, fmt.Errorf("%s: %w", p, ErrNotFound)
+		return nil, rule(ErrNotFound, "%s", p)
 	}
 	if n.Dir || n.Writer != client {
-		return nil, fmt.Errorf("%s is not being written by %s (its lease expired, or it was closed): %w", p, client, ErrStale)
+		return nil, rule(ErrStale, "%s is not being written by %s (its lease expired, or it was closed)", p, client)
 	}
 	c := *n
 	c.Blocks = slices.Clone(n.Blocks)
@@ -96,9 +96,9 @@ func setLast(n *Inode, b *BlockRef) error {
 	case b == nil && len(n.Blocks) == 0:
 		return nil
 	case b == nil || len(n.Blocks) == 0 || n.Blocks[len(n.Blocks)-1].ID != b.ID:
-		return fmt.Errorf("%s: the last block is not the one given: %w", n.Path, ErrConflict)
+		return rule(ErrConflict, "%s: the last block is not the one given", n.Path)
 	case b.Length < 0 || b.Length > n.BlockSize:
-		return fmt.Errorf("%s: block %d of %d bytes, more than the block size %d: %w", n.Path, b.ID, b.Length, n.BlockSize, ErrConflict)
+		return rule(ErrConflict, "%s: block %d of %d bytes, more than the block size %d", n.Path, b.ID, b.Length, n.BlockSize)
 	}
 	n.Blocks[len(n.Blocks)-1].Length = b.Length
 	return nil
@@ -110,7 +110,7 @@ func (w *tx) addBlock(c *AddBlock) error {
 		return fmt.Errorf("add block: %w", err)
 	}
 	if c.BlockID <= w.MaxBlockID() {
-		return fmt.Errorf("add block %d to %s: %w: block ids only grow (largest %d)", c.BlockID, c.Path, ErrConflict, w.MaxBlockID())
+		return rule(ErrConflict, "add block %d to %s: block ids only grow (largest %d)", c.BlockID, c.Path, w.MaxBlockID())
 	}
 	if err := setLast(n, c.Previous); err != nil {
 		return fmt.Errorf("add block: %w", err)
@@ -128,7 +128,7 @@ func (w *tx) abandonBlock(c *AbandonBlock) error {
 		return fmt.Errorf("abandon block: %w", err)
 	}
 	if len(n.Blocks) == 0 || n.Blocks[len(n.Blocks)-1].ID != c.BlockID {
-		return fmt.Errorf("abandon block %d of %s: %w: not its last block", c.BlockID, c.Path, ErrConflict)
+		return rule(ErrConflict, "abandon block %d of %s: not its last block", c.BlockID, c.Path)
 	}
 	n.Blocks = n.Blocks[:len(n.Blocks)-1]
 	w.putInode(n)
@@ -199,16 +199,16 @@ func (w *tx) expireLeases(c *ExpireLeases) error {
 
 func (w *tx) deletePath(c *DeletePath) error {
 	if c.Path == "/" {
-		return fmt.Errorf("delete /: %w: the root folder cannot be deleted", ErrConflict)
+		return rule(ErrConflict, "delete /: the root folder cannot be deleted")
 	}
 	n, ok := w.inode(c.Path)
 	if !ok {
-		return fmt.Errorf("delete %s: %w", c.Path, ErrNotFound)
+		return rule(ErrNotFound, "delete %s", c.Path)
 	}
 	if n.Dir {
 		children := collect(w.Descendants(c.Path))
 		if len(children) > 0 && !c.Recursive {
-			return fmt.Errorf("delete %s: %w: it is a folder that is not empty (delete it recursively)", c.Path, ErrConflict)
+			return rule(ErrConflict, "delete %s: it is a folder that is not empty (delete it recursively)", c.Path)
 		}
 		for _, d := range children {
 			w.deleteInode(d)
@@ -226,33 +226,33 @@ func (w *tx) deletePath(c *DeletePath) error {
 
 func (w *tx) renamePath(c *RenamePath) error {
 	if c.Src == "/" {
-		return fmt.Errorf("rename /: %w: the root folder cannot be moved", ErrConflict)
+		return rule(ErrConflict, "rename /: the root folder cannot be moved")
 	}
 	src, ok := w.inode(c.Src)
 	if !ok || !src.Visible() {
-		return fmt.Errorf("rename %s: %w", c.Src, ErrNotFound)
+		return rule(ErrNotFound, "rename %s", c.Src)
 	}
 	dst := c.Dst
 	if d, ok := w.inode(dst); ok {
 		if !d.Dir {
-			return fmt.Errorf("rename %s to %s: %w", c.Src, dst, ErrExists)
+			return rule(ErrExists, "rename %s to %s", c.Src, dst)
 		}
 		if dst == c.Src {
-			return fmt.Errorf("rename %s onto itself: %w", c.Src, ErrConflict)
+			return rule(ErrConflict, "rename %s onto itself", c.Src)
 		}
 		dst = joinPath(dst, baseOf(c.Src))
 	}
 	switch {
 	case dst == c.Src:
-		return fmt.Errorf("rename %s onto itself: %w", c.Src, ErrConflict)
+		return rule(ErrConflict, "rename %s onto itself", c.Src)
 	case src.Dir && strings.HasPrefix(dst, c.Src+"/"):
-		return fmt.Errorf("rename %s into its own subfolder %s: %w", c.Src, dst, ErrConflict)
+		return rule(ErrConflict, "rename %s into its own subfolder %s", c.Src, dst)
 	}
 	if _, ok := w.inode(dst); ok {
-		return fmt.Errorf("rename %s to %s: %w", c.Src, dst, ErrExists)
+		return rule(ErrExists, "rename %s to %s", c.Src, dst)
 	}
 	if p, ok := w.inode(parentOf(dst)); !ok || !p.Dir {
-		return fmt.Errorf("rename %s to %s: %w: folder %s does not exist", c.Src, dst, ErrNotFound, parentOf(dst))
+		return rule(ErrNotFound, "rename %s to %s: folder %s does not exist", c.Src, dst, parentOf(dst))
 	}
 	moved := []*Inode{src}
 	if src.Dir {
@@ -269,11 +269,11 @@ func (w *tx) renamePath(c *RenamePath) error {
 
 func (w *tx) setReplication(c *SetReplication) error {
 	if c.Replication < 1 {
-		return fmt.Errorf("set replication of %s: %w: %d replicas", c.Path, ErrConflict, c.Replication)
+		return rule(ErrConflict, "set replication of %s: %d replicas", c.Path, c.Replication)
 	}
 	n, ok := w.inode(c.Path)
 	if !ok {
-		return fmt.Errorf("set replication of %s: %w", c.Path, ErrNotFound)
+		return rule(ErrNotFound, "set replication of %s", c.Path)
 	}
 	files := []*Inode{n}
 	if n.Dir {
@@ -314,10 +314,10 @@ func (w *tx) decommissionWorker(c *DecommissionWorker) error {
 		return fmt.Errorf("worker %s: %w", c.ID, ErrNotFound)
 	}
 	if old.Role != RoleCore {
-		return fmt.Errorf("decommission %s: %w: it is a %s worker, which stores no blocks (drain it instead)", c.ID, ErrConflict, old.Role)
+		return rule(ErrConflict, "decommission %s: it is a %s worker, which stores no blocks (drain it instead)", c.ID, old.Role)
 	}
 	if old.State != WorkerAlive && old.State != WorkerDraining {
-		return fmt.Errorf("decommission %s: %w: worker is %s", c.ID, ErrConflict, old.State)
+		return rule(ErrConflict, "decommission %s: worker is %s", c.ID, old.State)
 	}
 	wk := *old
 	wk.State = WorkerDecommissioning
@@ -331,10 +331,33 @@ func (w *tx) finishDecommission(c *FinishDecommission) error {
 		return fmt.Errorf("worker %s: %w", c.ID, ErrNotFound)
 	}
 	if old.State != WorkerDecommissioning {
-		return fmt.Errorf("decommissioned %s: %w: worker is %s", c.ID, ErrConflict, old.State)
+		return rule(ErrConflict, "decommissioned %s: worker is %s", c.ID, old.State)
 	}
 	wk := *old
 	wk.State = WorkerDecommissioned
 	w.put(tableWorkers, &wk)
 	return nil
+}
+
+// ruleError is a command refused by a rule of the namespace: its message
+// is for the user, and it wraps the sentinel of its kind.
+type ruleError struct {
+	msg  string
+	kind error
+}
+
+func (e *ruleError) Error() string { return e.msg }
+func (e *ruleError) Unwrap() error { return e.kind }
+
+// rule makes a ruleError; a missing or existing path says so as a file
+// system does.
+func rule(kind error, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	switch kind {
+	case ErrExists:
+		msg += ": file exists"
+	case ErrNotFound:
+		msg += ": no such file or directory"
+	}
+	return &ruleError{msg: msg, kind: kind}
 }
