@@ -86,22 +86,30 @@ func runHDFS(fn func(x *hdfsCmd) error) func(*cobra.Command, []string) error {
 			return err
 		}
 		defer cc.Close()
-		peers := pb.NewConnCache(grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(8 << 20)))
-		defer peers.Close()
-		owner := "gomr"
-		if u, err := user.Current(); err == nil {
-			owner = u.Username
-		}
-		x.c = client.New(client.Config{
-			Primaries: cc.cc,
-			Dial:      func(addr string) (grpc.ClientConnInterface, error) { return peers.Get(addr) },
-			Owner:     owner,
-		})
+		var closeHC func()
+		x.c, closeHC = newHDFSClient(cc)
+		defer closeHC()
 		if err := fn(x); err != nil {
 			return cc.explain(err)
 		}
 		return nil
 	}
+}
+
+// newHDFSClient returns an HDFS client of the cluster, owned by the user
+// running the command; the function closes its connections to core
+// workers.
+func newHDFSClient(cc *clusterClient) (*client.Client, func()) {
+	peers := pb.NewConnCache(grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(8 << 20)))
+	owner := "gomr"
+	if u, err := user.Current(); err == nil {
+		owner = u.Username
+	}
+	return client.New(client.Config{
+		Primaries: cc.cc,
+		Dial:      func(addr string) (grpc.ClientConnInterface, error) { return peers.Get(addr) },
+		Owner:     owner,
+	}), peers.Close
 }
 
 func newHDFSCmd() *cobra.Command {
@@ -185,39 +193,50 @@ func mustClean(p string) string {
 }
 
 func (x *hdfsCmd) put(src, dst string) error {
-	var in io.Reader
-	var size, mtime int64
-	if src == "-" {
-		in = os.Stdin
-	} else {
-		f, err := os.Open(src)
-		if err != nil {
-			return fmt.Errorf("put: %w", err)
-		}
-		defer f.Close()
-		info, err := f.Stat()
-		if err != nil {
-			return fmt.Errorf("put: %w", err)
-		}
-		if info.IsDir() {
-			return fmt.Errorf("put: %s: is a folder (copy its files)", src)
-		}
-		in, size = f, info.Size()
-		if x.v.GetBool("preserve") {
-			mtime = info.ModTime().UnixNano()
-		}
-	}
-	var blockSize int64
+	o := client.CreateOptions{Overwrite: x.v.GetBool("force"), Replication: x.v.GetInt32("replication")}
 	if s := x.v.GetString("block-size"); s != "" {
 		n, err := parseSize(s, 1)
 		if err != nil {
 			return fmt.Errorf("put: --block-size: %w", err)
 		}
-		blockSize = n
+		o.BlockSize = n
 	}
-	w, err := x.c.Create(x.ctx, dst, client.CreateOptions{Overwrite: x.v.GetBool("force"), Replication: x.v.GetInt32("replication"), BlockSize: blockSize, MTime: mtime})
-	if err != nil {
+	if src != "-" && x.v.GetBool("preserve") {
+		info, err := os.Stat(src)
+		if err != nil {
+			return fmt.Errorf("put: %w", err)
+		}
+		o.MTime = info.ModTime().UnixNano()
+	}
+	if err := putFile(x.ctx, x.c, src, dst, o); err != nil {
 		return fmt.Errorf("put: %w", err)
+	}
+	return nil
+}
+
+// putFile copies a local file (or stdin, for "-") into HDFS, showing a
+// progress bar on a terminal for a large one.
+func putFile(ctx context.Context, c *client.Client, src, dst string, o client.CreateOptions) error {
+	var in io.Reader = os.Stdin
+	var size int64
+	if src != "-" {
+		f, err := os.Open(src)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		info, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if info.IsDir() {
+			return fmt.Errorf("%s: is a folder (copy its files)", src)
+		}
+		in, size = f, info.Size()
+	}
+	w, err := c.Create(ctx, dst, o)
+	if err != nil {
+		return err
 	}
 	var sink io.Writer = w
 	if bar := progress(size, "put "+filepath.Base(src)); bar != nil {
@@ -225,12 +244,9 @@ func (x *hdfsCmd) put(src, dst string) error {
 	}
 	if _, err := io.Copy(sink, in); err != nil {
 		w.Abort()
-		return fmt.Errorf("put %s: %w", src, err)
+		return fmt.Errorf("%s: %w", src, err)
 	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("put: %w", err)
-	}
-	return nil
+	return w.Close()
 }
 
 func newHDFSGetCmd() *cobra.Command {

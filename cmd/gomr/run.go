@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gomr/gomr/cmd/internal/localcluster"
+	"github.com/gomr/gomr/hdfs/client"
+	"github.com/gomr/gomr/hdfs/namespace"
 	"github.com/gomr/gomr/jobs"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
@@ -52,14 +55,16 @@ temporary folder, which is printed.`,
 			defer removeIfEmpty(work)
 			inputs, _ := cmd.Flags().GetStringArray("input")
 			inputs = append(inputs, args...)
+			sample := ""
 			if len(inputs) == 0 {
-				dir := filepath.Join(work, "input")
-				defer os.RemoveAll(dir)
-				if err := writeSample(v.GetString("job"), dir); err != nil {
+				// As on EMR: import the input into the cluster's HDFS, process
+				// it there, keep the result.
+				sample = filepath.Join(work, "input")
+				defer os.RemoveAll(sample)
+				if err := writeSample(v.GetString("job"), sample); err != nil {
 					return err
 				}
-				cmd.Flags().Set("input", dir)
-				fmt.Fprintf(cmd.ErrOrStderr(), "no --input: generated a sample in %s (removed after the run)\n", dir)
+				cmd.Flags().Set("input", sampleHDFS)
 			}
 			output := v.GetString("output")
 			if output == "" {
@@ -87,6 +92,12 @@ temporary folder, which is printed.`,
 				return err
 			}
 			defer client.Close()
+			if sample != "" {
+				if err := importSample(cmd.Context(), client, sample); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "no --input: generated a sample and put it into the cluster's HDFS at %s (step input)\n", namespace.URI(sampleHDFS))
+			}
 			ctx, cancel := client.callCtx(cmd.Context())
 			resp, err := client.SubmitStep(ctx, &pb.SubmitStepRequest{Spec: spec})
 			cancel()
@@ -117,6 +128,28 @@ temporary folder, which is printed.`,
 	addFormatFlag(cmd)
 	addProgressFlag(cmd)
 	return cmd
+}
+
+// sampleHDFS is where gomr run puts its generated sample in HDFS.
+const sampleHDFS = "hdfs:///user/gomr/sample"
+
+// importSample puts the files of a local folder into sampleHDFS.
+func importSample(ctx context.Context, c *clusterClient, dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("read sample: %w", err)
+	}
+	hc, closeHC := newHDFSClient(c)
+	defer closeHC()
+	if err := hc.Mkdirs(ctx, sampleHDFS, true); err != nil {
+		return fmt.Errorf("import the sample into HDFS: %w", err)
+	}
+	for _, e := range entries {
+		if err := putFile(ctx, hc, filepath.Join(dir, e.Name()), namespace.Join(mustClean(sampleHDFS), e.Name()), client.CreateOptions{}); err != nil {
+			return fmt.Errorf("import the sample into HDFS: %w", err)
+		}
+	}
+	return nil
 }
 
 // removeIfEmpty removes a folder that holds nothing.

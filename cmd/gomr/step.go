@@ -45,8 +45,17 @@ func addSpecFlags(cmd *cobra.Command, job string) {
 	addJobFlags(cmd, job)
 }
 
-// specFromFlags builds a step spec from the command line. Relative paths
-// are made absolute against the current folder.
+// absPath makes a local path absolute against the current folder; a URI
+// (hdfs://, s3://, file://) stays as it is.
+func absPath(p string) (string, error) {
+	if strings.Contains(p, "://") {
+		return p, nil
+	}
+	return filepath.Abs(p)
+}
+
+// specFromFlags builds a step spec from the command line. Relative local
+// paths are made absolute against the current folder.
 func specFromFlags(cmd *cobra.Command, v *viper.Viper, args []string, output string) (*pb.StepSpec, error) {
 	job := v.GetString("job")
 	if job == "" {
@@ -59,18 +68,17 @@ func specFromFlags(cmd *cobra.Command, v *viper.Viper, args []string, output str
 	}
 	spec := &pb.StepSpec{Name: v.GetString("name"), Job: job, Options: jobOptions(cmd, job), Reducers: int32(v.GetInt("reducers")),
 		ClientToken: rand.Text(), NoSpeculation: v.GetBool("no-speculation")}
+	var err error
 	for _, in := range inputs {
-		abs, err := filepath.Abs(in)
+		abs, err := absPath(in)
 		if err != nil {
 			return nil, fmt.Errorf("input %s: %w", in, err)
 		}
 		spec.Inputs = append(spec.Inputs, abs)
 	}
-	abs, err := filepath.Abs(output)
-	if err != nil {
+	if spec.Output, err = absPath(output); err != nil {
 		return nil, fmt.Errorf("output %s: %w", output, err)
 	}
-	spec.Output = abs
 	if spec.SplitSize, err = sizeOpt(v, "split-size", 1); err != nil {
 		return nil, err
 	}
