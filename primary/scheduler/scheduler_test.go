@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/gomr/gomr/mapreduce"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/gomr/gomr/mapreduce"
 	"github.com/gomr/gomr/primary/state"
 )
 
@@ -40,6 +40,62 @@ func (c *cluster) apply(cmds ...state.Command) *cluster {
 }
 
 func (c *cluster) tick() int64 { c.now++; return c.now }
+
+// plan asks Assign for work for w, and checks that it only read the
+// state.
+func (c *cluster) plan(w Worker, opt Options) []state.Assignment {
+	c.t.Helper()
+	v := c.st.View()
+	before := snapshot(c.t, v)
+	got := Assign(v, w, opt)
+	if !bytes.Equal(snapshot(c.t, c.st.View()), before) || !bytes.Equal(snapshot(c.t, v), before) {
+		c.t.Fatalf("Assign changed the state")
+	}
+	return got
+}
+
+// accept applies a plan as one command and checks that every task it
+// names then runs on the worker.
+func (c *cluster) accept(plan []state.Assignment) *cluster {
+	c.t.Helper()
+	c.apply(&state.Assign{Assignments: plan, Time: c.tick()})
+	v := c.st.View()
+	for _, as := range plan {
+		task, a, ok := v.AttemptTask(as.AttemptID)
+		if !ok || task.State != state.TaskRunning || a.State != state.AttemptRunning || a.Worker != as.Worker || a.Incarnation != as.Incarnation ||
+			task.StepID != as.StepID || task.Index != as.Index || task.Kind != as.Kind || a.Speculative != as.Speculative {
+			c.t.Fatalf("after applying %s: task %s attempt %s", as.AttemptID, js(task), js(a))
+		}
+	}
+	return c
+}
+
+func (c *cluster) step(id string) *state.Step {
+	c.t.Helper()
+	st, ok := c.st.View().Step(id)
+	if !ok {
+		c.t.Fatalf("no step %s", id)
+	}
+	return st
+}
+
+func (c *cluster) task(step string, kind state.TaskKind, index int) *state.Task {
+	c.t.Helper()
+	t, ok := c.st.View().Task(step, kind, index)
+	if !ok {
+		c.t.Fatalf("no %s task %d in %s", kind, index, step)
+	}
+	return t
+}
+
+func snapshot(t *testing.T, v *state.View) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if _, err := v.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
 
 func (c *cluster) worker(id string, inc int64) *cluster {
 	c.t.Helper()
@@ -74,7 +130,7 @@ func (c *cluster) run(id string, maps, reducers int) *cluster {
 }
 
 // assign starts attempt att of a task on worker w1 incarnation 1.
-func (c *cluster) assign(att, step, kind string, index int) *cluster {
+func (c *cluster) assign(att, step string, kind state.TaskKind, index int) *cluster {
 	c.t.Helper()
 	return c.apply(&state.Assign{Assignments: []state.Assignment{{AttemptID: att, StepID: step, Kind: kind, Index: index, Worker: "w1", Incarnation: 1}}, Time: c.tick()})
 }
@@ -85,7 +141,7 @@ func (c *cluster) finish(att string, success bool) *cluster {
 }
 
 // succeed runs a task to success with attempt att.
-func (c *cluster) succeed(att, step, kind string, index int) *cluster {
+func (c *cluster) succeed(att, step string, kind state.TaskKind, index int) *cluster {
 	c.t.Helper()
 	return c.assign(att, step, kind, index).finish(att, true)
 }
@@ -99,7 +155,9 @@ func (c *cluster) mapsDone(step string, maps int) *cluster {
 	return c
 }
 
-func want(step, kind string, index, n int, worker string, inc int64) state.Assignment {
+// want is the assignment Assign should plan: attempt n of a task, named
+// in Hadoop's style.
+func want(step string, kind state.TaskKind, index, n int, worker string, inc int64) state.Assignment {
 	k := "m"
 	if kind == state.KindReduce {
 		k = "r"
@@ -143,6 +201,14 @@ func TestAssign(t *testing.T) {
 			name:   "newer incarnation than registered",
 			build:  func(t *testing.T) *cluster { return base(t).worker("w2", 3).run("s-1", 2, 1) },
 			worker: Worker{ID: "w2", Incarnation: 4, Free: 4},
+		},
+		{
+			name: "draining worker",
+			build: func(t *testing.T) *cluster {
+				c := base(t).run("s-1", 2, 1)
+				return c.apply(&state.DrainWorker{ID: "w1", Time: c.tick()})
+			},
+			worker: w1,
 		},
 		{
 			name:   "no free slot",
@@ -341,11 +407,7 @@ func TestAssign(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tc.build(t)
-			var before bytes.Buffer
-			if _, err := c.st.WriteTo(&before); err != nil {
-				t.Fatal(err)
-			}
-			got := Assign(c.st, tc.worker, Options{})
+			got := c.plan(tc.worker, Options{})
 			if tc.want == nil {
 				if len(got) != 0 {
 					t.Fatalf("Assign = %s, want nothing", js(got))
@@ -353,26 +415,12 @@ func TestAssign(t *testing.T) {
 			} else if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("Assign:\n got %s\nwant %s", js(got), js(tc.want))
 			}
-			// Assign only reads the state.
-			var after bytes.Buffer
-			if _, err := c.st.WriteTo(&after); err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(before.Bytes(), after.Bytes()) {
-				t.Fatalf("Assign changed the state")
-			}
 			// What it plans, the state machine accepts as one command, and
 			// every task it named is then running on the worker.
 			if len(got) > 0 {
-				c.apply(&state.Assign{Assignments: got, Time: c.tick()})
-				for _, as := range got {
-					_, task, a, ok := c.st.Attempt(as.AttemptID)
-					if !ok || task.State != state.TaskRunning || a.Worker != tc.worker.ID || a.Incarnation != tc.worker.Incarnation || task.Index != as.Index || task.Kind != as.Kind {
-						t.Fatalf("after applying %s: task %+v attempt %+v", as.AttemptID, task, a)
-					}
-				}
+				c.accept(got)
 				// Nothing pending is left to plan again for the same tasks.
-				for _, as := range Assign(c.st, Worker{ID: tc.worker.ID, Incarnation: tc.worker.Incarnation, Free: 100}, Options{}) {
+				for _, as := range c.plan(Worker{ID: tc.worker.ID, Incarnation: tc.worker.Incarnation, Free: 100}, Options{}) {
 					for _, prev := range got {
 						if as.StepID == prev.StepID && as.Kind == prev.Kind && as.Index == prev.Index {
 							t.Fatalf("task %s/%s/%d planned again while it runs", as.StepID, as.Kind, as.Index)
@@ -391,14 +439,14 @@ func TestAssignDrainsStep(t *testing.T) {
 	w := Worker{ID: "w1", Incarnation: 1, Free: 2}
 	var order []string
 	for round := 0; round < 20; round++ {
-		got := Assign(c.st, w, Options{})
+		got := c.plan(w, Options{})
 		if len(got) == 0 {
 			break
 		}
 		if len(got) > w.Free {
 			t.Fatalf("round %d: %d assignments for %d free slots", round, len(got), w.Free)
 		}
-		c.apply(&state.Assign{Assignments: got, Time: c.tick()})
+		c.accept(got)
 		for _, as := range got {
 			order = append(order, as.AttemptID)
 			c.finish(as.AttemptID, true)
@@ -411,27 +459,37 @@ func TestAssignDrainsStep(t *testing.T) {
 	if !reflect.DeepEqual(order, wantOrder) {
 		t.Fatalf("attempts %v, want %v", order, wantOrder)
 	}
-	if p := c.st.Steps["s-1"].Phase(); p != state.PhaseCommit {
+	if p := c.step("s-1").Phase(); p != state.PhaseCommit {
 		t.Fatalf("phase %q, want COMMIT", p)
 	}
 }
 
-func TestAttemptID(t *testing.T) {
-	for _, tc := range []struct {
-		step, kind string
-		index, n   int
-		want       string
-	}{
-		{"s-1", state.KindMap, 3, 0, "attempt_s-1_m_000003_0"},
-		{"s-1ABC", state.KindMap, 3, 0, "attempt_s-1ABC_m_000003_0"},
-		{"s-1", state.KindReduce, 0, 2, "attempt_s-1_r_000000_2"},
-		{"s-X", state.KindMap, 123456, 11, "attempt_s-X_m_123456_11"},
-		{"s-X", state.KindReduce, 1234567, 1, "attempt_s-X_r_1234567_1"},
-	} {
-		if got := AttemptID(tc.step, tc.kind, tc.index, tc.n); got != tc.want {
-			t.Errorf("AttemptID(%q, %q, %d, %d) = %q, want %q", tc.step, tc.kind, tc.index, tc.n, got, tc.want)
-		}
+// TestAssignPlannedStep checks a step started the leader's way, its
+// splits recorded in AddSplits entries: nothing while it is pending, its
+// maps in order once it runs.
+func TestAssignPlannedStep(t *testing.T) {
+	c := newCluster(t).worker("w1", 1)
+	splits := make([]mapreduce.Split, 5)
+	for i := range splits {
+		splits[i] = mapreduce.Split{File: fmt.Sprintf("/in/%d", i), Length: 10}
 	}
+	c.apply(&state.SubmitStep{ID: "s-1", Spec: state.StepSpec{Job: "wc", Inputs: []string{"/in"}, Output: "/out/s-1", Reducers: 1, MaxAttempts: 1},
+		Input: state.InputSummary{Files: 5, Bytes: 50, Splits: 5}, Time: c.tick()},
+		&state.AddSplits{ID: "s-1", Splits: splits[:2]}, &state.AddSplits{ID: "s-1", Splits: splits[2:4]})
+	w := Worker{ID: "w1", Incarnation: 1, Free: 10}
+	if got := c.plan(w, Options{}); len(got) != 0 {
+		t.Fatalf("work from a pending step: %s", js(got))
+	}
+	c.apply(&state.StartStep{ID: "s-1", Splits: splits[4:], Time: c.tick()})
+	got := c.plan(w, Options{})
+	var wantAs []state.Assignment
+	for i := range 5 {
+		wantAs = append(wantAs, want("s-1", state.KindMap, i, 0, "w1", 1))
+	}
+	if !reflect.DeepEqual(got, wantAs) {
+		t.Fatalf("Assign:\n got %s\nwant %s", js(got), js(wantAs))
+	}
+	c.accept(got)
 }
 
 func js(v any) string {
@@ -442,21 +500,22 @@ func js(v any) string {
 	return string(b)
 }
 
-// at runs a command at a chosen leader time.
+// at runs commands at a chosen leader time.
 func (c *cluster) at(t int64, cmds ...state.Command) *cluster {
 	c.t.Helper()
 	c.now = t
 	return c.apply(cmds...)
 }
 
-func asgOn(att, step, kind string, index int, worker string) state.Assignment {
+func asgOn(att, step string, kind state.TaskKind, index int, worker string) state.Assignment {
 	return state.Assignment{AttemptID: att, StepID: step, Kind: kind, Index: index, Worker: worker, Incarnation: 1}
 }
+
+const ms = int64(time.Millisecond)
 
 // speculation builds a step with 4 maps: three finished in 100 ms each on
 // w1, the fourth started on w1 at t=1000 ms and still running.
 func speculation(t *testing.T) *cluster {
-	ms := int64(time.Millisecond)
 	c := newCluster(t).worker("w1", 1).worker("w2", 1).run("s", 4, 1)
 	for i := range 3 {
 		att := fmt.Sprintf("a%d", i)
@@ -467,41 +526,64 @@ func speculation(t *testing.T) *cluster {
 }
 
 func TestSpeculation(t *testing.T) {
-	ms := int64(time.Millisecond)
 	opt := func(now int64) Options {
 		return Options{Now: now, SlowFactor: 2, MinGap: time.Second, MaxFailuresPerWorker: 3}
 	}
 	w2 := Worker{ID: "w2", Incarnation: 1, Free: 2}
+	backupOf := func(step string, kind state.TaskKind, index, n int, worker string) state.Assignment {
+		a := want(step, kind, index, n, worker, 1)
+		a.Speculative = true
+		return a
+	}
 	t.Run("not yet slow", func(t *testing.T) {
 		// 1 s elapsed: over twice the 100 ms median but not 1 s longer.
-		if got := Assign(speculation(t).st, w2, opt(2000*ms)); len(got) != 0 {
+		if got := speculation(t).plan(w2, opt(2000*ms)); len(got) != 0 {
 			t.Fatalf("backup of an attempt that is not slow: %v", got)
+		}
+	})
+	t.Run("not with speculation off in the options", func(t *testing.T) {
+		o := opt(9000 * ms)
+		o.SlowFactor = 0
+		if got := speculation(t).plan(w2, o); len(got) != 0 {
+			t.Fatalf("backup with SlowFactor 0: %v", got)
 		}
 	})
 	t.Run("slow gets one backup elsewhere", func(t *testing.T) {
 		c := speculation(t)
-		got := Assign(c.st, w2, opt(2200*ms))
-		wantAs := want("s", state.KindMap, 3, 1, "w2", 1)
-		wantAs.Speculative = true
+		got := c.plan(w2, opt(2200*ms))
+		wantAs := backupOf("s", state.KindMap, 3, 1, "w2")
 		if !reflect.DeepEqual(got, []state.Assignment{wantAs}) {
 			t.Fatalf("got %v, want %v", got, wantAs)
 		}
-		if got := Assign(c.st, Worker{ID: "w1", Incarnation: 1, Free: 2}, opt(2200*ms)); len(got) != 0 {
+		if got := c.plan(Worker{ID: "w1", Incarnation: 1, Free: 2}, opt(2200*ms)); len(got) != 0 {
 			t.Fatalf("backup on the slow attempt's own worker: %v", got)
 		}
-		c.apply(&state.Assign{Assignments: got, Time: 2200 * ms})
-		w3 := c.worker("w3", 1)
-		if got := Assign(w3.st, Worker{ID: "w3", Incarnation: 1, Free: 2}, opt(5000*ms)); len(got) != 0 {
+		c.accept(got)
+		c.worker("w3", 1)
+		if got := c.plan(Worker{ID: "w3", Incarnation: 1, Free: 2}, opt(5000*ms)); len(got) != 0 {
 			t.Fatalf("second backup of one task: %v", got)
 		}
 		// The first to finish wins; the other is killed.
 		c.apply(&state.FinishAttempt{AttemptID: wantAs.AttemptID, Worker: "w2", Incarnation: 1, Success: true, Time: 2300 * ms})
-		task := c.st.Steps["s"].Maps[3]
+		task := c.task("s", state.KindMap, 3)
 		if task.Winner != wantAs.AttemptID || task.Attempts[0].State != state.AttemptKilled {
 			t.Fatalf("winner %s, first attempt %s", task.Winner, task.Attempts[0].State)
 		}
-		if n := c.st.Steps["s"].Counters()[state.SpeculativeAttempts]; n != 1 {
+		st := c.step("s")
+		if n := st.Counters[state.SpeculativeAttempts]; n != 1 {
 			t.Fatalf("SPECULATIVE_ATTEMPTS = %d", n)
+		}
+		if n := st.Counters[state.KilledMaps]; n != 1 {
+			t.Fatalf("KILLED_MAPS = %d", n)
+		}
+	})
+	t.Run("one backup per task, even once the first ended", func(t *testing.T) {
+		c := speculation(t)
+		c.accept(c.plan(w2, opt(2200*ms)))
+		// The backup dies with its worker: the original runs on alone.
+		c.down("w2", 1).worker("w3", 1)
+		if got := c.plan(Worker{ID: "w3", Incarnation: 1, Free: 2}, opt(9000*ms)); len(got) != 0 {
+			t.Fatalf("another backup of a task that had one: %v", got)
 		}
 	})
 	t.Run("off for the step", func(t *testing.T) {
@@ -510,15 +592,70 @@ func TestSpeculation(t *testing.T) {
 		c.start("s", 2)
 		c.at(0, &state.Assign{Assignments: []state.Assignment{asgOn("a0", "s", state.KindMap, 0, "w1"), asgOn("a1", "s", state.KindMap, 1, "w1")}, Time: 0})
 		c.apply(&state.FinishAttempt{AttemptID: "a0", Worker: "w1", Incarnation: 1, Success: true, Time: 10 * ms})
-		if got := Assign(c.st, w2, opt(100000*ms)); len(got) != 0 {
+		if got := c.plan(w2, opt(100000*ms)); len(got) != 0 {
 			t.Fatalf("backup with speculation off: %v", got)
 		}
 	})
 	t.Run("pending tasks first", func(t *testing.T) {
 		c := speculation(t).run("t", 1, 1)
-		got := Assign(c.st, Worker{ID: "w2", Incarnation: 1, Free: 1}, opt(9000*ms))
+		got := c.plan(Worker{ID: "w2", Incarnation: 1, Free: 1}, opt(9000*ms))
 		if len(got) != 1 || got[0].Speculative || got[0].StepID != "t" {
 			t.Fatalf("got %v, want the newer step's pending map before the older step's backup", got)
+		}
+		// With a slot to spare, the backup too.
+		got = c.plan(Worker{ID: "w2", Incarnation: 1, Free: 2}, opt(9000*ms))
+		if len(got) != 2 || got[0].StepID != "t" || !reflect.DeepEqual(got[1], backupOf("s", state.KindMap, 3, 1, "w2")) {
+			t.Fatalf("got %v", js(got))
+		}
+		c.accept(got)
+	})
+	t.Run("no backups while the phase has pending tasks", func(t *testing.T) {
+		// Maps 0 and 1 took 100 ms; 2 runs slowly; 3 waits.
+		c := newCluster(t).worker("w1", 1).worker("w2", 1).run("s", 4, 1)
+		c.at(0, &state.Assign{Assignments: []state.Assignment{asgOn("a0", "s", state.KindMap, 0, "w1"), asgOn("a1", "s", state.KindMap, 1, "w1"), asgOn("a2", "s", state.KindMap, 2, "w1")}, Time: 0})
+		c.at(100*ms, &state.FinishAttempt{AttemptID: "a0", Worker: "w1", Incarnation: 1, Success: true, Time: 100 * ms},
+			&state.FinishAttempt{AttemptID: "a1", Worker: "w1", Incarnation: 1, Success: true, Time: 100 * ms})
+		got := c.plan(Worker{ID: "w2", Incarnation: 1, Free: 5}, opt(9000*ms))
+		if !reflect.DeepEqual(got, []state.Assignment{want("s", state.KindMap, 3, 0, "w2", 1)}) {
+			t.Fatalf("got %s, want only the pending map", js(got))
+		}
+	})
+	t.Run("slowest first", func(t *testing.T) {
+		// Maps 0 and 1 took 100 ms; 2 started at 1 s and 3 at 500 ms.
+		c := newCluster(t).worker("w1", 1).worker("w2", 1).run("s", 4, 1)
+		c.at(0, &state.Assign{Assignments: []state.Assignment{asgOn("a0", "s", state.KindMap, 0, "w1"), asgOn("a1", "s", state.KindMap, 1, "w1")}, Time: 0})
+		c.at(100*ms, &state.FinishAttempt{AttemptID: "a0", Worker: "w1", Incarnation: 1, Success: true, Time: 100 * ms},
+			&state.FinishAttempt{AttemptID: "a1", Worker: "w1", Incarnation: 1, Success: true, Time: 100 * ms})
+		c.at(500*ms, &state.Assign{Assignments: []state.Assignment{asgOn("a3", "s", state.KindMap, 3, "w1")}, Time: 500 * ms})
+		c.at(1000*ms, &state.Assign{Assignments: []state.Assignment{asgOn("a2", "s", state.KindMap, 2, "w1")}, Time: 1000 * ms})
+		got := c.plan(Worker{ID: "w2", Incarnation: 1, Free: 1}, opt(9000*ms))
+		if !reflect.DeepEqual(got, []state.Assignment{backupOf("s", state.KindMap, 3, 1, "w2")}) {
+			t.Fatalf("got %s, want a backup of map 3, the slowest", js(got))
+		}
+		got = c.plan(Worker{ID: "w2", Incarnation: 1, Free: 5}, opt(9000*ms))
+		if !reflect.DeepEqual(got, []state.Assignment{backupOf("s", state.KindMap, 3, 1, "w2"), backupOf("s", state.KindMap, 2, 1, "w2")}) {
+			t.Fatalf("got %s, want backups of maps 3 and 2", js(got))
+		}
+		c.accept(got)
+	})
+	t.Run("reduce backups against the reduces' median", func(t *testing.T) {
+		c := newCluster(t).worker("w1", 1).worker("w2", 1).run("s", 1, 2)
+		// The map took 100 s: it does not count for the reduces.
+		c.at(0, &state.Assign{Assignments: []state.Assignment{asgOn("m", "s", state.KindMap, 0, "w1")}, Time: 0})
+		c.at(100000*ms, &state.FinishAttempt{AttemptID: "m", Worker: "w1", Incarnation: 1, Success: true, Time: 100000 * ms})
+		c.at(100000*ms, &state.Assign{Assignments: []state.Assignment{asgOn("r0", "s", state.KindReduce, 0, "w1"), asgOn("r1", "s", state.KindReduce, 1, "w1")}, Time: 100000 * ms})
+		c.at(100100*ms, &state.FinishAttempt{AttemptID: "r0", Worker: "w1", Incarnation: 1, Success: true, Time: 100100 * ms})
+		got := c.plan(w2, opt(102000*ms))
+		if !reflect.DeepEqual(got, []state.Assignment{backupOf("s", state.KindReduce, 1, 1, "w2")}) {
+			t.Fatalf("got %s, want a backup of reduce 1", js(got))
+		}
+		c.accept(got)
+	})
+	t.Run("no median yet", func(t *testing.T) {
+		c := newCluster(t).worker("w1", 1).worker("w2", 1).run("s", 1, 1)
+		c.at(0, &state.Assign{Assignments: []state.Assignment{asgOn("m", "s", state.KindMap, 0, "w1")}, Time: 0})
+		if got := c.plan(w2, opt(1e9*ms)); len(got) != 0 {
+			t.Fatalf("backup with no attempt to compare with: %v", got)
 		}
 	})
 }
@@ -531,19 +668,49 @@ func TestWorkerExclusionAndDraining(t *testing.T) {
 		c.apply(&state.Assign{Assignments: []state.Assignment{asgOn(att, "s", state.KindMap, i, "w1")}, Time: c.tick()},
 			&state.FinishAttempt{AttemptID: att, Worker: "w1", Incarnation: 1, Error: "boom", Time: c.tick()})
 	}
-	if got := Assign(c.st, Worker{ID: "w1", Incarnation: 1, Free: 4}, opt); len(got) != 0 {
+	if f := c.step("s").FailuresOn; f["w1"] != 2 {
+		t.Fatalf("FailuresOn %v", f)
+	}
+	if got := c.plan(Worker{ID: "w1", Incarnation: 1, Free: 4}, opt); len(got) != 0 {
 		t.Fatalf("excluded worker got %v", got)
 	}
-	if got := Assign(c.st, Worker{ID: "w2", Incarnation: 1, Free: 4}, opt); len(got) != 4 {
+	if got := c.plan(Worker{ID: "w1", Incarnation: 1, Free: 4}, Options{}); len(got) != 4 {
+		t.Fatalf("with no limit, the worker got %v", got)
+	}
+	// Excluded from one step, it still gets another's work.
+	c.run("t", 1, 0)
+	if got := c.plan(Worker{ID: "w1", Incarnation: 1, Free: 4}, opt); !reflect.DeepEqual(got, []state.Assignment{want("t", state.KindMap, 0, 0, "w1", 1)}) {
+		t.Fatalf("excluded worker got %s, want step t's map", js(got))
+	}
+	if got := c.plan(Worker{ID: "w2", Incarnation: 1, Free: 5}, opt); len(got) != 5 {
 		t.Fatalf("other worker got %v", got)
+	}
+	// A draining worker does not count as one that could take the work.
+	c.apply(&state.DrainWorker{ID: "w2", Time: c.tick()})
+	if got := c.plan(Worker{ID: "w1", Incarnation: 1, Free: 10}, opt); len(got) != 5 {
+		t.Fatalf("only live worker left got %v", got)
+	}
+	if got := c.plan(Worker{ID: "w2", Incarnation: 1, Free: 4}, opt); len(got) != 0 {
+		t.Fatalf("draining worker got %v", got)
 	}
 	// When every live worker is excluded, exclusion is ignored.
 	c.down("w2", 1)
-	if got := Assign(c.st, Worker{ID: "w1", Incarnation: 1, Free: 4}, opt); len(got) != 4 {
+	got := c.plan(Worker{ID: "w1", Incarnation: 1, Free: 5}, opt)
+	if len(got) != 5 {
 		t.Fatalf("only worker left got %v", got)
 	}
+	c.accept(got)
 	c.apply(&state.DrainWorker{ID: "w1", Time: c.tick()})
-	if got := Assign(c.st, Worker{ID: "w1", Incarnation: 1, Free: 4}, opt); len(got) != 0 {
+	if got := c.plan(Worker{ID: "w1", Incarnation: 1, Free: 4}, opt); len(got) != 0 {
 		t.Fatalf("draining worker got %v", got)
+	}
+	// A new incarnation is alive, and keeps the worker id's failures.
+	c.worker("w1", 2)
+	if got := c.plan(Worker{ID: "w1", Incarnation: 2, Free: 10}, opt); len(got) != 5 {
+		t.Fatalf("restarted worker got %v", got)
+	}
+	c.worker("w3", 1)
+	if got := c.plan(Worker{ID: "w1", Incarnation: 2, Free: 10}, opt); len(got) != 1 || got[0].StepID != "t" {
+		t.Fatalf("restarted worker, excluded again once w3 is up, got %s", js(got))
 	}
 }

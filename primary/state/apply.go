@@ -379,8 +379,8 @@ func (w *tx) assign(c *Assign) error {
 		if !ok || wk.Incarnation != as.Incarnation || !wk.Up() {
 			return fmt.Errorf("assign %s to %s: %w: worker incarnation not alive", as.AttemptID, as.Worker, ErrStale)
 		}
-		if wk.State == WorkerDraining {
-			return fmt.Errorf("assign %s to %s: %w: worker is draining", as.AttemptID, as.Worker, ErrConflict)
+		if wk.State != WorkerAlive {
+			return fmt.Errorf("assign %s to %s: %w: worker is %s", as.AttemptID, as.Worker, ErrConflict, strings.ToLower(string(wk.State)))
 		}
 		w.editTask(t, func(t *Task) {
 			t.Attempts = append(t.Attempts, Attempt{ID: as.AttemptID, Worker: as.Worker, Incarnation: as.Incarnation, Addr: wk.Addr,
@@ -483,10 +483,14 @@ func (w *tx) endStep(id string, state StepState, errText string, now int64) erro
 			st.CleanedUp = true // never started: nothing was written
 		}
 	})
+	// Running attempts are on running tasks, or on a task that just failed
+	// (a fatal error of one attempt while a backup ran).
 	for _, kind := range []TaskKind{KindMap, KindReduce} {
-		for _, t := range collect(w.TasksIn(id, kind, TaskRunning)) {
-			for _, a := range t.Running() {
-				w.endAttempt(t, a.ID, AttemptKilled, "step "+strings.ToLower(string(state)), now)
+		for _, ts := range []TaskState{TaskRunning, TaskFailed} {
+			for _, t := range collect(w.TasksIn(id, kind, ts)) {
+				for _, a := range t.Running() {
+					w.endAttempt(t, a.ID, AttemptKilled, "step "+strings.ToLower(string(state)), now)
+				}
 			}
 		}
 	}

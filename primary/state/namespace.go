@@ -51,13 +51,14 @@ type Lease struct {
 // rootInode is the root folder, which is never stored.
 var rootInode = &Inode{Path: "/", Dir: true}
 
-// parentOf returns the parent folder of a clean path ("" for the root).
+// parentOf returns the parent folder of a clean path ("" for the root and
+// for anything that is not an absolute path).
 func parentOf(p string) string {
-	if p == "/" {
-		return ""
-	}
 	i := strings.LastIndexByte(p, '/')
-	if i == 0 {
+	switch {
+	case p == "/" || i < 0:
+		return ""
+	case i == 0:
 		return "/"
 	}
 	return p[:i]

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -132,8 +133,11 @@ func Read(r io.Reader) (*State, error) {
 	defer zr.Close()
 	br := bufio.NewReaderSize(zr, 256<<10)
 	magic := make([]byte, len(snapshotMagic))
-	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != snapshotMagic {
-		return nil, fmt.Errorf("%w: no snapshot header (%v)", ErrBadSnapshot, err)
+	if _, err := io.ReadFull(br, magic); err != nil {
+		return nil, fmt.Errorf("%w: reading its header: %v", ErrBadSnapshot, err)
+	}
+	if string(magic) != snapshotMagic {
+		return nil, fmt.Errorf("%w: it does not start with the header of a gomr state snapshot", ErrBadSnapshot)
 	}
 	s := New()
 	txn := s.db.Txn(true)
@@ -146,7 +150,7 @@ func Read(r io.Reader) (*State, error) {
 		}
 		if err != nil {
 			txn.Abort()
-			return nil, fmt.Errorf("read snapshot: %w", err)
+			return nil, fmt.Errorf("%w: after %d records: %v", ErrBadSnapshot, n, err)
 		}
 		size, err := binary.ReadUvarint(br)
 		if err != nil || size > 1<<30 {
@@ -173,6 +177,10 @@ func Read(r io.Reader) (*State, error) {
 			txn.Abort()
 			return nil, fmt.Errorf("%w: record %d: %v", ErrBadSnapshot, tag, err)
 		}
+		if err := validRecord(obj); err != nil {
+			txn.Abort()
+			return nil, fmt.Errorf("%w: record %d after %d records: %v", ErrBadSnapshot, tag, n, err)
+		}
 		if err := txn.Insert(table, obj); err != nil {
 			txn.Abort()
 			return nil, fmt.Errorf("%w: record %d: %v", ErrBadSnapshot, tag, err)
@@ -184,6 +192,46 @@ func Read(r io.Reader) (*State, error) {
 	}
 	txn.Commit()
 	return s, nil
+}
+
+// validRecord refuses an object no Apply could have stored: it would
+// break the indexes (or mean the snapshot was not written by gomr).
+func validRecord(obj any) error {
+	bad := ""
+	switch o := obj.(type) {
+	case *Primary:
+		if o.ID == "" {
+			bad = "a primary without an id"
+		}
+	case *Worker:
+		if o.ID == "" {
+			bad = "a worker without an id"
+		}
+	case *Step:
+		if o.ID == "" || o.Seq == 0 {
+			bad = "a step without an id or sequence number"
+		}
+	case *Task:
+		if o.StepID == "" || (o.Kind != KindMap && o.Kind != KindReduce) || o.Index < 0 {
+			bad = "a task without its step, kind or index"
+		}
+	case *meta:
+		if o.Name == "" {
+			bad = "a value without a name"
+		}
+	case *Inode:
+		if !strings.HasPrefix(o.Path, "/") || o.Path == "/" {
+			bad = fmt.Sprintf("an HDFS inode with path %q", o.Path)
+		}
+	case *Lease:
+		if o.Holder == "" {
+			bad = "a lease without a holder"
+		}
+	}
+	if bad != "" {
+		return errors.New(bad)
+	}
+	return nil
 }
 
 // recordObject returns the table and an empty object of a record type, or
