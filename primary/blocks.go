@@ -20,6 +20,11 @@ type blockMap struct {
 	replicas map[int64]map[string]bool
 	// corrupt are replicas found bad (by a reader or a block scanner).
 	corrupt map[int64]map[string]bool
+	// unconfirmed are replicas a write pipeline reported stored that the
+	// worker has not reported yet, with the report sequence number of the
+	// worker when they were recorded: a full report made before the block
+	// was stored does not drop them, the next report confirms them.
+	unconfirmed map[int64]map[string]int64
 	// nodes are the core workers that reported, with their storage.
 	nodes map[string]*dataNode
 	// transfers are replications under way, by block.
@@ -59,6 +64,7 @@ func (b *blockMap) reset() {
 	defer b.mu.Unlock()
 	b.replicas = make(map[int64]map[string]bool)
 	b.corrupt = make(map[int64]map[string]bool)
+	b.unconfirmed = make(map[int64]map[string]int64)
 	b.nodes = make(map[string]*dataNode)
 	b.transfers = make(map[int64]transfer)
 	b.deletes = make(map[string][]int64)
@@ -101,17 +107,30 @@ func (b *blockMap) report(worker, addr string, r *hdfspb.BlockReport, known func
 	n.capacity, n.used, n.remaining = r.Capacity, r.Used, r.Remaining
 	if r.Full {
 		for id, set := range b.replicas {
-			if set[worker] {
+			if set[worker] && !b.isUnconfirmed(id, worker, r.Seq) {
 				remove(b.replicas, id, worker)
+				n.blocks--
 			}
 		}
-		n.blocks = 0
 		n.reported = true
 	} else if !n.reported || (n.seq != 0 && r.Seq != n.seq+1) {
 		n.reported = false // a delta cannot be trusted without the full list it follows
 		return true
 	}
 	n.seq = r.Seq
+	for id, set := range b.unconfirmed {
+		if s, ok := set[worker]; ok && r.Seq > s+2 {
+			// Not reported in two reports after its write: it is not there.
+			delete(set, worker)
+			if len(set) == 0 {
+				delete(b.unconfirmed, id)
+			}
+			if b.replicas[id][worker] {
+				remove(b.replicas, id, worker)
+				n.blocks--
+			}
+		}
+	}
 	for _, blk := range r.Blocks {
 		if !known(blk.Id) {
 			b.deletes[worker] = append(b.deletes[worker], blk.Id)
@@ -121,6 +140,7 @@ func (b *blockMap) report(worker, addr string, r *hdfspb.BlockReport, known func
 			add(b.replicas, blk.Id, worker)
 			n.blocks++
 		}
+		b.confirm(blk.Id, worker)
 		remove(b.corrupt, blk.Id, worker)
 		if t, ok := b.transfers[blk.Id]; ok && slices.Contains(t.targets, worker) {
 			b.endTransfer(blk.Id)
@@ -137,6 +157,22 @@ func (b *blockMap) report(worker, addr string, r *hdfspb.BlockReport, known func
 		b.markCorrupt(id, worker)
 	}
 	return false
+}
+
+// isUnconfirmed reports whether a replica was recorded from a write
+// pipeline so recently that a report of sequence seq may predate it.
+func (b *blockMap) isUnconfirmed(id int64, worker string, seq int64) bool {
+	s, ok := b.unconfirmed[id][worker]
+	return ok && seq <= s+2
+}
+
+func (b *blockMap) confirm(id int64, worker string) {
+	if set := b.unconfirmed[id]; set != nil {
+		delete(set, worker)
+		if len(set) == 0 {
+			delete(b.unconfirmed, id)
+		}
+	}
 }
 
 func (b *blockMap) endTransfer(id int64) {
@@ -183,6 +219,9 @@ func (b *blockMap) forget(worker string) {
 		if set[worker] {
 			remove(b.corrupt, id, worker)
 		}
+	}
+	for id := range b.unconfirmed {
+		b.confirm(id, worker)
 	}
 	for id, t := range b.transfers {
 		if t.source == worker || slices.Contains(t.targets, worker) {
@@ -280,6 +319,10 @@ func (b *blockMap) stored(id int64, workers []string) {
 		}
 		add(b.replicas, id, w)
 		n.blocks++
+		if b.unconfirmed[id] == nil {
+			b.unconfirmed[id] = make(map[string]int64)
+		}
+		b.unconfirmed[id][w] = n.seq
 	}
 }
 

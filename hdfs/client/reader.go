@@ -28,10 +28,15 @@ type File struct {
 	blocks []*hdfspb.LocatedBlock
 
 	mu sync.Mutex
-	// bad are replicas that failed (dead worker, corrupt), not tried again
-	// by this reader.
-	bad             map[string]bool
+	// bad are the replicas that failed (dead worker, corrupt), by block
+	// and worker, not tried again by this reader.
+	bad             map[badReplica]bool
 	read, localRead int64
+}
+
+type badReplica struct {
+	block  int64
+	worker string
 }
 
 // Open opens a file for reading.
@@ -47,7 +52,7 @@ func (c *Client) Open(ctx context.Context, p string) (*File, error) {
 	if resp.Status.IsDir {
 		return nil, fmt.Errorf("%s: is a folder", namespace.URI(clean))
 	}
-	return &File{c: c, path: clean, status: resp.Status, blocks: resp.Blocks, bad: map[string]bool{}}, nil
+	return &File{c: c, path: clean, status: resp.Status, blocks: resp.Blocks, bad: map[badReplica]bool{}}, nil
 }
 
 // Info implements mapreduce.File.
@@ -129,8 +134,9 @@ func (f *File) readBlock(ctx context.Context, i int, off int64, dst []byte) (int
 	done := 0
 	var errs []error
 	for refreshed := false; ; refreshed = true {
+		id := f.blocks[i].Block.Id
 		for _, loc := range f.blocks[i].Locations {
-			if f.isBad(loc.Worker) {
+			if f.isBad(id, loc.Worker) {
 				continue
 			}
 			n, err := f.readReplica(ctx, f.blocks[i].Block, loc, off+int64(done), dst[done:])
@@ -139,7 +145,7 @@ func (f *File) readBlock(ctx context.Context, i int, off int64, dst []byte) (int
 				return done, nil
 			}
 			errs = append(errs, fmt.Errorf("from %s: %w", loc.Worker, err))
-			f.markBad(loc.Worker)
+			f.markBad(id, loc.Worker)
 			if errors.Is(err, hdfs.ErrChecksum) || status.Code(err) == codes.DataLoss {
 				f.reportBad(ctx, loc.Worker, f.blocks[i].Block.Id, err)
 			}
@@ -171,20 +177,20 @@ func (f *File) refresh(ctx context.Context) error {
 		return fmt.Errorf("%s changed while it was read", namespace.URI(f.path))
 	}
 	f.blocks = resp.Blocks
-	f.bad = map[string]bool{}
+	f.bad = map[badReplica]bool{}
 	return nil
 }
 
-func (f *File) isBad(worker string) bool {
+func (f *File) isBad(block int64, worker string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.bad[worker]
+	return f.bad[badReplica{block, worker}]
 }
 
-func (f *File) markBad(worker string) {
+func (f *File) markBad(block int64, worker string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.bad[worker] = true
+	f.bad[badReplica{block, worker}] = true
 }
 
 func (f *File) reportBad(ctx context.Context, worker string, id int64, cause error) {
