@@ -11,12 +11,27 @@ import (
 )
 
 // Progress is how far a running task has come, safe to read while it runs:
-// a completed fraction, and ticks that grow as long as the task makes any
+// a completed fraction, ticks that grow as long as the task makes any
 // progress (records read, keys reduced, bytes fetched), which is how a
-// hung task is told from a slow one.
+// hung task is told from a slow one, and a status line.
 type Progress struct {
-	bits  atomic.Uint64
-	ticks atomic.Int64
+	bits   atomic.Uint64
+	ticks  atomic.Int64
+	status atomic.Pointer[string]
+}
+
+// SetStatus stores a status line and counts as progress.
+func (p *Progress) SetStatus(s string) {
+	p.status.Store(&s)
+	p.ticks.Add(1)
+}
+
+// Status returns the last status line stored.
+func (p *Progress) Status() string {
+	if s := p.status.Load(); s != nil {
+		return *s
+	}
+	return ""
 }
 
 // Set stores a fraction in [0, 1] and counts as progress.
@@ -59,6 +74,9 @@ type MapTask struct {
 	Output TaskOutput
 	// Progress, if set, is updated as the split is read.
 	Progress *Progress
+	// Info describes the task to the job (its split and index are filled
+	// in from the fields above).
+	Info TaskInfo
 }
 
 // MapResult is what a finished map task leaves behind.
@@ -95,7 +113,9 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 
 	rej := &rejectWriter{ctx: ctx, out: t.Output, name: RejectsName(t.Index), lr: lr}
 	defer rej.close()
-	tc := &TaskContext{Counters: counters, reject: rej.write}
+	info := t.Info
+	info.Kind, info.Index, info.Split, info.Reducers = "m", t.Index, t.Split, t.Reducers
+	tc := &TaskContext{Counters: counters, Info: info, Progress: t.Progress, reject: rej.write}
 
 	var sink Emitter
 	var sb *sortBuffer
@@ -115,6 +135,9 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 			store = diskStore{dir: t.Dir}
 		}
 		sb, err = newSortBuffer(t.Job, t.Reducers, t.SortBufferBytes, store, counters)
+		if err == nil {
+			sb.tc = &TaskContext{Counters: counters, Info: t.Info, Progress: t.Progress}
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -122,6 +145,12 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 		sink = sb
 	}
 
+	lifecycle, _ := t.Job.Mapper.(TaskLifecycle)
+	if lifecycle != nil {
+		if err := lifecycle.Setup(tc); err != nil {
+			return nil, fmt.Errorf("map setup: %w", err)
+		}
+	}
 	var records int64
 	for {
 		rec, err := lr.Next()
@@ -142,6 +171,11 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 			if t.Progress != nil && records&1023 == 0 {
 				t.Progress.Set(lr.Progress())
 			}
+		}
+	}
+	if lifecycle != nil {
+		if err := lifecycle.Cleanup(tc, sink); err != nil {
+			return nil, fmt.Errorf("map cleanup: %w", err)
 		}
 	}
 	counters.Add(MapInputRecords, records)

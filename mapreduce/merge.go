@@ -149,7 +149,7 @@ func (g *grouper) nextValue() ([]byte, bool) {
 
 // mergeRuns merges the runs' segments partition by partition into one new
 // run, running the combiner (if any) on each key.
-func mergeRuns(runs []*Run, parts int, combiner Reducer, store runStore, name string, c *Counters) (*Run, error) {
+func mergeRuns(runs []*Run, parts int, combiner Reducer, tc *TaskContext, store runStore, name string, c *Counters) (*Run, error) {
 	w, finish, err := store.create(name)
 	if err != nil {
 		return nil, err
@@ -166,7 +166,7 @@ func mergeRuns(runs []*Run, parts int, combiner Reducer, store runStore, name st
 			return nil, err
 		}
 		rw.startSegment(p)
-		if err := writeMerged(rw, it, combiner, c); err != nil {
+		if err := writeMerged(rw, it, combiner, tc, c); err != nil {
 			return nil, err
 		}
 		if err := rw.endSegment(); err != nil {
@@ -176,7 +176,34 @@ func mergeRuns(runs []*Run, parts int, combiner Reducer, store runStore, name st
 	return finish(rw.segs)
 }
 
-func writeMerged(rw *runWriter, it *mergeIter, combiner Reducer, c *Counters) error {
+func writeMerged(rw *runWriter, it *mergeIter, combiner Reducer, tc *TaskContext, c *Counters) error {
+	if sc, ok := combiner.(StreamCombiner); ok {
+		var readErr error
+		var in int64
+		feed := func(yield func(key, value []byte) bool) {
+			for {
+				k, v, ok, err := it.next()
+				if err != nil {
+					readErr = err
+					return
+				}
+				if !ok {
+					return
+				}
+				in++
+				if !yield(k, v) {
+					return
+				}
+			}
+		}
+		out := &orderedEmitter{out: rw.write}
+		if err := sc.CombineStream(tc, feed, out); err != nil {
+			return fmt.Errorf("combiner: %w", err)
+		}
+		c.Add(CombineInputRecords, in)
+		c.Add(CombineOutputRecords, out.n)
+		return readErr
+	}
 	if combiner == nil {
 		for {
 			k, v, ok, err := it.next()

@@ -15,12 +15,14 @@ type SegmentInput struct {
 }
 
 // RunReduce merges the segments (their order breaks key ties), groups the
-// values of each key and calls the reducer, writing its pairs to out.
-// progress, if set, ticks as keys are reduced.
-func RunReduce(ctx context.Context, job *Job, inputs []SegmentInput, out Emitter, c *Counters, progress *Progress) error {
+// values of each key and calls the reducer, writing its pairs to out. The
+// task context's counters get the task's; its progress, if set, ticks as
+// keys are reduced.
+func RunReduce(ctx context.Context, job *Job, inputs []SegmentInput, out Emitter, tc *TaskContext) error {
 	if job.Reducer == nil {
 		return fmt.Errorf("job has no reducer")
 	}
+	c, progress := tc.Counters, tc.Progress
 	readers := make([]*segmentReader, len(inputs))
 	for i, in := range inputs {
 		readers[i] = newSegmentReader(in.Reader, in.Segment, in.Name)
@@ -32,6 +34,12 @@ func RunReduce(ctx context.Context, job *Job, inputs []SegmentInput, out Emitter
 	g := newGrouper(it)
 	g.progress = progress
 	counting := &countingEmitter{out: out}
+	lifecycle, _ := job.Reducer.(TaskLifecycle)
+	if lifecycle != nil {
+		if err := lifecycle.Setup(tc); err != nil {
+			return fmt.Errorf("reduce setup: %w", err)
+		}
+	}
 	var groups int64
 	for g.nextGroup() {
 		if err := job.Reducer.Reduce(g.key, &g.vals, counting); err != nil {
@@ -50,6 +58,11 @@ func RunReduce(ctx context.Context, job *Job, inputs []SegmentInput, out Emitter
 	}
 	if g.err != nil {
 		return g.err
+	}
+	if lifecycle != nil {
+		if err := lifecycle.Cleanup(tc, counting); err != nil {
+			return fmt.Errorf("reduce cleanup: %w", err)
+		}
 	}
 	c.Add(ReduceInputGroups, groups)
 	c.Add(ReduceOutputRecords, counting.n)

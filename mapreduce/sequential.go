@@ -62,6 +62,7 @@ func RunSequential(ctx context.Context, job *Job, splits []Split, opt Sequential
 			SortBufferBytes: opt.SortBufferBytes,
 			MaxLineBytes:    opt.MaxLineBytes,
 			Output:          out,
+			Info:            TaskInfo{StepID: step, AttemptID: id},
 		})
 		if err != nil {
 			cm.AbortJob(ctx)
@@ -94,7 +95,8 @@ func RunSequential(ctx context.Context, job *Job, splits []Split, opt Sequential
 		}
 		w := NewTextWriter(f, name)
 		c := NewCounters()
-		if err := RunReduce(ctx, job, inputs, w, c, nil); err != nil {
+		tc := &TaskContext{Counters: c, Info: TaskInfo{StepID: step, AttemptID: id, Kind: "r", Index: p, Reducers: opt.Reducers}}
+		if err := RunReduce(ctx, job, inputs, w, tc); err != nil {
 			w.Abort()
 			cm.AbortJob(ctx)
 			return nil, fmt.Errorf("reduce %d: %w", p, err)

@@ -42,6 +42,8 @@ type sortBuffer struct {
 	store    runStore
 	runs     []*Run
 	counters *Counters
+	// tc is the map task's context, for a streaming combiner.
+	tc *TaskContext
 
 	outRecords, outBytes int64
 }
@@ -294,8 +296,19 @@ func (sb *sortBuffer) writeSorted(name string) (*Run, error) {
 	}
 	rw := newRunWriter(w)
 	i := 0
+	stream, _ := sb.job.Combiner.(StreamCombiner)
 	for p := 0; p < sb.parts; p++ {
 		rw.startSegment(p)
+		if stream != nil {
+			j := i
+			for j < len(sb.recs) && int(sb.recs[j].part) == p {
+				j++
+			}
+			if err := sb.combineStream(stream, rw, sb.recs[i:j]); err != nil {
+				return nil, err
+			}
+			i = j
+		}
 		for i < len(sb.recs) && int(sb.recs[i].part) == p {
 			j := i + 1
 			if sb.job.Combiner != nil {
@@ -355,6 +368,43 @@ func (sb *sortBuffer) combine(rw *runWriter, group []recRef) error {
 	return nil
 }
 
+// combineStream feeds a partition's sorted records to a streaming
+// combiner and writes what it emits, which must keep the keys in order.
+func (sb *sortBuffer) combineStream(sc StreamCombiner, rw *runWriter, recs []recRef) error {
+	in := func(yield func(key, value []byte) bool) {
+		for i := range recs {
+			k, v, _ := sb.record(&recs[i])
+			if !yield(k, v) {
+				return
+			}
+		}
+	}
+	out := &orderedEmitter{out: rw.write}
+	if err := sc.CombineStream(sb.tc, in, out); err != nil {
+		return fmt.Errorf("combiner: %w", err)
+	}
+	sb.counters.Add(CombineInputRecords, int64(len(recs)))
+	sb.counters.Add(CombineOutputRecords, out.n)
+	return nil
+}
+
+// orderedEmitter passes on pairs whose keys do not go down, and refuses
+// the first that does: the sorted run it writes must stay sorted.
+type orderedEmitter struct {
+	out  func(key, value []byte) error
+	last []byte
+	n    int64
+}
+
+func (o *orderedEmitter) Emit(key, value []byte) error {
+	if o.n > 0 && bytes.Compare(key, o.last) < 0 {
+		return fmt.Errorf("combiner emitted key %q after %q: a combiner must keep its input's order", key, o.last)
+	}
+	o.last = append(o.last[:0], key...)
+	o.n++
+	return o.out(key, value)
+}
+
 // finish sorts and writes what is buffered and merges every run into one,
 // the map task's output. The runs it merged are closed.
 func (sb *sortBuffer) finish(name string) (*Run, error) {
@@ -371,5 +421,5 @@ func (sb *sortBuffer) finish(name string) (*Run, error) {
 			r.Close()
 		}
 	}()
-	return mergeRuns(sb.runs, sb.parts, sb.job.Combiner, sb.store, name, sb.counters)
+	return mergeRuns(sb.runs, sb.parts, sb.job.Combiner, sb.tc, sb.store, name, sb.counters)
 }

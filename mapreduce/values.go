@@ -55,11 +55,56 @@ func (g *keyGuard) Emit(key, value []byte) error {
 	return g.out(key, value)
 }
 
-// TaskContext is what a Mapper sees of the task running it.
+// TaskContext is what a Mapper, Combiner or Reducer sees of the task
+// running it.
 type TaskContext struct {
-	// Counters holds the task's counters; jobs add their own here.
+	// Counters holds the task's counters; jobs add their own here. It is
+	// used from the task's goroutine only.
 	Counters *Counters
+	// Info describes the task.
+	Info TaskInfo
+	// Progress, if set, takes a status line of the task (Hadoop's
+	// reporter status), shown with the attempt.
+	Progress *Progress
 	reject   func(rec Record, reason string) error
+}
+
+// TaskInfo describes a running task: what Hadoop Streaming puts in its
+// commands' environment.
+type TaskInfo struct {
+	StepID    string
+	AttemptID string
+	// Kind is "m" for a map task, "r" for a reduce task.
+	Kind  string
+	Index int
+	// Split is a map task's input split.
+	Split    Split
+	Reducers int
+	// WorkDir is a folder of the task's own, removed when it ends.
+	WorkDir string
+}
+
+// TaskLifecycle is implemented by mappers and reducers that set up before
+// their task's first record and finish after its last (Hadoop's setup and
+// cleanup): a streaming job starts its command in Setup and, in Cleanup,
+// closes its input and emits what it still writes.
+type TaskLifecycle interface {
+	Setup(tc *TaskContext) error
+	Cleanup(tc *TaskContext, out Emitter) error
+}
+
+// StreamCombiner is implemented by combiners that combine a partition's
+// sorted records as a stream rather than one key at a time (a streaming
+// combiner command). The records they emit must keep the keys' order.
+type StreamCombiner interface {
+	CombineStream(tc *TaskContext, in func(yield func(key, value []byte) bool), out Emitter) error
+}
+
+// SetStatus sets the task's status line.
+func (tc *TaskContext) SetStatus(s string) {
+	if tc.Progress != nil {
+		tc.Progress.SetStatus(s)
+	}
 }
 
 // Reject records an input record the mapper cannot use: it is counted in

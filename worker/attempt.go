@@ -164,6 +164,7 @@ func (w *Worker) runMap(ctx context.Context, a *attempt, job *mapreduce.Job, out
 		Dir:             dir,
 		Output:          out,
 		Progress:        &a.progress,
+		Info:            w.taskInfo(a, dir),
 	})
 	if err != nil {
 		return nil, err
@@ -205,7 +206,9 @@ func (w *Worker) runReduce(ctx context.Context, a *attempt, job *mapreduce.Job, 
 	for i, in := range inputs {
 		segs[i] = in.input
 	}
-	if err := mapreduce.RunReduce(ctx, job, segs, tw, counters, &a.progress); err != nil {
+	tc := &mapreduce.TaskContext{Counters: counters, Progress: &a.progress, Info: w.taskInfo(a, dir)}
+	tc.Info.Kind, tc.Info.Index = "r", int(spec.TaskIndex)
+	if err := mapreduce.RunReduce(ctx, job, segs, tw, tc); err != nil {
 		tw.Abort()
 		return nil, err
 	}
@@ -216,6 +219,12 @@ func (w *Worker) runReduce(ctx context.Context, a *attempt, job *mapreduce.Job, 
 	counters.Add(mapreduce.BytesWritten, tw.Bytes())
 	a.progress.Set(1)
 	return &attemptResult{counters: counters}, nil
+}
+
+// taskInfo describes an attempt to its job.
+func (w *Worker) taskInfo(a *attempt, dir string) mapreduce.TaskInfo {
+	work := filepath.Join(dir, "work")
+	return mapreduce.TaskInfo{StepID: a.spec.StepId, AttemptID: a.spec.AttemptId, Reducers: int(a.spec.Spec.GetReducers()), WorkDir: work}
 }
 
 // faultyMapper passes each record through the map-record fault point.
