@@ -67,6 +67,7 @@ func (s *Server) taskProto(t *state.Task) *pb.Task {
 		switch a.State {
 		case state.AttemptRunning:
 			ap.Progress = s.soft.attemptProgress(a.ID)
+			ap.Status = s.soft.attemptStatus(a.ID)
 		case state.AttemptSucceeded:
 			ap.Progress = 1
 		}

@@ -53,20 +53,21 @@ func (ss *softState) lastHeard(worker string) (time.Time, bool) {
 // attemptProgress is what heartbeats said of a running attempt.
 type attemptProgress struct {
 	fraction float64
+	status   string
 	ticks    int64
 	// changed is when ticks last grew (or when the attempt was first seen).
 	changed time.Time
 }
 
 // setProgress records a heartbeat's report of an attempt.
-func (ss *softState) setProgress(attempt string, fraction float64, ticks int64, now time.Time) {
+func (ss *softState) setProgress(attempt string, fraction float64, status string, ticks int64, now time.Time) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	p, ok := ss.progress[attempt]
 	if !ok || ticks > p.ticks {
 		p.changed = now
 	}
-	p.fraction, p.ticks = fraction, max(ticks, p.ticks)
+	p.fraction, p.ticks, p.status = fraction, max(ticks, p.ticks), status
 	ss.progress[attempt] = p
 }
 
@@ -74,6 +75,13 @@ func (ss *softState) attemptProgress(attempt string) float64 {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	return ss.progress[attempt].fraction
+}
+
+// attemptStatus returns a running attempt's last status line.
+func (ss *softState) attemptStatus(attempt string) string {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.progress[attempt].status
 }
 
 // stalledSince returns when an attempt last made progress; an attempt not

@@ -80,7 +80,7 @@ func (w *workerService) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest)
 				resp.KillAttempts = append(resp.KillAttempts, r.AttemptId)
 				continue
 			}
-			w.s.soft.setProgress(r.AttemptId, r.Progress, r.Ticks, time.Now())
+			w.s.soft.setProgress(r.AttemptId, r.Progress, r.Status, r.Ticks, time.Now())
 		}
 		for _, id := range req.HeldSteps {
 			if step, ok := v.Step(id); !ok || step.State.Terminal() {

@@ -30,7 +30,7 @@ func (w *Worker) heartbeat() {
 	w.mu.Lock()
 	req.Incarnation = w.incarnation
 	for id, a := range w.running {
-		req.Running = append(req.Running, &pb.AttemptStatus{AttemptId: id, Progress: a.progress.Get(), Ticks: a.progress.Ticks()})
+		req.Running = append(req.Running, &pb.AttemptStatus{AttemptId: id, Progress: a.progress.Get(), Ticks: a.progress.Ticks(), Status: a.progress.Status()})
 	}
 	w.mu.Unlock()
 	entries, _ := os.ReadDir(filepath.Join(w.cfg.DataDir, "steps"))

@@ -1146,8 +1146,11 @@ type Attempt struct {
 	Error           string                 `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
 	Progress        float64                `protobuf:"fixed64,7,opt,name=progress,proto3" json:"progress,omitempty"`
 	Speculative     bool                   `protobuf:"varint,8,opt,name=speculative,proto3" json:"speculative,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// status is the attempt's last status line (a streaming command's
+	// reporter:status).
+	Status        string `protobuf:"bytes,9,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Attempt) Reset() {
@@ -1234,6 +1237,13 @@ func (x *Attempt) GetSpeculative() bool {
 		return x.Speculative
 	}
 	return false
+}
+
+func (x *Attempt) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
 }
 
 type ListStepsRequest struct {
@@ -2344,7 +2354,8 @@ type AttemptStatus struct {
 	// ticks grows while the attempt makes progress (records read, keys
 	// reduced, bytes fetched); an attempt whose ticks stop growing for the
 	// task timeout is killed.
-	Ticks         int64 `protobuf:"varint,3,opt,name=ticks,proto3" json:"ticks,omitempty"`
+	Ticks         int64  `protobuf:"varint,3,opt,name=ticks,proto3" json:"ticks,omitempty"`
+	Status        string `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2398,6 +2409,13 @@ func (x *AttemptStatus) GetTicks() int64 {
 		return x.Ticks
 	}
 	return 0
+}
+
+func (x *AttemptStatus) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
 }
 
 type HeartbeatRequest struct {
@@ -3549,7 +3567,7 @@ const file_primary_proto_rawDesc = "" +
 	"\x05index\x18\x02 \x01(\x05R\x05index\x12-\n" +
 	"\x05state\x18\x03 \x01(\x0e2\x17.gomr.primary.TaskStateR\x05state\x12)\n" +
 	"\x05split\x18\x04 \x01(\v2\x13.gomr.primary.SplitR\x05split\x121\n" +
-	"\battempts\x18\x05 \x03(\v2\x15.gomr.primary.AttemptR\battempts\"\x8b\x02\n" +
+	"\battempts\x18\x05 \x03(\v2\x15.gomr.primary.AttemptR\battempts\"\xa3\x02\n" +
 	"\aAttempt\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06worker\x18\x02 \x01(\tR\x06worker\x120\n" +
@@ -3558,7 +3576,8 @@ const file_primary_proto_rawDesc = "" +
 	"\x0fended_unix_nano\x18\x05 \x01(\x03R\rendedUnixNano\x12\x14\n" +
 	"\x05error\x18\x06 \x01(\tR\x05error\x12\x1a\n" +
 	"\bprogress\x18\a \x01(\x01R\bprogress\x12 \n" +
-	"\vspeculative\x18\b \x01(\bR\vspeculative\"\x7f\n" +
+	"\vspeculative\x18\b \x01(\bR\vspeculative\x12\x16\n" +
+	"\x06status\x18\t \x01(\tR\x06status\"\x7f\n" +
 	"\x10ListStepsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -3637,12 +3656,13 @@ const file_primary_proto_rawDesc = "" +
 	"\x05slots\x18\x05 \x01(\x05R\x05slots\"C\n" +
 	"\x0fRegisterRequest\x120\n" +
 	"\x06worker\x18\x01 \x01(\v2\x18.gomr.primary.WorkerInfoR\x06worker\"\x12\n" +
-	"\x10RegisterResponse\"`\n" +
+	"\x10RegisterResponse\"x\n" +
 	"\rAttemptStatus\x12\x1d\n" +
 	"\n" +
 	"attempt_id\x18\x01 \x01(\tR\tattemptId\x12\x1a\n" +
 	"\bprogress\x18\x02 \x01(\x01R\bprogress\x12\x14\n" +
-	"\x05ticks\x18\x03 \x01(\x03R\x05ticks\"\xe2\x01\n" +
+	"\x05ticks\x18\x03 \x01(\x03R\x05ticks\x12\x16\n" +
+	"\x06status\x18\x04 \x01(\tR\x06status\"\xe2\x01\n" +
 	"\x10HeartbeatRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12 \n" +
 	"\vincarnation\x18\x02 \x01(\x03R\vincarnation\x125\n" +
