@@ -244,11 +244,14 @@ func writeLocalSuccess(out string, m Manifest) error {
 	if err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
 	}
-	tmp := filepath.Join(out, "."+SuccessFile+".tmp")
-	f, err := os.Create(tmp)
+	// A temporary file of its own: a leader that lost leadership may still
+	// be finishing the same commit, idempotently, beside the new one.
+	f, err := os.CreateTemp(out, "."+SuccessFile+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", SuccessFile, err)
 	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
 	if _, err := f.Write(b); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", SuccessFile, err)

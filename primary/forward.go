@@ -90,9 +90,11 @@ func forward[Resp any](s *Server, ctx context.Context, remote func(context.Conte
 	}
 	ctx = metadata.AppendToOutgoingContext(ctx, forwardedKey, s.cfg.NodeID)
 	resp, err := remote(ctx, cc)
-	if status.Code(err) == codes.Unavailable && !pb.IsNoLeader(err) {
+	if st := status.Convert(err); st.Code() == codes.Unavailable && len(st.Details()) == 0 {
 		// The leader could not be reached from here: to the caller that is
-		// the same as having no leader, and worth another try.
+		// the same as having no leader, and worth another try. (An error
+		// with details is the leader's answer, as NO_LEADER or SAFE_MODE,
+		// and goes back as it is.)
 		err = pb.NoLeaderError(fmt.Sprintf("no leader: %s cannot reach leader %s: %s", s.cfg.NodeID, s.knownLeader(), status.Convert(err).Message()))
 	}
 	return resp, err

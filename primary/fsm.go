@@ -1,6 +1,7 @@
 package primary
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -83,12 +84,26 @@ func (f *fsm) Changed() <-chan struct{} {
 // Snapshot takes a view of the state, in constant time; Persist then
 // streams it while Apply goes on.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	return &fsmSnapshot{view: f.view()}, nil
+	v, index := f.viewAt()
+	return &fsmSnapshot{view: v, index: index}, nil
 }
+
+// snapshotHeader starts every snapshot, before the index of the last entry
+// it holds (8 bytes, big-endian) and the state's stream: Restore learns
+// the index from it, which raft does not pass.
+const snapshotHeader = "gomr-fsm\x01"
 
 // Restore replaces the state with one built from a snapshot.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	head := make([]byte, len(snapshotHeader)+8)
+	if _, err := io.ReadFull(rc, head); err != nil {
+		return fmt.Errorf("restore: read snapshot header: %w", err)
+	}
+	if string(head[:len(snapshotHeader)]) != snapshotHeader {
+		return fmt.Errorf("restore: not a gomr snapshot (header %q)", head[:len(snapshotHeader)])
+	}
+	index := binary.BigEndian.Uint64(head[len(snapshotHeader):])
 	st, err := state.Read(rc)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
@@ -96,14 +111,23 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.st = st
+	f.index = index
 	close(f.changed)
 	f.changed = make(chan struct{})
 	return nil
 }
 
-type fsmSnapshot struct{ view *state.View }
+type fsmSnapshot struct {
+	view  *state.View
+	index uint64
+}
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	head := binary.BigEndian.AppendUint64([]byte(snapshotHeader), s.index)
+	if _, err := sink.Write(head); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("persist snapshot: %w", err)
+	}
 	if _, err := s.view.WriteTo(sink); err != nil {
 		sink.Cancel()
 		return fmt.Errorf("persist snapshot: %w", err)

@@ -211,9 +211,14 @@ func (s *Server) commitStep(ctx context.Context, v *state.View, step *state.Step
 		return s.failCommit(step, err)
 	}
 	chosen, losers := outputRecords(v, step)
+	// Each piece stops once leadership ends (the committers' own calls may
+	// not watch ctx): the next leader commits.
 	for i, tc := range chosen {
 		if i == len(chosen)/2 {
 			faults.Hit("commit-midway")
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		if err := cm.CommitTask(ctx, tc); err != nil {
 			return s.failCommit(step, err)
@@ -225,6 +230,9 @@ func (s *Server) commitStep(ctx context.Context, v *state.View, step *state.Step
 		}
 	}
 	m := mapreduce.Manifest{Step: step.ID, Job: step.Spec.Job, Counters: step.Counters}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := cm.CommitJob(ctx, m); err != nil {
 		return s.failCommit(step, err)
 	}

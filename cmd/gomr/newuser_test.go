@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	ct "github.com/gomr/gomr/cmd/internal/clustertest"
 )
 
 // closedAddr returns a loopback address where nothing listens.
@@ -179,9 +181,9 @@ func TestBenchWarmsUp(t *testing.T) {
 // and reads them back as a script would: JSON numbers and times, states to
 // filter on, progress lines off a terminal, and the step's sizes in text.
 func TestStepCommandsForScripts(t *testing.T) {
-	c := startProcCluster(t, clusterOpts{primaries: 1, workers: []string{"core"}, slots: 1, workerEnv: []string{"GOMR_FAULTS=map-record=sleep:2ms"}})
-	env := []string{"GOMR_CLUSTER=" + strings.Join(c.addrs, ",")}
-	in := sampleInput(t, 1, 120<<10) // about 1,700 lines: over 3 s of maps
+	c := startProcCluster(t, ct.Options{Primaries: 1, Workers: ct.Roles("core"), Slots: 1, WorkerFaults: "map-record=sleep:2ms"})
+	env := c.Env()
+	_, in := ct.GenerateText(t, 1, 120<<10, 10) // about 1,700 lines: over 3 s of maps
 	out := filepath.Join(t.TempDir(), "out")
 	stdout, stderr, code := gomr(t, env, "step", "add", "--job", "wordcount", "--input", in[0], "--output", out, "--split-size", "8KiB", "--reducers", "2")
 	if code != 0 {

@@ -42,6 +42,10 @@ group; --bootstrap and --join are then ignored. Remove one with
 			if err != nil {
 				return err
 			}
+			fss, err := nodeFileSystems(cmd.Context(), v, log)
+			if err != nil {
+				return err
+			}
 			cfg := primary.Config{
 				NodeID:                v.GetString("node-id"),
 				DataDir:               v.GetString("data-dir"),
@@ -71,6 +75,7 @@ group; --bootstrap and --join are then ignored. Remove one with
 				BlockCheckInterval:    v.GetDuration("block-check-interval"),
 				ReplicationStreams:    v.GetInt("replication-streams"),
 				LocalityWait:          v.GetDuration("locality-wait"),
+				FileSystems:           fss,
 				Logger:                log,
 			}
 			p, err := primary.Start(cfg)
@@ -113,5 +118,6 @@ group; --bootstrap and --join are then ignored. Remove one with
 	f.Duration("locality-wait", d.LocalityWait, "how long a map waits for a slot on a core worker holding its block before it runs elsewhere")
 	f.Duration("snapshot-interval", d.SnapshotInterval, "how often Raft checks whether to take a snapshot")
 	f.Uint64("trailing-logs", d.TrailingLogs, "Raft log entries kept after a snapshot, for followers that lag a little")
+	addS3Flags(f)
 	return cmd
 }

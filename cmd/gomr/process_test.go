@@ -4,18 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-	"unicode"
 
+	ct "github.com/gomr/gomr/cmd/internal/clustertest"
 	"github.com/gomr/gomr/jobs"
 )
 
@@ -45,71 +43,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freeAddr returns a loopback address with a port that was free just now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// proc is a gomr process a test started.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan error
-}
-
-// startProc starts `gomr args...` with its output in a log file that is
-// printed if the test fails.
-func startProc(t *testing.T, name string, env []string, args ...string) *proc {
-	t.Helper()
-	logPath := filepath.Join(t.TempDir(), name+".log")
-	f, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(gomrBin, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Env = append(os.Environ(), env...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait(); f.Close() }()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("---- log of %s ----\n%s", name, lastLines(string(b), 60))
-		}
-	})
-	return p
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// stop sends SIGTERM and expects a clean exit.
-func (p *proc) stop(t *testing.T) {
-	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Errorf("%s exited with %v after SIGTERM", p.name, err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Errorf("%s did not stop within 15s of SIGTERM", p.name)
-	}
-}
-
 // gomr runs a client command and returns its stdout, stderr and exit code.
 func gomr(t *testing.T, env []string, args ...string) (string, string, int) {
 	t.Helper()
@@ -127,79 +60,28 @@ func gomr(t *testing.T, env []string, args ...string) (string, string, int) {
 	return out.String(), errOut.String(), code
 }
 
-// wordCounts is the oracle: word<TAB>count lines, sorted.
-func wordCounts(t *testing.T, files ...string) []string {
-	counts := map[string]int{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, w := range strings.FieldsFunc(string(b), func(r rune) bool { return !unicode.IsLetter(r) }) {
-			counts[w]++
-		}
-	}
-	var lines []string
-	for w, n := range counts {
-		lines = append(lines, w+"\t"+strconv.Itoa(n))
-	}
-	slices.Sort(lines)
-	return lines
-}
-
-// partLines reads every part file of a committed output, sorted.
-func partLines(t *testing.T, out string) []string {
-	t.Helper()
-	if _, err := os.Stat(filepath.Join(out, "_SUCCESS")); err != nil {
-		t.Fatalf("output %s not committed: %v", out, err)
-	}
-	files, _ := filepath.Glob(filepath.Join(out, "part-*"))
-	var lines []string
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		for l := range strings.SplitSeq(strings.TrimSuffix(string(b), "\n"), "\n") {
-			if l != "" {
-				lines = append(lines, l)
-			}
-		}
-	}
-	slices.Sort(lines)
-	return lines
-}
-
-func sampleInput(t *testing.T, files int, size int64) []string {
-	dir := filepath.Join(t.TempDir(), "input")
-	os.MkdirAll(dir, 0o755)
-	var paths []string
-	for i := range files {
-		var b bytes.Buffer
-		jobs.WriteSampleText(&b, size, uint64(10+i))
-		p := filepath.Join(dir, fmt.Sprintf("part%d.txt", i))
-		os.WriteFile(p, b.Bytes(), 0o644)
-		paths = append(paths, p)
-	}
-	return paths
-}
-
 // TestRealProcesses runs the real binary as 1 primary, 2 core workers and
 // 1 task worker on loopback, submits a step with the CLI, checks its
 // output, and stops every process with SIGTERM. The primary is configured
 // through a YAML file and one worker through GOMR_* variables.
 func TestRealProcesses(t *testing.T) {
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	// Every node binds port 0 and writes where it listens in its data
+	// folder.
 	cfgFile := filepath.Join(dir, "primary.yaml")
-	os.WriteFile(cfgFile, []byte(fmt.Sprintf("node-id: p1\ndata-dir: %s\naddr: %s\nraft-addr: %s\ngossip-addr: %s\nbootstrap: true\nlog-level: debug\nmin-split-size: 1KiB\n",
-		filepath.Join(dir, "p1"), addr, freeAddr(t), freeAddr(t))), 0o644)
-	procs := []*proc{startProc(t, "primary", nil, "primary", "--config", cfgFile)}
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf("node-id: p1\ndata-dir: %s\naddr: 127.0.0.1:0\nraft-addr: 127.0.0.1:0\ngossip-addr: 127.0.0.1:0\nbootstrap: true\nlog-level: debug\nmin-split-size: 1KiB\n",
+		filepath.Join(dir, "p1"))), 0o644)
+	first := ct.MustStartProcess(t, gomrBin, "primary", nil, "primary", "--config", cfgFile)
+	addr := ct.PrimaryAddresses(t, first, filepath.Join(dir, "p1")).GRPC
+	procs := []*ct.Process{first}
 	for _, w := range []struct{ id, role string }{{"core-1", "core"}, {"core-2", "core"}, {"task-1", "task"}} {
 		env := []string{"GOMR_ID=" + w.id, "GOMR_ROLE=" + w.role, "GOMR_JOIN=" + addr, "GOMR_SLOTS=2",
-			"GOMR_ADDR=" + freeAddr(t), "GOMR_GOSSIP_ADDR=" + freeAddr(t), "GOMR_DATA_DIR=" + filepath.Join(dir, w.id)}
+			"GOMR_ADDR=127.0.0.1:0", "GOMR_GOSSIP_ADDR=127.0.0.1:0", "GOMR_DATA_DIR=" + filepath.Join(dir, w.id)}
 		if w.id == "core-1" {
 			// Flags as well as variables: flags win.
-			procs = append(procs, startProc(t, w.id, env, "worker", "--role", "core", "--heartbeat-interval", "200ms"))
+			procs = append(procs, ct.MustStartProcess(t, gomrBin, w.id, env, "worker", "--role", "core", "--heartbeat-interval", "200ms"))
 		} else {
-			procs = append(procs, startProc(t, w.id, env, "worker"))
+			procs = append(procs, ct.MustStartProcess(t, gomrBin, w.id, env, "worker"))
 		}
 	}
 	cluster := []string{"GOMR_CLUSTER=" + addr}
@@ -227,7 +109,7 @@ func TestRealProcesses(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	inputs := sampleInput(t, 3, 300<<10)
+	_, inputs := ct.GenerateText(t, 3, 300<<10, 10)
 	out := filepath.Join(dir, "counts")
 	stepOut, stepErr, code := gomr(t, cluster, append([]string{"step", "add", "--job", "wordcount", "--output", out, "--reducers", "3", "--split-size", "64KiB", "--input"}, inputs...)...)
 	if code != 0 {
@@ -240,7 +122,7 @@ func TestRealProcesses(t *testing.T) {
 	if _, errOut, code := gomr(t, cluster, "step", "wait", id); code != 0 {
 		t.Fatalf("step wait: exit %d: %s", code, errOut)
 	}
-	if got, want := partLines(t, out), wordCounts(t, inputs...); !slices.Equal(got, want) {
+	if got, want := ct.PartLines(t, out), ct.WordCounts(t, inputs...); !slices.Equal(got, want) {
 		t.Fatalf("output differs from the oracle: %d lines vs %d", len(got), len(want))
 	}
 	desc, _, code := gomr(t, cluster, "step", "describe", id, "--format", "json")
@@ -251,7 +133,7 @@ func TestRealProcesses(t *testing.T) {
 	if err := json.Unmarshal([]byte(desc), &st); err != nil || code != 0 || st.State != "COMPLETED" {
 		t.Fatalf("describe: %v %d %s", err, code, desc)
 	}
-	if st.Counters["LAUNCHED_MAPS"] != 15 || st.Counters["REDUCE_OUTPUT_RECORDS"] != int64(len(wordCounts(t, inputs...))) {
+	if st.Counters["LAUNCHED_MAPS"] != 15 || st.Counters["REDUCE_OUTPUT_RECORDS"] != int64(len(ct.WordCounts(t, inputs...))) {
 		t.Fatalf("counters %v", st.Counters)
 	}
 	list, _, _ := gomr(t, cluster, "step", "list")
@@ -266,8 +148,9 @@ func TestRealProcesses(t *testing.T) {
 
 	// A second primary joins the running group, is promoted to voter once
 	// caught up, and is removed again.
-	joined := startProc(t, "primary-2", nil, "primary", "--node-id", "p2", "--data-dir", filepath.Join(dir, "p2"),
-		"--addr", freeAddr(t), "--raft-addr", freeAddr(t), "--gossip-addr", freeAddr(t), "--join", addr)
+	joined := ct.MustStartProcess(t, gomrBin, "primary-2", nil, "primary", "--node-id", "p2", "--data-dir", filepath.Join(dir, "p2"),
+		"--addr", "127.0.0.1:0", "--raft-addr", "127.0.0.1:0", "--gossip-addr", "127.0.0.1:0", "--join", addr)
+	ct.PrimaryAddresses(t, joined, filepath.Join(dir, "p2"))
 	primaries := func() string {
 		out, _, _ := gomr(t, cluster, "node", "list", "--format", "json")
 		var nodes struct {
@@ -297,16 +180,16 @@ func TestRealProcesses(t *testing.T) {
 	if got := primaries(); got != "p1:true" {
 		t.Fatalf("after remove-primary: %s", got)
 	}
-	joined.stop(t)
+	joined.Stop(t)
 	for i := len(procs) - 1; i >= 0; i-- {
-		procs[i].stop(t)
+		procs[i].Stop(t)
 	}
 }
 
 // TestCLIErrors checks that mistakes on the command line end in a clear
 // error naming what is wrong, before any cluster is needed.
 func TestCLIErrors(t *testing.T) {
-	nowhere := []string{"GOMR_CLUSTER=" + freeAddr(t)}
+	nowhere := []string{"GOMR_CLUSTER=" + closedAddr(t)}
 	for _, tc := range []struct {
 		args []string
 		want []string
@@ -361,7 +244,7 @@ func TestRunWithoutInput(t *testing.T) {
 		os.WriteFile(p, b.Bytes(), 0o644)
 		inputs = append(inputs, p)
 	}
-	if got, want := partLines(t, out), wordCounts(t, inputs...); !slices.Equal(got, want) {
+	if got, want := ct.PartLines(t, out), ct.WordCounts(t, inputs...); !slices.Equal(got, want) {
 		t.Fatalf("gomr run output differs from the oracle: %d lines vs %d", len(got), len(want))
 	}
 }

@@ -96,7 +96,7 @@ temporary folder, which is printed.`,
 				if err := importSample(cmd.Context(), client, sample); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "no --input: generated a sample and put it into the cluster's HDFS at %s (step input)\n", namespace.URI(sampleHDFS))
+				fmt.Fprintf(cmd.ErrOrStderr(), "no --input: generated a sample and put it into the embedded cluster's HDFS at %s (the step's input; removed after the run with the cluster)\n", sampleHDFS)
 			}
 			ctx, cancel := client.callCtx(cmd.Context())
 			resp, err := client.SubmitStep(ctx, &pb.SubmitStepRequest{Spec: spec})

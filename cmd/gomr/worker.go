@@ -44,6 +44,10 @@ one first with "gomr node drain"; decommission a core worker with
 			if err != nil {
 				return err
 			}
+			fss, err := nodeFileSystems(cmd.Context(), v, log)
+			if err != nil {
+				return err
+			}
 			cfg := worker.Config{
 				ID:                 v.GetString("id"),
 				Role:               state.WorkerRole(v.GetString("role")),
@@ -58,6 +62,7 @@ one first with "gomr node drain"; decommission a core worker with
 				TransferBandwidth:  bandwidth,
 				ScanBytesPerSecond: scanRate,
 				ScanPeriod:         v.GetDuration("scan-period"),
+				FileSystems:        fss,
 				Logger:             log,
 			}
 			w, err := worker.Start(cfg)
@@ -85,5 +90,6 @@ one first with "gomr node drain"; decommission a core worker with
 	f.String("scan-rate", "1MiB", "bytes per second the block scanner of a core worker verifies its replicas at")
 	f.Duration("scan-period", 21*24*time.Hour, "the block scanner verifies every replica once in this period")
 	f.String("attempt-log", "", "append a line to this file when an attempt starts and when it ends (an audit trail)")
+	addS3Flags(f)
 	return cmd
 }

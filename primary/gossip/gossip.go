@@ -162,6 +162,9 @@ func Start(cfg Config) (*Node, error) {
 		mc.PushPullInterval = 2 * time.Second
 	}
 	mc.Name = cfg.Name
+	// A node restarted on another address (a new host, a new port) takes
+	// its name back once its old incarnation has been dead this long.
+	mc.DeadNodeReclaimTime = 10 * time.Second
 	mc.BindAddr = host
 	mc.BindPort = port
 	mc.AdvertisePort = port

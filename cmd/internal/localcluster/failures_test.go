@@ -1,49 +1,30 @@
-package localcluster
+package localcluster_test
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gomr/gomr/jobs"
+	ct "github.com/gomr/gomr/cmd/internal/clustertest"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
-
-// sampleText writes n files of generated text into a new folder.
-func sampleText(t *testing.T, n int, size int64) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "input")
-	os.MkdirAll(dir, 0o755)
-	for i := range n {
-		var b bytes.Buffer
-		if err := jobs.WriteSampleText(&b, size, uint64(i+1)); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "text-"+string(rune('a'+i))+".txt"), b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
 
 func TestSpillGivesSameOutputAsNoSpill(t *testing.T) {
 	in := sampleText(t, 3, 600<<10)
-	c := startCluster(t, Config{Primaries: 1, Core: 2, Slots: 2})
-	cl := client(t, c)
+	c := startCluster(t, ct.Options{Primaries: 1, Workers: ct.Roles("core", "core"), Slots: 2})
+	cl := c.Client()
 	out := t.TempDir()
 	spec := func(name string, buffer int64) *pb.StepSpec {
 		return &pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: filepath.Join(out, name), Reducers: 4, SplitSize: 256 << 10, SortBufferBytes: buffer}
 	}
-	big := runStep(t, cl, spec("big", 64<<20))
-	small := runStep(t, cl, spec("small", 1<<10))
-	mustComplete(t, big)
-	mustComplete(t, small)
+	big := ct.RunStep(t, cl, spec("big", 64<<20))
+	small := ct.RunStep(t, cl, spec("small", 1<<10))
+	ct.MustComplete(t, big)
+	ct.MustComplete(t, small)
 	if big.Counters["SPILLS"] != 0 {
 		t.Fatalf("64 MiB buffer spilled: %v", big.Counters)
 	}
@@ -61,18 +42,6 @@ func TestSpillGivesSameOutputAsNoSpill(t *testing.T) {
 	}
 }
 
-// submitErr submits a step that must be refused and returns the refusal.
-func submitErr(t *testing.T, cl pb.ClientClient, spec *pb.StepSpec) *status.Status {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	resp, err := cl.SubmitStep(ctx, &pb.SubmitStepRequest{Spec: spec})
-	if err == nil {
-		t.Fatalf("step %s was accepted", resp.StepId)
-	}
-	return status.Convert(err)
-}
-
 func TestBadInputGetsAClearError(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.txt")
@@ -87,8 +56,8 @@ func TestBadInputGetsAClearError(t *testing.T) {
 	exists := filepath.Join(dir, "exists")
 	os.Mkdir(exists, 0o755)
 
-	c := startCluster(t, Config{Primaries: 1, Core: 1, Task: 1, Slots: 2})
-	cl := client(t, c)
+	c := startCluster(t, ct.Options{Primaries: 1, Workers: ct.Roles("core", "task"), Slots: 2})
+	cl := c.Client()
 	out := func(name string) string { return filepath.Join(dir, "out-"+name) }
 
 	for _, tc := range []struct {
@@ -142,7 +111,7 @@ func TestBadInputGetsAClearError(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := out(strings.ReplaceAll(tc.name, " ", "-"))
-			st := runStep(t, cl, &pb.StepSpec{Job: "wordcount", Inputs: []string{good, tc.input}, Output: o, Reducers: 2})
+			st := ct.RunStep(t, cl, &pb.StepSpec{Job: "wordcount", Inputs: []string{good, tc.input}, Output: o, Reducers: 2})
 			if st.State.Value() != "FAILED" {
 				t.Fatalf("step ended %s", st.State)
 			}
@@ -168,9 +137,9 @@ func TestBadInputGetsAClearError(t *testing.T) {
 	}
 
 	// The cluster keeps serving.
-	st := runStep(t, cl, &pb.StepSpec{Job: "wordcount", Inputs: []string{good}, Output: out("after"), Reducers: 1})
-	mustComplete(t, st)
-	if got := readLines(t, filepath.Join(out("after"), "part-r-00000")); strings.Join(got, ",") != "here\t1,some\t1,words\t1" {
+	st := ct.RunStep(t, cl, &pb.StepSpec{Job: "wordcount", Inputs: []string{good}, Output: out("after"), Reducers: 1})
+	ct.MustComplete(t, st)
+	if got := ct.ReadLines(t, filepath.Join(out("after"), "part-r-00000")); strings.Join(got, ",") != "here\t1,some\t1,words\t1" {
 		t.Fatalf("output %q", got)
 	}
 }

@@ -1,4 +1,4 @@
-package localcluster
+package localcluster_test
 
 import (
 	"fmt"
@@ -10,32 +10,17 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode"
 
+	ct "github.com/gomr/gomr/cmd/internal/clustertest"
 	pb "github.com/gomr/gomr/primary/primarypb"
 )
 
-// plainWords is the oracle for the word rule: maximal runs of letters.
-func plainWords(line string) []string {
-	return strings.FieldsFunc(line, func(r rune) bool { return !unicode.IsLetter(r) })
-}
-
 func gutenberg(t *testing.T) []string {
-	files, err := filepath.Glob(filepath.Join(sharedData(t, "gutenberg-mr"), "*.txt"))
+	files, err := filepath.Glob(filepath.Join(ct.SharedData(t, "gutenberg-mr"), "*.txt"))
 	if err != nil || len(files) != 7 {
 		t.Fatalf("gutenberg texts: %v %v", files, err)
 	}
 	return files
-}
-
-// checkRanOnce checks that on a healthy cluster every task ran exactly once.
-func checkRanOnce(t *testing.T, st *testStep) {
-	t.Helper()
-	c := st.Counters
-	if c["LAUNCHED_MAPS"] != int64(st.MapsTotal) || c["LAUNCHED_REDUCES"] != int64(st.ReducesTotal) ||
-		c["FAILED_MAPS"]+c["FAILED_REDUCES"]+c["KILLED_MAPS"]+c["KILLED_REDUCES"] != 0 {
-		t.Fatalf("tasks did not run exactly once: %d maps, %d reduces, counters %v", st.MapsTotal, st.ReducesTotal, c)
-	}
 }
 
 func TestWordCountAndInvertedIndexOnGutenberg(t *testing.T) {
@@ -49,7 +34,7 @@ func TestWordCountAndInvertedIndexOnGutenberg(t *testing.T) {
 			t.Fatal(err)
 		}
 		for line := range strings.SplitSeq(string(b), "\n") {
-			for _, w := range plainWords(line) {
+			for _, w := range ct.Words(line) {
 				counts[w]++
 				lowerCounts[strings.ToLower(w)]++
 				if docs[w] == nil {
@@ -78,8 +63,8 @@ func TestWordCountAndInvertedIndexOnGutenberg(t *testing.T) {
 	}
 	slices.Sort(wantIndex)
 
-	c := startCluster(t, Config{Primaries: 1, Core: 2, Task: 1, Slots: 2})
-	cl := client(t, c)
+	c := startCluster(t, ct.Options{Primaries: 1, Workers: ct.Roles("core", "core", "task"), Slots: 2})
+	cl := c.Client()
 	out := t.TempDir()
 	for _, reducers := range []int32{1, 10} {
 		for _, tc := range []struct {
@@ -93,21 +78,21 @@ func TestWordCountAndInvertedIndexOnGutenberg(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%d-reducers", tc.job, reducers), func(t *testing.T) {
 				dir := filepath.Join(out, fmt.Sprintf("%s-%d", tc.job, reducers))
 				// 4 KiB splits cut lines and words everywhere.
-				st := runStep(t, cl, &pb.StepSpec{Job: tc.job, Options: tc.opts, Inputs: files, Output: dir, Reducers: reducers, SplitSize: 4 << 10})
-				mustComplete(t, st)
+				st := ct.RunStep(t, cl, &pb.StepSpec{Job: tc.job, Options: tc.opts, Inputs: files, Output: dir, Reducers: reducers, SplitSize: 4 << 10})
+				ct.MustComplete(t, st)
 				if st.MapsTotal < 700 {
 					t.Fatalf("only %d splits at 4 KiB", st.MapsTotal)
 				}
-				checkRanOnce(t, st)
-				diffLines(t, outputLines(t, dir, int(reducers)), tc.want)
+				ct.CheckRanOnce(t, st)
+				ct.DiffLines(t, ct.OutputLines(t, dir, int(reducers)), tc.want)
 			})
 		}
 	}
 	t.Run("wordcount/lower", func(t *testing.T) {
 		dir := filepath.Join(out, "lower")
-		st := runStep(t, cl, &pb.StepSpec{Job: "wordcount", Options: map[string]string{"lower": "true"}, Inputs: []string{filepath.Dir(files[0]) + "/*.txt"}, Output: dir, Reducers: 3, SplitSize: 64 << 10})
-		mustComplete(t, st)
-		diffLines(t, outputLines(t, dir, 3), wantCount(lowerCounts))
+		st := ct.RunStep(t, cl, &pb.StepSpec{Job: "wordcount", Options: map[string]string{"lower": "true"}, Inputs: []string{filepath.Dir(files[0]) + "/*.txt"}, Output: dir, Reducers: 3, SplitSize: 64 << 10})
+		ct.MustComplete(t, st)
+		ct.DiffLines(t, ct.OutputLines(t, dir, 3), wantCount(lowerCounts))
 	})
 }
 
@@ -116,8 +101,8 @@ func TestWordCountAndInvertedIndexOnGutenberg(t *testing.T) {
 var combinedLog = regexp.MustCompile(`^(\S+) \S+ \S+ \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+|-)(?: "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*")?$`)
 
 func TestLogAggOnApacheLogs(t *testing.T) {
-	path := filepath.Join(sharedData(t, "apache-access-logs"), "apache_logs")
-	lines := readLines(t, path)
+	path := filepath.Join(ct.SharedData(t, "apache-access-logs"), "apache_logs")
+	lines := ct.ReadLines(t, path)
 	type entry struct{ fields map[string]string }
 	var entries []map[string]string
 	var bytesOf []int64
@@ -148,8 +133,8 @@ func TestLogAggOnApacheLogs(t *testing.T) {
 	if !slices.Equal(malformed, []int{8899}) {
 		t.Fatalf("oracle finds malformed lines %v, want [8899]", malformed)
 	}
-	c := startCluster(t, Config{Primaries: 1, Core: 2, Task: 1, Slots: 2})
-	cl := client(t, c)
+	c := startCluster(t, ct.Options{Primaries: 1, Workers: ct.Roles("core", "core", "task"), Slots: 2})
+	cl := c.Client()
 	for i, groupBy := range []string{"status", "method,status", "path", "host", "hour", "day,status", "minute", "status,method,path,host,day"} {
 		t.Run(groupBy, func(t *testing.T) {
 			fields := strings.Split(groupBy, ",")
@@ -169,17 +154,17 @@ func TestLogAggOnApacheLogs(t *testing.T) {
 			}
 			slices.Sort(want)
 			dir := filepath.Join(t.TempDir(), fmt.Sprint("out", i))
-			st := runStep(t, cl, &pb.StepSpec{Job: "logagg", Options: map[string]string{"group-by": groupBy}, Inputs: []string{path}, Output: dir, Reducers: 3, SplitSize: 64 << 10})
-			mustComplete(t, st)
-			checkRanOnce(t, st)
-			diffLines(t, outputLines(t, dir, 3), want)
+			st := ct.RunStep(t, cl, &pb.StepSpec{Job: "logagg", Options: map[string]string{"group-by": groupBy}, Inputs: []string{path}, Output: dir, Reducers: 3, SplitSize: 64 << 10})
+			ct.MustComplete(t, st)
+			ct.CheckRanOnce(t, st)
+			ct.DiffLines(t, ct.OutputLines(t, dir, 3), want)
 			if st.Counters["MALFORMED_RECORDS"] != 1 || st.Counters["MAP_INPUT_RECORDS"] != int64(len(lines)) {
 				t.Fatalf("counters %v", st.Counters)
 			}
 			rejects, _ := filepath.Glob(filepath.Join(dir, "_rejects", "part-m-*"))
 			var got []string
 			for _, r := range rejects {
-				got = append(got, readLines(t, r)...)
+				got = append(got, ct.ReadLines(t, r)...)
 			}
 			wantReject := path + "\t8899\tuser-agent: missing closing quote\t" + lines[8898]
 			if len(got) != 1 || got[0] != wantReject {

@@ -6,6 +6,8 @@ package localcluster
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,8 +15,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gomr/gomr/primary"
@@ -57,7 +61,10 @@ type Config struct {
 	// TunePrimary, if set, adjusts each primary's configuration (tests
 	// use it for snapshot thresholds).
 	TunePrimary func(*primary.Config)
-	Logger      *slog.Logger
+	// TuneWorker, if set, adjusts each worker's configuration (tests use
+	// it for the attempt log).
+	TuneWorker func(*worker.Config)
+	Logger     *slog.Logger
 }
 
 // Cluster is a running local cluster.
@@ -65,8 +72,10 @@ type Cluster struct {
 	Primaries []*primary.Server
 	Workers   []*worker.Worker
 	cfg       Config
-	// primaryCfgs keep what is needed to restart a primary.
+	// primaryCfgs and workerCfgs keep what is needed to restart a node
+	// on the addresses it had.
 	primaryCfgs []primary.Config
+	workerCfgs  []worker.Config
 	// cuts are the primaries' Raft network switches (Isolate, Heal).
 	cuts     []*atomic.Bool
 	stopOnce sync.Once
@@ -147,6 +156,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 			return nil, fmt.Errorf("start %s: %w", c.primaryCfgs[i].NodeID, err)
 		}
 		c.Primaries = append(c.Primaries, p)
+		c.started(&c.primaryCfgs[i], p)
 	}
 	if _, err := c.WaitForLeader(ctx); err != nil {
 		return nil, err
@@ -165,6 +175,13 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	ok = true
 	return c, nil
+}
+
+// started records where a primary that started listens, for a restart
+// on the same addresses; its listeners are used up.
+func (c *Cluster) started(pc *primary.Config, p *primary.Server) {
+	pc.Addr, pc.RaftAddr, pc.GossipAddr = p.Addr(), p.RaftAddr(), p.GossipAddr()
+	pc.Listener, pc.RaftListener = nil, nil
 }
 
 // primaryAddrs returns the client and Raft addresses of primary i.
@@ -217,12 +234,87 @@ func (c *Cluster) AddWorker(role state.WorkerRole, id string) (*worker.Worker, e
 	wc.HeartbeatInterval = 200 * time.Millisecond
 	wc.Fast = true
 	wc.Logger = c.cfg.Logger
+	if c.cfg.TuneWorker != nil {
+		c.cfg.TuneWorker(&wc)
+	}
 	w, err := worker.Start(wc)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", id, err)
 	}
+	// A restart comes back on the addresses this run picked.
+	wc.Addr = w.Addr()
+	if a, err := workerAddresses(wc.DataDir); err == nil {
+		wc.GossipAddr = a.Gossip
+	}
 	c.Workers = append(c.Workers, w)
+	c.workerCfgs = append(c.workerCfgs, wc)
 	return w, nil
+}
+
+// workerAddresses reads the addresses a worker wrote in its data folder.
+func workerAddresses(dir string) (worker.Addresses, error) {
+	var a worker.Addresses
+	b, err := os.ReadFile(filepath.Join(dir, worker.AddressesFile))
+	if err != nil {
+		return a, err
+	}
+	return a, json.Unmarshal(b, &a)
+}
+
+// StopWorker stops worker i gracefully.
+func (c *Cluster) StopWorker(i int) {
+	c.Workers[i].Stop()
+	c.Workers[i] = nil
+}
+
+// CrashWorker stops worker i the way a killed process stops (see
+// worker.Worker.Crash).
+func (c *Cluster) CrashWorker(i int) {
+	c.Workers[i].Crash()
+	c.Workers[i] = nil
+}
+
+// RestartWorker starts worker i again, as a new incarnation, on the
+// addresses it had.
+func (c *Cluster) RestartWorker(i int) error {
+	wc := c.workerCfgs[i]
+	var w *worker.Worker
+	err := retryInUse(c.cfg.Logger, wc.ID, func() error {
+		var err error
+		w, err = worker.Start(wc)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("restart %s: %w", wc.ID, err)
+	}
+	c.Workers[i] = w
+	return nil
+}
+
+// restartPatience bounds how long a restart waits for its old addresses
+// to be free again.
+const restartPatience = 30 * time.Second
+
+// retryInUse calls start until it does not fail for an address in use:
+// a node restarts on the addresses it had (the Raft group and the gossip
+// ring know it there), and in the meantime another socket may have been
+// given one of its ports. Other errors end it at once.
+func retryInUse(log *slog.Logger, name string, start func() error) error {
+	deadline := time.Now().Add(restartPatience)
+	for {
+		err := start()
+		if err == nil || !AddrInUse(err) || time.Now().After(deadline) {
+			return err
+		}
+		log.Warn("restart: an address is taken, trying again", "node", name, "err", err)
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// AddrInUse reports whether err is a failure to bind an address that is
+// in use.
+func AddrInUse(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")
 }
 
 // Isolate cuts primary i's Raft traffic both ways, as a network partition
@@ -238,19 +330,24 @@ func (c *Cluster) StopPrimary(i int) {
 	c.Primaries[i] = nil
 }
 
+// CrashPrimary stops primary i the way a killed process stops (see
+// primary.Server.Crash).
+func (c *Cluster) CrashPrimary(i int) {
+	c.Primaries[i].Crash()
+	c.Primaries[i] = nil
+}
+
 // RestartPrimary starts primary i again from its data directory, on the
-// same client and Raft addresses.
+// same client, Raft and gossip addresses. If one of them was taken in the
+// meantime, it tries again for a while.
 func (c *Cluster) RestartPrimary(i int) error {
 	pc := c.primaryCfgs[i]
-	var err error
-	if pc.Listener, err = net.Listen("tcp", pc.Addr); err != nil {
-		return fmt.Errorf("restart %s: %w", pc.NodeID, err)
-	}
-	if pc.RaftListener, err = net.Listen("tcp", pc.RaftAddr); err != nil {
-		pc.Listener.Close()
-		return fmt.Errorf("restart %s: %w", pc.NodeID, err)
-	}
-	p, err := primary.Start(pc)
+	var p *primary.Server
+	err := retryInUse(c.cfg.Logger, pc.NodeID, func() error {
+		var err error
+		p, err = primary.Start(pc)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("restart %s: %w", pc.NodeID, err)
 	}
@@ -280,6 +377,7 @@ func (c *Cluster) AddPrimary() (*primary.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", pc.NodeID, err)
 	}
+	c.started(&pc, p)
 	c.primaryCfgs = append(c.primaryCfgs, pc)
 	c.cuts = append(c.cuts, pc.RaftCut)
 	c.Primaries = append(c.Primaries, p)

@@ -1,4 +1,4 @@
-package localcluster
+package localcluster_test
 
 import (
 	"context"
@@ -9,32 +9,12 @@ import (
 	"testing"
 	"time"
 
+	ct "github.com/gomr/gomr/cmd/internal/clustertest"
 	"github.com/gomr/gomr/primary"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
 	"google.golang.org/grpc/codes"
 )
-
-// waitFor polls cond until it holds or the test's patience runs out.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func describe(t *testing.T, cl pb.ClientClient, id string) *pb.Step {
-	t.Helper()
-	d, err := cl.DescribeStep(context.Background(), &pb.DescribeStepRequest{StepId: id})
-	if err != nil {
-		t.Fatalf("describe %s: %v", id, err)
-	}
-	return d.Step
-}
 
 // TestInputTruncatedUnderARunningStepFailsIt plans a step while every
 // worker is draining, truncates its input, then adds a worker: the map
@@ -42,9 +22,9 @@ func describe(t *testing.T, cl pb.ClientClient, id string) *pb.Step {
 // file named, and leaves no output.
 func TestInputTruncatedUnderARunningStepFailsIt(t *testing.T) {
 	in := sampleText(t, 1, 400<<10)
-	file := filepath.Join(in, "text-a.txt")
-	c := startCluster(t, Config{Primaries: 1, Core: 1, Slots: 2})
-	cl := client(t, c)
+	file := filepath.Join(in, "text-0.txt")
+	c := startCluster(t, ct.Options{Primaries: 1, Workers: ct.Roles("core"), Slots: 2})
+	cl := c.Client()
 	if _, err := cl.DrainWorker(context.Background(), &pb.DrainWorkerRequest{Id: "core-1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +33,7 @@ func TestInputTruncatedUnderARunningStepFailsIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the step to start", func() bool { return describe(t, cl, resp.StepId).State.Value() == state.StepRunning })
+	ct.WaitFor(t, "the step to start", time.Minute, func() bool { return ct.DescribeStep(t, cl, resp.StepId).State.Value() == state.StepRunning })
 	info, err := os.Stat(file)
 	if err != nil {
 		t.Fatal(err)
@@ -61,10 +41,8 @@ func TestInputTruncatedUnderARunningStepFailsIt(t *testing.T) {
 	if err := os.Truncate(file, 150<<10); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.AddWorker("task", "task-late"); err != nil {
-		t.Fatal(err)
-	}
-	st := waitStep(t, cl, resp.StepId)
+	c.AddWorker(state.RoleTask, "task-late")
+	st := ct.WaitStep(t, cl, resp.StepId)
 	want := fmt.Sprintf("input %s changed while the step ran (planned %d bytes, found %d)", file, info.Size(), 150<<10)
 	if st.State.Value() != state.StepFailed || !strings.Contains(st.Error, want) {
 		t.Fatalf("step ended %s: %q; want FAILED with %q", st.State, st.Error, want)
@@ -83,7 +61,7 @@ func TestInputTruncatedUnderARunningStepFailsIt(t *testing.T) {
 	if failed == 0 {
 		t.Fatal("no attempt failed")
 	}
-	waitFor(t, "the partial output to be removed", func() bool { return describe(t, cl, resp.StepId).CleanedUp })
+	ct.WaitFor(t, "the partial output to be removed", time.Minute, func() bool { return ct.DescribeStep(t, cl, resp.StepId).CleanedUp })
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Fatalf("output %s left behind: %v", out, err)
 	}
@@ -97,8 +75,8 @@ func TestStepsThatWouldSinkTheClusterAreRefused(t *testing.T) {
 	os.WriteFile(big, []byte(strings.Repeat("word ", 108_035)), 0o644) // 540,175 bytes
 	tiny := filepath.Join(dir, "tiny.txt")
 	os.WriteFile(tiny, []byte("the quick brown fox jumps\n"), 0o644)
-	c := startCluster(t, Config{Primaries: 1, Core: 1, Slots: 2, TunePrimary: func(pc *primary.Config) { pc.MaxTasksPerStep = 1000 }})
-	cl := client(t, c)
+	c := startCluster(t, ct.Options{Primaries: 1, Workers: ct.Roles("core"), Slots: 2, TunePrimary: func(pc *primary.Config) { pc.MaxTasksPerStep = 1000 }})
+	cl := c.Client()
 	out := filepath.Join(dir, "out")
 
 	st := submitErr(t, cl, &pb.StepSpec{Job: "wordcount", Inputs: []string{big}, Output: out, Reducers: 1, SplitSize: 1})
@@ -110,10 +88,10 @@ func TestStepsThatWouldSinkTheClusterAreRefused(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a step at the limit: %v", err)
 	}
-	if d := describe(t, cl, resp.StepId); d.MapsTotal != 999 {
+	if d := ct.DescribeStep(t, cl, resp.StepId); d.MapsTotal != 999 {
 		t.Fatalf("step at the limit planned %d maps", d.MapsTotal)
 	}
-	mustComplete(t, waitStep(t, cl, resp.StepId))
+	ct.MustComplete(t, ct.WaitStep(t, cl, resp.StepId))
 
 	// Far more reducers than input gets a warning.
 	resp, err = cl.SubmitStep(context.Background(), &pb.SubmitStepRequest{Spec: &pb.StepSpec{Job: "wordcount", Inputs: []string{tiny}, Output: filepath.Join(dir, "many-reducers"), Reducers: 100}})
@@ -123,11 +101,11 @@ func TestStepsThatWouldSinkTheClusterAreRefused(t *testing.T) {
 	if len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "100 reducers for 26 B of input in 1 map tasks") {
 		t.Fatalf("warnings %q", resp.Warnings)
 	}
-	mustComplete(t, waitStep(t, cl, resp.StepId))
+	ct.MustComplete(t, ct.WaitStep(t, cl, resp.StepId))
 
 	// The cluster still serves and counts right.
-	got := runStep(t, cl, &pb.StepSpec{Job: "wordcount", Inputs: []string{tiny}, Output: filepath.Join(dir, "after"), Reducers: 1})
-	mustComplete(t, got)
+	got := ct.RunStep(t, cl, &pb.StepSpec{Job: "wordcount", Inputs: []string{tiny}, Output: filepath.Join(dir, "after"), Reducers: 1})
+	ct.MustComplete(t, got)
 	if got.Counters["REDUCE_OUTPUT_RECORDS"] != 5 {
 		t.Fatalf("counters %v", got.Counters)
 	}
@@ -139,8 +117,8 @@ func TestMinimumSplitSize(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.txt")
 	os.WriteFile(in, []byte("a b c\n"), 0o644)
-	c := startCluster(t, Config{Primaries: 1, Core: 1, Slots: 1, MinSplitSize: 1 << 20})
-	st := submitErr(t, client(t, c), &pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: filepath.Join(dir, "out"), Reducers: 1, SplitSize: 64 << 10})
+	c := startCluster(t, ct.Options{Primaries: 1, Workers: ct.Roles("core"), Slots: 1, MinSplitSize: 1 << 20})
+	st := submitErr(t, c.Client(), &pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: filepath.Join(dir, "out"), Reducers: 1, SplitSize: 64 << 10})
 	if st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "split size 64 KiB is below this cluster's minimum of 1.0 MiB") {
 		t.Fatalf("small split: %v", st)
 	}
@@ -149,13 +127,13 @@ func TestMinimumSplitSize(t *testing.T) {
 // TestLongListsArePaged lists steps and tasks a page at a time.
 func TestLongListsArePaged(t *testing.T) {
 	in := sampleText(t, 1, 64<<10)
-	c := startCluster(t, Config{Primaries: 1, Core: 1, Slots: 2})
-	cl := client(t, c)
+	c := startCluster(t, ct.Options{Primaries: 1, Workers: ct.Roles("core"), Slots: 2})
+	cl := c.Client()
 	out := t.TempDir()
 	var ids []string
 	for i := range 5 {
-		st := runStep(t, cl, &pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: filepath.Join(out, fmt.Sprint(i)), Reducers: 3, SplitSize: 4 << 10})
-		mustComplete(t, st)
+		st := ct.RunStep(t, cl, &pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: filepath.Join(out, fmt.Sprint(i)), Reducers: 3, SplitSize: 4 << 10})
+		ct.MustComplete(t, st)
 		ids = append(ids, st.Id)
 	}
 	var listed []string
@@ -193,7 +171,7 @@ func TestLongListsArePaged(t *testing.T) {
 			break
 		}
 	}
-	d := describe(t, cl, ids[0])
+	d := ct.DescribeStep(t, cl, ids[0])
 	if len(tasks) != int(d.MapsTotal+d.ReducesTotal) || tasks[0].Kind.Value() != state.KindMap || tasks[len(tasks)-1].Kind.Value() != state.KindReduce {
 		t.Fatalf("%d tasks listed, step has %d maps and %d reduces", len(tasks), d.MapsTotal, d.ReducesTotal)
 	}
@@ -207,21 +185,21 @@ func TestLongListsArePaged(t *testing.T) {
 // output folder, _temporary included, is gone.
 func TestStoppedEphemeralClusterLeavesNothing(t *testing.T) {
 	in := sampleText(t, 2, 2<<20)
-	c := startCluster(t, Config{Primaries: 1, Core: 1, Slots: 1, Ephemeral: true})
-	cl := client(t, c)
+	c := startCluster(t, ct.Options{Primaries: 1, Workers: ct.Roles("core"), Slots: 1, Ephemeral: true})
+	cl := c.Client()
 	out := filepath.Join(t.TempDir(), "out")
 	resp, err := cl.SubmitStep(context.Background(), &pb.SubmitStepRequest{Spec: &pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 2, SplitSize: 64 << 10}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the step to run a map", func() bool {
-		d := describe(t, cl, resp.StepId)
+	ct.WaitFor(t, "the step to run a map", time.Minute, func() bool {
+		d := ct.DescribeStep(t, cl, resp.StepId)
 		return d.State.Value() == state.StepRunning && d.MapsDone > 0
 	})
 	if _, err := os.Stat(filepath.Join(out, "_temporary")); err != nil {
 		t.Fatalf("no _temporary while running: %v", err)
 	}
-	c.Stop()
+	c.LC.Stop()
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		entries, _ := os.ReadDir(out)
 		t.Fatalf("the stopped cluster left %s behind (%v): %v", out, err, entries)

@@ -1,4 +1,4 @@
-package localcluster
+package localcluster_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	ct "github.com/gomr/gomr/cmd/internal/clustertest"
 	pb "github.com/gomr/gomr/primary/primarypb"
 )
 
@@ -14,16 +15,16 @@ import (
 // that it elects one leader, that every primary reports its Raft state,
 // and that a step submitted to a follower runs.
 func TestThreePrimariesFormAGroup(t *testing.T) {
-	c := startCluster(t, Config{Primaries: 3, Core: 1, Task: 1, Slots: 2})
+	c := startCluster(t, ct.Options{Primaries: 3, Workers: ct.Roles("core", "task"), Slots: 2})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	leader, err := c.WaitForLeader(ctx)
+	leader, err := c.LC.WaitForLeader(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var follower *pb.Primary
 	for {
-		resp, err := client(t, c).ListNodes(ctx, &pb.ListNodesRequest{})
+		resp, err := c.Client().ListNodes(ctx, &pb.ListNodesRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,9 +55,9 @@ func TestThreePrimariesFormAGroup(t *testing.T) {
 	in := filepath.Join(t.TempDir(), "in.txt")
 	os.WriteFile(in, []byte("to be or not to be\n"), 0o644)
 	out := filepath.Join(t.TempDir(), "out")
-	st := runStep(t, pb.NewClientClient(cc), &pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 1})
-	mustComplete(t, st)
-	got := readLines(t, filepath.Join(out, "part-r-00000"))
+	st := ct.RunStep(t, pb.NewClientClient(cc), &pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: out, Reducers: 1})
+	ct.MustComplete(t, st)
+	got := ct.ReadLines(t, filepath.Join(out, "part-r-00000"))
 	want := []string{"be\t2", "not\t1", "or\t1", "to\t2"}
-	diffLines(t, got, want)
+	ct.DiffLines(t, got, want)
 }
