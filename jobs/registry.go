@@ -41,7 +41,7 @@ type Definition struct {
 
 // All returns every built-in job, sorted by name.
 func All() []*Definition {
-	return []*Definition{invertedIndex(), logAgg(), wordCount()}
+	return []*Definition{grepJob(), invertedIndex(), logAgg(), streamingJob(), wordCount()}
 }
 
 // Names returns the names of the built-in jobs.

@@ -104,6 +104,8 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 	if t.SortBufferBytes <= 0 {
 		t.SortBufferBytes = DefaultSortBufferBytes
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	counters := NewCounters()
 	lr, err := OpenSplit(ctx, t.FileSystems, t.Split, t.MaxLineBytes)
 	if err != nil {
@@ -115,7 +117,7 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 	defer rej.close()
 	info := t.Info
 	info.Kind, info.Index, info.Split, info.Reducers = "m", t.Index, t.Split, t.Reducers
-	tc := &TaskContext{Counters: counters, Info: info, Progress: t.Progress, reject: rej.write}
+	tc := &TaskContext{Counters: counters, Info: info, Progress: t.Progress, reject: rej.write, ctx: ctx}
 
 	var sink Emitter
 	var sb *sortBuffer
@@ -136,7 +138,7 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 		}
 		sb, err = newSortBuffer(t.Job, t.Reducers, t.SortBufferBytes, store, counters)
 		if err == nil {
-			sb.tc = &TaskContext{Counters: counters, Info: t.Info, Progress: t.Progress}
+			sb.tc = &TaskContext{Counters: counters, Info: info, Progress: t.Progress, ctx: ctx}
 		}
 		if err != nil {
 			return nil, err

@@ -27,15 +27,19 @@ func NewTextWriter(f FileWriter, name string) *TextWriter {
 	return &TextWriter{name: name, f: f, w: bufio.NewWriterSize(f, 256<<10)}
 }
 
-// Emit writes one line.
+// Emit writes one line: key<TAB>value, or the key alone when value is
+// nil (as Hadoop's TextOutputFormat writes a null value).
 func (t *TextWriter) Emit(key, value []byte) error {
 	t.w.Write(key)
-	t.w.WriteByte('\t')
-	t.w.Write(value)
+	if value != nil {
+		t.w.WriteByte('\t')
+		t.w.Write(value)
+		t.bytes++
+	}
 	if err := t.w.WriteByte('\n'); err != nil {
 		return fmt.Errorf("write %s: %w", t.name, err)
 	}
-	t.bytes += int64(len(key) + len(value) + 2)
+	t.bytes += int64(len(key) + len(value) + 1)
 	t.records++
 	return nil
 }

@@ -22,6 +22,11 @@ func RunReduce(ctx context.Context, job *Job, inputs []SegmentInput, out Emitter
 	if job.Reducer == nil {
 		return fmt.Errorf("job has no reducer")
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	task := *tc
+	task.ctx = ctx
+	tc = &task
 	c, progress := tc.Counters, tc.Progress
 	readers := make([]*segmentReader, len(inputs))
 	for i, in := range inputs {

@@ -1,6 +1,7 @@
 package mapreduce
 
 import (
+	"context"
 	"bytes"
 	"fmt"
 )
@@ -67,6 +68,17 @@ type TaskContext struct {
 	// reporter status), shown with the attempt.
 	Progress *Progress
 	reject   func(rec Record, reason string) error
+	ctx      context.Context
+}
+
+// Context returns the task's context: it is cancelled when the attempt
+// is cancelled and when the task returns, whichever comes first, so that
+// what a job started for the task (a streaming command) ends with it.
+func (tc *TaskContext) Context() context.Context {
+	if tc.ctx == nil {
+		return context.Background()
+	}
+	return tc.ctx
 }
 
 // TaskInfo describes a running task: what Hadoop Streaming puts in its

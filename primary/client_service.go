@@ -86,7 +86,8 @@ func (s *Server) validateSpec(ctx context.Context, p *pb.StepSpec) (state.StepSp
 	if err != nil {
 		return spec, err
 	}
-	if _, err := def.Build(spec.Options); err != nil {
+	job, err := def.Build(spec.Options)
+	if err != nil {
 		return spec, err
 	}
 	if spec.Name == "" {
@@ -97,6 +98,9 @@ func (s *Server) validateSpec(ctx context.Context, p *pb.StepSpec) (state.StepSp
 	}
 	if spec.Reducers == 0 && !def.MapOnly {
 		return spec, fmt.Errorf("%w: job %s needs at least one reducer (its map output is not its final output)", errInvalid, def.Name)
+	}
+	if spec.Reducers > 0 && job.Reducer == nil {
+		return spec, fmt.Errorf("%w: job %s has no reducer with these options (a map-only step): use --reducers 0", errInvalid, def.Name)
 	}
 	if spec.SplitSize == 0 {
 		spec.SplitSize = mapreduce.DefaultSplitSize

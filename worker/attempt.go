@@ -111,7 +111,9 @@ func (w *Worker) execute(ctx context.Context, a *attempt) (*attemptResult, error
 	}
 	if faults.Armed() {
 		job.Mapper = faultyMapper{job.Mapper}
-		job.Reducer = faultyReducer{job.Reducer}
+		if job.Reducer != nil {
+			job.Reducer = faultyReducer{job.Reducer}
+		}
 	}
 	cm, err := w.cfg.FileSystems.Committer(spec.Spec.GetOutput(), spec.StepId)
 	if err != nil {
@@ -235,8 +237,38 @@ func (m faultyMapper) Map(tc *mapreduce.TaskContext, rec mapreduce.Record, out m
 	return m.Mapper.Map(tc, rec, out)
 }
 
+// Setup passes the task's setup on to the mapper.
+func (m faultyMapper) Setup(tc *mapreduce.TaskContext) error { return setup(m.Mapper, tc) }
+
+// Cleanup passes the task's cleanup on to the mapper.
+func (m faultyMapper) Cleanup(tc *mapreduce.TaskContext, out mapreduce.Emitter) error {
+	return cleanup(m.Mapper, tc, out)
+}
+
 // faultyReducer passes each key through the reduce-key fault point.
 type faultyReducer struct{ mapreduce.Reducer }
+
+// Setup passes the task's setup on to the reducer.
+func (r faultyReducer) Setup(tc *mapreduce.TaskContext) error { return setup(r.Reducer, tc) }
+
+// Cleanup passes the task's cleanup on to the reducer.
+func (r faultyReducer) Cleanup(tc *mapreduce.TaskContext, out mapreduce.Emitter) error {
+	return cleanup(r.Reducer, tc, out)
+}
+
+func setup(f any, tc *mapreduce.TaskContext) error {
+	if l, ok := f.(mapreduce.TaskLifecycle); ok {
+		return l.Setup(tc)
+	}
+	return nil
+}
+
+func cleanup(f any, tc *mapreduce.TaskContext, out mapreduce.Emitter) error {
+	if l, ok := f.(mapreduce.TaskLifecycle); ok {
+		return l.Cleanup(tc, out)
+	}
+	return nil
+}
 
 func (r faultyReducer) Reduce(key []byte, values *mapreduce.Values, out mapreduce.Emitter) error {
 	faults.Hit("reduce-key")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gomr/gomr/hdfs/client"
+	"github.com/gomr/gomr/jobs/streaming"
 	"github.com/gomr/gomr/mapreduce"
 	"github.com/gomr/gomr/primary/gossip"
 	pb "github.com/gomr/gomr/primary/primarypb"
@@ -74,6 +75,9 @@ func Start(cfg Config) (*Worker, error) {
 		log = slog.Default()
 	}
 	log = log.With("node", cfg.ID)
+	// Streaming commands' stderr lines go to the worker's log (the
+	// setting is the process's: in-process clusters share it).
+	streaming.SetLogger(log.With("component", "streaming"))
 	if cfg.FileSystems == nil {
 		cfg.FileSystems = mapreduce.LocalFileSystems()
 	}

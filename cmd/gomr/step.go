@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+	"github.com/gomr/gomr/jobs"
 	"github.com/gomr/gomr/mapreduce"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
@@ -68,6 +69,15 @@ func specFromFlags(cmd *cobra.Command, v *viper.Viper, args []string, output str
 	}
 	spec := &pb.StepSpec{Name: v.GetString("name"), Job: job, Options: jobOptions(cmd, job), Reducers: int32(v.GetInt("reducers")),
 		ClientToken: rand.Text(), NoSpeculation: v.GetBool("no-speculation")}
+	if !cmd.Flags().Changed("reducers") {
+		// As Hadoop Streaming's -reducer NONE: a job configured without a
+		// reducer is map-only unless --reducers says otherwise.
+		if def, err := jobs.Lookup(job); err == nil {
+			if j, err := def.Build(spec.Options); err == nil && j.Reducer == nil {
+				spec.Reducers = 0
+			}
+		}
+	}
 	var err error
 	for _, in := range inputs {
 		abs, err := absPath(in)
