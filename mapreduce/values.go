@@ -1,8 +1,8 @@
 package mapreduce
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"fmt"
 )
 
