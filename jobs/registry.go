@@ -36,12 +36,58 @@ type Definition struct {
 	// that a step may run with zero reducers. Jobs whose mappers emit an
 	// intermediate encoding (counts as varints) need a reducer.
 	MapOnly bool
-	build   func(opts map[string]string) (*mapreduce.Job, error)
+	// WholeFiles marks a job that maps whole files (its mapper is a
+	// mapreduce.FileMapper): its input is listed without reading it and
+	// grouped into splits by PlanFiles.
+	WholeFiles bool
+	// InputOption and OutputOption name options that stand for the
+	// step's input and output on the command line (distcp's --src and
+	// --dest, as s3-dist-cp's).
+	InputOption, OutputOption string
+	build                     func(opts map[string]string) (*mapreduce.Job, error)
+	// plan groups the listed files of a WholeFiles job into splits.
+	plan func(files []mapreduce.InputFile, opts map[string]string) ([]mapreduce.Split, error)
+	// deletesInput reports whether a completed step removes its input.
+	deletesInput func(opts map[string]string) bool
+	// typed is how the job reads and writes typed data (formats.go);
+	// nil for a job of text lines only.
+	typed *typedFormats
+}
+
+// PlanFiles groups the listed input files of a WholeFiles job into the
+// splits of its map tasks.
+func (d *Definition) PlanFiles(files []mapreduce.InputFile, opts map[string]string) ([]mapreduce.Split, error) {
+	if d.plan == nil {
+		return nil, fmt.Errorf("job %s does not map whole files", d.Name)
+	}
+	splits, err := d.plan(files, d.withDefaults(opts))
+	if err != nil {
+		return nil, fmt.Errorf("job %s: %w", d.Name, err)
+	}
+	return splits, nil
+}
+
+// DeletesInput reports whether a step of the job, once completed, removes
+// the files it read (distcp's --delete-on-success).
+func (d *Definition) DeletesInput(opts map[string]string) bool {
+	return d.deletesInput != nil && d.deletesInput(d.withDefaults(opts))
+}
+
+// withDefaults returns opts with every option not given at its default.
+func (d *Definition) withDefaults(opts map[string]string) map[string]string {
+	full := make(map[string]string, len(d.Options))
+	for _, o := range d.Options {
+		full[o.Name] = o.Default
+	}
+	for k, v := range opts {
+		full[k] = v
+	}
+	return full
 }
 
 // All returns every built-in job, sorted by name.
 func All() []*Definition {
-	return []*Definition{grepJob(), invertedIndex(), logAgg(), streamingJob(), wordCount()}
+	return []*Definition{csv2Parquet(), distCp(), grepJob(), invertedIndex(), logAgg(), streamingJob(), wordCount()}
 }
 
 // Names returns the names of the built-in jobs.
@@ -66,6 +112,20 @@ func Lookup(name string) (*Definition, error) {
 // Build checks option values and returns the configured job. Options not
 // given take their defaults; an option the job does not have is an error.
 func (d *Definition) Build(opts map[string]string) (*mapreduce.Job, error) {
+	full, err := d.checkOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	job, err := d.build(full)
+	if err != nil {
+		return nil, fmt.Errorf("job %s: %w", d.Name, err)
+	}
+	return job, nil
+}
+
+// checkOptions returns opts with every option not given at its default,
+// refusing an option the job does not have and a bad boolean.
+func (d *Definition) checkOptions(opts map[string]string) (map[string]string, error) {
 	full := make(map[string]string, len(d.Options))
 	for _, o := range d.Options {
 		full[o.Name] = o.Default
@@ -82,11 +142,7 @@ func (d *Definition) Build(opts map[string]string) (*mapreduce.Job, error) {
 		}
 		full[k] = v
 	}
-	job, err := d.build(full)
-	if err != nil {
-		return nil, fmt.Errorf("job %s: %w", d.Name, err)
-	}
-	return job, nil
+	return full, nil
 }
 
 func (d *Definition) optionList() string {

@@ -74,7 +74,7 @@ func runSequential(t *testing.T, job *mapreduce.Job, splits []mapreduce.Split, r
 }
 
 func TestNamesAndLookup(t *testing.T) {
-	want := []string{"grep", "invertedindex", "logagg", "streaming", "wordcount"}
+	want := []string{"csv2parquet", "distcp", "grep", "invertedindex", "logagg", "streaming", "wordcount"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %q, want %q", got, want)
 	}
@@ -101,7 +101,7 @@ func TestLookupUnknownJob(t *testing.T) {
 		if !errors.Is(err, ErrUnknownJob) {
 			t.Errorf("Lookup(%q) error %v is not ErrUnknownJob", name, err)
 		}
-		want := fmt.Sprintf("unknown job %q (known jobs: grep, invertedindex, logagg, streaming, wordcount)", name)
+		want := fmt.Sprintf("unknown job %q (known jobs: csv2parquet, distcp, grep, invertedindex, logagg, streaming, wordcount)", name)
 		if err.Error() != want {
 			t.Errorf("Lookup(%q) error %q, want %q", name, err, want)
 		}
@@ -112,8 +112,8 @@ func TestBuildUnknownOption(t *testing.T) {
 	for _, tc := range []struct{ job, opt, want string }{
 		{"wordcount", "upper", "bad job option: job wordcount has no option --upper (options: --lower)"},
 		{"invertedindex", "group-by", "bad job option: job invertedindex has no option --group-by (options: --lower)"},
-		{"logagg", "lower", "bad job option: job logagg has no option --lower (options: --group-by)"},
-		{"logagg", "--group-by", "bad job option: job logagg has no option ----group-by (options: --group-by)"},
+		{"logagg", "lower", "bad job option: job logagg has no option --lower (options: --group-by, --time-field, --time-unit, --sum)"},
+		{"logagg", "--group-by", "bad job option: job logagg has no option ----group-by (options: --group-by, --time-field, --time-unit, --sum)"},
 	} {
 		d, err := Lookup(tc.job)
 		if err != nil {
@@ -188,7 +188,9 @@ func TestLogAggGroupBy(t *testing.T) {
 		{"status,status", `job logagg: bad job option: --group-by: field "status" given twice`},
 		{"hour,method, hour ", `job logagg: bad job option: --group-by: field "hour" given twice`},
 	} {
-		job, err := d.Build(map[string]string{"group-by": tc.groupBy})
+		// The fields of access logs (text input); on JSON lines any field
+		// may be grouped by.
+		job, err := d.BuildFor(map[string]string{"group-by": tc.groupBy}, Formats{Input: mapreduce.TextInput})
 		if job != nil || err == nil {
 			t.Fatalf("Build(--group-by %q) = %v, %v; want an error", tc.groupBy, job, err)
 		}
@@ -234,7 +236,7 @@ func TestBuildDefaults(t *testing.T) {
 		}
 	}
 	d, _ := Lookup("logagg")
-	if len(d.Options) != 1 || d.Options[0].Name != "group-by" || d.Options[0].Default != "status" || d.Options[0].Bool {
+	if len(d.Options) != 4 || d.Options[0].Name != "group-by" || d.Options[0].Default != "status" || d.Options[0].Bool {
 		t.Errorf("logagg options = %+v", d.Options)
 	}
 	job, err := d.Build(nil)

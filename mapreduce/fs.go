@@ -172,13 +172,35 @@ func (f *FileSystems) schemes() []string {
 	return out
 }
 
+// Overwriter is a FileSystem whose steps may replace what their output
+// holds (a step submitted with --overwrite).
+type Overwriter interface {
+	// CommitterOverwrite is Committer for a step that overwrites output:
+	// its CheckOutput accepts an output that exists, and SetupJob removes
+	// what it holds.
+	CommitterOverwrite(output, stepID string) (Committer, error)
+}
+
 // Committer returns the output committer of a step writing to output.
 func (f *FileSystems) Committer(output, stepID string) (Committer, error) {
+	return f.CommitterFor(output, stepID, false)
+}
+
+// CommitterFor returns the output committer of a step writing to output,
+// one that overwrites it if overwrite is set.
+func (f *FileSystems) CommitterFor(output, stepID string, overwrite bool) (Committer, error) {
 	fs, err := f.For(output)
 	if err != nil {
 		return nil, err
 	}
-	return fs.Committer(output, stepID)
+	if !overwrite {
+		return fs.Committer(output, stepID)
+	}
+	o, ok := fs.(Overwriter)
+	if !ok {
+		return nil, fmt.Errorf("output %s: %s:// outputs cannot be overwritten; remove it first", output, Scheme(output))
+	}
+	return o.CommitterOverwrite(output, stepID)
 }
 
 // Open opens a file by path.

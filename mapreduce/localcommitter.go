@@ -38,6 +38,8 @@ const TemporaryDir = "_temporary"
 type LocalCommitter struct {
 	out    string
 	stepID string
+	// overwrite lets the step replace a folder that exists.
+	overwrite bool
 }
 
 // localRecord is a local attempt's commit record: the files it wrote, relative
@@ -52,14 +54,20 @@ func (c *LocalCommitter) attemptDir(attemptID string) string {
 	return filepath.Join(c.out, TemporaryDir, attemptID)
 }
 
-// CheckOutput implements Committer: the folder must not exist,
-// and its parent must be a folder this process can create it in.
+// CheckOutput implements Committer: the folder must not exist (unless
+// the step overwrites it), and its parent must be a folder this process
+// can create it in.
 func (c *LocalCommitter) CheckOutput(context.Context) error {
 	if info, err := os.Lstat(c.out); err == nil {
 		if !info.IsDir() {
 			return fmt.Errorf("output %s: %w", c.out, ErrOutputIsFile)
 		}
-		return fmt.Errorf("output %s: %w", c.out, ErrOutputExists)
+		if !c.overwrite {
+			return fmt.Errorf("output %s: %w", c.out, ErrOutputExists)
+		}
+		if err := unix.Access(c.out, unix.W_OK|unix.X_OK); err != nil {
+			return fmt.Errorf("output %s: cannot overwrite it: %w", c.out, err)
+		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("output %s: %w", c.out, err)
 	}
@@ -75,16 +83,28 @@ func (c *LocalCommitter) CheckOutput(context.Context) error {
 	return nil
 }
 
-// SetupJob implements Committer.
+// SetupJob implements Committer. A step that overwrites its output
+// removes what the folder holds first.
 func (c *LocalCommitter) SetupJob(context.Context) error {
 	if err := os.Mkdir(c.out, 0o755); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			if _, serr := os.Stat(c.claim()); serr == nil {
-				return nil
-			}
+		if !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("output %s: %w", c.out, err)
+		}
+		if _, serr := os.Stat(c.claim()); serr == nil {
+			return nil
+		}
+		if !c.overwrite {
 			return fmt.Errorf("output %s: %w", c.out, ErrOutputExists)
 		}
-		return fmt.Errorf("output %s: %w", c.out, err)
+		entries, err := os.ReadDir(c.out)
+		if err != nil {
+			return fmt.Errorf("output %s: %w", c.out, err)
+		}
+		for _, e := range entries {
+			if err := os.RemoveAll(filepath.Join(c.out, e.Name())); err != nil {
+				return fmt.Errorf("output %s: overwrite: %w", c.out, err)
+			}
+		}
 	}
 	if err := os.MkdirAll(filepath.Join(c.out, TemporaryDir), 0o755); err != nil {
 		return fmt.Errorf("output %s: %w", c.out, err)
@@ -252,6 +272,10 @@ func writeLocalSuccess(out string, m Manifest) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", SuccessFile, err)
+	}
 	if _, err := f.Write(b); err != nil {
 		f.Close()
 		return fmt.Errorf("write %s: %w", SuccessFile, err)

@@ -204,6 +204,15 @@ func (LocalFS) Committer(output, stepID string) (Committer, error) {
 	return &LocalCommitter{out: lp, stepID: stepID}, nil
 }
 
+// CommitterOverwrite implements Overwriter.
+func (LocalFS) CommitterOverwrite(output, stepID string) (Committer, error) {
+	lp, err := LocalPath(output)
+	if err != nil {
+		return nil, fmt.Errorf("output %s: %w", output, err)
+	}
+	return &LocalCommitter{out: lp, stepID: stepID, overwrite: true}, nil
+}
+
 // sortedNames returns the keys of a set, sorted.
 func sortedNames(m map[string]bool) []string {
 	out := make([]string, 0, len(m))

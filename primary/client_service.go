@@ -41,13 +41,28 @@ func (c *clientService) SubmitStep(ctx context.Context, req *pb.SubmitStepReques
 			return nil, err
 		}
 		plan, err := c.s.planInput(ctx, spec)
-		if err != nil {
+		deferred := false
+		if (err == nil || errors.Is(err, mapreduce.ErrNotExist)) && c.s.queueBusy() {
+			// A chain: the steps ahead of this one may be making its
+			// input, as on EMR, where a step's input is listed when the
+			// step starts. It is listed when its turn comes.
+			deferred = true
+			why := "steps ahead of this one have not ended"
+			if err != nil {
+				why = fmt.Sprintf("%v, but steps ahead of this one may make it", err)
+			}
+			plan = &inputPlan{warnings: []string{fmt.Sprintf("the input is listed when this step's turn comes (%s); the step fails then if it is missing", why)}}
+		} else if err != nil {
 			return nil, err
 		}
 		id := newStepID()
 		c.s.planning.add(id)
 		defer c.s.planning.remove(id)
-		if err := c.s.apply(&state.SubmitStep{ID: id, Spec: spec, Input: plan.summary(), Time: time.Now().UnixNano()}); err != nil {
+		submit := &state.SubmitStep{ID: id, Spec: spec, Input: plan.summary(), Time: time.Now().UnixNano(), Deferred: deferred}
+		if spec.Export != "" {
+			submit.Export = &state.SubmitStep{ID: newStepID(), Spec: exportSpec(id, spec), Time: submit.Time}
+		}
+		if err := c.s.apply(submit); err != nil {
 			if prev := c.s.stepByToken(spec.ClientToken); prev != "" {
 				return &pb.SubmitStepResponse{StepId: prev}, nil
 			}
@@ -81,6 +96,30 @@ func (s *Server) validateSpec(ctx context.Context, p *pb.StepSpec) (state.StepSp
 		MaxAttempts:     s.cfg.MaxAttempts,
 		ClientToken:     p.ClientToken,
 		NoSpeculation:   p.NoSpeculation,
+		InputFormat:     p.InputFormat,
+		OutputFormat:    p.OutputFormat,
+		Compress:        p.Compress,
+		Overwrite:       p.Overwrite,
+		Export:          p.Export,
+	}
+	action, ok := state.ParseActionOnFailure(p.ActionOnFailure)
+	if !ok {
+		return spec, fmt.Errorf("%w: unknown action on failure %q (CONTINUE, CANCEL_AND_WAIT or TERMINATE_CLUSTER)", errInvalid, p.ActionOnFailure)
+	}
+	if action != state.ActionContinue && s.cfg.StepConcurrency > 1 {
+		// EMR's rule: with steps running side by side, a failure cannot
+		// stop the others.
+		return spec, fmt.Errorf("%w: the action on failure %s is not valid on a cluster running %d steps at once (primary --step-concurrency); use CONTINUE", errInvalid, action, s.cfg.StepConcurrency)
+	}
+	spec.ActionOnFailure = action
+	if why, ok := s.fsm.view().Terminated(); ok {
+		return spec, fmt.Errorf("%w: the cluster was terminated (%s) and takes no more steps", errInvalid, why)
+	}
+	if p.After != "" {
+		return spec, fmt.Errorf("%w: after: a step waits for another only as its export step (--export)", errInvalid)
+	}
+	if err := checkFormats(spec); err != nil {
+		return spec, err
 	}
 	def, err := jobs.Lookup(spec.Job)
 	if err != nil {
@@ -138,14 +177,87 @@ func (s *Server) validateSpec(ctx context.Context, p *pb.StepSpec) (state.StepSp
 	} else {
 		spec.Output = strings.TrimSuffix(spec.Output, "/")
 	}
-	cm, err := s.cfg.FileSystems.Committer(spec.Output, "")
-	if err != nil {
-		return spec, fmt.Errorf("%w: output: %v", errInvalid, err)
+	if err := s.checkOutput(ctx, spec.Output, spec.Overwrite); err != nil {
+		return spec, err
 	}
-	if err := cm.CheckOutput(ctx); err != nil {
+	if spec.Export != "" {
+		spec.Export = strings.TrimSuffix(spec.Export, "/")
+		if mapreduce.Scheme(spec.Export) == "file" {
+			if spec.Export, err = mapreduce.LocalPath(spec.Export); err != nil {
+				return spec, fmt.Errorf("%w: export: %v", errInvalid, err)
+			}
+		}
+		if spec.Export == spec.Output {
+			return spec, fmt.Errorf("%w: export: %s is the step's output", errInvalid, spec.Export)
+		}
+		if err := s.checkOutput(ctx, spec.Export, spec.Overwrite); err != nil {
+			return spec, fmt.Errorf("export: %w", err)
+		}
+	}
+	// Input and output formats (plan.go): the job's formats, its typed
+	// output schema, and the options it computes from the input once.
+	if err := s.prepareFormats(ctx, def, &spec); err != nil {
 		return spec, err
 	}
 	return spec, nil
+}
+
+// queueBusy reports whether some step has not ended: a step submitted now
+// waits behind it.
+func (s *Server) queueBusy() bool {
+	return len(s.fsm.view().StepsIn(state.StepPending, state.StepRunning, state.StepCancelPending)) > 0
+}
+
+// exportSpec is the spec of the export step of a step: a distcp of its
+// committed output to its export folder, once it completed.
+func exportSpec(id string, spec state.StepSpec) state.StepSpec {
+	e := state.StepSpec{
+		Name:            spec.Name + " export",
+		Job:             jobs.DistCpJob,
+		Inputs:          []string{spec.Output},
+		Output:          spec.Export,
+		SplitSize:       spec.SplitSize,
+		SortBufferBytes: spec.SortBufferBytes,
+		MaxLineBytes:    spec.MaxLineBytes,
+		MaxAttempts:     spec.MaxAttempts,
+		Overwrite:       spec.Overwrite,
+		After:           id,
+		ActionOnFailure: spec.ActionOnFailure,
+	}
+	if spec.ClientToken != "" {
+		e.ClientToken = spec.ClientToken + "/export"
+	}
+	return e
+}
+
+// checkOutput checks that a step can write to output (see
+// mapreduce.Committer.CheckOutput).
+func (s *Server) checkOutput(ctx context.Context, output string, overwrite bool) error {
+	cm, err := s.cfg.FileSystems.CommitterFor(output, "", overwrite)
+	if err != nil {
+		return fmt.Errorf("%w: output: %v", errInvalid, err)
+	}
+	return cm.CheckOutput(ctx)
+}
+
+// Formats and codecs a step may name ("" is the first of each).
+var (
+	inputFormats  = []string{"text", "csv", "jsonl", "parquet"}
+	outputFormats = []string{"text", "jsonl", "csv", "parquet"}
+	codecs        = []string{"none", "gzip", "zstd"}
+)
+
+// checkFormats refuses a format or codec gomr does not know.
+func checkFormats(spec state.StepSpec) error {
+	for _, c := range []struct {
+		what, value string
+		known       []string
+	}{{"input format", spec.InputFormat, inputFormats}, {"output format", spec.OutputFormat, outputFormats}, {"compression", spec.Compress, codecs}} {
+		if c.value != "" && !slices.Contains(c.known, c.value) {
+			return fmt.Errorf("%w: unknown %s %q (known: %s)", errInvalid, c.what, c.value, strings.Join(c.known, ", "))
+		}
+	}
+	return nil
 }
 
 func (s *Server) stepByToken(token string) string {
@@ -280,7 +392,8 @@ func (c *clientService) CancelStep(ctx context.Context, req *pb.CancelStepReques
 			return nil, err
 		}
 		c.s.log.Info("step cancelled", "step", req.StepId)
-		return &pb.CancelStepResponse{State: pb.StepState_STEP_CANCELLED}, nil
+		st, _ := c.s.fsm.view().Step(req.StepId)
+		return &pb.CancelStepResponse{State: pb.FromStepState(st.State)}, nil
 	})
 }
 
@@ -386,6 +499,7 @@ func (s *Server) listNodes(ctx context.Context) (*pb.ListNodesResponse, error) {
 		return nil, fmt.Errorf("raft configuration: %w", err)
 	}
 	resp := &pb.ListNodesResponse{Leader: s.cfg.NodeID}
+	resp.Terminated, _ = s.fsm.view().Terminated()
 	addrs := make(map[string]string)
 	running := make(map[string]int32)
 	v := s.fsm.view()

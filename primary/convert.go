@@ -26,6 +26,8 @@ func (s *Server) stepProto(v *state.View, st *state.Step) *pb.Step {
 		InputFiles:        int32(st.Input.Files),
 		InputBytes:        st.Input.Bytes,
 		CleanedUp:         st.CleanedUp,
+		ExportStep:        st.ExportStep,
+		InputWholeFiles:   int32(st.Input.WholeFiles),
 	}
 	if st.State == state.StepPending {
 		p.MapsTotal = int32(st.Input.Splits)
@@ -91,6 +93,13 @@ func specProto(sp state.StepSpec) *pb.StepSpec {
 		MaxLineBytes:    sp.MaxLineBytes,
 		ClientToken:     sp.ClientToken,
 		NoSpeculation:   sp.NoSpeculation,
+		InputFormat:     sp.InputFormat,
+		OutputFormat:    sp.OutputFormat,
+		Compress:        sp.Compress,
+		Overwrite:       sp.Overwrite,
+		Export:          sp.Export,
+		After:           sp.After,
+		ActionOnFailure: string(sp.ActionOnFailure),
 	}
 }
 

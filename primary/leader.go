@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gomr/gomr/jobs"
 	"github.com/gomr/gomr/mapreduce"
 	"github.com/gomr/gomr/primary/faults"
 	"github.com/gomr/gomr/primary/gossip"
@@ -112,7 +113,7 @@ func (s *Server) stepLoop(ctx context.Context) {
 
 // stepAction is one thing the step loop does to one step.
 type stepAction struct {
-	kind string // "plan", "start", "commit" or "cleanup"
+	kind string // "plan", "cancel", "start", "commit" or "cleanup"
 	step *state.Step
 }
 
@@ -120,12 +121,36 @@ func (s *Server) advanceSteps(ctx context.Context) {
 	v := s.fsm.view()
 	var actions []stepAction
 	running := len(v.StepsIn(state.StepRunning))
+	// Steps start in submission order: none starts ahead of an earlier one
+	// still being planned (an export step whose step just completed).
+	blocked := false
 	for _, step := range v.StepsIn(state.StepPending) {
 		switch {
+		case step.Unplanned && step.Spec.After == "":
+			// Its turn comes once every earlier step has ended.
+			if !earlierUnended(v, step) {
+				blocked = true
+				if !s.planning.has(step.ID) {
+					actions = append(actions, stepAction{kind: "plan", step: step})
+				}
+			}
+		case step.Unplanned:
+			after, _ := v.Step(step.Spec.After)
+			switch {
+			case after == nil || (after.State.Stopped() && after.State != state.StepCompleted):
+				actions = append(actions, stepAction{kind: "cancel", step: step})
+			case after.State == state.StepCompleted:
+				blocked = true
+				if !s.planning.has(step.ID) {
+					actions = append(actions, stepAction{kind: "plan", step: step})
+				}
+			}
 		case !step.PlanComplete():
+			blocked = true
 			if !s.planning.has(step.ID) {
 				actions = append(actions, stepAction{kind: "plan", step: step})
 			}
+		case blocked:
 		case running < s.cfg.StepConcurrency:
 			running++
 			actions = append(actions, stepAction{kind: "start", step: step})
@@ -146,7 +171,13 @@ func (s *Server) advanceSteps(ctx context.Context) {
 		var err error
 		switch a.kind {
 		case "plan":
-			err = s.finishPlanning(a.step)
+			if a.step.Unplanned {
+				err = s.planWaitingStep(a.step)
+			} else {
+				err = s.finishPlanning(a.step)
+			}
+		case "cancel":
+			err = s.apply(&state.CancelStep{ID: a.step.ID, Reason: waitedForReason(v, a.step), Time: time.Now().UnixNano()})
 		case "start":
 			err = s.startStep(ctx, a.step)
 		case "commit":
@@ -160,9 +191,20 @@ func (s *Server) advanceSteps(ctx context.Context) {
 	}
 }
 
+// earlierUnended reports whether a step submitted before this one has not
+// ended yet.
+func earlierUnended(v *state.View, step *state.Step) bool {
+	for _, st := range v.StepsIn(state.StepPending, state.StepRunning, state.StepCancelPending) {
+		if st.Seq < step.Seq {
+			return true
+		}
+	}
+	return false
+}
+
 // committer returns a step's output committer.
 func (s *Server) committer(step *state.Step) (mapreduce.Committer, error) {
-	return s.cfg.FileSystems.Committer(step.Spec.Output, step.ID)
+	return s.cfg.FileSystems.CommitterFor(step.Spec.Output, step.ID, step.Spec.Overwrite)
 }
 
 // startStep claims a planned step's output and starts it; a step whose
@@ -236,8 +278,31 @@ func (s *Server) commitStep(ctx context.Context, v *state.View, step *state.Step
 	if err := cm.CommitJob(ctx, m); err != nil {
 		return s.failCommit(step, err)
 	}
+	if def, err := jobs.Lookup(step.Spec.Job); err == nil && def.DeletesInput(step.Spec.Options) {
+		if err := s.deleteInput(ctx, v, step); err != nil {
+			return s.failCommit(step, err)
+		}
+	}
 	s.log.Info("step completed", "step", step.ID)
 	return s.apply(&state.CompleteStep{ID: step.ID, Time: time.Now().UnixNano()})
+}
+
+// deleteInput removes the files a completed step read (distcp's
+// --delete-on-success), once its output is committed. A file gone
+// already is fine: a leader that died part way is finished by the next.
+func (s *Server) deleteInput(ctx context.Context, v *state.View, step *state.Step) error {
+	for t := range v.TasksIn(step.ID, state.KindMap, state.TaskSucceeded) {
+		for _, f := range t.Split.Files() {
+			fs, err := s.cfg.FileSystems.For(f.File)
+			if err != nil {
+				return err
+			}
+			if err := fs.Delete(ctx, f.File, false); err != nil && !errors.Is(err, mapreduce.ErrNotExist) {
+				return fmt.Errorf("delete input %s: %w", f.File, err)
+			}
+		}
+	}
+	return nil
 }
 
 func (s *Server) failCommit(step *state.Step, err error) error {

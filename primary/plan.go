@@ -2,13 +2,16 @@ package primary
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/dustin/go-humanize"
+	"github.com/gomr/gomr/jobs"
 	"github.com/gomr/gomr/mapreduce"
+	"github.com/gomr/gomr/mapreduce/format"
 	"github.com/gomr/gomr/primary/state"
 )
 
@@ -21,20 +24,26 @@ type inputPlan struct {
 	files  []mapreduce.InputFile
 	splits []mapreduce.Split
 	bytes  int64
+	// wholeFiles counts the files read whole, as they cannot be split
+	// (compressed).
+	wholeFiles int
 	// warnings are things that look like mistakes, for the submitter.
 	warnings []string
 }
 
 func (p *inputPlan) summary() state.InputSummary {
-	return state.InputSummary{Files: len(p.files), Bytes: p.bytes, Splits: len(p.splits)}
+	return state.InputSummary{Files: len(p.files), Bytes: p.bytes, Splits: len(p.splits), WholeFiles: p.wholeFiles}
 }
 
 // planInput lists a step's input once and cuts it into splits, refusing a
 // step that would have more tasks than the cluster allows.
 func (s *Server) planInput(ctx context.Context, spec state.StepSpec) (*inputPlan, error) {
+	if def, err := jobs.Lookup(spec.Job); err == nil && def.WholeFiles {
+		return s.planWholeFiles(ctx, def, spec)
+	}
 	files, err := mapreduce.ListInputs(ctx, s.cfg.FileSystems, spec.Inputs)
 	if err != nil {
-		return nil, err
+		return nil, badInput(err)
 	}
 	p := &inputPlan{files: files}
 	for _, f := range files {
@@ -45,9 +54,16 @@ func (s *Server) planInput(ctx context.Context, spec state.StepSpec) (*inputPlan
 		return nil, fmt.Errorf("%w: %s of input in splits of %s would make %d map tasks (and %d reduce tasks), more than this cluster's limit of %d tasks per step (primary --max-tasks-per-step); use a larger --split-size",
 			errInvalid, humanize.IBytes(uint64(p.bytes)), humanize.IBytes(uint64(spec.SplitSize)), maps, spec.Reducers, limit)
 	}
-	if p.splits, err = mapreduce.PlanSplits(files, spec.SplitSize); err != nil {
-		return nil, err
+	// Compressed files are one split each; Parquet files are cut at their
+	// row groups, whose footers are read (and checked) here.
+	if p.splits, err = mapreduce.PlanInput(ctx, s.cfg.FileSystems, files, spec.SplitSize, spec.InputFormat); err != nil {
+		return nil, badInput(err)
 	}
+	if limit := s.cfg.MaxTasksPerStep; len(p.splits)+spec.Reducers > limit {
+		return nil, fmt.Errorf("%w: the input's row groups make %d map tasks (and %d reduce tasks), more than this cluster's limit of %d tasks per step (primary --max-tasks-per-step); use a larger --split-size",
+			errInvalid, len(p.splits), spec.Reducers, limit)
+	}
+	p.wholeFiles = mapreduce.WholeFiles(files)
 	if len(files) == 0 {
 		p.warnings = append(p.warnings, fmt.Sprintf("the input (%s) holds no files: the step will read nothing", strings.Join(spec.Inputs, ", ")))
 	}
@@ -59,6 +75,30 @@ func (s *Server) planInput(ctx context.Context, spec state.StepSpec) (*inputPlan
 		if strings.HasPrefix(spec.Output, in+"/") {
 			p.warnings = append(p.warnings, fmt.Sprintf("the output %s is inside the input folder %s: a later step reading %s would read this output too", spec.Output, in, in))
 		}
+	}
+	return p, nil
+}
+
+// planWholeFiles plans the input of a job that maps whole files (distcp):
+// its files are listed without being read and grouped by the job.
+func (s *Server) planWholeFiles(ctx context.Context, def *jobs.Definition, spec state.StepSpec) (*inputPlan, error) {
+	files, err := mapreduce.ListFiles(ctx, s.cfg.FileSystems, spec.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	p := &inputPlan{files: files}
+	if p.splits, err = def.PlanFiles(files, spec.Options); err != nil {
+		return nil, fmt.Errorf("%w: %v", errInvalid, err)
+	}
+	for _, sp := range p.splits {
+		p.bytes += sp.Length
+	}
+	if limit := s.cfg.MaxTasksPerStep; len(p.splits) > limit {
+		return nil, fmt.Errorf("%w: %d files to copy would make %d map tasks, more than this cluster's limit of %d tasks per step (primary --max-tasks-per-step); group them with --group-by",
+			errInvalid, len(files), len(p.splits), limit)
+	}
+	if len(p.splits) == 0 {
+		p.warnings = append(p.warnings, fmt.Sprintf("the input (%s) holds no files to copy: the step will copy nothing", strings.Join(spec.Inputs, ", ")))
 	}
 	return p, nil
 }
@@ -91,6 +131,33 @@ func (s *Server) finishPlanning(step *state.Step) error {
 	return s.recordSplits(step.ID, p.splits, recorded)
 }
 
+// planWaitingStep lists the input of a step that waited for another, now
+// that it completed, and records it; a step whose input cannot be planned
+// fails.
+func (s *Server) planWaitingStep(step *state.Step) error {
+	s.planning.add(step.ID)
+	defer s.planning.remove(step.ID)
+	p, err := s.planInput(s.ctx, step.Spec)
+	if err != nil {
+		return s.apply(&state.FailStep{ID: step.ID, Error: fmt.Sprintf("plan input: %v", err), Time: time.Now().UnixNano()})
+	}
+	if err := s.apply(&state.PlanStep{ID: step.ID, Input: p.summary()}); err != nil {
+		return err
+	}
+	s.log.Info("planned a step that waited", "step", step.ID, "after", step.Spec.After, "files", len(p.files), "splits", len(p.splits))
+	return s.recordSplits(step.ID, p.splits, 0)
+}
+
+// waitedForReason says why a waiting step is cancelled: the step it
+// waited for did not complete.
+func waitedForReason(v *state.View, step *state.Step) string {
+	after, ok := v.Step(step.Spec.After)
+	if !ok {
+		return fmt.Sprintf("step %s it waited for is gone", step.Spec.After)
+	}
+	return fmt.Sprintf("step %s it waited for ended %s", after.ID, after.State)
+}
+
 // planningSet holds the steps this leader is recording splits for, so that
 // the step loop leaves them alone.
 type planningSet struct {
@@ -117,4 +184,51 @@ func (ps *planningSet) has(id string) bool {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	return ps.ids[id]
+}
+
+// badInput marks an error about the data of an input file (a truncated
+// gzip stream, a corrupt Parquet footer) as a refusal of the step: it
+// names the file, and submitting it again cannot succeed.
+func badInput(err error) error {
+	var ie *mapreduce.InputError
+	if errors.As(err, &ie) || errors.Is(err, format.ErrCorruptStream) {
+		return fmt.Errorf("%w: %w", errInvalid, err)
+	}
+	return err
+}
+
+// prepareFormats checks a submitted step's formats against its job and
+// completes the spec with what its tasks need to agree on: the formats
+// the job reads and writes (csv2parquet reads csv and writes parquet), a
+// typed output schema for a typed output format (refused for a job
+// without one), and the options the job computes from its input once,
+// here (csv2parquet's inferred schema, logagg's sum types), which the
+// step stores so that every task uses the same. validateSpec calls it.
+func (s *Server) prepareFormats(ctx context.Context, def *jobs.Definition, spec *state.StepSpec) error {
+	f := jobs.Formats{Input: spec.InputFormat, Output: spec.OutputFormat, Compress: spec.Compress}
+	resolved, err := def.Resolve(f)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errInvalid, err)
+	}
+	if _, err := def.BuildFor(spec.Options, resolved); err != nil {
+		return fmt.Errorf("%w: %w", errInvalid, err)
+	}
+	in := jobs.PrepareInput{
+		FileSystems:  s.cfg.FileSystems,
+		MaxLineBytes: int(spec.MaxLineBytes),
+		List: func() ([]mapreduce.InputFile, error) {
+			files, err := mapreduce.ListInputs(ctx, s.cfg.FileSystems, spec.Inputs)
+			return files, badInput(err)
+		},
+	}
+	opts, err := def.Prepare(ctx, in, spec.Options, resolved)
+	if err != nil {
+		return err // a bad option (ErrBadOption), or the input's listing error
+	}
+	if _, err := def.OutputFormat(opts, resolved); err != nil {
+		return fmt.Errorf("%w: %w", errInvalid, err)
+	}
+	spec.Options = opts
+	spec.InputFormat, spec.OutputFormat = resolved.Input, resolved.Output
+	return nil
 }

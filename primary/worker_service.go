@@ -83,7 +83,7 @@ func (w *workerService) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest)
 			w.s.soft.setProgress(r.AttemptId, r.Progress, r.Status, r.Ticks, time.Now())
 		}
 		for _, id := range req.HeldSteps {
-			if step, ok := v.Step(id); !ok || step.State.Terminal() {
+			if step, ok := v.Step(id); !ok || step.State.Stopped() {
 				resp.DoneSteps = append(resp.DoneSteps, id)
 			}
 		}

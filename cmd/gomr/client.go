@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -174,16 +175,25 @@ func newActionCmd(use, short string, call func(ctx context.Context, c *clusterCl
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
-		Args:  cobra.ExactArgs(1),
+		Args:  cobra.MinimumNArgs(1),
 		RunE: runClient(func(x *clientCmd) error {
-			ctx, cancel := x.c.callCtx(x.cmd.Context())
-			defer cancel()
-			line, err := call(ctx, x.c, x.args[0])
-			if err != nil {
-				return x.c.explain(err)
+			// Every argument is tried; the first error is returned.
+			var first error
+			for _, arg := range x.args {
+				ctx, cancel := x.c.callCtx(x.cmd.Context())
+				line, err := call(ctx, x.c, arg)
+				cancel()
+				if err != nil {
+					err = x.c.explain(err)
+					if len(x.args) > 1 {
+						fmt.Fprintf(x.cmd.ErrOrStderr(), "%s: %v\n", arg, err)
+					}
+					first = cmp.Or(first, err)
+					continue
+				}
+				fmt.Fprintln(x.cmd.OutOrStdout(), line)
 			}
-			fmt.Fprintln(x.cmd.OutOrStdout(), line)
-			return nil
+			return first
 		}),
 	}
 	addClusterFlag(cmd)

@@ -22,6 +22,10 @@ func newJobsCmd() *cobra.Command {
 						fmt.Fprintf(tw, "  --%s\t%s\n", o.Name, o.Usage)
 						continue
 					}
+					if o.Default == "" {
+						fmt.Fprintf(tw, "  --%s VALUE\t%s\n", o.Name, o.Usage)
+						continue
+					}
 					fmt.Fprintf(tw, "  --%s VALUE\t%s (default %q)\n", o.Name, o.Usage, o.Default)
 				}
 			}

@@ -22,6 +22,13 @@ type jsonStep struct {
 	Options         map[string]string `json:"options,omitempty"`
 	Inputs          []string          `json:"inputs"`
 	Output          string            `json:"output"`
+	Export          string            `json:"export,omitempty"`
+	ExportStep      string            `json:"export_step,omitempty"`
+	After           string            `json:"after,omitempty"`
+	InputFormat     string            `json:"input_format,omitempty"`
+	OutputFormat    string            `json:"output_format,omitempty"`
+	Compress        string            `json:"compress,omitempty"`
+	Overwrite       bool              `json:"overwrite,omitempty"`
 	Reducers        int32             `json:"reducers"`
 	SplitSize       int64             `json:"split_size_bytes"`
 	SortBuffer      int64             `json:"sort_buffer_bytes"`
@@ -74,9 +81,10 @@ type jsonAttempt struct {
 
 // jsonNodes is what node list prints.
 type jsonNodes struct {
-	Leader    string        `json:"leader"`
-	Primaries []jsonPrimary `json:"primaries"`
-	Workers   []jsonWorker  `json:"workers"`
+	Leader     string        `json:"leader"`
+	Terminated string        `json:"terminated,omitempty"`
+	Primaries  []jsonPrimary `json:"primaries"`
+	Workers    []jsonWorker  `json:"workers"`
 }
 
 type jsonPrimary struct {
@@ -134,6 +142,8 @@ func stepJSON(st *pb.Step, tasks []*pb.Task) jsonStep {
 	j := jsonStep{
 		ID: st.Id, Name: sp.GetName(), State: string(st.State.Value()), Phase: string(st.Phase.Value()), Job: sp.GetJob(), Options: sp.GetOptions(),
 		Inputs: sp.GetInputs(), Output: sp.GetOutput(), Reducers: sp.GetReducers(),
+		Export: sp.GetExport(), ExportStep: st.ExportStep, After: sp.GetAfter(),
+		InputFormat: sp.GetInputFormat(), OutputFormat: sp.GetOutputFormat(), Compress: sp.GetCompress(), Overwrite: sp.GetOverwrite(),
 		SplitSize: sp.GetSplitSize(), SortBuffer: sp.GetSortBufferBytes(), MaxLineBytes: sp.GetMaxLineBytes(),
 		InputFiles: st.InputFiles, InputBytes: st.InputBytes,
 		Submitted: jsonTime(st.SubmittedUnixNano), Started: jsonTime(st.StartedUnixNano), Ended: jsonTime(st.EndedUnixNano),
@@ -163,7 +173,7 @@ func stepJSON(st *pb.Step, tasks []*pb.Task) jsonStep {
 }
 
 func nodesJSON(resp *pb.ListNodesResponse) jsonNodes {
-	j := jsonNodes{Leader: resp.Leader, Primaries: []jsonPrimary{}, Workers: []jsonWorker{}}
+	j := jsonNodes{Leader: resp.Leader, Terminated: resp.Terminated, Primaries: []jsonPrimary{}, Workers: []jsonWorker{}}
 	for _, p := range resp.Primaries {
 		j.Primaries = append(j.Primaries, jsonPrimary{
 			ID: p.Id, Address: p.Address, RaftAddress: p.RaftAddress, GossipAddress: p.GossipAddress, RaftState: p.RaftState,

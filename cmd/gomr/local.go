@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
+	"time"
+
+	pb "github.com/gomr/gomr/primary/primarypb"
 
 	"github.com/gomr/gomr/cmd/internal/localcluster"
+	"github.com/gomr/gomr/mapreduce/s3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 )
@@ -26,7 +32,13 @@ on that port plus 100 plus i. Without --data-dir the cluster's data lives
 in a temporary folder that is removed on exit, and steps still running
 then are cancelled and their partial output removed; with --data-dir, the
 cluster can be stopped and started again with its step history, and a
-running step resumes.`,
+running step resumes.
+
+s3:// paths go to an S3-compatible endpoint the cluster runs itself on
+loopback (port of --addr plus 200), with its objects on disk under the
+data folder and bucket "gomr"; its URL and key pair are printed for the
+aws CLI. With --s3-endpoint, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL set,
+that service is used instead, with the standard AWS credentials.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v, err := loadConfig(cmd)
@@ -48,17 +60,67 @@ running step resumes.`,
 			if len(c.Addrs()) > 1 {
 				fmt.Fprintf(out, "all primaries:   GOMR_CLUSTER=%s\n", strings.Join(c.Addrs(), ","))
 			}
+			fmt.Fprintf(out, "status page:     http://%s/ (metrics at /metrics)\n", c.Primaries[0].HTTPAddr())
 			fmt.Fprintf(out, "data:            %s\n", cfg.DataDir)
+			if srv := c.S3(); srv != nil {
+				printS3Endpoint(out, srv)
+			} else {
+				fmt.Fprintf(out, "s3:// paths:     %s\n", cfg.S3)
+			}
 			fmt.Fprintln(out, "press Ctrl-C to stop")
-			<-cmd.Context().Done()
-			fmt.Fprintln(out, "stopping")
+			client, err := connectCluster(c.Addrs(), c.Addr(), defaultTimeout)
+			if err != nil {
+				c.Stop()
+				return err
+			}
+			defer client.Close()
+			why := watchCluster(cmd.Context(), client, v.GetDuration("idle-timeout"))
+			fmt.Fprintf(out, "stopping: %s\n", why)
 			c.Stop()
+			if strings.HasPrefix(why, "terminated") {
+				return exitError{code: 1, msg: "the cluster " + why}
+			}
 			return nil
 		},
 	}
 	addClusterShapeFlags(cmd)
 	cmd.Flags().String("addr", localcluster.DefaultAddr, "client address of the first primary")
+	cmd.Flags().Duration("idle-timeout", 0, "stop once no step has been pending or running for this long, exports included (EMR's auto-termination); 0 never")
 	return cmd
+}
+
+// watchCluster returns when the cluster should stop: ctx ends
+// (interrupted), a step's TERMINATE_CLUSTER action terminated it, or no
+// step was pending or running for idle (when idle > 0).
+func watchCluster(ctx context.Context, c *clusterClient, idle time.Duration) string {
+	busySince := time.Now()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return "interrupted"
+		case <-tick.C:
+		}
+		cctx, cancel := c.callCtx(ctx)
+		nodes, err := c.ListNodes(cctx, &pb.ListNodesRequest{})
+		cancel()
+		if err == nil && nodes.Terminated != "" {
+			return "terminated: " + nodes.Terminated
+		}
+		if idle <= 0 {
+			continue
+		}
+		cctx, cancel = c.callCtx(ctx)
+		steps, err := c.ListSteps(cctx, &pb.ListStepsRequest{PageSize: 1, States: []pb.StepState{pb.StepState_STEP_PENDING, pb.StepState_STEP_RUNNING, pb.StepState_STEP_CANCEL_PENDING}})
+		cancel()
+		switch {
+		case err != nil || len(steps.Steps) > 0:
+			busySince = time.Now()
+		case time.Since(busySince) >= idle:
+			return fmt.Sprintf("idle: no step pending or running for %s", idle)
+		}
+	}
 }
 
 // addClusterShapeFlags adds the flags of an embedded cluster.
@@ -70,6 +132,18 @@ func addClusterShapeFlags(cmd *cobra.Command) {
 	f.Int("slots", 0, "task slots per worker (0: the number of CPUs)")
 	f.String("min-split-size", "1MiB", "smallest --split-size a step may ask for")
 	f.String("data-dir", "", "folder for every node's data; without it, a temporary folder, removed on exit with the partial output of running steps")
+	addS3Flags(f)
+}
+
+// userS3 returns the S3 service the user configured (--s3-endpoint, the
+// config file, AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL), or nil: the
+// embedded cluster then runs an S3 endpoint of its own.
+func userS3(v *viper.Viper, log *slog.Logger) *s3.Config {
+	if v.GetString("s3-endpoint") == "" && os.Getenv("AWS_ENDPOINT_URL_S3") == "" && os.Getenv("AWS_ENDPOINT_URL") == "" {
+		return nil
+	}
+	c := s3Config(v, log)
+	return &c
 }
 
 // localConfig builds an embedded cluster's configuration. Node logs are
@@ -88,6 +162,7 @@ func localConfig(cmd *cobra.Command, v *viper.Viper, addr string) (localcluster.
 		return localcluster.Config{}, nil, err
 	}
 	cfg := localcluster.Config{
+		S3:           userS3(v, log),
 		MinSplitSize: minSplit,
 		Primaries:    v.GetInt("primaries"),
 		Core:         v.GetInt("core"),

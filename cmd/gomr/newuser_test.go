@@ -138,7 +138,7 @@ func TestOutputInAFolderThatCannotBeWritten(t *testing.T) {
 }
 
 // TestRunCleansUpItsSample: without --input, gomr run generates a sample
-// and removes it afterwards, keeping only the output it printed.
+// and removes it afterwards, keeping only the exported output it printed.
 func TestRunCleansUpItsSample(t *testing.T) {
 	stdout, stderr, code, tmp := runGomr(t, append([]string{"run", "--job", "wordcount"}, small...)...)
 	if code != 0 {
@@ -151,8 +151,9 @@ func TestRunCleansUpItsSample(t *testing.T) {
 	if len(runs) != 1 {
 		t.Fatalf("work folders %v", runs)
 	}
+	// What stays is the embedded S3 endpoint's folder, holding the export.
 	entries, _ := os.ReadDir(runs[0])
-	if len(entries) != 1 || entries[0].Name() != "output" || !strings.Contains(stdout, filepath.Join(runs[0], "output")) {
+	if len(entries) != 1 || entries[0].Name() != "s3" || !strings.Contains(stdout, filepath.Join(runs[0], "s3", "buckets", "gomr")) {
 		t.Fatalf("after the run %s holds %v; stdout:\n%s", runs[0], entries, stdout)
 	}
 	if others, _ := filepath.Glob(filepath.Join(tmp, "gomr-local-*")); len(others) != 0 {

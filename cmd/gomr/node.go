@@ -61,6 +61,9 @@ func newNodeListCmd() *cobra.Command {
 			if x.format == "json" {
 				return printJSON(out, nodesJSON(resp))
 			}
+			if resp.Terminated != "" {
+				fmt.Fprintf(out, "cluster TERMINATED: %s; it takes no more steps\n\n", resp.Terminated)
+			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PRIMARY\tADDRESS\tRAFT STATE\tVOTER\tTERM\tCOMMIT\tAPPLIED\tSNAPSHOT\tERROR")
 			for _, p := range resp.Primaries {

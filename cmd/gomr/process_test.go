@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -225,15 +226,30 @@ func TestCLIErrors(t *testing.T) {
 
 // TestRunWithoutInput is the README's first command: it must work on a
 // fresh clone with nothing but the binary.
+// Without --output, the step writes to the embedded cluster's HDFS and
+// its result is exported to the embedded S3 endpoint, whose objects stay
+// on disk where the run says.
 func TestRunWithoutInput(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "out")
-	stdout, stderr, code := gomr(t, []string{"TMPDIR=" + t.TempDir()}, "run", "--job", "wordcount", "--output", out, "--reducers", "2")
+	stdout, stderr, code := gomr(t, []string{"TMPDIR=" + t.TempDir()}, "run", "--job", "wordcount", "--reducers", "2")
 	if code != 0 {
 		t.Fatalf("gomr run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	if !strings.Contains(stdout, "COMPLETED") || !strings.Contains(stdout, "MAP_INPUT_RECORDS") {
 		t.Fatalf("gomr run printed:\n%s", stdout)
 	}
+	for _, want := range []string{"output  hdfs:///user/gomr/output/wordcount-", "export  s3://gomr/wordcount-"} {
+		if !strings.Contains(stdout, want) {
+			t.Fatalf("gomr run printed no %q:\n%s", want, stdout)
+		}
+	}
+	if !strings.Contains(stderr, "embedded S3 endpoint http://127.0.0.1:") || !strings.Contains(stderr, "AWS_SECRET_ACCESS_KEY=") {
+		t.Fatalf("gomr run does not say how to reach its S3 endpoint:\n%s", stderr)
+	}
+	m := regexp.MustCompile(`stored in (\S+)`).FindStringSubmatch(stdout)
+	if m == nil {
+		t.Fatalf("gomr run does not say where the export is stored:\n%s", stdout)
+	}
+	out := m[1]
 	// The sample is regenerated here independently: same generator, same seeds.
 	var inputs []string
 	dir := t.TempDir()

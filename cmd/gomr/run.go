@@ -8,29 +8,42 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/gomr/gomr/cmd/internal/localcluster"
+	"github.com/gomr/gomr/cmd/internal/s3local"
 	"github.com/gomr/gomr/hdfs/client"
 	"github.com/gomr/gomr/hdfs/namespace"
 	"github.com/gomr/gomr/jobs"
+	"github.com/gomr/gomr/mapreduce/s3"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
 	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
 )
 
 func defaultSlots() int { return runtime.NumCPU() }
 
 func newRunCmd(job string) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "run --job NAME [--input PATH...] [--output DIR] [job flags]",
+		Use:   "run --job NAME [--input PATH...] [--output DIR] [job flags] | --steps FILE",
 		Short: "Start an embedded cluster, run one step on it, print its counters and stop",
 		Long: `Start an embedded cluster (like "gomr local"), run one step, print its
 counters and stop. Without --input, a small deterministic sample is
 generated for the job (English-like text for wordcount and invertedindex,
-access-log lines for logagg). Without --output, the output goes to a new
-temporary folder, which is printed.`,
+access-log lines for logagg) and put into the cluster's HDFS. Without
+--output, the step writes to the cluster's HDFS and its result is
+exported to the cluster's embedded S3 endpoint (as on a transient EMR
+cluster: import, process, export); the endpoint keeps its objects in a
+new temporary folder that stays after the run, and both are printed.
+
+With --steps FILE (see "gomr step add --help"), the steps of the file run
+in order on the new cluster, which then stops (--auto-terminate, as a
+transient EMR cluster); the exit status is 0 only if every step
+COMPLETED. --auto-terminate=false keeps the cluster up after the chain
+until interrupted.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v, err := loadConfig(cmd)
 			if err != nil {
@@ -39,6 +52,9 @@ temporary folder, which is printed.`,
 			format, err := printFormat(cmd, v)
 			if err != nil {
 				return err
+			}
+			if file := v.GetString("steps"); file != "" {
+				return runChain(cmd, v, file)
 			}
 			if v.GetString("job") == "" {
 				return fmt.Errorf("--job is required (gomr jobs lists the jobs)")
@@ -53,6 +69,14 @@ temporary folder, which is printed.`,
 			// The work folder keeps only the output; it goes if that is
 			// elsewhere or was not made (a failed run leaves nothing).
 			defer removeIfEmpty(work)
+			// The embedded S3 endpoint's folder stays only if an export
+			// to it completed.
+			keepS3 := false
+			defer func() {
+				if !keepS3 {
+					os.RemoveAll(filepath.Join(work, "s3"))
+				}
+			}()
 			inputs, _ := cmd.Flags().GetStringArray("input")
 			inputs = append(inputs, args...)
 			sample := ""
@@ -66,19 +90,34 @@ temporary folder, which is printed.`,
 				}
 				cmd.Flags().Set("input", sampleHDFS)
 			}
-			output := v.GetString("output")
-			if output == "" {
-				output = filepath.Join(work, "output")
-			}
-			spec, err := specFromFlags(cmd, v, args, output)
-			if err != nil {
-				return err
-			}
 			cfg, cleanup, err := localConfig(cmd, v, "")
 			if err != nil {
 				return err
 			}
 			defer cleanup()
+			if cfg.S3 == nil {
+				// The embedded S3 endpoint keeps its objects in the work
+				// folder: they stay after the run.
+				cfg.S3Dir = filepath.Join(work, "s3")
+			}
+			output := v.GetString("output")
+			if output == "" {
+				// As on a transient EMR cluster: the step writes to the
+				// cluster's HDFS, which goes with it, and the result is
+				// exported to S3, which stays.
+				name := fmt.Sprintf("%s-%s", v.GetString("job"), time.Now().UTC().Format("20060102-150405"))
+				output = runOutputHDFS + "/" + name
+				if v.GetString("export") == "" {
+					if cfg.S3 != nil {
+						return fmt.Errorf("with an S3 service of your own (--s3-endpoint or AWS_ENDPOINT_URL_S3), give --output, or --export s3://BUCKET/PREFIX/ for the result")
+					}
+					cmd.Flags().Set("export", "s3://"+s3local.DefaultBucket+"/"+name+"/")
+				}
+			}
+			spec, err := specFromFlags(cmd, v, args, output)
+			if err != nil {
+				return err
+			}
 			started := time.Now()
 			c, err := localcluster.Start(cmd.Context(), cfg)
 			if err != nil {
@@ -87,11 +126,17 @@ temporary folder, which is printed.`,
 			defer c.Stop()
 			fmt.Fprintf(cmd.ErrOrStderr(), "embedded cluster up in %s: %d primaries, %d core, %d task workers\n",
 				time.Since(started).Round(time.Millisecond), cfg.Primaries, cfg.Core, cfg.Task)
+			if srv := c.S3(); srv != nil && strings.HasPrefix(spec.Export, "s3://"+srv.Bucket()+"/") {
+				printS3Endpoint(cmd.ErrOrStderr(), srv)
+			}
 			client, err := connectCluster(c.Addrs(), c.Addr(), defaultTimeout)
 			if err != nil {
 				return err
 			}
 			defer client.Close()
+			if err := shipFiles(cmd.Context(), cmd, client, spec); err != nil {
+				return err
+			}
 			if sample != "" {
 				if err := importSample(cmd.Context(), client, sample); err != nil {
 					return err
@@ -105,29 +150,113 @@ temporary folder, which is printed.`,
 				return client.explain(err)
 			}
 			printWarnings(cmd.ErrOrStderr(), resp.Warnings)
-			werr := waitStep(cmd.Context(), client, resp.StepId, waitOptions{progress: cmd.ErrOrStderr(), every: v.GetDuration("progress-interval")})
+			werr := waitStep(cmd.Context(), client, resp.StepId, waitOptions{progress: cmd.ErrOrStderr(), every: v.GetDuration("progress-interval"), followExport: true})
 			ctx, cancel = client.callCtx(cmd.Context())
 			d, err := client.DescribeStep(ctx, &pb.DescribeStepRequest{StepId: resp.StepId})
 			cancel()
 			if err != nil {
 				return client.explain(err)
 			}
+			var export *pb.Step
+			if id := d.Step.ExportStep; id != "" {
+				ctx, cancel = client.callCtx(cmd.Context())
+				e, err := client.DescribeStep(ctx, &pb.DescribeStepRequest{StepId: id})
+				cancel()
+				if err != nil {
+					return client.explain(err)
+				}
+				export = e.Step
+				if bucket, _, err := s3.ParseURI(export.Spec.GetOutput()); err == nil && c.S3() != nil && bucket == c.S3().Bucket() {
+					keepS3 = export.State.Value() == state.StepCompleted
+				}
+			}
 			if format == "json" {
+				// The step names its export step (export_step), which
+				// "gomr step describe" shows.
 				if err := printJSON(cmd.OutOrStdout(), stepJSON(d.Step, nil)); err != nil {
 					return err
 				}
 			} else {
-				printRunSummary(cmd.OutOrStdout(), d.Step)
+				printRunSummary(cmd.OutOrStdout(), d.Step, export, c.S3())
 			}
 			return werr
 		},
 	}
 	addSpecFlags(cmd, job)
 	addClusterShapeFlags(cmd)
-	cmd.Flags().String("output", "", "output folder; must not exist (a new temporary folder if not given)")
+	cmd.Flags().String("output", "", "output folder; must not exist (without it: HDFS, exported to the embedded S3 endpoint, whose objects stay in a new temporary folder)")
 	addFormatFlag(cmd)
 	addProgressFlag(cmd)
+	cmd.Flags().String("steps", "", "run the steps of this YAML or JSON step file, in order, instead of one step")
+	cmd.Flags().Bool("auto-terminate", true, "with --steps, stop the cluster once the steps have ended")
 	return cmd
+}
+
+// runChain runs the steps of a step file on a new embedded cluster.
+func runChain(cmd *cobra.Command, v *viper.Viper, file string) error {
+	steps, warnings, err := readStepFile(file)
+	if err != nil {
+		return err
+	}
+	printWarnings(cmd.ErrOrStderr(), warnings)
+	cfg, cleanup, err := localConfig(cmd, v, "")
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if cfg.S3 == nil {
+		// What the steps write to the embedded S3 endpoint stays after the
+		// run (the cluster's HDFS goes with it).
+		work, err := os.MkdirTemp("", "gomr-run-")
+		if err != nil {
+			return fmt.Errorf("create work folder: %w", err)
+		}
+		cfg.S3Dir = filepath.Join(work, "s3")
+		defer func() {
+			if entries, _ := os.ReadDir(filepath.Join(cfg.S3Dir, "buckets", s3local.DefaultBucket)); len(entries) == 0 {
+				os.RemoveAll(work)
+			}
+		}()
+	}
+	started := time.Now()
+	c, err := localcluster.Start(cmd.Context(), cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Stop()
+	fmt.Fprintf(cmd.ErrOrStderr(), "embedded cluster up in %s: %d primaries, %d core, %d task workers; %d steps\n",
+		time.Since(started).Round(time.Millisecond), cfg.Primaries, cfg.Core, cfg.Task, len(steps))
+	if srv := c.S3(); srv != nil {
+		printS3Endpoint(cmd.ErrOrStderr(), srv)
+	}
+	client, err := connectCluster(c.Addrs(), c.Addr(), defaultTimeout)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	ids, err := submitChain(cmd.Context(), client, steps, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	werr := waitChain(cmd.Context(), client, ids, waitOptions{progress: cmd.ErrOrStderr(), every: v.GetDuration("progress-interval"), followExport: true})
+	for _, id := range ids {
+		ctx, cancel := client.callCtx(cmd.Context())
+		d, err := client.DescribeStep(ctx, &pb.DescribeStepRequest{StepId: id})
+		cancel()
+		if err != nil {
+			return client.explain(err)
+		}
+		line := fmt.Sprintf("%s  %-14s %-10s %s", d.Step.Id, d.Step.Spec.GetName(), d.Step.State.Value(), d.Step.Spec.GetOutput())
+		if d.Step.Error != "" {
+			line += "  (" + oneLine(d.Step.Error) + ")"
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), line)
+	}
+	if !v.GetBool("auto-terminate") && cmd.Context().Err() == nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "the steps have ended; the cluster stays up at %s (Ctrl-C stops it)\n", c.Addr())
+		<-cmd.Context().Done()
+	}
+	return werr
 }
 
 // sampleHDFS is where gomr run puts its generated sample in HDFS.
@@ -190,7 +319,19 @@ func writeSample(job, dir string) error {
 	return nil
 }
 
-func printRunSummary(w io.Writer, st *pb.Step) {
+// runOutputHDFS is where gomr run writes a step's output when --output
+// is not given; the result is exported to S3 from there.
+const runOutputHDFS = "hdfs:///user/gomr/output"
+
+// printS3Endpoint tells how to reach the embedded S3 endpoint with the
+// aws CLI (its credentials are printed for that, and logged nowhere).
+func printS3Endpoint(w io.Writer, srv *s3local.Server) {
+	fmt.Fprintf(w, "embedded S3 endpoint %s, bucket %s, objects in %s\n", srv.URL(), srv.Bucket(), filepath.Join(srv.Dir(), "buckets"))
+	fmt.Fprintf(w, "  read it with: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws s3 ls --recursive s3://%s/ --endpoint-url %s\n",
+		srv.AccessKey(), srv.SecretKey(), srv.Bucket(), srv.URL())
+}
+
+func printRunSummary(w io.Writer, st, export *pb.Step, srv *s3local.Server) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "step\t%s (%s)\n", st.Id, st.Spec.GetJob())
 	fmt.Fprintf(tw, "state\t%s\n", st.State.Value())
@@ -201,10 +342,22 @@ func printRunSummary(w io.Writer, st *pb.Step) {
 		fmt.Fprintf(tw, "error\t%s\n", st.Error)
 	}
 	fmt.Fprintf(tw, "output\t%s\n", st.Spec.GetOutput())
+	local := st.Spec.GetOutput()
+	if export != nil {
+		fmt.Fprintf(tw, "export\t%s (step %s %s)\n", export.Spec.GetOutput(), export.Id, export.State.Value())
+		if export.Error != "" {
+			fmt.Fprintf(tw, "\t%s\n", export.Error)
+		}
+		local = ""
+		if bucket, key, err := s3.ParseURI(export.Spec.GetOutput()); err == nil && srv != nil && bucket == srv.Bucket() {
+			local = filepath.Join(srv.Dir(), "buckets", bucket, filepath.FromSlash(key))
+			fmt.Fprintf(tw, "\tstored in %s\n", local)
+		}
+	}
 	tw.Flush()
-	if st.State.Value() == state.StepCompleted {
-		if parts, err := partFiles(st.Spec.GetOutput()); err == nil {
-			fmt.Fprintf(w, "        %d part files; e.g. sort -t$'\\t' -k2,2nr %s/part-* | head\n", len(parts), st.Spec.GetOutput())
+	if st.State.Value() == state.StepCompleted && local != "" && (export == nil || export.State.Value() == state.StepCompleted) {
+		if parts, err := partFiles(local); err == nil {
+			fmt.Fprintf(w, "        %d part files; e.g. sort -t$'\\t' -k2,2nr %s/part-* | head\n", len(parts), local)
 		}
 	}
 	names := make([]string, 0, len(st.Counters))

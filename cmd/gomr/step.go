@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -14,7 +15,9 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+	"github.com/gomr/gomr/hdfs/client"
 	"github.com/gomr/gomr/jobs"
+	"github.com/gomr/gomr/jobs/streaming"
 	"github.com/gomr/gomr/mapreduce"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
@@ -43,6 +46,14 @@ func addSpecFlags(cmd *cobra.Command, job string) {
 	f.String("sort-buffer", "64MiB", "map output a map task buffers in memory before it spills to disk")
 	f.String("max-line-bytes", "1MiB", "longest input line accepted")
 	f.Bool("no-speculation", false, "start no speculative backup attempts for slow tasks")
+	f.String("input-format", "text", "how the input is read: text (lines), csv (a header row, then a row per line), jsonl (a JSON object per line) or parquet (split by row group); .gz, .bz2 and .zst files are decompressed whatever the format")
+	f.String("output-format", "text", "how part files are written: text (key<TAB>value lines), jsonl, csv or parquet, with the job's typed schema")
+	f.String("compress", "none", "compress the part files: none, gzip or zstd (part-r-00000.gz; for parquet, the column chunks)")
+	f.Bool("overwrite", false, "replace what the output (and the --export folder) holds instead of refusing a non-empty one")
+	f.String("export", "", "after the step completes, copy its output to this folder (usually s3://BUCKET/PREFIX/) in an export step, as EMR's s3-dist-cp")
+	f.String("action-on-failure", "CONTINUE", "what the step's failure does to the other steps, as on EMR: CONTINUE, CANCEL_AND_WAIT (cancel the pending steps) or TERMINATE_CLUSTER (also interrupt the running ones; the cluster takes no more steps)")
+	f.String("type", "", "STREAMING: a Hadoop Streaming step (the same as --job streaming; Hadoop's -mapper, -reducer, -combiner, -file, -files, -cmdenv, -numReduceTasks, -input, -output and -D are accepted)")
+	f.StringArray("file", nil, "a local file (or hdfs:// or s3:// URI) shipped to the working folder of a streaming step's commands, with its mode (repeatable)")
 	addJobFlags(cmd, job)
 }
 
@@ -64,11 +75,38 @@ func specFromFlags(cmd *cobra.Command, v *viper.Viper, args []string, output str
 	}
 	inputs, _ := cmd.Flags().GetStringArray("input")
 	inputs = append(inputs, args...)
+	opts := jobOptions(cmd, job)
+	if def, err := jobs.Lookup(job); err == nil {
+		// distcp's --src and --dest are the step's input and output.
+		if src, ok := opts[def.InputOption]; ok && def.InputOption != "" {
+			inputs = append(inputs, src)
+			delete(opts, def.InputOption)
+		}
+		if dest, ok := opts[def.OutputOption]; ok && def.OutputOption != "" {
+			if output != "" && output != dest {
+				return nil, fmt.Errorf("--%s and --output name different folders", def.OutputOption)
+			}
+			output = dest
+			delete(opts, def.OutputOption)
+		}
+	}
 	if len(inputs) == 0 {
 		return nil, fmt.Errorf("--input is required")
 	}
-	spec := &pb.StepSpec{Name: v.GetString("name"), Job: job, Options: jobOptions(cmd, job), Reducers: int32(v.GetInt("reducers")),
-		ClientToken: rand.Text(), NoSpeculation: v.GetBool("no-speculation")}
+	if output == "" {
+		return nil, fmt.Errorf("--output is required")
+	}
+	spec := &pb.StepSpec{Name: v.GetString("name"), Job: job, Options: opts, Reducers: int32(v.GetInt("reducers")),
+		ClientToken: rand.Text(), NoSpeculation: v.GetBool("no-speculation"),
+		InputFormat: v.GetString("input-format"), OutputFormat: v.GetString("output-format"), Compress: v.GetString("compress"),
+		Overwrite: v.GetBool("overwrite"), ActionOnFailure: strings.ToUpper(v.GetString("action-on-failure"))}
+	if e := v.GetString("export"); e != "" {
+		abs, err := absPath(e)
+		if err != nil {
+			return nil, fmt.Errorf("export %s: %w", e, err)
+		}
+		spec.Export = abs
+	}
 	if !cmd.Flags().Changed("reducers") {
 		// As Hadoop Streaming's -reducer NONE: a job configured without a
 		// reducer is map-only unless --reducers says otherwise.
@@ -101,26 +139,94 @@ func specFromFlags(cmd *cobra.Command, v *viper.Viper, args []string, output str
 	return spec, nil
 }
 
+// stagingDir is where a client puts the local files a streaming step
+// ships, in HDFS (Hadoop's job staging folder).
+const stagingDir = "hdfs:///tmp/gomr/staging"
+
+// shipFiles puts the step's --file files that are local into HDFS and
+// names them all in the streaming job's files option, with their modes.
+func shipFiles(ctx context.Context, cmd *cobra.Command, c *clusterClient, spec *pb.StepSpec) error {
+	files, _ := cmd.Flags().GetStringArray("file")
+	if len(files) == 0 {
+		return nil
+	}
+	if spec.Job != "streaming" {
+		return fmt.Errorf("--file ships files to a streaming step's commands; job %s takes none", spec.Job)
+	}
+	var list []streaming.File
+	if prev := spec.Options["files"]; prev != "" {
+		var err error
+		if list, err = streaming.ParseFiles(prev); err != nil {
+			return err
+		}
+	}
+	hc, closeHC := newHDFSClient(c)
+	defer closeHC()
+	staged := ""
+	for _, f := range files {
+		name := path.Base(f)
+		if strings.Contains(f, "://") {
+			list = append(list, streaming.File{Name: name, Path: f})
+			continue
+		}
+		info, err := os.Stat(f)
+		if err != nil {
+			return fmt.Errorf("--file %s: %w", f, err)
+		}
+		if !info.Mode().IsRegular() {
+			return fmt.Errorf("--file %s: not a regular file", f)
+		}
+		if staged == "" {
+			staged = stagingDir + "/" + strings.ToLower(spec.ClientToken)
+			if err := hc.Mkdirs(ctx, staged, true); err != nil {
+				return fmt.Errorf("--file: staging folder %s: %w", staged, grpcMessage(err))
+			}
+		}
+		dst := staged + "/" + name
+		if err := putFile(ctx, hc, f, dst, client.CreateOptions{Overwrite: true}); err != nil {
+			return fmt.Errorf("--file %s: ship it to %s: %w", f, dst, grpcMessage(err))
+		}
+		list = append(list, streaming.File{Name: name, Path: dst, Mode: info.Mode().Perm()})
+	}
+	if spec.Options == nil {
+		spec.Options = map[string]string{}
+	}
+	spec.Options["files"] = streaming.FormatFiles(list)
+	return nil
+}
+
 func newStepAddCmd(job string) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "add --job NAME --input PATH... --output DIR [--reducers N] [job flags]",
-		Short: "Submit a step; prints its id",
+		Use:   "add --job NAME --input PATH... --output DIR [--reducers N] [job flags] | --steps FILE",
+		Short: "Submit a step (or the steps of a step file); prints the ids",
 		Long: `Submit a step to the cluster and print its id. The step is validated
 first: an unknown job or option, a missing or unreadable input, or an
-output folder that already exists is refused with an error.
+output folder that already exists is refused with an error. Steps run in
+the order they were submitted; a step whose input does not exist yet
+while steps ahead of it have not ended (a chain) has it listed when its
+turn comes.
 
 Job flags (e.g. --lower for wordcount, --group-by for logagg) follow the
-job's name; "gomr step add --job NAME --help" lists them.`,
+job's name; "gomr step add --job NAME --help" lists them. A Hadoop
+Streaming command line pastes in as it is:
+
+    gomr step add --type STREAMING -files mapper.py,reducer.py -mapper mapper.py \
+        -reducer reducer.py -input hdfs:///in -output hdfs:///out -D mapreduce.job.reduces=4
+
+--steps FILE submits the steps of a YAML or JSON file shaped as the one
+"aws emr add-steps --steps file://steps.json" reads: a list of Name,
+ActionOnFailure, Type and Args. Type STREAMING takes a Hadoop Streaming
+command line as Args; without a Type, Args are the arguments of
+"gomr step add".`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			v, err := loadConfig(cmd)
 			if err != nil {
 				return err
 			}
-			out := v.GetString("output")
-			if out == "" {
-				return fmt.Errorf("--output is required")
+			if file := v.GetString("steps"); file != "" {
+				return addStepFile(cmd, v, file)
 			}
-			spec, err := specFromFlags(cmd, v, args, out)
+			spec, err := specFromFlags(cmd, v, args, v.GetString("output"))
 			if err != nil {
 				return err
 			}
@@ -129,6 +235,9 @@ job's name; "gomr step add --job NAME --help" lists them.`,
 				return err
 			}
 			defer c.Close()
+			if err := shipFiles(cmd.Context(), cmd, c, spec); err != nil {
+				return err
+			}
 			ctx, cancel := c.callCtx(cmd.Context())
 			defer cancel()
 			resp, err := c.SubmitStep(ctx, &pb.SubmitStepRequest{Spec: spec})
@@ -140,15 +249,42 @@ job's name; "gomr step add --job NAME --help" lists them.`,
 			if !v.GetBool("wait") {
 				return nil
 			}
-			return waitStep(cmd.Context(), c, resp.StepId, waitOptions{progress: cmd.ErrOrStderr(), out: cmd.OutOrStdout(), format: "text", every: v.GetDuration("progress-interval")})
+			return waitStep(cmd.Context(), c, resp.StepId, waitOptions{progress: cmd.ErrOrStderr(), out: cmd.OutOrStdout(), format: "text", every: v.GetDuration("progress-interval"), followExport: true})
 		},
 	}
 	addClusterFlag(cmd)
 	addSpecFlags(cmd, job)
 	cmd.Flags().String("output", "", "output folder; must not exist")
 	cmd.Flags().Bool("wait", false, "wait for the step to end, showing progress")
+	cmd.Flags().String("steps", "", "submit the steps of this YAML or JSON step file, in order (as aws emr add-steps --steps file://FILE)")
 	addProgressFlag(cmd)
 	return cmd
+}
+
+// addStepFile submits the steps of a step file and, with --wait, waits
+// for every one.
+func addStepFile(cmd *cobra.Command, v *viper.Viper, file string) error {
+	steps, warnings, err := readStepFile(file)
+	if err != nil {
+		return err
+	}
+	printWarnings(cmd.ErrOrStderr(), warnings)
+	c, err := dialCluster(cmd.Context(), v)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ids, err := submitChain(cmd.Context(), c, steps, cmd.ErrOrStderr())
+	for _, id := range ids {
+		fmt.Fprintln(cmd.OutOrStdout(), id)
+	}
+	if err != nil {
+		return err
+	}
+	if !v.GetBool("wait") {
+		return nil
+	}
+	return waitChain(cmd.Context(), c, ids, waitOptions{progress: cmd.ErrOrStderr(), every: v.GetDuration("progress-interval"), followExport: true})
 }
 
 // printWarnings prints the cluster's warnings about a step on stderr.
@@ -186,6 +322,9 @@ type waitOptions struct {
 	// out receives the step in format when it ends (nothing if nil).
 	out    io.Writer
 	format string
+	// followExport waits, after a step that completed, for its export
+	// step too.
+	followExport bool
 }
 
 // waitStep polls a step until it ends, showing progress, then prints the
@@ -237,6 +376,10 @@ func waitStep(ctx context.Context, c *clusterClient, id string, o waitOptions) e
 				return exitError{code: 1, msg: msg}
 			}
 			printWarnings(o.progress, completionWarnings(st))
+			if o.followExport && st.ExportStep != "" {
+				fmt.Fprintf(o.progress, "exporting the output to %s in step %s\n", st.Spec.GetExport(), st.ExportStep)
+				return waitStep(ctx, c, st.ExportStep, o)
+			}
 			return nil
 		}
 		select {
@@ -298,10 +441,32 @@ func printStep(w io.Writer, st *pb.Step, tasks []*pb.Task, format string) error 
 	row("Job", job)
 	row("Input", strings.Join(st.Spec.GetInputs(), ", "))
 	row("Output", st.Spec.GetOutput())
+	if e := st.Spec.GetExport(); e != "" {
+		row("Export", fmt.Sprintf("%s (step %s)", e, st.ExportStep))
+	}
+	if a := st.Spec.GetAfter(); a != "" {
+		row("After", fmt.Sprintf("step %s (this step starts once it completed)", a))
+	}
+	if f := st.Spec.GetInputFormat(); f != "" && f != "text" {
+		row("Input format", f)
+	}
+	if f := st.Spec.GetOutputFormat(); f != "" && f != "text" {
+		row("Output format", f)
+	}
+	if c := st.Spec.GetCompress(); c != "" && c != "none" {
+		row("Compression", c)
+	}
+	if st.Spec.GetOverwrite() {
+		row("Overwrite", "yes: the step replaces what its output held")
+	}
 	row("Reducers", fmt.Sprint(st.Spec.GetReducers()))
 	row("Split size", humanize.IBytes(uint64(st.Spec.GetSplitSize())))
 	row("Sort buffer", humanize.IBytes(uint64(st.Spec.GetSortBufferBytes())))
-	row("Input read", fmt.Sprintf("%d files, %s", st.InputFiles, humanize.IBytes(uint64(st.InputBytes))))
+	if n := st.InputWholeFiles; n > 0 {
+		row("Input read", fmt.Sprintf("%d files (%d read whole: compressed), %s", st.InputFiles, n, humanize.IBytes(uint64(st.InputBytes))))
+	} else {
+		row("Input read", fmt.Sprintf("%d files, %s", st.InputFiles, humanize.IBytes(uint64(st.InputBytes))))
+	}
 	row("Submitted", stamp(st.SubmittedUnixNano))
 	if st.StartedUnixNano > 0 {
 		row("Started", stamp(st.StartedUnixNano))
@@ -491,7 +656,7 @@ func listTasks(ctx context.Context, c *clusterClient, id string) ([]*pb.Task, er
 }
 
 func newStepCancelCmd() *cobra.Command {
-	return newActionCmd("cancel STEP-ID", "Cancel a step that has not ended; its partial output is removed",
+	return newActionCmd("cancel STEP-ID...", "Cancel steps that have not ended: their attempts are killed and their partial output removed (CANCEL_PENDING until then, then CANCELLED)",
 		func(ctx context.Context, c *clusterClient, id string) (string, error) {
 			resp, err := c.CancelStep(ctx, &pb.CancelStepRequest{StepId: id})
 			if err != nil {
@@ -502,7 +667,7 @@ func newStepCancelCmd() *cobra.Command {
 }
 
 func newStepKillAttemptCmd() *cobra.Command {
-	return newActionCmd("kill-attempt ATTEMPT-ID", "Kill a running attempt; its task runs again (a kill is not counted as a failure)",
+	return newActionCmd("kill-attempt ATTEMPT-ID...", "Kill a running attempt; its task runs again (a kill is not counted as a failure)",
 		func(ctx context.Context, c *clusterClient, id string) (string, error) {
 			_, err := c.KillAttempt(ctx, &pb.KillAttemptRequest{AttemptId: id})
 			return id + " KILLED", err

@@ -61,14 +61,20 @@ func (c *command) workDir(tc *mapreduce.TaskContext) (dir, tmp string, err error
 }
 
 // placeFiles puts the shipped files in dir. A name already there is left
-// as it is: another command of the same task placed it.
-func (c *command) placeFiles(dir string) error {
+// as it is: another command of the same task placed it. A file whose
+// path is a URI (hdfs://, s3://) is fetched through the task's file
+// systems.
+func (c *command) placeFiles(tc *mapreduce.TaskContext, dir string) error {
 	for _, f := range c.files {
 		dst := filepath.Join(dir, f.Name)
 		if _, err := os.Lstat(dst); err == nil {
 			continue
 		}
-		if err := placeFile(f, dst); err != nil {
+		place := placeFile
+		if strings.Contains(f.Path, "://") {
+			place = func(f File, dst string) error { return fetchFile(tc, f, dst) }
+		}
+		if err := place(f, dst); err != nil {
 			return fmt.Errorf("%s: place shipped file %s: %w", c.name(), f.Name, err)
 		}
 	}
@@ -104,6 +110,42 @@ func placeFile(f File, dst string) error {
 		return err
 	}
 	if err := out.Chmod(mode); err != nil { // not subject to the umask
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// fetchFile copies a shipped file from a file system of the task's into
+// dst, with its mode (0755 if none was given: the file systems keep no
+// modes, and a shipped file is most often a script).
+func fetchFile(tc *mapreduce.TaskContext, f File, dst string) error {
+	if tc.FileSystems == nil {
+		return fmt.Errorf("%s: this task reads no file systems", f.Path)
+	}
+	src, err := tc.FileSystems.Open(tc.Context(), f.Path)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	info, err := src.Info(tc.Context())
+	if err != nil {
+		return err
+	}
+	mode := f.Mode
+	if mode == 0 {
+		mode = 0o755
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, io.NewSectionReader(src, 0, info.Size)); err != nil {
+		out.Close()
+		os.Remove(dst)
+		return fmt.Errorf("fetch %s: %w", f.Path, err)
+	}
+	if err := out.Chmod(mode); err != nil {
 		out.Close()
 		return err
 	}

@@ -111,7 +111,7 @@ func (c *command) start(tc *mapreduce.TaskContext) (*pipe, error) {
 		}
 		return nil, err
 	}
-	if err := c.placeFiles(dir); err != nil {
+	if err := c.placeFiles(tc, dir); err != nil {
 		return fail(err)
 	}
 	env := c.environ(tc.Info)

@@ -128,7 +128,8 @@ func (fs *FS) newCommitter(output, stepID string, overwrite bool) (*Committer, e
 	if err != nil {
 		return nil, fmt.Errorf("output %s: %w", output, err)
 	}
-	if err := validID("step", stepID); err != nil {
+	// A committer without a step only checks the output (CheckOutput).
+	if err := validID("step", stepID); err != nil && stepID != "" {
 		return nil, fmt.Errorf("output %s: %w", output, err)
 	}
 	if overwrite && key == "" {
@@ -226,6 +227,9 @@ func (c *Committer) CheckOutput(ctx context.Context) error {
 // open (invisible) multipart upload; nothing is visible under it. Run
 // again for the same step, it finds its claim and succeeds.
 func (c *Committer) SetupJob(ctx context.Context) error {
+	if c.step == "" {
+		return fmt.Errorf("output %s: a committer without a step only checks the output", c.out)
+	}
 	mine, _, other, err := c.claimState(ctx)
 	if err != nil {
 		return err

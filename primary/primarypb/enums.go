@@ -23,6 +23,7 @@ var (
 	stepStates = newEnum(map[state.StepState]StepState{
 		state.StepPending: StepState_STEP_PENDING, state.StepRunning: StepState_STEP_RUNNING,
 		state.StepCompleted: StepState_STEP_COMPLETED, state.StepFailed: StepState_STEP_FAILED, state.StepCancelled: StepState_STEP_CANCELLED,
+		state.StepCancelPending: StepState_STEP_CANCEL_PENDING, state.StepInterrupted: StepState_STEP_INTERRUPTED,
 	})
 	phases = newEnum(map[state.Phase]StepPhase{
 		state.PhaseNone: StepPhase_PHASE_NONE, state.PhaseMap: StepPhase_PHASE_MAP,

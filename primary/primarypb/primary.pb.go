@@ -38,6 +38,11 @@ const (
 	StepState_STEP_COMPLETED         StepState = 3
 	StepState_STEP_FAILED            StepState = 4
 	StepState_STEP_CANCELLED         StepState = 5
+	// STEP_CANCEL_PENDING: cancelled after it started; its attempts are
+	// being killed and its partial output removed.
+	StepState_STEP_CANCEL_PENDING StepState = 6
+	// STEP_INTERRUPTED: running when the cluster was terminated.
+	StepState_STEP_INTERRUPTED StepState = 7
 )
 
 // Enum value maps for StepState.
@@ -49,6 +54,8 @@ var (
 		3: "STEP_COMPLETED",
 		4: "STEP_FAILED",
 		5: "STEP_CANCELLED",
+		6: "STEP_CANCEL_PENDING",
+		7: "STEP_INTERRUPTED",
 	}
 	StepState_value = map[string]int32{
 		"STEP_STATE_UNSPECIFIED": 0,
@@ -57,6 +64,8 @@ var (
 		"STEP_COMPLETED":         3,
 		"STEP_FAILED":            4,
 		"STEP_CANCELLED":         5,
+		"STEP_CANCEL_PENDING":    6,
+		"STEP_INTERRUPTED":       7,
 	}
 )
 
@@ -665,8 +674,34 @@ type StepSpec struct {
 	ClientToken string `protobuf:"bytes,10,opt,name=client_token,json=clientToken,proto3" json:"client_token,omitempty"`
 	// no_speculation turns speculative backup attempts off for the step.
 	NoSpeculation bool `protobuf:"varint,11,opt,name=no_speculation,json=noSpeculation,proto3" json:"no_speculation,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// input_format is how the input is read: "text" (lines, the default),
+	// "csv" (a header row, then one row per line, RFC 4180 quoting),
+	// "jsonl" (one JSON object per line) or "parquet" (split by row
+	// group). Files ending in .gz, .bz2 or .zst are decompressed whatever
+	// the format.
+	InputFormat string `protobuf:"bytes,12,opt,name=input_format,json=inputFormat,proto3" json:"input_format,omitempty"`
+	// output_format is how part files are written: "text" (key<TAB>value
+	// lines, the default), "jsonl", "csv" or "parquet", with the job's
+	// typed schema.
+	OutputFormat string `protobuf:"bytes,13,opt,name=output_format,json=outputFormat,proto3" json:"output_format,omitempty"`
+	// compress compresses the part files: "none" (the default), "gzip" or
+	// "zstd" (for parquet, the column chunks' codec).
+	Compress string `protobuf:"bytes,14,opt,name=compress,proto3" json:"compress,omitempty"`
+	// overwrite lets the step replace what its output holds; without it a
+	// non-empty output is refused.
+	Overwrite bool `protobuf:"varint,15,opt,name=overwrite,proto3" json:"overwrite,omitempty"`
+	// export, when set, is a folder (usually s3://bucket/prefix/) the
+	// committed output is copied to by an export step that runs after this
+	// one, as EMR's s3-dist-cp step would.
+	Export string `protobuf:"bytes,16,opt,name=export,proto3" json:"export,omitempty"`
+	// after is the id of a step this one waits for: it starts once that
+	// step completed and is cancelled if it fails or is cancelled.
+	After string `protobuf:"bytes,17,opt,name=after,proto3" json:"after,omitempty"`
+	// action_on_failure is what the step's failure does to the others, as
+	// on EMR: CONTINUE (the default), CANCEL_AND_WAIT or TERMINATE_CLUSTER.
+	ActionOnFailure string `protobuf:"bytes,18,opt,name=action_on_failure,json=actionOnFailure,proto3" json:"action_on_failure,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *StepSpec) Reset() {
@@ -774,6 +809,55 @@ func (x *StepSpec) GetNoSpeculation() bool {
 		return x.NoSpeculation
 	}
 	return false
+}
+
+func (x *StepSpec) GetInputFormat() string {
+	if x != nil {
+		return x.InputFormat
+	}
+	return ""
+}
+
+func (x *StepSpec) GetOutputFormat() string {
+	if x != nil {
+		return x.OutputFormat
+	}
+	return ""
+}
+
+func (x *StepSpec) GetCompress() string {
+	if x != nil {
+		return x.Compress
+	}
+	return ""
+}
+
+func (x *StepSpec) GetOverwrite() bool {
+	if x != nil {
+		return x.Overwrite
+	}
+	return false
+}
+
+func (x *StepSpec) GetExport() string {
+	if x != nil {
+		return x.Export
+	}
+	return ""
+}
+
+func (x *StepSpec) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+func (x *StepSpec) GetActionOnFailure() string {
+	if x != nil {
+		return x.ActionOnFailure
+	}
+	return ""
 }
 
 type SubmitStepRequest struct {
@@ -899,9 +983,15 @@ type Step struct {
 	InputBytes int64 `protobuf:"varint,18,opt,name=input_bytes,json=inputBytes,proto3" json:"input_bytes,omitempty"`
 	// cleaned_up is set once a failed or cancelled step's partial output has
 	// been removed (and for every completed step).
-	CleanedUp     bool `protobuf:"varint,19,opt,name=cleaned_up,json=cleanedUp,proto3" json:"cleaned_up,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CleanedUp bool `protobuf:"varint,19,opt,name=cleaned_up,json=cleanedUp,proto3" json:"cleaned_up,omitempty"`
+	// export_step is the export step copying this step's output (see
+	// StepSpec.export).
+	ExportStep string `protobuf:"bytes,20,opt,name=export_step,json=exportStep,proto3" json:"export_step,omitempty"`
+	// input_whole_files counts the input files read whole by one map task
+	// each (gzip and bzip2 files, which cannot be split; .zst too).
+	InputWholeFiles int32 `protobuf:"varint,21,opt,name=input_whole_files,json=inputWholeFiles,proto3" json:"input_whole_files,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Step) Reset() {
@@ -1058,6 +1148,20 @@ func (x *Step) GetCleanedUp() bool {
 		return x.CleanedUp
 	}
 	return false
+}
+
+func (x *Step) GetExportStep() string {
+	if x != nil {
+		return x.ExportStep
+	}
+	return ""
+}
+
+func (x *Step) GetInputWholeFiles() int32 {
+	if x != nil {
+		return x.InputWholeFiles
+	}
+	return 0
 }
 
 type Task struct {
@@ -2043,10 +2147,13 @@ func (x *Node) GetDecommissionLeft() int64 {
 }
 
 type ListNodesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Primaries     []*Primary             `protobuf:"bytes,1,rep,name=primaries,proto3" json:"primaries,omitempty"`
-	Workers       []*Node                `protobuf:"bytes,2,rep,name=workers,proto3" json:"workers,omitempty"`
-	Leader        string                 `protobuf:"bytes,3,opt,name=leader,proto3" json:"leader,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Primaries []*Primary             `protobuf:"bytes,1,rep,name=primaries,proto3" json:"primaries,omitempty"`
+	Workers   []*Node                `protobuf:"bytes,2,rep,name=workers,proto3" json:"workers,omitempty"`
+	Leader    string                 `protobuf:"bytes,3,opt,name=leader,proto3" json:"leader,omitempty"`
+	// terminated says why the cluster was terminated (a step's
+	// TERMINATE_CLUSTER action on failure); empty while it runs.
+	Terminated    string `protobuf:"bytes,4,opt,name=terminated,proto3" json:"terminated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2098,6 +2205,13 @@ func (x *ListNodesResponse) GetWorkers() []*Node {
 func (x *ListNodesResponse) GetLeader() string {
 	if x != nil {
 		return x.Leader
+	}
+	return ""
+}
+
+func (x *ListNodesResponse) GetTerminated() string {
+	if x != nil {
+		return x.Terminated
 	}
 	return ""
 }
@@ -2683,8 +2797,11 @@ type Split struct {
 	// time when the step was planned; a map that finds them changed fails.
 	FileSize        int64 `protobuf:"varint,5,opt,name=file_size,json=fileSize,proto3" json:"file_size,omitempty"`
 	ModTimeUnixNano int64 `protobuf:"varint,6,opt,name=mod_time_unix_nano,json=modTimeUnixNano,proto3" json:"mod_time_unix_nano,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// more are further whole files of a split of a job that copies whole
+	// files (distcp), after the one above.
+	More          []*SplitFile `protobuf:"bytes,7,rep,name=more,proto3" json:"more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Split) Reset() {
@@ -2759,6 +2876,82 @@ func (x *Split) GetModTimeUnixNano() int64 {
 	return 0
 }
 
+func (x *Split) GetMore() []*SplitFile {
+	if x != nil {
+		return x.More
+	}
+	return nil
+}
+
+// SplitFile is one more whole file of a split.
+type SplitFile struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	File            string                 `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	Doc             string                 `protobuf:"bytes,2,opt,name=doc,proto3" json:"doc,omitempty"`
+	FileSize        int64                  `protobuf:"varint,3,opt,name=file_size,json=fileSize,proto3" json:"file_size,omitempty"`
+	ModTimeUnixNano int64                  `protobuf:"varint,4,opt,name=mod_time_unix_nano,json=modTimeUnixNano,proto3" json:"mod_time_unix_nano,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SplitFile) Reset() {
+	*x = SplitFile{}
+	mi := &file_primary_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SplitFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SplitFile) ProtoMessage() {}
+
+func (x *SplitFile) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SplitFile.ProtoReflect.Descriptor instead.
+func (*SplitFile) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *SplitFile) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *SplitFile) GetDoc() string {
+	if x != nil {
+		return x.Doc
+	}
+	return ""
+}
+
+func (x *SplitFile) GetFileSize() int64 {
+	if x != nil {
+		return x.FileSize
+	}
+	return 0
+}
+
+func (x *SplitFile) GetModTimeUnixNano() int64 {
+	if x != nil {
+		return x.ModTimeUnixNano
+	}
+	return 0
+}
+
 // MapOutput locates the committed output of one map task.
 type MapOutput struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2771,7 +2964,7 @@ type MapOutput struct {
 
 func (x *MapOutput) Reset() {
 	*x = MapOutput{}
-	mi := &file_primary_proto_msgTypes[36]
+	mi := &file_primary_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2783,7 +2976,7 @@ func (x *MapOutput) String() string {
 func (*MapOutput) ProtoMessage() {}
 
 func (x *MapOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[36]
+	mi := &file_primary_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2796,7 +2989,7 @@ func (x *MapOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapOutput.ProtoReflect.Descriptor instead.
 func (*MapOutput) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{36}
+	return file_primary_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *MapOutput) GetMapIndex() int32 {
@@ -2837,7 +3030,7 @@ type Assignment struct {
 
 func (x *Assignment) Reset() {
 	*x = Assignment{}
-	mi := &file_primary_proto_msgTypes[37]
+	mi := &file_primary_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2849,7 +3042,7 @@ func (x *Assignment) String() string {
 func (*Assignment) ProtoMessage() {}
 
 func (x *Assignment) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[37]
+	mi := &file_primary_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2862,7 +3055,7 @@ func (x *Assignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
 func (*Assignment) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{37}
+	return file_primary_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Assignment) GetAttemptId() string {
@@ -2935,7 +3128,7 @@ type ReportAttemptRequest struct {
 
 func (x *ReportAttemptRequest) Reset() {
 	*x = ReportAttemptRequest{}
-	mi := &file_primary_proto_msgTypes[38]
+	mi := &file_primary_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2947,7 +3140,7 @@ func (x *ReportAttemptRequest) String() string {
 func (*ReportAttemptRequest) ProtoMessage() {}
 
 func (x *ReportAttemptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[38]
+	mi := &file_primary_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2960,7 +3153,7 @@ func (x *ReportAttemptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportAttemptRequest.ProtoReflect.Descriptor instead.
 func (*ReportAttemptRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{38}
+	return file_primary_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ReportAttemptRequest) GetWorkerId() string {
@@ -3027,7 +3220,7 @@ type ReportAttemptResponse struct {
 
 func (x *ReportAttemptResponse) Reset() {
 	*x = ReportAttemptResponse{}
-	mi := &file_primary_proto_msgTypes[39]
+	mi := &file_primary_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3039,7 +3232,7 @@ func (x *ReportAttemptResponse) String() string {
 func (*ReportAttemptResponse) ProtoMessage() {}
 
 func (x *ReportAttemptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[39]
+	mi := &file_primary_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3052,7 +3245,7 @@ func (x *ReportAttemptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportAttemptResponse.ProtoReflect.Descriptor instead.
 func (*ReportAttemptResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{39}
+	return file_primary_proto_rawDescGZIP(), []int{40}
 }
 
 type KillAttemptRequest struct {
@@ -3064,7 +3257,7 @@ type KillAttemptRequest struct {
 
 func (x *KillAttemptRequest) Reset() {
 	*x = KillAttemptRequest{}
-	mi := &file_primary_proto_msgTypes[40]
+	mi := &file_primary_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3076,7 +3269,7 @@ func (x *KillAttemptRequest) String() string {
 func (*KillAttemptRequest) ProtoMessage() {}
 
 func (x *KillAttemptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[40]
+	mi := &file_primary_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3089,7 +3282,7 @@ func (x *KillAttemptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillAttemptRequest.ProtoReflect.Descriptor instead.
 func (*KillAttemptRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{40}
+	return file_primary_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *KillAttemptRequest) GetAttemptId() string {
@@ -3107,7 +3300,7 @@ type KillAttemptResponse struct {
 
 func (x *KillAttemptResponse) Reset() {
 	*x = KillAttemptResponse{}
-	mi := &file_primary_proto_msgTypes[41]
+	mi := &file_primary_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3119,7 +3312,7 @@ func (x *KillAttemptResponse) String() string {
 func (*KillAttemptResponse) ProtoMessage() {}
 
 func (x *KillAttemptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[41]
+	mi := &file_primary_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3132,7 +3325,7 @@ func (x *KillAttemptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillAttemptResponse.ProtoReflect.Descriptor instead.
 func (*KillAttemptResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{41}
+	return file_primary_proto_rawDescGZIP(), []int{42}
 }
 
 type DrainWorkerRequest struct {
@@ -3144,7 +3337,7 @@ type DrainWorkerRequest struct {
 
 func (x *DrainWorkerRequest) Reset() {
 	*x = DrainWorkerRequest{}
-	mi := &file_primary_proto_msgTypes[42]
+	mi := &file_primary_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3156,7 +3349,7 @@ func (x *DrainWorkerRequest) String() string {
 func (*DrainWorkerRequest) ProtoMessage() {}
 
 func (x *DrainWorkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[42]
+	mi := &file_primary_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3169,7 +3362,7 @@ func (x *DrainWorkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainWorkerRequest.ProtoReflect.Descriptor instead.
 func (*DrainWorkerRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{42}
+	return file_primary_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DrainWorkerRequest) GetId() string {
@@ -3187,7 +3380,7 @@ type DrainWorkerResponse struct {
 
 func (x *DrainWorkerResponse) Reset() {
 	*x = DrainWorkerResponse{}
-	mi := &file_primary_proto_msgTypes[43]
+	mi := &file_primary_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3199,7 +3392,7 @@ func (x *DrainWorkerResponse) String() string {
 func (*DrainWorkerResponse) ProtoMessage() {}
 
 func (x *DrainWorkerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[43]
+	mi := &file_primary_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3212,7 +3405,7 @@ func (x *DrainWorkerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainWorkerResponse.ProtoReflect.Descriptor instead.
 func (*DrainWorkerResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{43}
+	return file_primary_proto_rawDescGZIP(), []int{44}
 }
 
 type DecommissionWorkerRequest struct {
@@ -3224,7 +3417,7 @@ type DecommissionWorkerRequest struct {
 
 func (x *DecommissionWorkerRequest) Reset() {
 	*x = DecommissionWorkerRequest{}
-	mi := &file_primary_proto_msgTypes[44]
+	mi := &file_primary_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3236,7 +3429,7 @@ func (x *DecommissionWorkerRequest) String() string {
 func (*DecommissionWorkerRequest) ProtoMessage() {}
 
 func (x *DecommissionWorkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[44]
+	mi := &file_primary_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3249,7 +3442,7 @@ func (x *DecommissionWorkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecommissionWorkerRequest.ProtoReflect.Descriptor instead.
 func (*DecommissionWorkerRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{44}
+	return file_primary_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *DecommissionWorkerRequest) GetId() string {
@@ -3267,7 +3460,7 @@ type DecommissionWorkerResponse struct {
 
 func (x *DecommissionWorkerResponse) Reset() {
 	*x = DecommissionWorkerResponse{}
-	mi := &file_primary_proto_msgTypes[45]
+	mi := &file_primary_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3279,7 +3472,7 @@ func (x *DecommissionWorkerResponse) String() string {
 func (*DecommissionWorkerResponse) ProtoMessage() {}
 
 func (x *DecommissionWorkerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[45]
+	mi := &file_primary_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3292,7 +3485,7 @@ func (x *DecommissionWorkerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecommissionWorkerResponse.ProtoReflect.Descriptor instead.
 func (*DecommissionWorkerResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{45}
+	return file_primary_proto_rawDescGZIP(), []int{46}
 }
 
 type MapOutputsRequest struct {
@@ -3304,7 +3497,7 @@ type MapOutputsRequest struct {
 
 func (x *MapOutputsRequest) Reset() {
 	*x = MapOutputsRequest{}
-	mi := &file_primary_proto_msgTypes[46]
+	mi := &file_primary_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3316,7 +3509,7 @@ func (x *MapOutputsRequest) String() string {
 func (*MapOutputsRequest) ProtoMessage() {}
 
 func (x *MapOutputsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[46]
+	mi := &file_primary_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3329,7 +3522,7 @@ func (x *MapOutputsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapOutputsRequest.ProtoReflect.Descriptor instead.
 func (*MapOutputsRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{46}
+	return file_primary_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *MapOutputsRequest) GetStepId() string {
@@ -3352,7 +3545,7 @@ type MapOutputsResponse struct {
 
 func (x *MapOutputsResponse) Reset() {
 	*x = MapOutputsResponse{}
-	mi := &file_primary_proto_msgTypes[47]
+	mi := &file_primary_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3364,7 +3557,7 @@ func (x *MapOutputsResponse) String() string {
 func (*MapOutputsResponse) ProtoMessage() {}
 
 func (x *MapOutputsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[47]
+	mi := &file_primary_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3377,7 +3570,7 @@ func (x *MapOutputsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapOutputsResponse.ProtoReflect.Descriptor instead.
 func (*MapOutputsResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{47}
+	return file_primary_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *MapOutputsResponse) GetMapOutputs() []*MapOutput {
@@ -3407,7 +3600,7 @@ type ReportFetchFailureRequest struct {
 
 func (x *ReportFetchFailureRequest) Reset() {
 	*x = ReportFetchFailureRequest{}
-	mi := &file_primary_proto_msgTypes[48]
+	mi := &file_primary_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3419,7 +3612,7 @@ func (x *ReportFetchFailureRequest) String() string {
 func (*ReportFetchFailureRequest) ProtoMessage() {}
 
 func (x *ReportFetchFailureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[48]
+	mi := &file_primary_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3432,7 +3625,7 @@ func (x *ReportFetchFailureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFetchFailureRequest.ProtoReflect.Descriptor instead.
 func (*ReportFetchFailureRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{48}
+	return file_primary_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ReportFetchFailureRequest) GetWorkerId() string {
@@ -3471,7 +3664,7 @@ type ReportFetchFailureResponse struct {
 
 func (x *ReportFetchFailureResponse) Reset() {
 	*x = ReportFetchFailureResponse{}
-	mi := &file_primary_proto_msgTypes[49]
+	mi := &file_primary_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3483,7 +3676,7 @@ func (x *ReportFetchFailureResponse) String() string {
 func (*ReportFetchFailureResponse) ProtoMessage() {}
 
 func (x *ReportFetchFailureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[49]
+	mi := &file_primary_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3496,7 +3689,7 @@ func (x *ReportFetchFailureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFetchFailureResponse.ProtoReflect.Descriptor instead.
 func (*ReportFetchFailureResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{49}
+	return file_primary_proto_rawDescGZIP(), []int{50}
 }
 
 var File_primary_proto protoreflect.FileDescriptor
@@ -3512,7 +3705,7 @@ const file_primary_proto_rawDesc = "" +
 	"\x15RemovePrimaryResponse\"I\n" +
 	"\x16RegisterPrimaryRequest\x12/\n" +
 	"\aprimary\x18\x01 \x01(\v2\x15.gomr.primary.PrimaryR\aprimary\"\x19\n" +
-	"\x17RegisterPrimaryResponse\"\xb2\x03\n" +
+	"\x17RegisterPrimaryResponse\"\x8e\x05\n" +
 	"\bStepSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03job\x18\x02 \x01(\tR\x03job\x12=\n" +
@@ -3526,7 +3719,14 @@ const file_primary_proto_rawDesc = "" +
 	"\x0emax_line_bytes\x18\t \x01(\x03R\fmaxLineBytes\x12!\n" +
 	"\fclient_token\x18\n" +
 	" \x01(\tR\vclientToken\x12%\n" +
-	"\x0eno_speculation\x18\v \x01(\bR\rnoSpeculation\x1a:\n" +
+	"\x0eno_speculation\x18\v \x01(\bR\rnoSpeculation\x12!\n" +
+	"\finput_format\x18\f \x01(\tR\vinputFormat\x12#\n" +
+	"\routput_format\x18\r \x01(\tR\foutputFormat\x12\x1a\n" +
+	"\bcompress\x18\x0e \x01(\tR\bcompress\x12\x1c\n" +
+	"\toverwrite\x18\x0f \x01(\bR\toverwrite\x12\x16\n" +
+	"\x06export\x18\x10 \x01(\tR\x06export\x12\x14\n" +
+	"\x05after\x18\x11 \x01(\tR\x05after\x12*\n" +
+	"\x11action_on_failure\x18\x12 \x01(\tR\x0factionOnFailure\x1a:\n" +
 	"\fOptionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"?\n" +
@@ -3534,7 +3734,7 @@ const file_primary_proto_rawDesc = "" +
 	"\x04spec\x18\x01 \x01(\v2\x16.gomr.primary.StepSpecR\x04spec\"I\n" +
 	"\x12SubmitStepResponse\x12\x17\n" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x1a\n" +
-	"\bwarnings\x18\x02 \x03(\tR\bwarnings\"\xec\x05\n" +
+	"\bwarnings\x18\x02 \x03(\tR\bwarnings\"\xb9\x06\n" +
 	"\x04Step\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
 	"\x04spec\x18\x02 \x01(\v2\x16.gomr.primary.StepSpecR\x04spec\x12-\n" +
@@ -3558,7 +3758,10 @@ const file_primary_proto_rawDesc = "" +
 	"\vinput_bytes\x18\x12 \x01(\x03R\n" +
 	"inputBytes\x12\x1d\n" +
 	"\n" +
-	"cleaned_up\x18\x13 \x01(\bR\tcleanedUp\x1a;\n" +
+	"cleaned_up\x18\x13 \x01(\bR\tcleanedUp\x12\x1f\n" +
+	"\vexport_step\x18\x14 \x01(\tR\n" +
+	"exportStep\x12*\n" +
+	"\x11input_whole_files\x18\x15 \x01(\x05R\x0finputWholeFiles\x1a;\n" +
 	"\rCountersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01J\x04\b\x10\x10\x11\"\xd5\x01\n" +
@@ -3638,11 +3841,14 @@ const file_primary_proto_rawDesc = "" +
 	"\x0ehdfs_remaining\x18\v \x01(\x03R\rhdfsRemaining\x12\x1f\n" +
 	"\vhdfs_blocks\x18\f \x01(\x03R\n" +
 	"hdfsBlocks\x12+\n" +
-	"\x11decommission_left\x18\r \x01(\x03R\x10decommissionLeft\"\x8e\x01\n" +
+	"\x11decommission_left\x18\r \x01(\x03R\x10decommissionLeft\"\xae\x01\n" +
 	"\x11ListNodesResponse\x123\n" +
 	"\tprimaries\x18\x01 \x03(\v2\x15.gomr.primary.PrimaryR\tprimaries\x12,\n" +
 	"\aworkers\x18\x02 \x03(\v2\x12.gomr.primary.NodeR\aworkers\x12\x16\n" +
-	"\x06leader\x18\x03 \x01(\tR\x06leader\"\r\n" +
+	"\x06leader\x18\x03 \x01(\tR\x06leader\x12\x1e\n" +
+	"\n" +
+	"terminated\x18\x04 \x01(\tR\n" +
+	"terminated\"\r\n" +
 	"\vJoinRequest\"f\n" +
 	"\fJoinResponse\x12)\n" +
 	"\x10gossip_addresses\x18\x01 \x03(\tR\x0fgossipAddresses\x12+\n" +
@@ -3682,14 +3888,20 @@ const file_primary_proto_rawDesc = "" +
 	"\n" +
 	"free_slots\x18\x03 \x01(\x05R\tfreeSlots\"O\n" +
 	"\x11PollTasksResponse\x12:\n" +
-	"\vassignments\x18\x01 \x03(\v2\x18.gomr.primary.AssignmentR\vassignments\"\xa7\x01\n" +
+	"\vassignments\x18\x01 \x03(\v2\x18.gomr.primary.AssignmentR\vassignments\"\xd4\x01\n" +
 	"\x05Split\x12\x12\n" +
 	"\x04file\x18\x01 \x01(\tR\x04file\x12\x10\n" +
 	"\x03doc\x18\x02 \x01(\tR\x03doc\x12\x16\n" +
 	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x16\n" +
 	"\x06length\x18\x04 \x01(\x03R\x06length\x12\x1b\n" +
 	"\tfile_size\x18\x05 \x01(\x03R\bfileSize\x12+\n" +
-	"\x12mod_time_unix_nano\x18\x06 \x01(\x03R\x0fmodTimeUnixNano\"a\n" +
+	"\x12mod_time_unix_nano\x18\x06 \x01(\x03R\x0fmodTimeUnixNano\x12+\n" +
+	"\x04more\x18\a \x03(\v2\x17.gomr.primary.SplitFileR\x04more\"{\n" +
+	"\tSplitFile\x12\x12\n" +
+	"\x04file\x18\x01 \x01(\tR\x04file\x12\x10\n" +
+	"\x03doc\x18\x02 \x01(\tR\x03doc\x12\x1b\n" +
+	"\tfile_size\x18\x03 \x01(\x03R\bfileSize\x12+\n" +
+	"\x12mod_time_unix_nano\x18\x04 \x01(\x03R\x0fmodTimeUnixNano\"a\n" +
 	"\tMapOutput\x12\x1b\n" +
 	"\tmap_index\x18\x01 \x01(\x05R\bmapIndex\x12\x1d\n" +
 	"\n" +
@@ -3743,14 +3955,16 @@ const file_primary_proto_rawDesc = "" +
 	"\vincarnation\x18\x02 \x01(\x03R\vincarnation\x12$\n" +
 	"\x0emap_attempt_id\x18\x03 \x01(\tR\fmapAttemptId\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\"\x1c\n" +
-	"\x1aReportFetchFailureResponse*\x84\x01\n" +
+	"\x1aReportFetchFailureResponse*\xb3\x01\n" +
 	"\tStepState\x12\x1a\n" +
 	"\x16STEP_STATE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fSTEP_PENDING\x10\x01\x12\x10\n" +
 	"\fSTEP_RUNNING\x10\x02\x12\x12\n" +
 	"\x0eSTEP_COMPLETED\x10\x03\x12\x0f\n" +
 	"\vSTEP_FAILED\x10\x04\x12\x12\n" +
-	"\x0eSTEP_CANCELLED\x10\x05*N\n" +
+	"\x0eSTEP_CANCELLED\x10\x05\x12\x17\n" +
+	"\x13STEP_CANCEL_PENDING\x10\x06\x12\x14\n" +
+	"\x10STEP_INTERRUPTED\x10\a*N\n" +
 	"\tStepPhase\x12\x0e\n" +
 	"\n" +
 	"PHASE_NONE\x10\x00\x12\r\n" +
@@ -3827,7 +4041,7 @@ func file_primary_proto_rawDescGZIP() []byte {
 }
 
 var file_primary_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_primary_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
+var file_primary_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_primary_proto_goTypes = []any{
 	(StepState)(0),                     // 0: gomr.primary.StepState
 	(StepPhase)(0),                     // 1: gomr.primary.StepPhase
@@ -3872,35 +4086,36 @@ var file_primary_proto_goTypes = []any{
 	(*PollTasksRequest)(nil),           // 40: gomr.primary.PollTasksRequest
 	(*PollTasksResponse)(nil),          // 41: gomr.primary.PollTasksResponse
 	(*Split)(nil),                      // 42: gomr.primary.Split
-	(*MapOutput)(nil),                  // 43: gomr.primary.MapOutput
-	(*Assignment)(nil),                 // 44: gomr.primary.Assignment
-	(*ReportAttemptRequest)(nil),       // 45: gomr.primary.ReportAttemptRequest
-	(*ReportAttemptResponse)(nil),      // 46: gomr.primary.ReportAttemptResponse
-	(*KillAttemptRequest)(nil),         // 47: gomr.primary.KillAttemptRequest
-	(*KillAttemptResponse)(nil),        // 48: gomr.primary.KillAttemptResponse
-	(*DrainWorkerRequest)(nil),         // 49: gomr.primary.DrainWorkerRequest
-	(*DrainWorkerResponse)(nil),        // 50: gomr.primary.DrainWorkerResponse
-	(*DecommissionWorkerRequest)(nil),  // 51: gomr.primary.DecommissionWorkerRequest
-	(*DecommissionWorkerResponse)(nil), // 52: gomr.primary.DecommissionWorkerResponse
-	(*MapOutputsRequest)(nil),          // 53: gomr.primary.MapOutputsRequest
-	(*MapOutputsResponse)(nil),         // 54: gomr.primary.MapOutputsResponse
-	(*ReportFetchFailureRequest)(nil),  // 55: gomr.primary.ReportFetchFailureRequest
-	(*ReportFetchFailureResponse)(nil), // 56: gomr.primary.ReportFetchFailureResponse
-	nil,                                // 57: gomr.primary.StepSpec.OptionsEntry
-	nil,                                // 58: gomr.primary.Step.CountersEntry
-	nil,                                // 59: gomr.primary.ReportAttemptRequest.CountersEntry
-	(*hdfspb.BlockReport)(nil),         // 60: gomr.hdfs.BlockReport
-	(*hdfspb.BlockCommand)(nil),        // 61: gomr.hdfs.BlockCommand
+	(*SplitFile)(nil),                  // 43: gomr.primary.SplitFile
+	(*MapOutput)(nil),                  // 44: gomr.primary.MapOutput
+	(*Assignment)(nil),                 // 45: gomr.primary.Assignment
+	(*ReportAttemptRequest)(nil),       // 46: gomr.primary.ReportAttemptRequest
+	(*ReportAttemptResponse)(nil),      // 47: gomr.primary.ReportAttemptResponse
+	(*KillAttemptRequest)(nil),         // 48: gomr.primary.KillAttemptRequest
+	(*KillAttemptResponse)(nil),        // 49: gomr.primary.KillAttemptResponse
+	(*DrainWorkerRequest)(nil),         // 50: gomr.primary.DrainWorkerRequest
+	(*DrainWorkerResponse)(nil),        // 51: gomr.primary.DrainWorkerResponse
+	(*DecommissionWorkerRequest)(nil),  // 52: gomr.primary.DecommissionWorkerRequest
+	(*DecommissionWorkerResponse)(nil), // 53: gomr.primary.DecommissionWorkerResponse
+	(*MapOutputsRequest)(nil),          // 54: gomr.primary.MapOutputsRequest
+	(*MapOutputsResponse)(nil),         // 55: gomr.primary.MapOutputsResponse
+	(*ReportFetchFailureRequest)(nil),  // 56: gomr.primary.ReportFetchFailureRequest
+	(*ReportFetchFailureResponse)(nil), // 57: gomr.primary.ReportFetchFailureResponse
+	nil,                                // 58: gomr.primary.StepSpec.OptionsEntry
+	nil,                                // 59: gomr.primary.Step.CountersEntry
+	nil,                                // 60: gomr.primary.ReportAttemptRequest.CountersEntry
+	(*hdfspb.BlockReport)(nil),         // 61: gomr.hdfs.BlockReport
+	(*hdfspb.BlockCommand)(nil),        // 62: gomr.hdfs.BlockCommand
 }
 var file_primary_proto_depIdxs = []int32{
 	29, // 0: gomr.primary.AddPrimaryRequest.primary:type_name -> gomr.primary.Primary
 	29, // 1: gomr.primary.RegisterPrimaryRequest.primary:type_name -> gomr.primary.Primary
-	57, // 2: gomr.primary.StepSpec.options:type_name -> gomr.primary.StepSpec.OptionsEntry
+	58, // 2: gomr.primary.StepSpec.options:type_name -> gomr.primary.StepSpec.OptionsEntry
 	13, // 3: gomr.primary.SubmitStepRequest.spec:type_name -> gomr.primary.StepSpec
 	13, // 4: gomr.primary.Step.spec:type_name -> gomr.primary.StepSpec
 	0,  // 5: gomr.primary.Step.state:type_name -> gomr.primary.StepState
 	1,  // 6: gomr.primary.Step.phase:type_name -> gomr.primary.StepPhase
-	58, // 7: gomr.primary.Step.counters:type_name -> gomr.primary.Step.CountersEntry
+	59, // 7: gomr.primary.Step.counters:type_name -> gomr.primary.Step.CountersEntry
 	2,  // 8: gomr.primary.Task.kind:type_name -> gomr.primary.TaskKind
 	3,  // 9: gomr.primary.Task.state:type_name -> gomr.primary.TaskState
 	42, // 10: gomr.primary.Task.split:type_name -> gomr.primary.Split
@@ -3918,61 +4133,62 @@ var file_primary_proto_depIdxs = []int32{
 	5,  // 22: gomr.primary.WorkerInfo.role:type_name -> gomr.primary.WorkerRole
 	34, // 23: gomr.primary.RegisterRequest.worker:type_name -> gomr.primary.WorkerInfo
 	37, // 24: gomr.primary.HeartbeatRequest.running:type_name -> gomr.primary.AttemptStatus
-	60, // 25: gomr.primary.HeartbeatRequest.block_report:type_name -> gomr.hdfs.BlockReport
-	61, // 26: gomr.primary.HeartbeatResponse.block_commands:type_name -> gomr.hdfs.BlockCommand
-	44, // 27: gomr.primary.PollTasksResponse.assignments:type_name -> gomr.primary.Assignment
-	2,  // 28: gomr.primary.Assignment.kind:type_name -> gomr.primary.TaskKind
-	42, // 29: gomr.primary.Assignment.split:type_name -> gomr.primary.Split
-	43, // 30: gomr.primary.Assignment.map_outputs:type_name -> gomr.primary.MapOutput
-	13, // 31: gomr.primary.Assignment.spec:type_name -> gomr.primary.StepSpec
-	59, // 32: gomr.primary.ReportAttemptRequest.counters:type_name -> gomr.primary.ReportAttemptRequest.CountersEntry
-	43, // 33: gomr.primary.MapOutputsResponse.map_outputs:type_name -> gomr.primary.MapOutput
-	0,  // 34: gomr.primary.MapOutputsResponse.step_state:type_name -> gomr.primary.StepState
-	14, // 35: gomr.primary.Client.SubmitStep:input_type -> gomr.primary.SubmitStepRequest
-	19, // 36: gomr.primary.Client.ListSteps:input_type -> gomr.primary.ListStepsRequest
-	21, // 37: gomr.primary.Client.DescribeStep:input_type -> gomr.primary.DescribeStepRequest
-	22, // 38: gomr.primary.Client.ListTasks:input_type -> gomr.primary.ListTasksRequest
-	25, // 39: gomr.primary.Client.CancelStep:input_type -> gomr.primary.CancelStepRequest
-	27, // 40: gomr.primary.Client.ListNodes:input_type -> gomr.primary.ListNodesRequest
-	9,  // 41: gomr.primary.Client.RemovePrimary:input_type -> gomr.primary.RemovePrimaryRequest
-	47, // 42: gomr.primary.Client.KillAttempt:input_type -> gomr.primary.KillAttemptRequest
-	49, // 43: gomr.primary.Client.DrainWorker:input_type -> gomr.primary.DrainWorkerRequest
-	51, // 44: gomr.primary.Client.DecommissionWorker:input_type -> gomr.primary.DecommissionWorkerRequest
-	11, // 45: gomr.primary.Peer.RegisterPrimary:input_type -> gomr.primary.RegisterPrimaryRequest
-	7,  // 46: gomr.primary.Peer.AddPrimary:input_type -> gomr.primary.AddPrimaryRequest
-	28, // 47: gomr.primary.Peer.Status:input_type -> gomr.primary.StatusRequest
-	32, // 48: gomr.primary.Worker.Join:input_type -> gomr.primary.JoinRequest
-	35, // 49: gomr.primary.Worker.Register:input_type -> gomr.primary.RegisterRequest
-	38, // 50: gomr.primary.Worker.Heartbeat:input_type -> gomr.primary.HeartbeatRequest
-	40, // 51: gomr.primary.Worker.PollTasks:input_type -> gomr.primary.PollTasksRequest
-	45, // 52: gomr.primary.Worker.ReportAttempt:input_type -> gomr.primary.ReportAttemptRequest
-	53, // 53: gomr.primary.Worker.MapOutputs:input_type -> gomr.primary.MapOutputsRequest
-	55, // 54: gomr.primary.Worker.ReportFetchFailure:input_type -> gomr.primary.ReportFetchFailureRequest
-	15, // 55: gomr.primary.Client.SubmitStep:output_type -> gomr.primary.SubmitStepResponse
-	20, // 56: gomr.primary.Client.ListSteps:output_type -> gomr.primary.ListStepsResponse
-	24, // 57: gomr.primary.Client.DescribeStep:output_type -> gomr.primary.DescribeStepResponse
-	23, // 58: gomr.primary.Client.ListTasks:output_type -> gomr.primary.ListTasksResponse
-	26, // 59: gomr.primary.Client.CancelStep:output_type -> gomr.primary.CancelStepResponse
-	31, // 60: gomr.primary.Client.ListNodes:output_type -> gomr.primary.ListNodesResponse
-	10, // 61: gomr.primary.Client.RemovePrimary:output_type -> gomr.primary.RemovePrimaryResponse
-	48, // 62: gomr.primary.Client.KillAttempt:output_type -> gomr.primary.KillAttemptResponse
-	50, // 63: gomr.primary.Client.DrainWorker:output_type -> gomr.primary.DrainWorkerResponse
-	52, // 64: gomr.primary.Client.DecommissionWorker:output_type -> gomr.primary.DecommissionWorkerResponse
-	12, // 65: gomr.primary.Peer.RegisterPrimary:output_type -> gomr.primary.RegisterPrimaryResponse
-	8,  // 66: gomr.primary.Peer.AddPrimary:output_type -> gomr.primary.AddPrimaryResponse
-	29, // 67: gomr.primary.Peer.Status:output_type -> gomr.primary.Primary
-	33, // 68: gomr.primary.Worker.Join:output_type -> gomr.primary.JoinResponse
-	36, // 69: gomr.primary.Worker.Register:output_type -> gomr.primary.RegisterResponse
-	39, // 70: gomr.primary.Worker.Heartbeat:output_type -> gomr.primary.HeartbeatResponse
-	41, // 71: gomr.primary.Worker.PollTasks:output_type -> gomr.primary.PollTasksResponse
-	46, // 72: gomr.primary.Worker.ReportAttempt:output_type -> gomr.primary.ReportAttemptResponse
-	54, // 73: gomr.primary.Worker.MapOutputs:output_type -> gomr.primary.MapOutputsResponse
-	56, // 74: gomr.primary.Worker.ReportFetchFailure:output_type -> gomr.primary.ReportFetchFailureResponse
-	55, // [55:75] is the sub-list for method output_type
-	35, // [35:55] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	61, // 25: gomr.primary.HeartbeatRequest.block_report:type_name -> gomr.hdfs.BlockReport
+	62, // 26: gomr.primary.HeartbeatResponse.block_commands:type_name -> gomr.hdfs.BlockCommand
+	45, // 27: gomr.primary.PollTasksResponse.assignments:type_name -> gomr.primary.Assignment
+	43, // 28: gomr.primary.Split.more:type_name -> gomr.primary.SplitFile
+	2,  // 29: gomr.primary.Assignment.kind:type_name -> gomr.primary.TaskKind
+	42, // 30: gomr.primary.Assignment.split:type_name -> gomr.primary.Split
+	44, // 31: gomr.primary.Assignment.map_outputs:type_name -> gomr.primary.MapOutput
+	13, // 32: gomr.primary.Assignment.spec:type_name -> gomr.primary.StepSpec
+	60, // 33: gomr.primary.ReportAttemptRequest.counters:type_name -> gomr.primary.ReportAttemptRequest.CountersEntry
+	44, // 34: gomr.primary.MapOutputsResponse.map_outputs:type_name -> gomr.primary.MapOutput
+	0,  // 35: gomr.primary.MapOutputsResponse.step_state:type_name -> gomr.primary.StepState
+	14, // 36: gomr.primary.Client.SubmitStep:input_type -> gomr.primary.SubmitStepRequest
+	19, // 37: gomr.primary.Client.ListSteps:input_type -> gomr.primary.ListStepsRequest
+	21, // 38: gomr.primary.Client.DescribeStep:input_type -> gomr.primary.DescribeStepRequest
+	22, // 39: gomr.primary.Client.ListTasks:input_type -> gomr.primary.ListTasksRequest
+	25, // 40: gomr.primary.Client.CancelStep:input_type -> gomr.primary.CancelStepRequest
+	27, // 41: gomr.primary.Client.ListNodes:input_type -> gomr.primary.ListNodesRequest
+	9,  // 42: gomr.primary.Client.RemovePrimary:input_type -> gomr.primary.RemovePrimaryRequest
+	48, // 43: gomr.primary.Client.KillAttempt:input_type -> gomr.primary.KillAttemptRequest
+	50, // 44: gomr.primary.Client.DrainWorker:input_type -> gomr.primary.DrainWorkerRequest
+	52, // 45: gomr.primary.Client.DecommissionWorker:input_type -> gomr.primary.DecommissionWorkerRequest
+	11, // 46: gomr.primary.Peer.RegisterPrimary:input_type -> gomr.primary.RegisterPrimaryRequest
+	7,  // 47: gomr.primary.Peer.AddPrimary:input_type -> gomr.primary.AddPrimaryRequest
+	28, // 48: gomr.primary.Peer.Status:input_type -> gomr.primary.StatusRequest
+	32, // 49: gomr.primary.Worker.Join:input_type -> gomr.primary.JoinRequest
+	35, // 50: gomr.primary.Worker.Register:input_type -> gomr.primary.RegisterRequest
+	38, // 51: gomr.primary.Worker.Heartbeat:input_type -> gomr.primary.HeartbeatRequest
+	40, // 52: gomr.primary.Worker.PollTasks:input_type -> gomr.primary.PollTasksRequest
+	46, // 53: gomr.primary.Worker.ReportAttempt:input_type -> gomr.primary.ReportAttemptRequest
+	54, // 54: gomr.primary.Worker.MapOutputs:input_type -> gomr.primary.MapOutputsRequest
+	56, // 55: gomr.primary.Worker.ReportFetchFailure:input_type -> gomr.primary.ReportFetchFailureRequest
+	15, // 56: gomr.primary.Client.SubmitStep:output_type -> gomr.primary.SubmitStepResponse
+	20, // 57: gomr.primary.Client.ListSteps:output_type -> gomr.primary.ListStepsResponse
+	24, // 58: gomr.primary.Client.DescribeStep:output_type -> gomr.primary.DescribeStepResponse
+	23, // 59: gomr.primary.Client.ListTasks:output_type -> gomr.primary.ListTasksResponse
+	26, // 60: gomr.primary.Client.CancelStep:output_type -> gomr.primary.CancelStepResponse
+	31, // 61: gomr.primary.Client.ListNodes:output_type -> gomr.primary.ListNodesResponse
+	10, // 62: gomr.primary.Client.RemovePrimary:output_type -> gomr.primary.RemovePrimaryResponse
+	49, // 63: gomr.primary.Client.KillAttempt:output_type -> gomr.primary.KillAttemptResponse
+	51, // 64: gomr.primary.Client.DrainWorker:output_type -> gomr.primary.DrainWorkerResponse
+	53, // 65: gomr.primary.Client.DecommissionWorker:output_type -> gomr.primary.DecommissionWorkerResponse
+	12, // 66: gomr.primary.Peer.RegisterPrimary:output_type -> gomr.primary.RegisterPrimaryResponse
+	8,  // 67: gomr.primary.Peer.AddPrimary:output_type -> gomr.primary.AddPrimaryResponse
+	29, // 68: gomr.primary.Peer.Status:output_type -> gomr.primary.Primary
+	33, // 69: gomr.primary.Worker.Join:output_type -> gomr.primary.JoinResponse
+	36, // 70: gomr.primary.Worker.Register:output_type -> gomr.primary.RegisterResponse
+	39, // 71: gomr.primary.Worker.Heartbeat:output_type -> gomr.primary.HeartbeatResponse
+	41, // 72: gomr.primary.Worker.PollTasks:output_type -> gomr.primary.PollTasksResponse
+	47, // 73: gomr.primary.Worker.ReportAttempt:output_type -> gomr.primary.ReportAttemptResponse
+	55, // 74: gomr.primary.Worker.MapOutputs:output_type -> gomr.primary.MapOutputsResponse
+	57, // 75: gomr.primary.Worker.ReportFetchFailure:output_type -> gomr.primary.ReportFetchFailureResponse
+	56, // [56:76] is the sub-list for method output_type
+	36, // [36:56] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_primary_proto_init() }
@@ -3986,7 +4202,7 @@ func file_primary_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_primary_proto_rawDesc), len(file_primary_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   53,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -208,7 +208,7 @@ func (w *tx) settle(t *Task, now int64) {
 		return
 	}
 	st, _ := w.Step(t.StepID)
-	if !st.State.Terminal() && t.Failures() >= max(st.Spec.MaxAttempts, 1) {
+	if !st.State.Stopped() && t.Failures() >= max(st.Spec.MaxAttempts, 1) {
 		t = w.editTask(t, func(t *Task) { t.State = TaskFailed })
 		w.endStep(st.ID, StepFailed, taskFailure(t), now)
 		return
@@ -269,7 +269,10 @@ func (w *tx) submitStep(c *SubmitStep) error {
 	if id := w.StepByToken(c.Spec.ClientToken); id != "" {
 		return fmt.Errorf("submit step: %w: client token %q is step %s's", ErrConflict, c.Spec.ClientToken, id)
 	}
-	for _, st := range w.StepsIn(StepPending, StepRunning) {
+	if why, ok := w.Terminated(); ok {
+		return fmt.Errorf("submit step: %w: the cluster was terminated (%s) and takes no more steps", ErrConflict, why)
+	}
+	for _, st := range w.StepsIn(StepPending, StepRunning, StepCancelPending) {
 		if st.Spec.Output == c.Spec.Output {
 			return fmt.Errorf("submit step: %w: output %s is the output of step %s, which has not ended", ErrConflict, c.Spec.Output, st.ID)
 		}
@@ -289,7 +292,45 @@ func (w *tx) submitStep(c *SubmitStep) error {
 		next = seq.Value + 1
 	}
 	w.put(tableMeta, &meta{Name: metaNextSeq, Value: next})
-	w.put(tableSteps, &Step{ID: c.ID, Seq: next, Spec: spec, State: StepPending, SubmittedAt: c.Time, Input: c.Input})
+	st := &Step{ID: c.ID, Seq: next, Spec: spec, State: StepPending, SubmittedAt: c.Time, Input: c.Input}
+	if spec.After != "" {
+		after, ok := w.Step(spec.After)
+		if !ok {
+			return fmt.Errorf("submit step %s: %w: it waits for step %s, which does not exist", c.ID, ErrConflict, spec.After)
+		}
+		if after.State.Stopped() {
+			return fmt.Errorf("submit step %s: %w: it waits for step %s, which has ended", c.ID, ErrConflict, spec.After)
+		}
+		st.Unplanned, st.Input = true, InputSummary{}
+	}
+	if c.Deferred {
+		st.Unplanned, st.Input = true, InputSummary{}
+	}
+	if c.Export != nil {
+		if c.Export.Spec.After != c.ID || c.Export.Export != nil {
+			return fmt.Errorf("submit step %s: %w: its export step must wait for it alone", c.ID, ErrConflict)
+		}
+		st.ExportStep = c.Export.ID
+	}
+	w.put(tableSteps, st)
+	if c.Export != nil {
+		return w.submitStep(c.Export)
+	}
+	return nil
+}
+
+func (w *tx) planStep(c *PlanStep) error {
+	st, err := w.step(c.ID)
+	if err != nil {
+		return err
+	}
+	if st.State != StepPending || !st.Unplanned {
+		return fmt.Errorf("plan step %s: %w: it is %s and not waiting to be planned", c.ID, ErrConflict, st.State)
+	}
+	if c.Input.Splits < 0 || c.Input.Files < 0 {
+		return fmt.Errorf("plan step %s: %w: negative input summary", c.ID, ErrConflict)
+	}
+	w.editStep(st.ID, func(st *Step) { st.Unplanned, st.Input = false, c.Input })
 	return nil
 }
 
@@ -323,6 +364,9 @@ func (w *tx) startStep(c *StartStep) error {
 	}
 	if st.State != StepPending {
 		return fmt.Errorf("start step %s: %w: step is %s", c.ID, ErrConflict, st.State)
+	}
+	if st.Unplanned {
+		return fmt.Errorf("start step %s: %w: its input has not been listed yet", c.ID, ErrConflict)
 	}
 	if st.Spec.Reducers < 0 {
 		return fmt.Errorf("start step %s: %w: %d reducers", c.ID, ErrConflict, st.Spec.Reducers)
@@ -467,13 +511,22 @@ func taskFailure(t *Task) string {
 
 // endStep moves a step that has not ended to a final state and kills its
 // running attempts.
+//
+// A step that had started and is cancelled is CANCEL_PENDING until its
+// partial output is removed (StepCleanedUp). A failed step's action on
+// failure cancels the pending steps (CANCEL_AND_WAIT), and also
+// interrupts the running ones and terminates the cluster
+// (TERMINATE_CLUSTER).
 func (w *tx) endStep(id string, state StepState, errText string, now int64) error {
 	st, err := w.step(id)
 	if err != nil {
 		return err
 	}
-	if st.State.Terminal() {
+	if st.State.Stopped() {
 		return fmt.Errorf("end step %s: %w: step is already %s", id, ErrConflict, st.State)
+	}
+	if state == StepCancelled && st.StartedAt != 0 {
+		state = StepCancelPending
 	}
 	w.editStep(id, func(st *Step) {
 		st.State = state
@@ -493,6 +546,32 @@ func (w *tx) endStep(id string, state StepState, errText string, now int64) erro
 				}
 			}
 		}
+	}
+	if state == StepFailed {
+		return w.actOnFailure(st, now)
+	}
+	return nil
+}
+
+// actOnFailure carries out a failed step's action on failure.
+func (w *tx) actOnFailure(failed *Step, now int64) error {
+	action := failed.Spec.ActionOnFailure
+	if action != ActionCancelAndWait && action != ActionTerminateCluster {
+		return nil
+	}
+	why := fmt.Sprintf("step %s failed and its action on failure is %s", failed.ID, action)
+	for _, st := range w.StepsIn(StepPending) {
+		if err := w.endStep(st.ID, StepCancelled, "cancelled: "+why, now); err != nil {
+			return err
+		}
+	}
+	if action == ActionTerminateCluster {
+		for _, st := range w.StepsIn(StepRunning) {
+			if err := w.endStep(st.ID, StepInterrupted, "interrupted: the cluster was terminated: "+why, now); err != nil {
+				return err
+			}
+		}
+		w.put(tableMeta, &meta{Name: metaTerminated, Value: 1, Text: why})
 	}
 	return nil
 }
@@ -518,9 +597,14 @@ func (w *tx) stepCleanedUp(c *StepCleanedUp) error {
 	if err != nil {
 		return err
 	}
-	if !st.State.Terminal() {
+	if !st.State.Stopped() {
 		return fmt.Errorf("step %s: %w: step is %s", c.ID, ErrConflict, st.State)
 	}
-	w.editStep(c.ID, func(st *Step) { st.CleanedUp = true })
+	w.editStep(c.ID, func(st *Step) {
+		st.CleanedUp = true
+		if st.State == StepCancelPending {
+			st.State = StepCancelled
+		}
+	})
 	return nil
 }

@@ -38,6 +38,8 @@ const (
 	CmdKillAttempt     CommandType = 14
 	CmdMapOutputLost   CommandType = 15
 	CmdAddSplits       CommandType = 16
+	// CmdPlanStep records the input of a step that waited for another.
+	CmdPlanStep CommandType = 19
 	// Decommissioning core workers.
 	CmdDecommissionWorker CommandType = 17
 	CmdFinishDecommission CommandType = 18
@@ -90,6 +92,8 @@ func (t CommandType) String() string {
 		return "MapOutputLost"
 	case CmdAddSplits:
 		return "AddSplits"
+	case CmdPlanStep:
+		return "PlanStep"
 	case CmdDecommissionWorker:
 		return "DecommissionWorker"
 	case CmdFinishDecommission:
@@ -184,11 +188,27 @@ type MapOutputLost struct {
 // SubmitStep adds a step in state PENDING. Input is what the leader's
 // listing of the step's input found; the planned splits follow in
 // AddSplits commands of bounded size.
+//
+// Export, when set, is the export step of Spec.Export, submitted with it:
+// its Spec.After is this step, and its input is listed once this step
+// completed (PlanStep).
 type SubmitStep struct {
+	ID     string       `json:"id"`
+	Spec   StepSpec     `json:"spec"`
+	Input  InputSummary `json:"input"`
+	Time   int64        `json:"time"`
+	Export *SubmitStep  `json:"export,omitempty"`
+	// Deferred: the input did not exist yet when the step was submitted
+	// behind steps that had not ended (a chain whose earlier steps make
+	// it); it is listed when the step's turn comes (PlanStep).
+	Deferred bool `json:"deferred,omitempty"`
+}
+
+// PlanStep records what the listing of a waiting step's input found, once
+// the step it waited for completed; its splits follow in AddSplits.
+type PlanStep struct {
 	ID    string       `json:"id"`
-	Spec  StepSpec     `json:"spec"`
 	Input InputSummary `json:"input"`
-	Time  int64        `json:"time"`
 }
 
 // AddSplits records more of a pending step's planned splits, in order.
@@ -312,6 +332,9 @@ func (StepCleanedUp) Type() CommandType { return CmdStepCleanedUp }
 // Type implements Command.
 func (AddSplits) Type() CommandType { return CmdAddSplits }
 
+// Type implements Command.
+func (PlanStep) Type() CommandType { return CmdPlanStep }
+
 // Encode returns a command's log entry: its tag byte, then its JSON.
 func Encode(c Command) ([]byte, error) {
 	b, err := json.Marshal(c)
@@ -380,6 +403,8 @@ func newCommand(t CommandType) Command {
 		c = &MapOutputLost{}
 	case CmdAddSplits:
 		c = &AddSplits{}
+	case CmdPlanStep:
+		c = &PlanStep{}
 	case CmdDecommissionWorker:
 		c = &DecommissionWorker{}
 	case CmdFinishDecommission:

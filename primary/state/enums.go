@@ -5,19 +5,60 @@ type StepState string
 
 // Step states.
 const (
-	StepPending   StepState = "PENDING"
-	StepRunning   StepState = "RUNNING"
-	StepCompleted StepState = "COMPLETED"
-	StepFailed    StepState = "FAILED"
-	StepCancelled StepState = "CANCELLED"
+	StepPending StepState = "PENDING"
+	// StepCancelPending: a step that had started was cancelled; its
+	// attempts are killed and its partial output is being removed. It
+	// becomes CANCELLED once that is done.
+	StepCancelPending StepState = "CANCEL_PENDING"
+	StepRunning       StepState = "RUNNING"
+	StepCompleted     StepState = "COMPLETED"
+	StepCancelled     StepState = "CANCELLED"
+	StepFailed        StepState = "FAILED"
+	// StepInterrupted: the step was running when the cluster was
+	// terminated (a step's TERMINATE_CLUSTER action on failure).
+	StepInterrupted StepState = "INTERRUPTED"
 )
 
-// StepStates lists every step state, in life-cycle order.
-var StepStates = []StepState{StepPending, StepRunning, StepCompleted, StepFailed, StepCancelled}
+// StepStates lists every step state, in EMR's order.
+var StepStates = []StepState{StepPending, StepCancelPending, StepRunning, StepCompleted, StepCancelled, StepFailed, StepInterrupted}
 
 // Terminal reports whether a step state is final.
 func (s StepState) Terminal() bool {
-	return s == StepCompleted || s == StepFailed || s == StepCancelled
+	return s == StepCompleted || s == StepFailed || s == StepCancelled || s == StepInterrupted
+}
+
+// Stopped reports whether a step in this state gets no more attempts:
+// it ended, or its cancellation is being carried out.
+func (s StepState) Stopped() bool { return s.Terminal() || s == StepCancelPending }
+
+// ActionOnFailure is what happens to the cluster's other steps when a
+// step fails, as on EMR.
+type ActionOnFailure string
+
+// Actions on failure.
+const (
+	// ActionContinue: the next steps run as if nothing happened.
+	ActionContinue ActionOnFailure = "CONTINUE"
+	// ActionCancelAndWait: every pending step is cancelled; the cluster
+	// waits for new steps.
+	ActionCancelAndWait ActionOnFailure = "CANCEL_AND_WAIT"
+	// ActionTerminateCluster: every pending step is cancelled, every
+	// running one interrupted, and the cluster takes no more steps.
+	ActionTerminateCluster ActionOnFailure = "TERMINATE_CLUSTER"
+)
+
+// ParseActionOnFailure parses an action as EMR spells it ("" is
+// CONTINUE; TERMINATE_JOB_FLOW is TERMINATE_CLUSTER's old name).
+func ParseActionOnFailure(s string) (ActionOnFailure, bool) {
+	switch a := ActionOnFailure(s); a {
+	case "":
+		return ActionContinue, true
+	case ActionContinue, ActionCancelAndWait, ActionTerminateCluster:
+		return a, true
+	case "TERMINATE_JOB_FLOW":
+		return ActionTerminateCluster, true
+	}
+	return "", false
 }
 
 // Phase is the phase of a running step.

@@ -356,7 +356,7 @@ func (g *gen) candidates() []candidate {
 		}
 		return nil
 	}
-	ended := func(st *state.Step) bool { return st.State.Terminal() }
+	ended := func(st *state.Step) bool { return st.State.Stopped() }
 	if len(open) < 3 {
 		add(1.5, "submit", func() (state.Command, error) {
 			g.nextStep++
@@ -931,7 +931,7 @@ func (c *checker) check(v *state.View, full bool, named []string) error {
 	if err := checkWorkers(v); err != nil {
 		return err
 	}
-	steps := v.StepsIn(state.StepPending, state.StepRunning)
+	steps := v.StepsIn(state.StepPending, state.StepRunning, state.StepCancelPending)
 	for _, id := range named {
 		if st, ok := v.Step(id); ok && st.State.Terminal() {
 			steps = append(steps, st)
@@ -1035,7 +1035,7 @@ func checkStepOrder(v *state.View) ([]*state.Step, error) {
 			return nil, fmt.Errorf("StepByToken(%s) = %q, want %s", tok, v.StepByToken(tok), st.ID)
 		}
 		in[st.State] = append(in[st.State], st.ID)
-		if (st.State == state.StepFailed || st.State == state.StepCancelled) && !st.CleanedUp {
+		if (st.State == state.StepFailed || st.State == state.StepCancelled || st.State == state.StepCancelPending || st.State == state.StepInterrupted) && !st.CleanedUp {
 			cleanup = append(cleanup, st.ID)
 		}
 	}
@@ -1098,7 +1098,11 @@ func checkStep(v *state.View, st *state.Step) error {
 		if st.Reduces != st.Spec.Reducers || st.EndedAt != 0 || st.StartedAt == 0 || !st.PlanComplete() || st.Maps != st.Input.Splits {
 			return fail("%d reduces for %d reducers, %d maps of %d planned, started %d, ended %d", st.Reduces, st.Spec.Reducers, st.Maps, st.Input.Splits, st.StartedAt, st.EndedAt)
 		}
-	case state.StepCompleted, state.StepFailed, state.StepCancelled:
+	case state.StepCancelPending:
+		if st.EndedAt == 0 || st.StartedAt == 0 || st.CleanedUp {
+			return fail("started %d, ended %d, cleaned up %t", st.StartedAt, st.EndedAt, st.CleanedUp)
+		}
+	case state.StepCompleted, state.StepFailed, state.StepCancelled, state.StepInterrupted:
 		if st.EndedAt == 0 {
 			return fail("no end time")
 		}
@@ -1141,7 +1145,7 @@ func checkStep(v *state.View, st *state.Step) error {
 		byState[string(t.Kind)+" "+string(t.State)] = append(byState[string(t.Kind)+" "+string(t.State)], t.Index)
 		switch t.Kind {
 		case state.KindMap:
-			if t.Split == nil || *t.Split != split(st.ID, t.Index) {
+			if t.Split == nil || !reflect.DeepEqual(*t.Split, split(st.ID, t.Index)) {
 				return tfail("split %s, want %s", js(t.Split), js(split(st.ID, t.Index)))
 			}
 		case state.KindReduce:

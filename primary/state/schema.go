@@ -106,6 +106,7 @@ func argKey(args []any, end string) ([]byte, error) {
 type meta struct {
 	Name  string `json:"name"`
 	Value uint64 `json:"value"`
+	Text  string `json:"text,omitempty"`
 }
 
 // Names of the meta values.
@@ -113,6 +114,9 @@ const (
 	metaNextSeq  = "next_seq"
 	metaMaxBlock = "max_block" // the largest block id allocated
 	metaSafeMode = "safe_mode" // 1 while an administrator holds HDFS in safe mode
+	// metaTerminated is set (Text: why) once a step's TERMINATE_CLUSTER
+	// action terminated the cluster.
+	metaTerminated = "terminated"
 )
 
 func index[T any](name string, unique bool, f oneKey[T]) *memdb.IndexSchema {

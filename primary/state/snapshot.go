@@ -49,7 +49,7 @@ func (v *View) WriteTo(w io.Writer) (int64, error) {
 	for _, p := range v.Primaries() {
 		rw.record(RecordPrimary, p)
 	}
-	for _, name := range []string{metaNextSeq, metaMaxBlock, metaSafeMode} {
+	for _, name := range []string{metaNextSeq, metaMaxBlock, metaSafeMode, metaTerminated} {
 		if m, ok := first[*meta](v.txn, tableMeta, indexID, name); ok {
 			rw.record(RecordMeta, m)
 		}

@@ -492,9 +492,13 @@ func bigState(t testing.TB, steps, tasks, attempts int) *State {
 			st.State = StepRunning
 		case i%10 == 3:
 			st.State, st.EndedAt, st.Error = StepFailed, int64(i)+9, "map task 3 failed"
-		case i%10 == 4:
-			st.State, st.EndedAt = StepCancelled, int64(i)+9
-			st.CleanedUp = i%20 == 4
+		case i%20 == 4:
+			st.State, st.EndedAt, st.CleanedUp = StepCancelled, int64(i)+9, true
+		case i%20 == 14:
+			st.State, st.EndedAt = StepCancelPending, int64(i)+9
+		case i%10 == 5:
+			st.State, st.EndedAt, st.Error = StepInterrupted, int64(i)+9, "interrupted: the cluster was terminated"
+			st.CleanedUp = i%20 == 5
 		default:
 			st.State, st.EndedAt, st.CleanedUp = StepCompleted, int64(i)+9, true
 		}

@@ -115,6 +115,8 @@ func (w *tx) apply(c Command) error {
 		return w.submitStep(c)
 	case *AddSplits:
 		return w.addSplits(c)
+	case *PlanStep:
+		return w.planStep(c)
 	case *StartStep:
 		return w.startStep(c)
 	case *Assign:

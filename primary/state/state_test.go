@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -652,7 +653,7 @@ func TestPlannedSplits(t *testing.T) {
 		t.Fatalf("started: %s", js1(st))
 	}
 	for i, m := range mapsOf(s, "s-1") {
-		if *m.Split != all[i] || m.Index != i {
+		if !reflect.DeepEqual(*m.Split, all[i]) || m.Index != i {
 			t.Fatalf("map %d has split %+v, want %+v", i, *m.Split, all[i])
 		}
 	}
@@ -1219,9 +1220,12 @@ func TestEndStep(t *testing.T) {
 		end    func(id, text string, now int64) Command
 		state  StepState
 		killed string
+		// started is the state of a step that had started (a cancelled
+		// one is CANCEL_PENDING until its output is removed).
+		started StepState
 	}{
-		{"CancelStep", func(id, text string, now int64) Command { return &CancelStep{ID: id, Reason: text, Time: now} }, StepCancelled, "step cancelled"},
-		{"FailStep", func(id, text string, now int64) Command { return &FailStep{ID: id, Error: text, Time: now} }, StepFailed, "step failed"},
+		{"CancelStep", func(id, text string, now int64) Command { return &CancelStep{ID: id, Reason: text, Time: now} }, StepCancelled, "step cancel_pending", StepCancelPending},
+		{"FailStep", func(id, text string, now int64) Command { return &FailStep{ID: id, Error: text, Time: now} }, StepFailed, "step failed", StepFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Run("pending step is cleaned up at once", func(t *testing.T) {
@@ -1243,7 +1247,7 @@ func TestEndStep(t *testing.T) {
 					tc.end("s1", "enough", 50),
 				)
 				st := getStep(t, s, "s1")
-				if st.State != tc.state || st.Error != "enough" || st.EndedAt != 50 || st.CleanedUp || st.StartedAt != 30 {
+				if st.State != tc.started || st.Error != "enough" || st.EndedAt != 50 || st.CleanedUp || st.StartedAt != 30 {
 					t.Fatalf("step %s", js(st))
 				}
 				wantEqual(t, "maps", mapsOf(s, "s1"), []*Task{
@@ -1257,6 +1261,11 @@ func TestEndStep(t *testing.T) {
 				mustReject(t, s, succeed("m0", "w1", 1, 51, nil), ErrStale)
 				mustReject(t, s, assign(52, asg("m0b", "s1", KindMap, 0, "w1", 1)), ErrConflict)
 				wantEqual(t, "to clean up", s.View().StepsToCleanUp(), []*Step{st})
+				if tc.started == StepCancelPending {
+					// Its output is busy until it is removed.
+					mustReject(t, s, submit("s3", "/out/s1", 1, 1, 53), ErrConflict)
+					mustApply(t, s, &StepCleanedUp{ID: "s1"})
+				}
 				// The output is free again.
 				mustApply(t, s, submit("s3", "/out/s1", 1, 1, 53))
 			})
@@ -1265,10 +1274,15 @@ func TestEndStep(t *testing.T) {
 				s := cluster(t)
 				allDone(t, s)
 				mustApply(t, s, tc.end("s1", "commit output: disk full", 60))
-				if st := getStep(t, s, "s1"); st.State != tc.state || st.Error != "commit output: disk full" {
+				if st := getStep(t, s, "s1"); st.State != tc.started || st.Error != "commit output: disk full" {
 					t.Fatalf("step %s %q", st.State, st.Error)
 				}
 				mustReject(t, s, &CompleteStep{ID: "s1", Time: 61}, ErrConflict)
+				// Once its output is removed, it is in its final state.
+				mustApply(t, s, &StepCleanedUp{ID: "s1"})
+				if st := getStep(t, s, "s1"); st.State != tc.state || !st.CleanedUp {
+					t.Fatalf("cleaned up: step %s", js(st))
+				}
 			})
 
 			t.Run("rejects", func(t *testing.T) {
@@ -1597,13 +1611,16 @@ func TestFailuresOn(t *testing.T) {
 
 func TestTerminal(t *testing.T) {
 	for st, want := range map[StepState]bool{
-		StepPending: false, StepRunning: false, StepCompleted: true, StepFailed: true, StepCancelled: true, "": false,
+		StepPending: false, StepCancelPending: false, StepRunning: false, StepCompleted: true, StepFailed: true, StepCancelled: true, StepInterrupted: true, "": false,
 	} {
 		if got := st.Terminal(); got != want {
 			t.Errorf("%q.Terminal() = %v, want %v", st, got, want)
 		}
+		if got := st.Stopped(); got != (want || st == StepCancelPending) {
+			t.Errorf("%q.Stopped() = %v", st, got)
+		}
 	}
-	wantEqual(t, "StepStates", StepStates, []StepState{"PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"})
+	wantEqual(t, "StepStates", StepStates, []StepState{"PENDING", "CANCEL_PENDING", "RUNNING", "COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED"})
 }
 
 // TestEnumValues pins the strings of the typed enums: they are in

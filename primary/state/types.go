@@ -69,6 +69,21 @@ type StepSpec struct {
 	ClientToken string `json:"client_token,omitempty"`
 	// NoSpeculation turns speculative backup attempts off for the step.
 	NoSpeculation bool `json:"no_speculation,omitempty"`
+	// InputFormat and OutputFormat name how input is read and part files
+	// are written ("" is text); Compress names the part files' codec
+	// ("" is none).
+	InputFormat  string `json:"input_format,omitempty"`
+	OutputFormat string `json:"output_format,omitempty"`
+	Compress     string `json:"compress,omitempty"`
+	// Overwrite lets the step replace what its output holds.
+	Overwrite bool `json:"overwrite,omitempty"`
+	// Export is the folder an export step copies the committed output to.
+	Export string `json:"export,omitempty"`
+	// After is the step this one waits for (see SubmitStep.Export).
+	After string `json:"after,omitempty"`
+	// ActionOnFailure is what a failure of the step does to the others
+	// ("" is CONTINUE).
+	ActionOnFailure ActionOnFailure `json:"action_on_failure,omitempty"`
 }
 
 // InputSummary describes a step's listed input: its files, bytes and the
@@ -77,6 +92,9 @@ type InputSummary struct {
 	Files  int   `json:"files"`
 	Bytes  int64 `json:"bytes"`
 	Splits int   `json:"splits"`
+	// WholeFiles counts the files read whole by one map task each
+	// (compressed files that cannot be split).
+	WholeFiles int `json:"whole_files,omitempty"`
 }
 
 // Step is one submitted step. Its tasks are stored apart (Tasks); the
@@ -93,6 +111,12 @@ type Step struct {
 	// CleanedUp is set once the leader removed a failed or cancelled step's
 	// partial output (and for every completed step).
 	CleanedUp bool `json:"cleaned_up,omitempty"`
+	// Unplanned is set while a step waits for the step Spec.After names
+	// to complete, or (without After) for every earlier step to end,
+	// before its input is listed (PlanStep clears it).
+	Unplanned bool `json:"unplanned,omitempty"`
+	// ExportStep is the id of the step exporting this one's output.
+	ExportStep string `json:"export_step,omitempty"`
 	// Input is what the step's input listing found at submission.
 	Input InputSummary `json:"input"`
 	// Maps and Reduces are how many tasks of each kind the step has (maps
@@ -112,7 +136,7 @@ type Step struct {
 
 // PlanComplete reports whether every planned split of the step has been
 // recorded as a map task.
-func (s *Step) PlanComplete() bool { return s.Maps >= s.Input.Splits }
+func (s *Step) PlanComplete() bool { return !s.Unplanned && s.Maps >= s.Input.Splits }
 
 // Phase returns the phase of a running step (PhaseNone otherwise).
 func (s *Step) Phase() Phase {

@@ -110,7 +110,7 @@ func (v *View) StepsIn(states ...StepState) []*Step {
 // been removed yet, in submission order.
 func (v *View) StepsToCleanUp() []*Step {
 	var out []*Step
-	for _, s := range []StepState{StepFailed, StepCancelled} {
+	for _, s := range []StepState{StepFailed, StepCancelPending, StepCancelled, StepInterrupted} {
 		out = append(out, collect(all[*Step](v.txn.Get(tableSteps, indexState, key(string(s), "false"))))...)
 	}
 	sortBySeq(out)
@@ -187,4 +187,15 @@ func (v *View) AttemptTask(id string) (*Task, *Attempt, bool) {
 // incarnation.
 func (v *View) RunningOn(worker string, inc int64) []*Task {
 	return collect(all[*Task](v.txn.Get(tableTasks, indexRunning, incKey(worker, inc))))
+}
+
+// Terminated returns why the cluster was terminated (a step's
+// TERMINATE_CLUSTER action on failure), if it was: it takes no more
+// steps.
+func (v *View) Terminated() (string, bool) {
+	m, ok := first[*meta](v.txn, tableMeta, indexID, metaTerminated)
+	if !ok || m.Value == 0 {
+		return "", false
+	}
+	return m.Text, true
 }

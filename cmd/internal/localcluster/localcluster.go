@@ -5,7 +5,9 @@
 package localcluster
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +23,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gomr/gomr/cmd/internal/s3local"
+	"github.com/gomr/gomr/mapreduce"
+	"github.com/gomr/gomr/mapreduce/s3"
 	"github.com/gomr/gomr/primary"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
@@ -46,7 +51,8 @@ type Config struct {
 	// Addr is the first primary's client address; "" picks free ports
 	// for everything. With a fixed port P, primary i (from 0) serves
 	// clients on P+i and Raft on P+100+i, so a cluster restarted from the
-	// same DataDir finds its Raft group again.
+	// same DataDir finds its Raft group again, and its status page on
+	// P+300+i.
 	Addr string
 	// WorkerTimeout overrides the primaries' heartbeat timeout when set.
 	WorkerTimeout time.Duration
@@ -64,7 +70,17 @@ type Config struct {
 	// TuneWorker, if set, adjusts each worker's configuration (tests use
 	// it for the attempt log).
 	TuneWorker func(*worker.Config)
-	Logger     *slog.Logger
+	// S3, when set, is where s3:// paths go (the user's S3 or S3-compatible
+	// service). Without it the cluster starts an embedded endpoint of its
+	// own on loopback (s3local), with its objects in S3Dir.
+	S3 *s3.Config
+	// S3Dir holds the embedded endpoint's objects (default DataDir/s3).
+	S3Dir string
+	// S3Addr is the embedded endpoint's address (default: with a fixed
+	// Addr port P, P+200 on its host, so that a restarted cluster keeps
+	// its endpoint; else a free port on loopback).
+	S3Addr string
+	Logger *slog.Logger
 }
 
 // Cluster is a running local cluster.
@@ -79,6 +95,82 @@ type Cluster struct {
 	// cuts are the primaries' Raft network switches (Isolate, Heal).
 	cuts     []*atomic.Bool
 	stopOnce sync.Once
+	// s3 is the embedded S3 endpoint (nil when Config.S3 is set), fss
+	// what every node reads and writes.
+	s3  *s3local.Server
+	fss *mapreduce.FileSystems
+}
+
+// S3 returns the embedded S3 endpoint, or nil when the cluster uses the
+// S3 service of Config.S3.
+func (c *Cluster) S3() *s3local.Server { return c.s3 }
+
+// startS3 starts the embedded S3 endpoint unless the configuration names
+// a service, and makes the file systems every node uses.
+func (c *Cluster) startS3(ctx context.Context) error {
+	cfg := c.cfg.S3
+	if cfg == nil {
+		dir := cmp.Or(c.cfg.S3Dir, filepath.Join(c.cfg.DataDir, "s3"))
+		keys, err := s3Keys(dir)
+		if err != nil {
+			return err
+		}
+		addr := c.cfg.S3Addr
+		if addr == "" && c.cfg.Addr != "" {
+			if host, port, err := net.SplitHostPort(c.cfg.Addr); err == nil {
+				if p, err := strconv.Atoi(port); err == nil && p > 0 && p+200 <= 65535 {
+					addr = net.JoinHostPort(host, strconv.Itoa(p+200))
+				}
+			}
+		}
+		srv, err := s3local.Start(s3local.Config{Dir: dir, Addr: addr, AccessKey: keys.AccessKey, SecretKey: keys.SecretKey, Logger: c.cfg.Logger})
+		if err != nil {
+			return err
+		}
+		c.s3 = srv
+		sc := srv.S3Config()
+		sc.Logger = c.cfg.Logger
+		cfg = &sc
+	}
+	fs, err := s3.New(ctx, *cfg)
+	if err != nil {
+		return fmt.Errorf("s3:// file system: %w", err)
+	}
+	c.fss = mapreduce.LocalFileSystems().With("s3", fs)
+	return nil
+}
+
+// s3KeysFile, in the embedded endpoint's folder, keeps its key pair, so
+// that a cluster restarted from its data folder takes the same
+// credentials.
+const s3KeysFile = "credentials.json"
+
+type s3KeyPair struct {
+	AccessKey string `json:"access_key"`
+	SecretKey string `json:"secret_key"`
+}
+
+// s3Keys returns the key pair kept in dir, making one the first time.
+func s3Keys(dir string) (s3KeyPair, error) {
+	var k s3KeyPair
+	file := filepath.Join(dir, s3KeysFile)
+	if b, err := os.ReadFile(file); err == nil {
+		if err := json.Unmarshal(b, &k); err != nil || k.AccessKey == "" || k.SecretKey == "" {
+			return k, fmt.Errorf("embedded S3 credentials %s: not a key pair", file)
+		}
+		return k, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return k, fmt.Errorf("embedded S3 credentials: %w", err)
+	}
+	k = s3KeyPair{AccessKey: "GOMRLOCAL" + rand.Text()[:12], SecretKey: rand.Text() + rand.Text()}
+	b, _ := json.Marshal(k)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return k, fmt.Errorf("embedded S3 folder: %w", err)
+	}
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		return k, fmt.Errorf("embedded S3 credentials: %w", err)
+	}
+	return k, nil
 }
 
 // Start starts the primaries, waits for a leader, then starts the workers.
@@ -105,6 +197,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 			c.Stop()
 		}
 	}()
+	if err := c.startS3(ctx); err != nil {
+		return nil, err
+	}
 	// Bind every primary's ports first: each needs the others' Raft
 	// addresses to bootstrap the group.
 	var peers []string
@@ -129,9 +224,11 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		pc.Addr = lis.Addr().String()
 		pc.RaftAddr = rlis.Addr().String()
 		pc.GossipAddr = "127.0.0.1:0"
+		pc.HTTPAddr = primaryHTTPAddr(cfg.Addr, i)
 		pc.Listener, pc.RaftListener = lis, rlis
 		pc.Fast = true
 		pc.Logger = cfg.Logger
+		pc.FileSystems = c.fss
 		if cfg.WorkerTimeout > 0 {
 			pc.WorkerTimeout = cfg.WorkerTimeout
 		}
@@ -181,7 +278,18 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 // on the same addresses; its listeners are used up.
 func (c *Cluster) started(pc *primary.Config, p *primary.Server) {
 	pc.Addr, pc.RaftAddr, pc.GossipAddr = p.Addr(), p.RaftAddr(), p.GossipAddr()
+	pc.HTTPAddr = p.HTTPAddr()
 	pc.Listener, pc.RaftListener = nil, nil
+}
+
+// primaryHTTPAddr returns the status page address of primary i: port
+// P+300+i of a fixed base address (7700 for 7400), else a free port.
+func primaryHTTPAddr(base string, i int) string {
+	host, portStr, err := net.SplitHostPort(base)
+	if port, perr := strconv.Atoi(portStr); err == nil && perr == nil && port > 0 && port+300+i <= 65535 {
+		return net.JoinHostPort(host, strconv.Itoa(port+300+i))
+	}
+	return "127.0.0.1:0"
 }
 
 // primaryAddrs returns the client and Raft addresses of primary i.
@@ -234,6 +342,7 @@ func (c *Cluster) AddWorker(role state.WorkerRole, id string) (*worker.Worker, e
 	wc.HeartbeatInterval = 200 * time.Millisecond
 	wc.Fast = true
 	wc.Logger = c.cfg.Logger
+	wc.FileSystems = c.fss
 	if c.cfg.TuneWorker != nil {
 		c.cfg.TuneWorker(&wc)
 	}
@@ -362,6 +471,9 @@ func (c *Cluster) AddPrimary() (*primary.Server, error) {
 	pc.NodeID = fmt.Sprintf("primary-%d", len(c.primaryCfgs)+1)
 	pc.DataDir = filepath.Join(c.cfg.DataDir, pc.NodeID)
 	pc.Addr, pc.RaftAddr, pc.GossipAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	if pc.HTTPAddr != "" {
+		pc.HTTPAddr = "127.0.0.1:0"
+	}
 	pc.Bootstrap, pc.Peers, pc.Join = false, nil, c.Addrs()
 	pc.RaftCut = new(atomic.Bool)
 	var err error
@@ -437,6 +549,11 @@ func (c *Cluster) stop() {
 		}
 	}
 	wg.Wait()
+	if c.s3 != nil {
+		if err := c.s3.Close(); err != nil {
+			c.cfg.Logger.Warn("stop the embedded S3 endpoint", "err", err)
+		}
+	}
 }
 
 // abandonTimeout bounds how long Stop waits for the partial output of
