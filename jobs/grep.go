@@ -26,6 +26,9 @@ func grepJob() *Definition {
 			{Name: "regex", Usage: "the regular expression (Go RE2 syntax; required)"},
 			{Name: "group", Usage: "the capture group to count, by number or name (0: the whole match)", Default: "0"},
 		},
+		// Typed output: a row (match, count) per match; an empty match
+		// (of an expression that matches the empty string) is a null.
+		typed: &typedFormats{rows: pairRows("match:string? | count:int64")},
 		build: func(opts map[string]string) (*mapreduce.Job, error) {
 			expr := opts["regex"]
 			if expr == "" {

@@ -12,6 +12,9 @@ func invertedIndex() *Definition {
 		Name:    "invertedindex",
 		Summary: "index words by document; lines word<TAB>N<TAB>doc1,doc2,... (documents sorted)",
 		Options: []Option{{Name: "lower", Usage: "fold words to lower case", Default: "false", Bool: true}},
+		// Typed output: a row (word, documents, docs) per word, docs
+		// being the comma-separated document names.
+		typed: &typedFormats{rows: pairRows("word:string | documents:int64,docs:string")},
 		build: func(opts map[string]string) (*mapreduce.Job, error) {
 			return &mapreduce.Job{
 				Mapper:   &indexMapper{lower: boolOpt(opts, "lower")},

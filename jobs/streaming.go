@@ -14,6 +14,9 @@ func streamingJob() *Definition {
 		Name:    streaming.Name,
 		Summary: streaming.Summary,
 		MapOnly: true,
+		// Typed output: the pairs as they are, a row (key, value) each; an
+		// empty key or value (a line without a tab) is a null.
+		typed: &typedFormats{rows: pairRows("key:string? | value:string?")},
 		build: func(opts map[string]string) (*mapreduce.Job, error) {
 			job, err := streaming.Build(opts)
 			if err != nil {

@@ -13,6 +13,8 @@ func wordCount() *Definition {
 		Name:    "wordcount",
 		Summary: "count words (maximal runs of Unicode letters); lines word<TAB>count",
 		Options: []Option{{Name: "lower", Usage: "fold words to lower case", Default: "false", Bool: true}},
+		// Typed output: a row (word, count) per word.
+		typed: &typedFormats{rows: pairRows("word:string | count:int64")},
 		build: func(opts map[string]string) (*mapreduce.Job, error) {
 			return &mapreduce.Job{
 				Mapper:   &wordCountMapper{lower: boolOpt(opts, "lower")},

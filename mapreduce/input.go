@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 	"strings"
+
+	"github.com/gomr/gomr/mapreduce/format"
 )
 
 // DefaultSplitSize is the split size used when a step names none (64 MiB,
@@ -37,6 +39,9 @@ type InputFile struct {
 	// the input folder it was found under, or its base name when it was named
 	// directly or matched by a glob.
 	Doc string
+	// Parquet is set by ListInputs for a file that starts with Parquet's
+	// magic bytes ("PAR1").
+	Parquet bool
 }
 
 // Split is a byte range of one input file, the unit of work of a map task.
@@ -51,6 +56,35 @@ type Split struct {
 	// (Unix nanoseconds) when it was listed; 0 when unknown.
 	FileSize int64 `json:"file_size,omitempty"`
 	ModTime  int64 `json:"mod_time,omitempty"`
+	// More are further whole files of a split of a job that maps whole
+	// files (FileMapper), after the one above.
+	More []SplitFile `json:"more,omitempty"`
+}
+
+// SplitFile is one more whole file of a split (see Split.More).
+type SplitFile struct {
+	File     string `json:"file"`
+	Doc      string `json:"doc"`
+	FileSize int64  `json:"file_size"`
+	ModTime  int64  `json:"mod_time,omitempty"`
+}
+
+// Files returns every file of a whole-file split, the first one included.
+func (s Split) Files() []SplitFile {
+	return append([]SplitFile{{File: s.File, Doc: s.Doc, FileSize: s.FileSize, ModTime: s.ModTime}}, s.More...)
+}
+
+// WholeFileSplit returns the split of a FileMapper's task reading files
+// whole.
+func WholeFileSplit(files []InputFile) Split {
+	s := Split{File: files[0].Path, Doc: files[0].Doc, FileSize: files[0].Size, ModTime: files[0].ModTime}
+	for _, f := range files {
+		s.Length += f.Size
+	}
+	for _, f := range files[1:] {
+		s.More = append(s.More, SplitFile{File: f.Path, Doc: f.Doc, FileSize: f.Size, ModTime: f.ModTime})
+	}
+	return s
 }
 
 // ListInputs expands input paths into the files a step reads. A path may be
@@ -60,6 +94,21 @@ type Split struct {
 // binary file is refused here with an error naming it, before any task
 // runs.
 func ListInputs(ctx context.Context, fss *FileSystems, paths []string) ([]InputFile, error) {
+	files, err := ListFiles(ctx, fss, paths)
+	if err != nil {
+		return nil, err
+	}
+	for i := range files {
+		if files[i].Parquet, err = checkReadable(ctx, fss, files[i].Path); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}
+
+// ListFiles expands input paths into files as ListInputs does, without
+// reading them: for jobs that copy files whatever they hold.
+func ListFiles(ctx context.Context, fss *FileSystems, paths []string) ([]InputFile, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("no input paths given")
 	}
@@ -70,11 +119,6 @@ func ListInputs(ctx context.Context, fss *FileSystems, paths []string) ([]InputF
 			return nil, err
 		}
 		files = append(files, found...)
-	}
-	for _, f := range files {
-		if err := checkReadableText(ctx, fss, f.Path); err != nil {
-			return nil, err
-		}
 	}
 	return files, nil
 }
@@ -130,23 +174,38 @@ func isHidden(name string) bool {
 	return strings.HasPrefix(name, "_") || strings.HasPrefix(name, ".")
 }
 
-// checkReadableText opens a file and reads its first bytes, refusing it when
-// it cannot be read or holds a NUL byte there (a binary file).
-func checkReadableText(ctx context.Context, fss *FileSystems, path string) error {
+// checkReadable opens a file and reads its first bytes, refusing it when
+// it cannot be read or holds a NUL byte there (a binary file). A
+// compressed file (.gz, .bz2, .zst) is checked on the first bytes of its
+// decompressed data, and a file that starts with Parquet's magic bytes is
+// accepted as Parquet (reported true); its footer is checked when a step
+// reading Parquet is planned.
+func checkReadable(ctx context.Context, fss *FileSystems, path string) (parquet bool, err error) {
 	f, err := fss.Open(ctx, path)
 	if err != nil {
-		return fmt.Errorf("input %s: %w", path, err)
+		return false, fmt.Errorf("input %s: %w", path, err)
 	}
 	defer f.Close()
 	buf := make([]byte, sniffBytes)
-	n, err := f.ReadAt(buf, 0)
-	if err != nil && err != io.EOF {
-		return fmt.Errorf("input %s: %w", path, err)
+	var n int
+	if codec, ok := format.CodecFor(path); ok {
+		n, err = sniffCompressed(f, codec, buf)
+		if err != nil {
+			return false, fmt.Errorf("input %s: %w", path, err)
+		}
+	} else {
+		n, err = f.ReadAt(buf, 0)
+		if err != nil && err != io.EOF {
+			return false, fmt.Errorf("input %s: %w", path, err)
+		}
+		if isParquetMagic(buf[:n]) {
+			return true, nil
+		}
 	}
 	if i := bytes.IndexByte(buf[:n], 0); i >= 0 {
-		return fmt.Errorf("input %s: byte offset %d: %w", path, i, ErrBinaryInput)
+		return false, fmt.Errorf("input %s: byte offset %d: %w", path, i, ErrBinaryInput)
 	}
-	return nil
+	return false, nil
 }
 
 // CountSplits returns how many splits PlanSplits would make, without
@@ -157,6 +216,10 @@ func CountSplits(files []InputFile, splitSize int64) int64 {
 	}
 	var n int64
 	for _, f := range files {
+		if !Splittable(f.Path) {
+			n += min(1, f.Size)
+			continue
+		}
 		if f.BlockSize > 0 {
 			n += (f.Size + f.BlockSize - 1) / f.BlockSize
 			continue
@@ -181,13 +244,20 @@ func CountSplits(files []InputFile, splitSize int64) int64 {
 // PlanSplits cuts files into splits of at most splitSize bytes; a last piece
 // under 10% of splitSize joins the previous split. A file stored in blocks
 // (HDFS) is cut at its blocks instead, one split per block, so that a map
-// can run where its block is. Empty files yield no split.
+// can run where its block is. A compressed file (see Splittable) is one
+// split, whatever its size. Empty files yield no split.
 func PlanSplits(files []InputFile, splitSize int64) ([]Split, error) {
 	if splitSize <= 0 {
 		return nil, fmt.Errorf("split size must be positive, got %d", splitSize)
 	}
 	var splits []Split
 	for _, f := range files {
+		if !Splittable(f.Path) {
+			if f.Size > 0 {
+				splits = append(splits, Split{File: f.Path, Doc: f.Doc, Offset: 0, Length: f.Size, FileSize: f.Size, ModTime: f.ModTime})
+			}
+			continue
+		}
 		if f.BlockSize > 0 {
 			for off := int64(0); off < f.Size; off += f.BlockSize {
 				splits = append(splits, Split{File: f.Path, Doc: f.Doc, Offset: off, Length: min(f.BlockSize, f.Size-off), FileSize: f.Size, ModTime: f.ModTime})

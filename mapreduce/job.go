@@ -1,8 +1,15 @@
 package mapreduce
 
-import "fmt"
+import (
+	"fmt"
 
-// Record is one line of input handed to a Mapper.
+	"github.com/gomr/gomr/mapreduce/format"
+)
+
+// Record is one record of input handed to a Mapper: a line of a text,
+// CSV or JSON lines file, or a row of a Parquet file. Every record has a
+// Line, so a job that reads text (word count, grep) runs on any input
+// format; CSV and Parquet records also carry their typed row.
 type Record struct {
 	// File is the path of the file the line was read from.
 	File string
@@ -10,11 +17,23 @@ type Record struct {
 	// folder it was found under, or its base name when the file was named
 	// directly.
 	Doc string
-	// Offset is the byte offset of the line's first byte in File.
+	// Offset is the byte offset of the line's first byte in File (in the
+	// decompressed data of a compressed file). For a Parquet row it is the
+	// offset of the row's row group.
 	Offset int64
-	// Line holds the line without its terminating "\n" (or "\r\n"). It is
-	// only valid until Map returns.
+	// Line holds the line without its terminating "\n" (or "\r\n"). For a
+	// Parquet row it is a text rendering of the row: its values formatted
+	// by format.FormatValue, separated by tabs (a null is an empty field).
+	// It is only valid until Map returns.
 	Line []byte
+	// Schema and Values are the row of a CSV or Parquet record: one value
+	// per column of Schema (nil for text and JSON lines input). For CSV,
+	// Schema is the file's header row, every column a nullable string
+	// (the fields' text; an empty field is nil), for the job to parse
+	// with the types it needs; for Parquet, it is the file's schema and
+	// the values are typed. Both are only valid until Map returns.
+	Schema format.Schema
+	Values []format.Value
 
 	lineInSplit int64
 }
@@ -28,6 +47,15 @@ type Emitter interface {
 // Mapper turns one input record into zero or more intermediate pairs.
 type Mapper interface {
 	Map(tc *TaskContext, rec Record, out Emitter) error
+}
+
+// FileMapper is a Mapper of whole files (a copy job such as distcp): a
+// map task of a job whose mapper implements it hands it the split's files
+// instead of their lines, and it writes files of its own naming into the
+// task's output. Such jobs are map-only.
+type FileMapper interface {
+	Mapper
+	MapFiles(tc *TaskContext, files []SplitFile, fss *FileSystems, out TaskOutput) error
 }
 
 // Reducer folds all the values of one key. The same contract serves

@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
+
+	"github.com/gomr/gomr/mapreduce/format"
 )
 
 // DefaultMaxLineBytes is the longest line a text split accepts (1 MiB).
@@ -50,11 +53,14 @@ func stampUTC(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC33
 type InputError struct {
 	File   string
 	Line   int64 // 1-based; 0 when unknown
-	Offset int64
+	Offset int64 // -1 for an error about the whole file
 	Err    error
 }
 
 func (e *InputError) Error() string {
+	if e.Offset < 0 {
+		return fmt.Sprintf("input %s: %v", e.File, e.Err)
+	}
 	if e.Line > 0 {
 		return fmt.Sprintf("input %s: line %d (byte offset %d): %v", e.File, e.Line, e.Offset, e.Err)
 	}
@@ -66,6 +72,13 @@ func (e *InputError) Unwrap() error { return e.Err }
 // LineReader reads the lines a split owns: every line whose first byte lies
 // inside the split. The last line it returns may run past the split's end;
 // the first partial line, which belongs to the previous split, is skipped.
+//
+// A file whose name ends in .gz, .bz2 or .zst is decompressed as it is
+// read. Such a file cannot be split (see format.Codec): its one split
+// starts at offset 0 and owns every line of the decompressed data, whose
+// offsets the reader's records and errors give. A truncated or corrupt
+// stream is an *InputError naming the file, the line and the offset in
+// the decompressed data where the stream broke.
 type LineReader struct {
 	ctx     context.Context
 	split   Split
@@ -74,6 +87,10 @@ type LineReader struct {
 	pos     int64 // file offset of the next unread byte
 	end     int64
 	maxLine int
+
+	codec      format.Codec
+	compressed *countingReader // the compressed bytes read, when codec is set
+	stream     io.Closer       // the decompressor
 
 	firstLine   int64 // offset of the first line the split owns
 	lineInSplit int64
@@ -97,6 +114,14 @@ func OpenSplit(ctx context.Context, fss *FileSystems, s Split, maxLine int) (*Li
 		f.Close()
 		return nil, err
 	}
+	if codec, ok := format.CodecFor(s.File); ok {
+		lr, err := openCompressed(ctx, f, s, codec, maxLine)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		return lr, nil
+	}
 	// The buffer fits a typical line and little more than the split; a
 	// longer line is read past it (readLong).
 	bufSize := int(min(int64(maxLine+2), 1<<20, max(s.Length+512, 4<<10)))
@@ -117,6 +142,48 @@ func OpenSplit(ctx context.Context, fss *FileSystems, s Split, maxLine int) (*Li
 	}
 	lr.firstLine = lr.pos
 	return lr, nil
+}
+
+// openCompressed reads the lines of a compressed file's one split: the
+// planned bytes of the file, decompressed.
+func openCompressed(ctx context.Context, f File, s Split, codec format.Codec, maxLine int) (*LineReader, error) {
+	if s.Offset != 0 {
+		return nil, fmt.Errorf("split of %s at byte offset %d: a %s file cannot be split; it is read whole from offset 0", s.File, s.Offset, codec.Name())
+	}
+	size := s.Length
+	if size <= 0 {
+		size = 1 << 62
+	}
+	cr := &countingReader{r: io.NewSectionReader(f, 0, size)}
+	zr, err := codec.NewReader(cr)
+	if err != nil {
+		return nil, compressedError(s.File, 0, 0, err)
+	}
+	lr := &LineReader{ctx: ctx, split: s, f: f, end: math.MaxInt64, maxLine: maxLine, codec: codec, compressed: cr, stream: zr}
+	lr.r = bufio.NewReaderSize(zr, int(min(int64(maxLine+2), 256<<10)))
+	return lr, nil
+}
+
+// compressedError describes an error of a compressed input: corrupt or
+// truncated data is an *InputError (re-reading cannot cure it); a failing
+// read of the file is not.
+func compressedError(file string, line, offset int64, err error) error {
+	if errors.Is(err, format.ErrCorruptStream) {
+		return &InputError{File: file, Line: line, Offset: offset, Err: err}
+	}
+	return fmt.Errorf("read %s at byte offset %d of the decompressed data: %w", file, offset, err)
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // skipPartialLine advances past the end of the line holding byte Offset-1.
@@ -196,7 +263,7 @@ func (lr *LineReader) next() (Record, error) {
 			return Record{}, io.EOF
 		}
 	default:
-		return Record{}, fmt.Errorf("read %s at byte offset %d: %w", lr.split.File, start, err)
+		return Record{}, lr.readError(start, err)
 	}
 	lr.pos += int64(len(line))
 	lr.bytesRead += int64(len(line))
@@ -234,19 +301,35 @@ func (lr *LineReader) readLong(first []byte) ([]byte, error) {
 			lr.done = true
 			return line, nil
 		default:
-			return nil, fmt.Errorf("read %s at byte offset %d: %w", lr.split.File, lr.pos, err)
+			return nil, lr.readError(lr.pos, err)
 		}
 	}
 }
 
+// readError describes a failed read at offset.
+func (lr *LineReader) readError(offset int64, err error) error {
+	if lr.codec != nil {
+		line, lerr := lr.LineNumber(Record{lineInSplit: lr.lineInSplit})
+		if lerr != nil {
+			line = 0
+		}
+		return compressedError(lr.split.File, line, offset, err)
+	}
+	return fmt.Errorf("read %s at byte offset %d: %w", lr.split.File, offset, err)
+}
+
 // BytesRead returns the bytes of owned lines read so far, terminators
-// included.
+// included (decompressed bytes, for a compressed file).
 func (lr *LineReader) BytesRead() int64 { return lr.bytesRead }
 
-// Progress returns the fraction of the split read so far, in [0, 1].
+// Progress returns the fraction of the split read so far, in [0, 1] (of
+// its compressed bytes, for a compressed file).
 func (lr *LineReader) Progress() float64 {
 	if lr.split.Length <= 0 {
 		return 1
+	}
+	if lr.compressed != nil {
+		return min(1, float64(lr.compressed.n)/float64(lr.split.Length))
 	}
 	return min(1, float64(lr.pos-lr.split.Offset)/float64(lr.split.Length))
 }
@@ -274,7 +357,16 @@ func (lr *LineReader) inputError(offset int64, err error) error {
 }
 
 // Close closes the underlying file.
-func (lr *LineReader) Close() error { return lr.f.Close() }
+func (lr *LineReader) Close() error {
+	if lr.stream != nil {
+		lr.stream.Close()
+		lr.stream = nil
+	}
+	return lr.f.Close()
+}
+
+// source returns the file the reader reads.
+func (lr *LineReader) source() File { return lr.f }
 
 func countNewlines(r io.ReaderAt, limit int64) (int64, error) {
 	buf := make([]byte, 256<<10)

@@ -3,6 +3,7 @@ package mapreduce
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -56,9 +57,15 @@ type MapTask struct {
 	// FileSystems opens the split's file.
 	FileSystems *FileSystems
 	// Reducers is the number of partitions; 0 makes a map-only task that
-	// writes the mapper's pairs as text to the part file PartName('m',
+	// writes the mapper's pairs to the part file OutputFormat.PartName('m',
 	// Index) of Output.
 	Reducers int
+	// InputFormat is how the split is read: TextInput ("" too), CSVInput,
+	// JSONLInput or ParquetInput.
+	InputFormat string
+	// OutputFormat is how a map-only task writes its part file (text when
+	// zero).
+	OutputFormat OutputFormat
 	// Index is the map task's index in its step.
 	Index int
 	// SortBufferBytes is the memory budget for buffered output.
@@ -101,13 +108,16 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 	if err := t.Job.validate(); err != nil {
 		return nil, err
 	}
+	if fm, ok := t.Job.Mapper.(FileMapper); ok {
+		return runFileMap(ctx, t, fm)
+	}
 	if t.SortBufferBytes <= 0 {
 		t.SortBufferBytes = DefaultSortBufferBytes
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	counters := NewCounters()
-	lr, err := OpenSplit(ctx, t.FileSystems, t.Split, t.MaxLineBytes)
+	lr, err := openRecords(ctx, t.FileSystems, t.Split, t.InputFormat, t.MaxLineBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -117,18 +127,15 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 	defer rej.close()
 	info := t.Info
 	info.Kind, info.Index, info.Split, info.Reducers = "m", t.Index, t.Split, t.Reducers
-	tc := &TaskContext{Counters: counters, Info: info, Progress: t.Progress, reject: rej.write, ctx: ctx}
+	tc := &TaskContext{Counters: counters, Info: info, Progress: t.Progress, FileSystems: t.FileSystems, reject: rej.write, ctx: ctx}
 
 	var sink Emitter
 	var sb *sortBuffer
-	var text *TextWriter
+	var text OutputWriter
 	if t.Reducers == 0 {
-		name := PartName('m', t.Index)
-		f, err := t.Output.Create(ctx, name)
-		if err != nil {
+		if text, err = t.OutputFormat.Create(ctx, t.Output, t.OutputFormat.PartName('m', t.Index)); err != nil {
 			return nil, err
 		}
-		text = NewTextWriter(f, name)
 		defer text.Abort()
 		sink = text
 	} else {
@@ -138,7 +145,7 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 		}
 		sb, err = newSortBuffer(t.Job, t.Reducers, t.SortBufferBytes, store, counters)
 		if err == nil {
-			sb.tc = &TaskContext{Counters: counters, Info: info, Progress: t.Progress, ctx: ctx}
+			sb.tc = &TaskContext{Counters: counters, Info: info, Progress: t.Progress, FileSystems: t.FileSystems, ctx: ctx}
 		}
 		if err != nil {
 			return nil, err
@@ -158,6 +165,15 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 		rec, err := lr.Next()
 		if err == io.EOF {
 			break
+		}
+		var bad *badRecordError
+		if errors.As(err, &bad) {
+			records++
+			counters.Add(MalformedRecords, 1)
+			if err := tc.Reject(rec, bad.reason); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if err != nil {
 			return nil, err
@@ -182,12 +198,12 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 	}
 	counters.Add(MapInputRecords, records)
 	counters.Add(MapInputBytes, lr.BytesRead())
-	if cs, ok := lr.f.(CounterSource); ok {
+	if cs, ok := lr.source().(CounterSource); ok {
 		for k, v := range cs.Counters() {
 			counters.Add(k, v)
 		}
 	}
-	if l, ok := lr.f.(LocalityReporter); ok {
+	if l, ok := lr.source().(LocalityReporter); ok {
 		if l.ReadLocal() {
 			counters.Add(DataLocalMaps, 1)
 		} else {
@@ -219,7 +235,7 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 }
 
 // mapError names the file and line of the record a mapper failed on.
-func mapError(lr *LineReader, rec Record, err error) error {
+func mapError(lr recordReader, rec Record, err error) error {
 	line, lerr := lr.LineNumber(rec)
 	if lerr != nil {
 		line = 0
@@ -233,7 +249,7 @@ type rejectWriter struct {
 	ctx  context.Context
 	out  TaskOutput
 	name string
-	lr   *LineReader
+	lr   recordReader
 	f    FileWriter
 	w    *bufio.Writer
 	n    int64

@@ -18,6 +18,10 @@ type SequentialOptions struct {
 	Output string
 	// Step and JobName go into the _SUCCESS manifest.
 	Step, JobName string
+	// InputFormat is how splits are read (see MapTask.InputFormat) and
+	// OutputFormat how part files are written (text when zero).
+	InputFormat  string
+	OutputFormat OutputFormat
 }
 
 // RunSequential runs a job in the calling goroutine: every split through
@@ -61,6 +65,8 @@ func RunSequential(ctx context.Context, job *Job, splits []Split, opt Sequential
 			Reducers:        opt.Reducers,
 			SortBufferBytes: opt.SortBufferBytes,
 			MaxLineBytes:    opt.MaxLineBytes,
+			InputFormat:     opt.InputFormat,
+			OutputFormat:    opt.OutputFormat,
 			Output:          out,
 			Info:            TaskInfo{StepID: step, AttemptID: id},
 		})
@@ -88,14 +94,12 @@ func RunSequential(ctx context.Context, job *Job, splits []Split, opt Sequential
 		if err != nil {
 			return nil, err
 		}
-		name := PartName('r', p)
-		f, err := out.Create(ctx, name)
+		w, err := opt.OutputFormat.Create(ctx, out, opt.OutputFormat.PartName('r', p))
 		if err != nil {
 			return nil, err
 		}
-		w := NewTextWriter(f, name)
 		c := NewCounters()
-		tc := &TaskContext{Counters: c, Info: TaskInfo{StepID: step, AttemptID: id, Kind: "r", Index: p, Reducers: opt.Reducers}}
+		tc := &TaskContext{Counters: c, FileSystems: opt.FileSystems, Info: TaskInfo{StepID: step, AttemptID: id, Kind: "r", Index: p, Reducers: opt.Reducers}}
 		if err := RunReduce(ctx, job, inputs, w, tc); err != nil {
 			w.Abort()
 			cm.AbortJob(ctx)

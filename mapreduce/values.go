@@ -67,8 +67,11 @@ type TaskContext struct {
 	// Progress, if set, takes a status line of the task (Hadoop's
 	// reporter status), shown with the attempt.
 	Progress *Progress
-	reject   func(rec Record, reason string) error
-	ctx      context.Context
+	// FileSystems, if set, opens the files a job fetches for its task by
+	// path (a streaming job's shipped files in HDFS or S3).
+	FileSystems *FileSystems
+	reject      func(rec Record, reason string) error
+	ctx         context.Context
 }
 
 // Context returns the task's context: it is cancelled when the attempt

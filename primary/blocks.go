@@ -18,6 +18,10 @@ type blockMap struct {
 	mu sync.Mutex
 	// replicas are the good replicas of each block, by worker.
 	replicas map[int64]map[string]bool
+	// lengths are the lengths the workers reported their replicas at: a
+	// replica whose length is not its block's (as the namespace records
+	// it once the file is complete) is corrupt, as HDFS's NameNode rules.
+	lengths map[int64]map[string]int64
 	// corrupt are replicas found bad (by a reader or a block scanner).
 	corrupt map[int64]map[string]bool
 	// unconfirmed are replicas a write pipeline reported stored that the
@@ -63,6 +67,7 @@ func (b *blockMap) reset() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.replicas = make(map[int64]map[string]bool)
+	b.lengths = make(map[int64]map[string]int64)
 	b.corrupt = make(map[int64]map[string]bool)
 	b.unconfirmed = make(map[int64]map[string]int64)
 	b.nodes = make(map[string]*dataNode)
@@ -76,6 +81,31 @@ func add(m map[int64]map[string]bool, id int64, worker string) {
 		m[id] = make(map[string]bool)
 	}
 	m[id][worker] = true
+}
+
+// setLength records the length a worker reported its replica at.
+func (b *blockMap) setLength(id int64, worker string, length int64) {
+	if b.lengths[id] == nil {
+		b.lengths[id] = make(map[string]int64)
+	}
+	b.lengths[id][worker] = length
+}
+
+// dropLength forgets a reported length.
+func (b *blockMap) dropLength(id int64, worker string) {
+	if set := b.lengths[id]; set != nil {
+		delete(set, worker)
+		if len(set) == 0 {
+			delete(b.lengths, id)
+		}
+	}
+}
+
+// wrongLength reports whether a worker reported its replica of a block
+// at another length than length.
+func (b *blockMap) wrongLength(id int64, worker string, length int64) bool {
+	l, ok := b.lengths[id][worker]
+	return ok && l != length
 }
 
 func remove(m map[int64]map[string]bool, id int64, worker string) {
@@ -109,6 +139,7 @@ func (b *blockMap) report(worker, addr string, r *hdfspb.BlockReport, known func
 		for id, set := range b.replicas {
 			if set[worker] && !b.isUnconfirmed(id, worker, r.Seq) {
 				remove(b.replicas, id, worker)
+				b.dropLength(id, worker)
 				n.blocks--
 			}
 		}
@@ -140,6 +171,7 @@ func (b *blockMap) report(worker, addr string, r *hdfspb.BlockReport, known func
 			add(b.replicas, blk.Id, worker)
 			n.blocks++
 		}
+		b.setLength(blk.Id, worker, blk.Length)
 		b.confirm(blk.Id, worker)
 		remove(b.corrupt, blk.Id, worker)
 		if t, ok := b.transfers[blk.Id]; ok && slices.Contains(t.targets, worker) {
@@ -151,6 +183,7 @@ func (b *blockMap) report(worker, addr string, r *hdfspb.BlockReport, known func
 			remove(b.replicas, id, worker)
 			n.blocks--
 		}
+		b.dropLength(id, worker)
 		remove(b.corrupt, id, worker)
 	}
 	for _, id := range r.Corrupt {
@@ -215,6 +248,11 @@ func (b *blockMap) forget(worker string) {
 			remove(b.replicas, id, worker)
 		}
 	}
+	for id, set := range b.lengths {
+		if _, ok := set[worker]; ok {
+			b.dropLength(id, worker)
+		}
+	}
 	for id, set := range b.corrupt {
 		if set[worker] {
 			remove(b.corrupt, id, worker)
@@ -233,11 +271,33 @@ func (b *blockMap) forget(worker string) {
 	delete(b.commands, worker)
 }
 
-// holders returns the workers with a good replica of a block, sorted.
-func (b *blockMap) holders(id int64) []string {
+// holders returns the workers with a good replica of a block of length
+// bytes (a complete file's block), sorted: a replica reported at another
+// length does not count.
+func (b *blockMap) holders(id, length int64) []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return sortedKeys(b.replicas[id])
+	out := sortedKeys(b.replicas[id])
+	return slices.DeleteFunc(out, func(w string) bool { return b.wrongLength(id, w, length) })
+}
+
+// checkLength marks corrupt the replicas of a block of length bytes (a
+// complete file's block) that their workers reported at another length:
+// they are deleted once the block has a good replica, and replaced. It
+// returns those workers.
+func (b *blockMap) checkLength(id, length int64) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var bad []string
+	for w := range b.replicas[id] {
+		if b.wrongLength(id, w, length) {
+			bad = append(bad, w)
+		}
+	}
+	for _, w := range bad {
+		b.markCorrupt(id, w)
+	}
+	return bad
 }
 
 // corruptHolders returns the workers with a bad replica of a block.
@@ -358,12 +418,39 @@ func (b *blockMap) transferring(id int64, now time.Time) bool {
 }
 
 // deleteReplica orders a worker to delete its replica of a block.
+//
+// The replica stops counting at once: the next checks, made before the
+// worker reports the deletion, must not see it and order the deletion of
+// another replica of the same block.
 func (b *blockMap) deleteReplica(worker string, id int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !slices.Contains(b.deletes[worker], id) {
 		b.deletes[worker] = append(b.deletes[worker], id)
 	}
+	if b.replicas[id][worker] {
+		remove(b.replicas, id, worker)
+		if n := b.nodes[worker]; n != nil {
+			n.blocks--
+		}
+	}
+	b.dropLength(id, worker)
+	b.confirm(id, worker)
+}
+
+// allReported reports whether every one of the live core workers has
+// sent this leader a full block report: until then a block may have
+// replicas the leader does not know of, and it deletes no excess replica
+// (HDFS postpones them likewise after a failover).
+func (b *blockMap) allReported(live map[string]string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for w := range live {
+		if n := b.nodes[w]; n == nil || !n.reported {
+			return false
+		}
+	}
+	return true
 }
 
 // commandsFor returns, and forgets, the work queued for a worker.

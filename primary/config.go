@@ -25,6 +25,9 @@ type Config struct {
 	RaftAddr string
 	// GossipAddr is the memberlist address (TCP and UDP).
 	GossipAddr string
+	// HTTPAddr is where the status page and Prometheus metrics are served
+	// (package web); "" serves neither.
+	HTTPAddr string
 	// Bootstrap forms a new Raft group from Peers when the data directory
 	// holds no Raft state yet.
 	Bootstrap bool
@@ -155,6 +158,11 @@ func (c *Config) Validate() error {
 	for name, addr := range map[string]string{"addr": c.Addr, "raft-addr": c.RaftAddr, "gossip-addr": c.GossipAddr} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s %q: %w", name, addr, err))
+		}
+	}
+	if c.HTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+			errs = append(errs, fmt.Errorf("http-addr %q: %w", c.HTTPAddr, err))
 		}
 	}
 	if _, err := ParsePeers(c.Peers); err != nil {

@@ -139,10 +139,13 @@ func (s *Server) checkBlocks(now time.Time) {
 	live, decom := liveCore(v)
 	nodes := s.blocks.placementNodes(live, decom)
 	safe, _ := s.safeMode()
+	settled := s.blocks.allReported(live)
 	var h hdfsHealth
 	left := map[string]int64{} // decommissioning worker -> blocks still needing a replica elsewhere
-	for w := range decom {
-		left[w] = 0
+	for _, w := range v.Workers() {
+		if w.State == state.WorkerDecommissioning && decom[w.ID] {
+			left[w.ID] = 0
+		}
 	}
 	for f := range v.Files() {
 		if !f.Visible() {
@@ -150,8 +153,11 @@ func (s *Server) checkBlocks(now time.Time) {
 		}
 		for _, b := range f.Blocks {
 			h.blocks++
+			if bad := s.blocks.checkLength(b.ID, b.Length); len(bad) > 0 {
+				s.log.Warn("replicas reported at the wrong length: corrupt", "block", b.ID, "file", f.Path, "length", b.Length, "workers", bad)
+			}
 			var good, leaving []string
-			for _, w := range s.blocks.holders(b.ID) {
+			for _, w := range s.blocks.holders(b.ID, b.Length) {
 				if _, ok := live[w]; !ok {
 					continue
 				}
@@ -174,7 +180,9 @@ func (s *Server) checkBlocks(now time.Time) {
 			if len(good) < f.Replication {
 				h.underReplicated++
 				for _, w := range leaving {
-					left[w]++
+					if _, ok := left[w]; ok {
+						left[w]++
+					}
 				}
 			}
 			if safe {
@@ -183,7 +191,7 @@ func (s *Server) checkBlocks(now time.Time) {
 			if len(good) < f.Replication && !s.blocks.transferring(b.ID, now) {
 				s.replicate(b, f, nodes, append(slices.Clone(good), leaving...), corrupt, f.Replication-len(good), now)
 			}
-			if len(good) > f.Replication {
+			if len(good) > f.Replication && settled {
 				for _, w := range placement.Excess(nodes, good, f.Replication) {
 					s.blocks.deleteReplica(w, b.ID)
 				}
@@ -202,6 +210,9 @@ func (s *Server) checkBlocks(now time.Time) {
 	if auto && h.reported >= s.safeModeNeeded(h.blocks) && s.blocks.reportedWorkers() >= min(1, len(live)) {
 		s.leaveAutoSafeMode(fmt.Sprintf("%d of %d blocks reported", h.reported, h.blocks))
 	}
+	s.hdfs.mu.Lock()
+	s.decommissionLeft = left // shown by node list, in safe mode too
+	s.hdfs.mu.Unlock()
 	if !safe {
 		s.deleteOrphans(v)
 		s.finishDecommissions(left, now)
@@ -245,9 +256,6 @@ func (s *Server) deleteOrphans(v *state.View) {
 // finishDecommissions records the decommissioned workers: those whose
 // every block has its replicas elsewhere.
 func (s *Server) finishDecommissions(left map[string]int64, now time.Time) {
-	s.hdfs.mu.Lock()
-	s.decommissionLeft = left
-	s.hdfs.mu.Unlock()
 	for w, n := range left {
 		if n > 0 {
 			continue
@@ -285,7 +293,7 @@ func (s *Server) splitLocations(v *state.View, sp *mapreduce.Split) []string {
 	off := int64(0)
 	for _, b := range n.Blocks {
 		if sp.Offset >= off && sp.Offset < off+b.Length {
-			return s.blocks.holders(b.ID)
+			return s.blocks.holders(b.ID, b.Length)
 		}
 		off += b.Length
 	}

@@ -33,13 +33,15 @@ func (s *Server) checkWritable(op, p string) error {
 }
 
 // liveCore returns the live core workers (by id, their addresses) and
-// which of them are being decommissioned.
+// which of them are being or have been decommissioned: as in HDFS, those
+// still serve reads of their replicas, but the replicas do not count
+// toward a block's replication and they get no new ones.
 func liveCore(v *state.View) (map[string]string, map[string]bool) {
 	live, decom := map[string]string{}, map[string]bool{}
 	for _, w := range v.Workers() {
 		if w.Role == state.RoleCore && w.Up() {
 			live[w.ID] = w.Addr
-			if w.State == state.WorkerDecommissioning {
+			if w.State == state.WorkerDecommissioning || w.State == state.WorkerDecommissioned {
 				decom[w.ID] = true
 			}
 		}
@@ -52,11 +54,18 @@ func (s *Server) statusOf(n *state.Inode) *hdfspb.FileStatus {
 		MtimeUnixNano: n.MTime, Owner: n.Owner, Blocks: int32(len(n.Blocks))}
 }
 
+// noSuchPath is the error for a clean path that names nothing visible,
+// worded as a file system (and the namespace's rules) word it.
+type noSuchPath string
+
+func (p noSuchPath) Error() string { return namespace.URI(string(p)) + ": no such file or directory" }
+func (noSuchPath) Unwrap() error   { return state.ErrNotFound }
+
 // visible returns the visible folder or file at a clean path.
 func visible(v *state.View, p string) (*state.Inode, error) {
 	n, ok := v.Inode(p)
 	if !ok || !n.Visible() {
-		return nil, fmt.Errorf("%s: %w", namespace.URI(p), state.ErrNotFound)
+		return nil, noSuchPath(p)
 	}
 	return n, nil
 }
@@ -332,7 +341,14 @@ func (nn *nameNode) GetBlockLocations(ctx context.Context, req *hdfspb.GetBlockL
 		off := int64(0)
 		for _, b := range n.Blocks {
 			if off+b.Length > req.Offset && off < end || (b.Length == 0 && off == req.Offset) {
-				resp.Blocks = append(resp.Blocks, nn.s.locate(v, b, off, req.Reader))
+				lb := nn.s.locate(v, b, off, req.Reader)
+				if on, reason := nn.s.safeMode(); on && len(lb.Locations) == 0 && b.Length > 0 {
+					// As HDFS's NameNode: after a failover the replicas are
+					// not known until the core workers report them, and a
+					// reader should wait rather than find the block lost.
+					return nil, hdfspb.SafeModeError(fmt.Sprintf("cannot read %s: no replica of block %d is reported yet: %v. %s", namespace.URI(p), b.ID, errSafeMode, reason))
+				}
+				resp.Blocks = append(resp.Blocks, lb)
 			}
 			off += b.Length
 		}
@@ -345,7 +361,7 @@ func (nn *nameNode) GetBlockLocations(ctx context.Context, req *hdfspb.GetBlockL
 func (s *Server) locate(v *state.View, b state.BlockRef, off int64, reader string) *hdfspb.LocatedBlock {
 	lb := &hdfspb.LocatedBlock{Block: &hdfspb.Block{Id: b.ID, Length: b.Length}, Offset: off}
 	live, _ := liveCore(v)
-	for _, w := range placement.SortByDistance(s.blocks.holders(b.ID), reader) {
+	for _, w := range placement.SortByDistance(s.blocks.holders(b.ID, b.Length), reader) {
 		if addr, ok := live[w]; ok {
 			lb.Locations = append(lb.Locations, &hdfspb.Location{Worker: w, Address: addr})
 		}
@@ -566,7 +582,7 @@ func (nn *nameNode) Fsck(ctx context.Context, req *hdfspb.FsckRequest) (*hdfspb.
 // blockHealth describes one block's replicas for fsck.
 func (s *Server) blockHealth(b state.BlockRef, replication int, live map[string]string, decom map[string]bool) *hdfspb.BlockHealth {
 	h := &hdfspb.BlockHealth{Block: &hdfspb.Block{Id: b.ID, Length: b.Length}, Replication: int32(replication)}
-	for _, w := range s.blocks.holders(b.ID) {
+	for _, w := range s.blocks.holders(b.ID, b.Length) {
 		addr, ok := live[w]
 		if !ok {
 			continue

@@ -19,6 +19,7 @@ import (
 	"github.com/gomr/gomr/primary/gossip"
 	"github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
+	"github.com/gomr/gomr/primary/web"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
@@ -65,6 +66,8 @@ type Server struct {
 	blockIDMu        sync.Mutex
 	lastBlockID      int64
 	stopOnce         sync.Once
+	// http serves the status page and metrics (nil without HTTPAddr).
+	http *web.Server
 }
 
 // Start starts a primary: its Raft member, gossip member and gRPC server.
@@ -145,11 +148,14 @@ func Start(cfg Config) (*Server, error) {
 	if s.joining {
 		s.wg.Go(s.joinGroup)
 	}
-	if err := writeAddresses(cfg.DataDir, Addresses{GRPC: s.Addr(), Raft: s.RaftAddr(), Gossip: s.GossipAddr()}); err != nil {
+	if err := s.startHTTP(); err != nil {
+		return nil, err
+	}
+	if err := writeAddresses(cfg.DataDir, Addresses{GRPC: s.Addr(), Raft: s.RaftAddr(), Gossip: s.GossipAddr(), HTTP: s.HTTPAddr()}); err != nil {
 		return nil, err
 	}
 	ok = true
-	log.Info("primary started", "addr", s.Addr(), "raft", s.trans.LocalAddr(), "gossip", s.gossip.Addr())
+	log.Info("primary started", "addr", s.Addr(), "raft", s.trans.LocalAddr(), "gossip", s.gossip.Addr(), "http", s.HTTPAddr())
 	return s, nil
 }
 
@@ -163,6 +169,8 @@ type Addresses struct {
 	GRPC   string `json:"grpc"`
 	Raft   string `json:"raft"`
 	Gossip string `json:"gossip"`
+	// HTTP is the status page and metrics address ("" when off).
+	HTTP string `json:"http,omitempty"`
 }
 
 func writeAddresses(dir string, a Addresses) error {
@@ -440,6 +448,7 @@ func (s *Server) Crash() {
 
 func (s *Server) close() {
 	s.cancel()
+	s.stopHTTP()
 	if s.grpc != nil && s.crashed {
 		s.grpc.Stop()
 	} else if s.grpc != nil {

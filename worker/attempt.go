@@ -39,7 +39,8 @@ func (w *Worker) runAttempt(ctx context.Context, a *attempt) string {
 	if err != nil {
 		var inputErr *mapreduce.InputError
 		req.Error = err.Error()
-		req.Fatal = errors.As(err, &inputErr) || errors.Is(err, mapreduce.ErrInputChanged) || errors.Is(err, jobs.ErrBadOption) || errors.Is(err, jobs.ErrUnknownJob)
+		req.Fatal = errors.As(err, &inputErr) || errors.Is(err, mapreduce.ErrInputChanged) || errors.Is(err, jobs.ErrBadOption) || errors.Is(err, jobs.ErrUnknownJob) ||
+			errors.Is(err, mapreduce.ErrOutputRow)
 		w.log.Warn("attempt failed", "attempt", spec.AttemptId, "err", err, "fatal", req.Fatal)
 		w.discard(a)
 	} else {
@@ -105,7 +106,12 @@ func (w *Worker) execute(ctx context.Context, a *attempt) (*attemptResult, error
 	if err != nil {
 		return nil, err
 	}
-	job, err := def.Build(spec.Spec.GetOptions())
+	formats := jobs.Formats{Input: spec.Spec.GetInputFormat(), Output: spec.Spec.GetOutputFormat(), Compress: spec.Spec.GetCompress()}
+	job, err := def.BuildFor(spec.Spec.GetOptions(), formats)
+	if err != nil {
+		return nil, err
+	}
+	sf, err := attemptFormats(def, spec.Spec.GetOptions(), formats)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +121,7 @@ func (w *Worker) execute(ctx context.Context, a *attempt) (*attemptResult, error
 			job.Reducer = faultyReducer{job.Reducer}
 		}
 	}
-	cm, err := w.cfg.FileSystems.Committer(spec.Spec.GetOutput(), spec.StepId)
+	cm, err := w.cfg.FileSystems.CommitterFor(spec.Spec.GetOutput(), spec.StepId, spec.Spec.GetOverwrite())
 	if err != nil {
 		return nil, err
 	}
@@ -129,9 +135,9 @@ func (w *Worker) execute(ctx context.Context, a *attempt) (*attemptResult, error
 	var res *attemptResult
 	switch spec.Kind {
 	case pb.TaskKind_MAP:
-		res, err = w.runMap(ctx, a, job, out)
+		res, err = w.runMap(ctx, a, job, sf, out)
 	case pb.TaskKind_REDUCE:
-		res, err = w.runReduce(ctx, a, job, out)
+		res, err = w.runReduce(ctx, a, job, sf, out)
 	default:
 		return nil, fmt.Errorf("attempt %s: unknown task kind %s", spec.AttemptId, spec.Kind)
 	}
@@ -149,7 +155,27 @@ func (w *Worker) execute(ctx context.Context, a *attempt) (*attemptResult, error
 	return res, nil
 }
 
-func (w *Worker) runMap(ctx context.Context, a *attempt, job *mapreduce.Job, out mapreduce.TaskOutput) (*attemptResult, error) {
+// stepFormats is how a step's attempts read input and write part files.
+type stepFormats struct {
+	input  string
+	output mapreduce.OutputFormat
+}
+
+// attemptFormats resolves a step's formats for its job (csv2parquet reads
+// csv and writes parquet whatever the step names) with its typed output.
+func attemptFormats(def *jobs.Definition, opts map[string]string, f jobs.Formats) (stepFormats, error) {
+	resolved, err := def.Resolve(f)
+	if err != nil {
+		return stepFormats{}, err
+	}
+	of, err := def.OutputFormat(opts, f)
+	if err != nil {
+		return stepFormats{}, err
+	}
+	return stepFormats{input: resolved.Input, output: of}, nil
+}
+
+func (w *Worker) runMap(ctx context.Context, a *attempt, job *mapreduce.Job, sf stepFormats, out mapreduce.TaskOutput) (*attemptResult, error) {
 	spec := a.spec
 	dir := w.attemptDir(spec)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -163,6 +189,8 @@ func (w *Worker) runMap(ctx context.Context, a *attempt, job *mapreduce.Job, out
 		Reducers:        int(spec.Spec.GetReducers()),
 		SortBufferBytes: int(spec.Spec.GetSortBufferBytes()),
 		MaxLineBytes:    int(spec.Spec.GetMaxLineBytes()),
+		InputFormat:     sf.input,
+		OutputFormat:    sf.output,
 		Dir:             dir,
 		Output:          out,
 		Progress:        &a.progress,
@@ -180,7 +208,7 @@ func (w *Worker) runMap(ctx context.Context, a *attempt, job *mapreduce.Job, out
 	return &attemptResult{counters: res.Counters}, nil
 }
 
-func (w *Worker) runReduce(ctx context.Context, a *attempt, job *mapreduce.Job, out mapreduce.TaskOutput) (*attemptResult, error) {
+func (w *Worker) runReduce(ctx context.Context, a *attempt, job *mapreduce.Job, sf stepFormats, out mapreduce.TaskOutput) (*attemptResult, error) {
 	spec := a.spec
 	dir := w.attemptDir(spec)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -198,17 +226,15 @@ func (w *Worker) runReduce(ctx context.Context, a *attempt, job *mapreduce.Job, 
 		}
 	}()
 	a.progress.Set(0.5)
-	part := mapreduce.PartName('r', int(spec.TaskIndex))
-	f, err := out.Create(ctx, part)
+	tw, err := sf.output.Create(ctx, out, sf.output.PartName('r', int(spec.TaskIndex)))
 	if err != nil {
 		return nil, err
 	}
-	tw := mapreduce.NewTextWriter(f, part)
 	segs := make([]mapreduce.SegmentInput, len(inputs))
 	for i, in := range inputs {
 		segs[i] = in.input
 	}
-	tc := &mapreduce.TaskContext{Counters: counters, Progress: &a.progress, Info: w.taskInfo(a, dir)}
+	tc := &mapreduce.TaskContext{Counters: counters, Progress: &a.progress, FileSystems: w.cfg.FileSystems, Info: w.taskInfo(a, dir)}
 	tc.Info.Kind, tc.Info.Index = "r", int(spec.TaskIndex)
 	if err := mapreduce.RunReduce(ctx, job, segs, tw, tc); err != nil {
 		tw.Abort()

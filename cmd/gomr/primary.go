@@ -52,6 +52,7 @@ group; --bootstrap and --join are then ignored. Remove one with
 				Addr:                  v.GetString("addr"),
 				RaftAddr:              v.GetString("raft-addr"),
 				GossipAddr:            v.GetString("gossip-addr"),
+				HTTPAddr:              v.GetString("http-addr"),
 				Bootstrap:             v.GetBool("bootstrap"),
 				Peers:                 v.GetStringSlice("peers"),
 				Join:                  v.GetStringSlice("join"),
@@ -83,6 +84,9 @@ group; --bootstrap and --join are then ignored. Remove one with
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "primary %s serving on %s\n", cfg.NodeID, p.Addr())
+			if addr := p.HTTPAddr(); addr != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "status page on http://%s/\n", addr)
+			}
 			<-cmd.Context().Done()
 			log.Info("shutting down")
 			p.Stop()
@@ -95,6 +99,7 @@ group; --bootstrap and --join are then ignored. Remove one with
 	f.String("addr", d.Addr, "gRPC address for clients and workers")
 	f.String("raft-addr", d.RaftAddr, "Raft transport address")
 	f.String("gossip-addr", d.GossipAddr, "gossip (memberlist) address, TCP and UDP")
+	f.String("http-addr", d.HTTPAddr, "address of the status page and Prometheus /metrics, e.g. 0.0.0.0:7700 (empty: not served)")
 	f.Bool("bootstrap", d.Bootstrap, "form a new Raft group from --peers if the data dir holds no Raft state")
 	f.StringSlice("peers", nil, "voters of the group to bootstrap, as ID=RAFT-ADDRESS (comma-separated); empty: a group of one")
 	f.StringSlice("join", nil, "gRPC addresses of primaries of a running group to join (as a non-voter, promoted once caught up) instead of bootstrapping")

@@ -10,6 +10,9 @@ import (
 
 	"github.com/gomr/gomr/hdfs/hdfspb"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/status"
 )
 
 // Config configures a client.
@@ -119,17 +122,39 @@ func (c *Client) renewLeases(stop chan struct{}) {
 // safeModeWait bounds how long a change waits for safe mode to end.
 const safeModeWait = 2 * time.Minute
 
+// leaderWait bounds how long a call waits for the primaries to have a
+// leader again (an election after the leader died), as the CLI's other
+// commands wait (their --timeout).
+const leaderWait = 30 * time.Second
+
 // safeModeRetry is a connection to the primaries that sends a NameNode
 // call again while HDFS is in safe mode (as after a failover, until the
-// core workers have reported their blocks), for up to safeModeWait.
+// core workers have reported their blocks), for up to safeModeWait, and
+// while the primaries have no leader or the one it reached is gone, for
+// up to leaderWait, as long as some primary can be reached.
+//
+// A change sent again may have been applied the first time, when the
+// leader died between applying it and answering. Creating a file again
+// is harmless (the same client may); a block added or a file completed
+// twice is refused as not fitting the file's state, and Writer.Close
+// recognises its own completed file.
 type safeModeRetry struct{ grpc.ClientConnInterface }
 
 func (r safeModeRetry) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
-	deadline := time.Now().Add(safeModeWait)
+	start := time.Now()
 	backoff := 100 * time.Millisecond
 	for {
 		err := r.ClientConnInterface.Invoke(ctx, method, args, reply, opts...)
-		if !hdfspb.IsSafeMode(err) || time.Now().After(deadline) {
+		switch {
+		case hdfspb.IsSafeMode(err):
+			if time.Since(start) > safeModeWait {
+				return err
+			}
+		case status.Code(err) == codes.Unavailable:
+			if time.Since(start) > leaderWait || r.unreachable() {
+				return err
+			}
+		default:
 			return err
 		}
 		select {
@@ -139,4 +164,11 @@ func (r safeModeRetry) Invoke(ctx context.Context, method string, args, reply an
 		}
 		backoff = min(2*backoff, 2*time.Second)
 	}
+}
+
+// unreachable reports whether no primary can be reached at all (every
+// connection failed): a call is then not worth sending again.
+func (r safeModeRetry) unreachable() bool {
+	cc, ok := r.ClientConnInterface.(interface{ GetState() connectivity.State })
+	return ok && cc.GetState() == connectivity.TransientFailure
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/gomr/gomr/hdfs"
 	"github.com/gomr/gomr/hdfs/hdfspb"
 	"github.com/gomr/gomr/hdfs/namespace"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // messageBytes is how much block data one WriteBlock message carries: a
@@ -217,10 +219,27 @@ func (w *Writer) Close() error {
 	w.done = true
 	defer w.release()
 	if _, err := w.c.nn.Complete(w.ctx, &hdfspb.CompleteRequest{Path: w.path, Client: w.c.cfg.Name, Last: w.prev, LastStored: w.stored}); err != nil {
+		if status.Code(err) == codes.Aborted && w.completed() {
+			return nil // completed by a first try whose answer was lost
+		}
 		w.err = fmt.Errorf("close %s: %w", namespace.URI(w.path), wrapStatus(w.path, err))
 		return w.err
 	}
 	return nil
+}
+
+// completed reports whether the file is complete as this writer wrote it:
+// a Complete sent again (the leader died before it answered) is refused
+// as the file is no longer being written.
+func (w *Writer) completed() bool {
+	resp, err := w.c.nn.GetBlockLocations(w.ctx, &hdfspb.GetBlockLocationsRequest{Path: w.path})
+	if err != nil || resp.Status.IsDir || resp.Status.Length != w.written {
+		return false
+	}
+	if w.prev == nil {
+		return len(resp.Blocks) == 0
+	}
+	return len(resp.Blocks) > 0 && resp.Blocks[len(resp.Blocks)-1].Block.Id == w.prev.Id
 }
 
 // Abort discards the file; it is a no-op once Close was called.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
+	"github.com/parquet-go/parquet-go/compress/gzip"
 	"github.com/parquet-go/parquet-go/compress/snappy"
 	"github.com/parquet-go/parquet-go/compress/uncompressed"
 	"github.com/parquet-go/parquet-go/compress/zstd"
@@ -36,7 +37,7 @@ type ParquetOptions struct {
 	RowGroupBytes int64
 	RowGroupRows  int64
 	// Compression of the column chunks: "snappy" (the default, as in
-	// Spark and Hive), "zstd" or "none".
+	// Spark and Hive), "zstd", "gzip" or "none".
 	Compression string
 }
 
@@ -101,10 +102,12 @@ func parquetCodec(name string) (compress.Codec, error) {
 		return &snappy.Codec{}, nil
 	case "zstd":
 		return &zstd.Codec{}, nil
+	case "gzip":
+		return &gzip.Codec{}, nil
 	case "none", "uncompressed":
 		return &uncompressed.Codec{}, nil
 	}
-	return nil, fmt.Errorf("parquet writer: unknown compression %q (choose snappy, zstd or none)", name)
+	return nil, fmt.Errorf("parquet writer: unknown compression %q (choose snappy, zstd, gzip or none)", name)
 }
 
 func parquetNode(c Column) parquet.Node {

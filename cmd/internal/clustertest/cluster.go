@@ -124,6 +124,10 @@ type Options struct {
 	// WorkerEnvOf adds environment variables to single workers, by name
 	// (GOMR_FAULT_SEED...); processes only.
 	WorkerEnvOf map[string][]string
+	// Env adds environment variables to every process, primaries and
+	// workers (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL_S3...); a variable of
+	// WorkerEnvOf wins over one of Env. Processes only.
+	Env []string
 	// TaskTimeout, MaxAttempts and SpeculationMinGap override the
 	// primaries' defaults when set.
 	TaskTimeout       time.Duration

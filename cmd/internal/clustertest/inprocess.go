@@ -66,7 +66,7 @@ func (n *localNode) Index() int { return n.i }
 func StartInProcess(t testing.TB, o Options) *InProcessCluster {
 	t.Helper()
 	o = o.withDefaults()
-	if len(o.WorkerFaultsOf) > 0 || len(o.WorkerEnvOf) > 0 || len(o.PrimaryArgs) > 0 || len(o.WorkerArgs) > 0 {
+	if len(o.WorkerFaultsOf) > 0 || len(o.WorkerEnvOf) > 0 || len(o.Env) > 0 || len(o.PrimaryArgs) > 0 || len(o.WorkerArgs) > 0 {
 		t.Fatal("faults, variables or arguments of single nodes need a cluster of processes")
 	}
 	dir := t.TempDir()

@@ -163,8 +163,9 @@ func (c *ProcessCluster) primaryNode(i int) *procNode {
 		n.args = append(n.args, "--speculation-min-gap", c.o.SpeculationMinGap.String())
 	}
 	n.args = append(n.args, c.o.PrimaryArgs...)
+	n.env = slices.Clone(c.o.Env)
 	if c.o.PrimaryFaults != "" {
-		n.env = []string{"GOMR_FAULTS=" + c.o.PrimaryFaults}
+		n.env = append(n.env, "GOMR_FAULTS="+c.o.PrimaryFaults)
 	}
 	return n
 }
@@ -175,6 +176,7 @@ func (c *ProcessCluster) workerNode(role, id string) *procNode {
 		"--data-dir", n.dataDir, "--slots", strconv.Itoa(c.o.Slots), "--heartbeat-interval", "500ms", "--log-level", "debug",
 		"--attempt-log", c.attemptLog}
 	n.args = append(n.args, c.o.WorkerArgs...)
+	n.env = slices.Clone(c.o.Env)
 	if c.o.WorkerFaults != "" {
 		n.env = append(n.env, "GOMR_FAULTS="+c.o.WorkerFaults)
 	}
