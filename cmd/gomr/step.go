@@ -73,6 +73,14 @@ func specFromFlags(cmd *cobra.Command, v *viper.Viper, args []string, output str
 	if job == "" {
 		return nil, fmt.Errorf("--job is required (gomr jobs lists the jobs)")
 	}
+	if _, err := jobs.Lookup(job); err != nil {
+		return nil, err
+	}
+	if a := v.GetString("action-on-failure"); a != "" {
+		if _, ok := state.ParseActionOnFailure(strings.ToUpper(a)); !ok {
+			return nil, fmt.Errorf("--action-on-failure %s: want CONTINUE, CANCEL_AND_WAIT or TERMINATE_CLUSTER", a)
+		}
+	}
 	inputs, _ := cmd.Flags().GetStringArray("input")
 	inputs = append(inputs, args...)
 	opts := jobOptions(cmd, job)
