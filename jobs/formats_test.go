@@ -22,13 +22,13 @@ func TestTypedOutputEqualsText(t *testing.T) {
 	dir := t.TempDir()
 	text := filepath.Join(dir, "text.txt")
 	var b bytes.Buffer
-	if err := WriteSampleText(&b, 200<<10, 11); err != nil {
+	if err := WriteSampleText(&b, 100<<10, 11); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(text, b.Bytes(), 0o644)
 	logs := filepath.Join(dir, "access.log")
 	b.Reset()
-	if err := WriteSampleAccessLog(&b, 3000, time.Date(2024, 3, 1, 23, 50, 0, 0, time.UTC), 5); err != nil {
+	if err := WriteSampleAccessLog(&b, 2000, time.Date(2024, 3, 1, 23, 50, 0, 0, time.UTC), 5); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(logs, b.Bytes(), 0o644)
@@ -55,7 +55,7 @@ func TestTypedOutputEqualsText(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			base := stepRun{job: tc.job, opts: tc.opts, inputs: []string{tc.input}, splitSize: 32 << 10, reducers: 3}
+			base := stepRun{job: tc.job, opts: tc.opts, inputs: []string{tc.input}, splitSize: 24 << 10, reducers: 3}
 			textOut, _, _ := base.run(t)
 			var want [][]string
 			for _, l := range textLines(t, textOut) {

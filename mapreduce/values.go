@@ -97,6 +97,11 @@ type TaskInfo struct {
 	Reducers int
 	// WorkDir is a folder of the task's own, removed when it ends.
 	WorkDir string
+	// LogDir, if set, is the attempt's log folder, kept after the task
+	// ends and readable through the cluster (gomr step logs): what a job
+	// would print on its task's stderr goes to LogDir/stderr, and a
+	// streaming command's stderr to LogDir/ROLE.stderr.
+	LogDir string
 }
 
 // TaskLifecycle is implemented by mappers and reducers that set up before

@@ -29,9 +29,10 @@ type attemptResult struct {
 func (w *Worker) runAttempt(ctx context.Context, a *attempt) string {
 	spec := a.spec
 	start := time.Now()
+	defer w.startAttemptLog(a).close() // logs.go
 	res, err := w.execute(ctx, a)
 	if ctx.Err() != nil {
-		w.log.Info("attempt stopped", "attempt", spec.AttemptId)
+		a.log.Info("attempt stopped")
 		w.discard(a)
 		return "killed"
 	}
@@ -41,13 +42,13 @@ func (w *Worker) runAttempt(ctx context.Context, a *attempt) string {
 		req.Error = err.Error()
 		req.Fatal = errors.As(err, &inputErr) || errors.Is(err, mapreduce.ErrInputChanged) || errors.Is(err, jobs.ErrBadOption) || errors.Is(err, jobs.ErrUnknownJob) ||
 			errors.Is(err, mapreduce.ErrOutputRow)
-		w.log.Warn("attempt failed", "attempt", spec.AttemptId, "err", err, "fatal", req.Fatal)
+		a.log.Warn("attempt failed", "err", err, "fatal", req.Fatal)
 		w.discard(a)
 	} else {
 		req.Success = true
 		req.Counters = res.counters.Map()
 		req.CommitRecord = res.commit
-		w.log.Debug("attempt succeeded", "attempt", spec.AttemptId, "took", time.Since(start))
+		a.log.Info("attempt succeeded", "took", time.Since(start))
 	}
 	w.report(req)
 	if req.Success {
@@ -147,6 +148,7 @@ func (w *Worker) execute(ctx context.Context, a *attempt) (*attemptResult, error
 	if res.commit, err = out.Commit(ctx); err != nil {
 		return nil, err
 	}
+	a.log.Info("task output committed", "output", spec.Spec.GetOutput())
 	if cs, ok := out.(mapreduce.CounterSource); ok {
 		for k, v := range cs.Counters() {
 			res.counters.Add(k, v)
@@ -199,6 +201,7 @@ func (w *Worker) runMap(ctx context.Context, a *attempt, job *mapreduce.Job, sf 
 	if err != nil {
 		return nil, err
 	}
+	logInputRead(a, res.Counters)
 	if res.Output != nil {
 		res.Output.Close()
 		w.mu.Lock()
@@ -245,6 +248,7 @@ func (w *Worker) runReduce(ctx context.Context, a *attempt, job *mapreduce.Job, 
 	}
 	faults.Hit("reduce-end")
 	counters.Add(mapreduce.BytesWritten, tw.Bytes())
+	logInputRead(a, counters)
 	a.progress.Set(1)
 	return &attemptResult{counters: counters}, nil
 }
@@ -252,7 +256,7 @@ func (w *Worker) runReduce(ctx context.Context, a *attempt, job *mapreduce.Job, 
 // taskInfo describes an attempt to its job.
 func (w *Worker) taskInfo(a *attempt, dir string) mapreduce.TaskInfo {
 	work := filepath.Join(dir, "work")
-	return mapreduce.TaskInfo{StepID: a.spec.StepId, AttemptID: a.spec.AttemptId, Reducers: int(a.spec.Spec.GetReducers()), WorkDir: work}
+	return mapreduce.TaskInfo{StepID: a.spec.StepId, AttemptID: a.spec.AttemptId, Reducers: int(a.spec.Spec.GetReducers()), WorkDir: work, LogDir: a.logDir}
 }
 
 // faultyMapper passes each record through the map-record fault point.

@@ -47,6 +47,10 @@ type Config struct {
 	// and three weeks).
 	ScanBytesPerSecond int64
 	ScanPeriod         time.Duration
+	// LogRetentionBytes bounds the attempts' logs the worker keeps under
+	// DATA-DIR/logs after the attempts end (0: 1 GiB); beyond it, the
+	// logs of the steps last written longest ago are removed first.
+	LogRetentionBytes int64
 	// FileSystems resolves the paths steps read and write (by scheme);
 	// nil means local paths only.
 	FileSystems *mapreduce.FileSystems
@@ -70,6 +74,7 @@ func DefaultConfig() Config {
 		Slots:              runtime.NumCPU(),
 		HeartbeatInterval:  time.Second,
 		ShuffleMemoryBytes: 64 << 20,
+		LogRetentionBytes:  DefaultLogRetentionBytes,
 	}
 }
 
@@ -101,6 +106,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HeartbeatInterval <= 0 {
 		errs = append(errs, fmt.Errorf("heartbeat-interval must be positive, got %s", c.HeartbeatInterval))
+	}
+	if c.LogRetentionBytes < 0 {
+		errs = append(errs, fmt.Errorf("log-retention must not be negative, got %d", c.LogRetentionBytes))
 	}
 	if c.ShuffleMemoryBytes < 0 {
 		errs = append(errs, fmt.Errorf("shuffle-memory must not be negative, got %d", c.ShuffleMemoryBytes))

@@ -40,6 +40,7 @@ type Worker struct {
 	wg     sync.WaitGroup
 
 	data *dataNode // the block store of a core worker (nil on a task worker)
+	logs *logStore // the attempts' logs (logs.go)
 
 	mu          sync.Mutex
 	incarnation int64
@@ -62,6 +63,11 @@ type attempt struct {
 	lent bool
 	// output is where the attempt writes the step's output (once set up).
 	output mapreduce.TaskOutput
+	// log writes to the attempt's syslog and to the worker's log, and
+	// logDir is the attempt's log folder ("" if it could not be made);
+	// both are set when the attempt starts running.
+	log    *slog.Logger
+	logDir string
 }
 
 // Start starts a worker: its shuffle service, its gossip member, its
@@ -89,6 +95,10 @@ func Start(cfg Config) (*Worker, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "steps"), 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
+	logs, err := openLogStore(filepath.Join(cfg.DataDir, LogsDir), cfg.LogRetentionBytes, log)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Worker{
 		cfg: cfg, log: log, ctx: ctx, cancel: cancel,
@@ -98,6 +108,7 @@ func Start(cfg Config) (*Worker, error) {
 		outputs:     make(map[string]string),
 		free:        cfg.Slots,
 		slotFreed:   make(chan struct{}, 1),
+		logs:        logs,
 	}
 	ok := false
 	defer func() {
@@ -105,7 +116,6 @@ func Start(cfg Config) (*Worker, error) {
 			w.close()
 		}
 	}()
-	var err error
 	w.lis = cfg.Listener
 	if w.lis == nil {
 		if w.lis, err = net.Listen("tcp", cfg.Addr); err != nil {
@@ -114,6 +124,7 @@ func Start(cfg Config) (*Worker, error) {
 	}
 	w.grpc = grpc.NewServer(grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}))
 	workerpb.RegisterShuffleServer(w.grpc, &shuffleServer{w: w})
+	workerpb.RegisterLogsServer(w.grpc, &logsServer{w: w})
 	if err := w.startDataNode(w.grpc); err != nil {
 		return nil, err
 	}

@@ -34,7 +34,9 @@ import (
 // _SUCCESS manifest listing each with its size and CRC32C; the parts
 // equal the step's own output and the sequential reference byte for
 // byte; no multipart upload is left open under the prefix; and the
-// secret key is in no node's log.
+// secret key is in no node's log. A second export to the same folder is
+// refused, unless it overwrites: then the folder holds only the new
+// output.
 func TestS3ExportRoundTrip(t *testing.T) {
 	s := needS3(t)
 	c := startProcCluster(t, ct.Options{Workers: ct.Roles("core", "core", "task"), Env: s.nodeEnv(t, s.SecretKey)})
@@ -83,6 +85,26 @@ func TestS3ExportRoundTrip(t *testing.T) {
 		if ups := awsOpenUploads(t, bin, s.Endpoint, s.AccessKey, s.SecretKey, bucket, "counts/"); len(ups) > 0 {
 			t.Fatalf("aws s3api list-multipart-uploads lists open uploads %v", ups)
 		}
+	})
+
+	// An export folder that holds objects is refused, unless the step
+	// overwrites: then the export holds the new output only.
+	t.Run("overwrite", func(t *testing.T) {
+		in2 := ct.BigInput(t, 1, 100<<10, 2)
+		args := []string{"step", "add", "--job", "wordcount", "--input", in2.Dir, "--output", filepath.Join(t.TempDir(), "out"),
+			"--reducers", "2", "--export", "s3://" + bucket + "/counts/", "--wait"}
+		_, stderr, code := gomr(t, c.Env(), args...)
+		if code == 0 || !strings.Contains(stderr, "s3://"+bucket+"/counts") || !strings.Contains(stderr, "already exists") {
+			t.Fatalf("an export to a folder that holds objects: exit %d: %s", code, stderr)
+		}
+		if stdout, stderr, code := gomr(t, c.Env(), append(args, "--overwrite")...); code != 0 {
+			t.Fatalf("step add --overwrite: exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		want := refFiles(t, in2.Ref)
+		s.checkObjectSet(t, bucket, "counts/", slices.Sorted(slices.Values(append(partNames("r", 2), mapreduce.SuccessFile))))
+		sameFiles(t, "the overwritten export", s.readParts(t, bucket, "counts/", partNames("r", 2)), want)
+		s.checkManifest(t, bucket, "counts/", want)
+		s.checkNoUploads(t, bucket, "")
 	})
 }
 
@@ -442,6 +464,35 @@ func TestS3MissingBucket(t *testing.T) {
 	})
 }
 
+// TestS3CancelledStep cancels a map-only step writing to s3:// while its
+// map attempt has its part file's multipart upload open (its mapper
+// waits on a file that never appears): the step ends CANCELLED and
+// nothing is left under its prefix, no object and no open upload (the
+// attempt's, or the step's claim on the prefix).
+func TestS3CancelledStep(t *testing.T) {
+	s := needS3(t)
+	c := startProcCluster(t, ct.Options{Workers: ct.Roles("core"), Env: s.nodeEnv(t, s.SecretKey)})
+	bucket := s.newBucket(t)
+	dir, _ := ct.GenerateText(t, 1, 16<<10, 3)
+	gate := filepath.Join(t.TempDir(), "never")
+	id := submit(t, c, &pb.StepSpec{Job: "streaming", Inputs: []string{dir}, Output: "s3://" + bucket + "/out", Reducers: 0,
+		Options: map[string]string{"mapper": fmt.Sprintf(`sh -c 'while [ ! -e %s ]; do sleep 0.05; done; exec cat'`, gate)}})
+	waitS3(t, "the map attempt's upload", func() (bool, string) {
+		ups := s.uploads(t, bucket, "out/")
+		return slices.ContainsFunc(ups, func(u string) bool { return strings.HasPrefix(u, "out/part-m-00000 ") }), fmt.Sprint(ups)
+	})
+	if _, stderr, code := gomr(t, c.Env(), "step", "cancel", id); code != 0 {
+		t.Fatalf("step cancel: exit %d: %s", code, stderr)
+	}
+	if st := ct.WaitStep(t, c.Client(), id); st.State.Value() != state.StepCancelled {
+		t.Fatalf("the step ended %s: %s", st.State, st.Error)
+	}
+	waitS3(t, "nothing under the prefix", func() (bool, string) {
+		objs, ups := s.objects(t, bucket, "out/"), s.uploads(t, bucket, "out/")
+		return len(objs) == 0 && len(ups) == 0, fmt.Sprintf("objects %v, uploads %v", objs, ups)
+	})
+}
+
 func readFile(t *testing.T, p string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(p)
@@ -529,7 +580,6 @@ func TestS3EmbeddedEndpoint(t *testing.T) {
 		}
 		return strings.Contains(string(log), "press Ctrl-C to stop") && addr != "" && endpoint != "" && secretKey != ""
 	})
-	t.Logf("gomr local is up")
 	env := []string{"GOMR_CLUSTER=" + addr}
 	_, files := ct.GenerateText(t, 2, 100<<10, 70)
 	out := filepath.Join(t.TempDir(), "out")

@@ -31,7 +31,7 @@ func newStepCmd(job string) *cobra.Command {
 		Use:   "step",
 		Short: "Add, watch, list, describe and cancel steps",
 	}
-	cmd.AddCommand(newStepAddCmd(job), newStepWaitCmd(), newStepListCmd(), newStepDescribeCmd(), newStepCancelCmd(), newStepKillAttemptCmd())
+	cmd.AddCommand(newStepAddCmd(job), newStepWaitCmd(), newStepListCmd(), newStepDescribeCmd(), newStepCancelCmd(), newStepKillAttemptCmd(), newStepLogsCmd())
 	return cmd
 }
 
@@ -371,8 +371,9 @@ func waitStep(ctx context.Context, c *clusterClient, id string, o waitOptions) e
 			if tty {
 				fmt.Fprintln(o.progress)
 			}
+			failure := probableCause(ctx, c, st, nil) // nil unless it failed (logs.go)
 			if o.out != nil {
-				if err := printStep(o.out, st, nil, o.format); err != nil {
+				if err := printStepFailure(o.out, st, nil, failure, o.format); err != nil {
 					return err
 				}
 			}
@@ -381,7 +382,7 @@ func waitStep(ctx context.Context, c *clusterClient, id string, o waitOptions) e
 				if st.Error != "" {
 					msg += ": " + st.Error
 				}
-				return exitError{code: 1, msg: msg}
+				return exitError{code: 1, msg: msg + failure.pointer()}
 			}
 			printWarnings(o.progress, completionWarnings(st))
 			if o.followExport && st.ExportStep != "" {
@@ -637,7 +638,9 @@ func newStepDescribeCmd() *cobra.Command {
 					return err
 				}
 			}
-			return printStep(x.cmd.OutOrStdout(), resp.Step, tasks, x.format)
+			// A failed step's probable cause (logs.go).
+			failure := probableCause(x.cmd.Context(), x.c, resp.Step, tasks)
+			return printStepFailure(x.cmd.OutOrStdout(), resp.Step, tasks, failure, x.format)
 		}),
 	}
 	addClusterFlag(cmd)

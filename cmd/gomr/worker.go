@@ -44,6 +44,10 @@ one first with "gomr node drain"; decommission a core worker with
 			if err != nil {
 				return err
 			}
+			logRetention, err := sizeOpt(v, "log-retention", 1)
+			if err != nil {
+				return err
+			}
 			fss, err := nodeFileSystems(cmd.Context(), v, log)
 			if err != nil {
 				return err
@@ -62,6 +66,7 @@ one first with "gomr node drain"; decommission a core worker with
 				TransferBandwidth:  bandwidth,
 				ScanBytesPerSecond: scanRate,
 				ScanPeriod:         v.GetDuration("scan-period"),
+				LogRetentionBytes:  logRetention,
 				FileSystems:        fss,
 				Logger:             log,
 			}
@@ -90,6 +95,7 @@ one first with "gomr node drain"; decommission a core worker with
 	f.String("scan-rate", "1MiB", "bytes per second the block scanner of a core worker verifies its replicas at")
 	f.Duration("scan-period", 21*24*time.Hour, "the block scanner verifies every replica once in this period")
 	f.String("attempt-log", "", "append a line to this file when an attempt starts and when it ends (an audit trail)")
+	f.String("log-retention", "1GiB", "the attempts' logs (DATA-DIR/logs: syslog, stderr; gomr step logs reads them) kept after they end; beyond it the oldest steps' logs are removed first")
 	addS3Flags(f)
 	return cmd
 }

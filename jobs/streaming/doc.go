@@ -58,9 +58,10 @@
 // GROUP.NAME (three comma-separated fields, GROUP and NAME not empty, N an
 // integer; otherwise the line is an ordinary one), and reporter:status:MSG
 // sets the task's status line. Every other line goes to ROLE.stderr
-// (mapper.stderr, ...) in the working folder (16 MiB at most), to the
-// logger set with SetLogger at debug level, and to the last 64 KiB kept for
-// errors: a command that exits with a status other than 0, or is killed by
+// (mapper.stderr, ...) in the attempt's log folder (TaskInfo.LogDir, kept
+// after the task ends; the working folder when there is none; 16 MiB at
+// most), to the logger set with SetLogger at debug level, and to the last
+// 64 KiB kept for errors: a command that exits with a status other than 0, or is killed by
 // a signal, fails its task with an error that names it, says how it ended
 // and quotes the last lines of its stderr.
 //

@@ -28,8 +28,9 @@ const (
 
 // stderrSink reads a command's stderr: Hadoop's reporter lines update
 // counters and the status line; every other line goes to the tail kept for
-// errors, to the stderr log file in the working folder and to the debug
-// log.
+// errors, to the stderr log file ROLE.stderr (in the attempt's log folder,
+// TaskInfo.LogDir, kept after the task; in the working folder when the
+// task has none) and to the debug log.
 //
 //	reporter:counter:GROUP,NAME,N  adds N to the counter GROUP.NAME
 //	reporter:status:MESSAGE        sets the task's status line
@@ -53,6 +54,9 @@ type stderrSink struct {
 }
 
 func newStderrSink(role, dir string, tc *mapreduce.TaskContext) *stderrSink {
+	if tc.Info.LogDir != "" {
+		dir = tc.Info.LogDir
+	}
 	return &stderrSink{
 		progress: tc.Progress,
 		logPath:  filepath.Join(dir, role+".stderr"),
@@ -145,6 +149,7 @@ func (s *stderrSink) keep(line []byte, whole bool) {
 	if s.logged < stderrLogBytes {
 		if s.logW == nil {
 			var w io.Writer = io.Discard
+			os.MkdirAll(filepath.Dir(s.logPath), 0o755)
 			if f, err := os.OpenFile(s.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err == nil {
 				s.log, w = f, f
 			}

@@ -91,8 +91,8 @@ func TestFormatsOnACluster(t *testing.T) {
 		os.WriteFile(logs, b.Bytes(), 0o644)
 		for _, tc := range []struct {
 			job, input, text string
-			opts                map[string]string
-			keyCols             int
+			opts             map[string]string
+			keyCols          int
 		}{
 			{"wordcount", plainDir, out("plain"), nil, 1},
 			{"logagg", logs, "", map[string]string{"group-by": "status,hour"}, 2},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image/png"
 	"io"
@@ -32,18 +33,20 @@ import (
 // for a file to appear, and reads the status pages and metrics of the
 // leader and of a follower while it runs and once it completed; in the
 // middle, headless Chromium renders the pages (skipped without it).
+//
+// Every check is made on one answer and retried until it holds (or the
+// patience is spent, when the last problem found fails the test): on a
+// loaded machine the group may elect a new leader in the middle.
 func TestStatusPageWhileAStepRuns(t *testing.T) {
 	c := startCluster(t, ct.Options{Primaries: 3, Workers: ct.Roles("core", "task"), Slots: 2})
-	leaderNode := c.Leader()
-	leader := c.Server(leaderNode)
+	leader := c.Server(c.Leader())
 	var follower *primary.Server
+	var urls []string
 	for _, n := range c.Primaries() {
-		if n.Name() != leaderNode.Name() {
-			follower = c.Server(n)
-			break
+		p := c.Server(n)
+		if p != leader && follower == nil {
+			follower = p
 		}
-	}
-	for _, p := range []*primary.Server{leader, follower} {
 		if p.HTTPAddr() == "" {
 			t.Fatalf("%s serves no status page", p.ID())
 		}
@@ -55,8 +58,9 @@ func TestStatusPageWhileAStepRuns(t *testing.T) {
 		if err != nil || a.HTTP != p.HTTPAddr() {
 			t.Fatalf("%s: %s names status page %q (%v), want %s", p.ID(), primary.AddressesFile, a.HTTP, err, p.HTTPAddr())
 		}
+		urls = append(urls, "http://"+p.HTTPAddr())
 	}
-	leaderURL, followerURL := "http://"+leader.HTTPAddr(), "http://"+follower.HTTPAddr()
+	followerURL := "http://" + follower.HTTPAddr()
 
 	dir := t.TempDir()
 	gate := filepath.Join(dir, "gate")
@@ -71,118 +75,114 @@ func TestStatusPageWhileAStepRuns(t *testing.T) {
 
 	// While it runs: the follower's page shows what the leader knows (the
 	// attempts' status lines are the leader's soft state).
-	var running *html.Node
-	ct.WaitFor(t, "both maps running, with their status line, on the follower's page", time.Minute, func() bool {
-		doc, _, err := getPage(followerURL + "/steps/" + id)
+	eventually(t, "the follower's page of the running step", time.Minute, func() error {
+		doc, err := getPage(followerURL + "/steps/" + id)
 		if err != nil {
-			return false
+			return err
 		}
-		for i := range 2 {
-			row := byID(doc, "attempt-"+state.AttemptID(id, state.KindMap, i, 0))
-			if row == nil {
-				return false
-			}
-			cs := rowCells(row)
-			if len(cs) != 12 || cs[5] != "RUNNING" || cs[9] != "waiting for the gate" {
-				return false
-			}
-		}
-		running = doc
-		return true
+		return runningStepPage(doc, id, workers)
 	})
-	if got := text(byID(running, "step-id")); got != id {
-		t.Errorf("step page of %s is headed %q", id, got)
-	}
-	if got := text(byID(running, "step-state")); got != "RUNNING (MAP)" {
-		t.Errorf("step state %q", got)
-	}
-	if got := text(byID(running, "map-progress")); !regexp.MustCompile(`^\d+% \(0/2\)$`).MatchString(got) {
-		t.Errorf("map progress %q, want N%% (0/2)", got)
-	}
-	if got := text(byID(running, "reduce-progress")); got != "0% (0/1)" {
-		t.Errorf("reduce progress %q", got)
-	}
-	for i := range 2 {
-		cs := rowCells(byID(running, "attempt-"+state.AttemptID(id, state.KindMap, i, 0)))
-		if cs[0] != fmt.Sprintf("map %d", i) || cs[1] != "RUNNING" || !slices.Contains(workers, cs[4]) {
-			t.Errorf("map %d: %q", i, cs)
+	eventually(t, "the follower's overview", time.Minute, func() error {
+		doc, err := getPage(followerURL + "/")
+		if err != nil {
+			return err
 		}
-	}
-	// The core worker's HDFS usage comes with its block reports.
-	var doc *html.Node
-	ct.WaitFor(t, "the follower's overview to show the core worker's HDFS usage", 30*time.Second, func() bool {
-		d, code, err := getPage(followerURL + "/")
-		if err != nil || code != http.StatusOK {
-			return false
+		var problems []string
+		if cs := rowCells(byID(doc, "step-"+id)); len(cs) != 8 || cs[0] != id || cs[1] != "gated" || cs[2] != "streaming" || cs[3] != "RUNNING (MAP)" || cs[5] != "0% (0/1)" {
+			problems = append(problems, fmt.Sprintf("step row %q", cs))
 		}
-		doc = d
-		core := rowCells(byID(doc, "worker-core-1"))
-		return len(core) == 10 && core[6] != "-"
+		leaders := 0
+		for _, p := range c.LC.Primaries {
+			cs := rowCells(byID(doc, "primary-"+p.ID()))
+			if len(cs) != 9 {
+				problems = append(problems, fmt.Sprintf("primary row %q", cs))
+			} else if cs[0] == p.ID()+" (leader)" && cs[2] == "Leader" {
+				leaders++
+				if got := text(byID(doc, "this-primary")); !strings.HasPrefix(got, "served by "+follower.ID()+": ") || !strings.HasSuffix(got, "leader "+p.ID()) {
+					problems = append(problems, fmt.Sprintf("this primary: %q, leader %s", got, p.ID()))
+				}
+			}
+		}
+		if leaders != 1 {
+			problems = append(problems, fmt.Sprintf("%d leaders listed", leaders))
+		}
+		// The core worker's HDFS usage comes with its block reports.
+		core, task := rowCells(byID(doc, "worker-core-1")), rowCells(byID(doc, "worker-task-1"))
+		if len(core) != 10 || core[1] != "core" || core[3] != "ALIVE" || core[4] != "2" || core[6] == "-" || core[7] == "-" || core[8] != "0" {
+			problems = append(problems, fmt.Sprintf("core worker row %q (want its HDFS usage, no block)", core))
+		}
+		if len(task) != 10 || task[1] != "task" || task[3] != "ALIVE" || task[6] != "-" {
+			problems = append(problems, fmt.Sprintf("task worker row %q", task))
+		}
+		if len(core) == 10 && len(task) == 10 && atoi(core[5])+atoi(task[5]) != 2 {
+			problems = append(problems, fmt.Sprintf("running attempts %s + %s, want 2", core[5], task[5]))
+		}
+		return problemsErr(doc, problems)
 	})
-	if cs := rowCells(byID(doc, "step-"+id)); len(cs) != 8 || cs[0] != id || cs[1] != "gated" || cs[2] != "streaming" || cs[3] != "RUNNING (MAP)" || cs[5] != "0% (0/1)" {
-		t.Errorf("step row %q", cs)
-	}
-	if cs := rowCells(byID(doc, "primary-"+leader.ID())); len(cs) != 9 || cs[0] != leader.ID()+" (leader)" || cs[2] != "Leader" {
-		t.Errorf("leader row %q", cs)
-	}
-	if got := text(byID(doc, "this-primary")); !strings.HasPrefix(got, "served by "+follower.ID()+": Follower") || !strings.HasSuffix(got, "leader "+leader.ID()) {
-		t.Errorf("this primary: %q", got)
-	}
-	core, task := rowCells(byID(doc, "worker-core-1")), rowCells(byID(doc, "worker-task-1"))
-	if len(core) != 10 || core[1] != "core" || core[3] != "ALIVE" || core[4] != "2" || core[6] == "-" || core[8] != "0" {
-		t.Errorf("core worker row %q (want its HDFS usage, no block)", core)
-	}
-	if len(task) != 10 || task[1] != "task" || task[3] != "ALIVE" || task[6] != "-" {
-		t.Errorf("task worker row %q", task)
-	}
-	if n, _ := strconv.Atoi(core[5]); n+atoi(task[5]) != 2 {
-		t.Errorf("running attempts %s + %s, want 2", core[5], task[5])
-	}
-	fams := metrics(t, leaderURL)
-	for _, m := range []struct {
-		name   string
-		labels []string
-		want   float64
-	}{
-		{"gomr_raft_leader", nil, 1},
-		{"gomr_steps", []string{"state", "RUNNING"}, 1},
-		{"gomr_running_attempts", []string{"kind", "map"}, 2},
-		{"gomr_running_attempts", []string{"kind", "reduce"}, 0},
-		{"gomr_workers", []string{"role", "core", "state", "ALIVE"}, 1},
-		{"gomr_workers", []string{"role", "task", "state", "ALIVE"}, 1},
-		{"gomr_worker_slots", []string{"role", "core"}, 2},
-	} {
-		if got := metricValue(t, fams, m.name, m.labels...); got != m.want {
-			t.Errorf("leader: %s%v = %g, want %g", m.name, m.labels, got, m.want)
+	eventually(t, "the leader's and a follower's metrics", time.Minute, func() error {
+		var lf, ff map[string]*dto.MetricFamily
+		for _, u := range urls {
+			fams, err := metrics(u)
+			if err != nil {
+				return err
+			}
+			if v, _ := metricValue(fams, "gomr_raft_leader"); v == 1 {
+				lf = fams
+			} else if ff == nil {
+				ff = fams
+			}
 		}
-	}
-	term := metricValue(t, fams, "gomr_raft_term")
-	ffams := metrics(t, followerURL)
-	if metricValue(t, ffams, "gomr_raft_leader") != 0 || metricValue(t, ffams, "gomr_raft_term") != term || metricValue(t, ffams, "gomr_raft_state", "state", "follower") != 1 {
-		t.Errorf("follower's raft metrics: leader %g, term %g (leader's %g)", metricValue(t, ffams, "gomr_raft_leader"), metricValue(t, ffams, "gomr_raft_term"), term)
-	}
+		if lf == nil || ff == nil {
+			return fmt.Errorf("no leader, or no follower")
+		}
+		var problems []string
+		for _, m := range []struct {
+			fams   map[string]*dto.MetricFamily
+			name   string
+			labels []string
+			want   float64
+		}{
+			{lf, "gomr_steps", []string{"state", "RUNNING"}, 1},
+			{lf, "gomr_steps", []string{"state", "COMPLETED"}, 0},
+			{lf, "gomr_running_attempts", []string{"kind", "map"}, 2},
+			{lf, "gomr_running_attempts", []string{"kind", "reduce"}, 0},
+			{lf, "gomr_pending_tasks", []string{"kind", "reduce"}, 1},
+			{lf, "gomr_workers", []string{"role", "core", "state", "ALIVE"}, 1},
+			{lf, "gomr_workers", []string{"role", "task", "state", "ALIVE"}, 1},
+			{lf, "gomr_worker_slots", []string{"role", "core"}, 2},
+			{lf, "gomr_raft_state", []string{"state", "leader"}, 1},
+			{ff, "gomr_raft_leader", nil, 0},
+			{ff, "gomr_raft_state", []string{"state", "follower"}, 1},
+			{ff, "gomr_steps", []string{"state", "RUNNING"}, 1},
+		} {
+			if got, err := metricValue(m.fams, m.name, m.labels...); err != nil || got != m.want {
+				problems = append(problems, fmt.Sprintf("%s%v = %g (%v), want %g", m.name, m.labels, got, err, m.want))
+			}
+		}
+		lt, _ := metricValue(lf, "gomr_raft_term")
+		ft, _ := metricValue(ff, "gomr_raft_term")
+		if lt != ft || lt == 0 {
+			problems = append(problems, fmt.Sprintf("terms %g (leader) and %g (follower)", lt, ft))
+		}
+		return problemsErr(nil, problems)
+	})
 
 	t.Run("chromium", func(t *testing.T) {
-		dom := chromium(t, "--dump-dom", followerURL+"/steps/"+id)
-		doc, err := html.Parse(strings.NewReader(dom))
-		if err != nil {
+		eventually(t, "Chromium's rendering of the running step's page", time.Minute, func() error {
+			dom, err := chromium(t, "--dump-dom", followerURL+"/steps/"+id)
+			if err != nil {
+				return err
+			}
+			doc, err := html.Parse(strings.NewReader(dom))
+			if err != nil {
+				return err
+			}
+			return runningStepPage(doc, id, workers)
+		})
+		shot := filepath.Join(t.TempDir(), "overview.png")
+		if _, err := chromium(t, "--screenshot="+shot, followerURL+"/"); err != nil {
 			t.Fatal(err)
 		}
-		if got := text(byID(doc, "step-id")); got != id {
-			t.Errorf("rendered step page is headed %q, want %s", got, id)
-		}
-		if got := text(byID(doc, "step-state")); got != "RUNNING (MAP)" {
-			t.Errorf("rendered step state %q", got)
-		}
-		if got := text(byID(doc, "map-progress")); !strings.HasSuffix(got, "(0/2)") {
-			t.Errorf("rendered map progress %q", got)
-		}
-		cs := rowCells(byID(doc, "attempt-"+state.AttemptID(id, state.KindMap, 0, 0)))
-		if len(cs) < 5 || !slices.Contains(workers, cs[4]) {
-			t.Errorf("rendered attempt row %q names no worker", cs)
-		}
-		shot := filepath.Join(t.TempDir(), "overview.png")
-		chromium(t, "--screenshot="+shot, leaderURL+"/")
 		b, err := os.ReadFile(shot)
 		if err != nil || len(b) == 0 {
 			t.Fatalf("screenshot: %d bytes, %v", len(b), err)
@@ -198,13 +198,20 @@ func TestStatusPageWhileAStepRuns(t *testing.T) {
 
 	// The attempt's log page names its worker.
 	attempt := state.AttemptID(id, state.KindMap, 1, 0)
-	doc, code, err := getPage(followerURL + "/steps/" + id + "/attempts/" + attempt + "/logs")
-	if err != nil || code != http.StatusOK {
-		t.Fatalf("logs page: %d, %v", code, err)
-	}
-	if got := text(byID(doc, "attempt-worker")); !slices.ContainsFunc(workers, func(w string) bool { return strings.HasPrefix(got, w+" at 127.0.0.1:") }) {
-		t.Errorf("logs page: worker %q", got)
-	}
+	eventually(t, "the logs page of "+attempt, time.Minute, func() error {
+		doc, err := getPage(followerURL + "/steps/" + id + "/attempts/" + attempt + "/logs")
+		if err != nil {
+			return err
+		}
+		got := text(byID(doc, "attempt-worker"))
+		if !slices.ContainsFunc(workers, func(w string) bool { return strings.HasPrefix(got, w+" at 127.0.0.1:") }) {
+			return problemsErr(doc, []string{fmt.Sprintf("worker %q", got)})
+		}
+		if where := text(byID(doc, "where")); !strings.Contains(where, "steps/"+id+"/"+attempt+"/work/mapper.stderr") {
+			return fmt.Errorf("where the logs are: %q", where)
+		}
+		return nil
+	})
 
 	os.WriteFile(gate, nil, 0o644)
 	st := c.Wait(id)
@@ -212,31 +219,31 @@ func TestStatusPageWhileAStepRuns(t *testing.T) {
 	if st.Counters["MAP_INPUT_RECORDS"] != 7 {
 		t.Errorf("MAP_INPUT_RECORDS %d, want 7", st.Counters["MAP_INPUT_RECORDS"])
 	}
-	doc, code, err = getPage(followerURL + "/steps/" + id)
-	if err != nil || code != http.StatusOK {
-		t.Fatalf("step page: %d, %v", code, err)
-	}
-	if got := text(byID(doc, "step-state")); got != "COMPLETED" {
-		t.Errorf("step state %q", got)
-	}
-	if got := text(byID(doc, "map-progress")) + " " + text(byID(doc, "reduce-progress")); got != "100% (2/2) 100% (1/1)" {
-		t.Errorf("progress %q", got)
-	}
 	var want []string
 	for name, v := range st.Counters {
 		want = append(want, fmt.Sprintf("%s %d", name, v))
 	}
 	slices.Sort(want)
-	if got := text(byID(doc, "counters")); got != strings.Join(want, " ") {
-		t.Errorf("counters\n got %q\nwant %q", got, strings.Join(want, " "))
-	}
+	eventually(t, "the follower's page of the completed step", time.Minute, func() error {
+		doc, err := getPage(followerURL + "/steps/" + id)
+		if err != nil {
+			return err
+		}
+		var problems []string
+		if got := text(byID(doc, "step-state")); got != "COMPLETED" {
+			problems = append(problems, fmt.Sprintf("step state %q", got))
+		}
+		if got := text(byID(doc, "map-progress")) + " " + text(byID(doc, "reduce-progress")); got != "100% (2/2) 100% (1/1)" {
+			problems = append(problems, fmt.Sprintf("progress %q", got))
+		}
+		if got := text(byID(doc, "counters")); got != strings.Join(want, " ") {
+			problems = append(problems, fmt.Sprintf("counters\n got %q\nwant %q", got, strings.Join(want, " ")))
+		}
+		return problemsErr(doc, problems)
+	})
 
 	// Metrics, on the follower once it applied the step's end: the
 	// counters summed from the step and the ended attempts' durations.
-	ct.WaitFor(t, "the follower's metrics to show the step completed", 30*time.Second, func() bool {
-		ffams = metrics(t, followerURL)
-		return metricValue(t, ffams, "gomr_steps", "state", "COMPLETED") == 1
-	})
 	ended := map[[2]string]uint64{}
 	for _, task := range st.Tasks {
 		for _, a := range task.Attempts {
@@ -246,72 +253,134 @@ func TestStatusPageWhileAStepRuns(t *testing.T) {
 	if ended[[2]string{"map", "SUCCEEDED"}] < 2 || ended[[2]string{"reduce", "SUCCEEDED"}] < 1 {
 		t.Fatalf("attempts %v", ended)
 	}
-	for _, kind := range []string{"map", "reduce"} {
-		for _, as := range []string{"SUCCEEDED", "FAILED", "KILLED"} {
-			h := findMetric(t, ffams, "gomr_attempt_duration_seconds", "kind", kind, "state", as).Histogram
-			if h.GetSampleCount() != ended[[2]string{kind, as}] {
-				t.Errorf("%s %s attempt durations: %d, want %d", kind, as, h.GetSampleCount(), ended[[2]string{kind, as}])
+	eventually(t, "the follower's metrics of the completed step", time.Minute, func() error {
+		fams, err := metrics(followerURL)
+		if err != nil {
+			return err
+		}
+		var problems []string
+		for _, m := range []struct {
+			name   string
+			labels []string
+			want   float64
+		}{
+			{"gomr_steps", []string{"state", "COMPLETED"}, 1},
+			{"gomr_steps", []string{"state", "RUNNING"}, 0},
+			{"gomr_running_attempts", []string{"kind", "map"}, 0},
+			{"gomr_map_input_records_total", nil, float64(st.Counters["MAP_INPUT_RECORDS"])},
+			{"gomr_shuffle_bytes_total", nil, float64(st.Counters["REDUCE_SHUFFLE_BYTES"])},
+			{"gomr_reduce_output_records_total", nil, float64(st.Counters["REDUCE_OUTPUT_RECORDS"])},
+			{"gomr_output_bytes_total", nil, float64(st.Counters["BYTES_WRITTEN"])},
+			{"gomr_attempts_total", []string{"kind", "map", "outcome", "launched"}, float64(st.Counters["LAUNCHED_MAPS"])},
+			{"gomr_attempts_total", []string{"kind", "reduce", "outcome", "launched"}, float64(st.Counters["LAUNCHED_REDUCES"])},
+		} {
+			if got, err := metricValue(fams, m.name, m.labels...); err != nil || got != m.want || (got == 0 && strings.HasSuffix(m.name, "_total")) {
+				problems = append(problems, fmt.Sprintf("%s%v = %g (%v), want %g (not 0 for a counter)", m.name, m.labels, got, err, m.want))
 			}
 		}
+		for _, kind := range []string{"map", "reduce"} {
+			for _, as := range []string{"SUCCEEDED", "FAILED", "KILLED"} {
+				m, err := findMetric(fams, "gomr_attempt_duration_seconds", "kind", kind, "state", as)
+				if err != nil || m.Histogram.GetSampleCount() != ended[[2]string{kind, as}] {
+					problems = append(problems, fmt.Sprintf("%s %s attempt durations: %v (%v), want %d", kind, as, m.GetHistogram().GetSampleCount(), err, ended[[2]string{kind, as}]))
+				}
+			}
+		}
+		return problemsErr(nil, problems)
+	})
+}
+
+// runningStepPage checks the page of the gated step while both its maps
+// wait for the gate.
+func runningStepPage(doc *html.Node, id string, workers []string) error {
+	var problems []string
+	if got := text(byID(doc, "step-id")); got != id {
+		problems = append(problems, fmt.Sprintf("page headed %q, want %s", got, id))
 	}
-	for _, m := range []struct {
-		name, counter string
-	}{
-		{"gomr_map_input_records_total", "MAP_INPUT_RECORDS"},
-		{"gomr_shuffle_bytes_total", "REDUCE_SHUFFLE_BYTES"},
-		{"gomr_reduce_output_records_total", "REDUCE_OUTPUT_RECORDS"},
-		{"gomr_output_bytes_total", "BYTES_WRITTEN"},
-	} {
-		if got := metricValue(t, ffams, m.name); got != float64(st.Counters[m.counter]) || got == 0 {
-			t.Errorf("%s = %g, want %s = %d (not 0)", m.name, got, m.counter, st.Counters[m.counter])
+	if got := text(byID(doc, "step-state")); got != "RUNNING (MAP)" {
+		problems = append(problems, fmt.Sprintf("step state %q", got))
+	}
+	if got := text(byID(doc, "map-progress")); !regexp.MustCompile(`^\d+% \(0/2\)$`).MatchString(got) {
+		problems = append(problems, fmt.Sprintf("map progress %q, want N%% (0/2)", got))
+	}
+	if got := text(byID(doc, "reduce-progress")); got != "0% (0/1)" {
+		problems = append(problems, fmt.Sprintf("reduce progress %q", got))
+	}
+	for i := range 2 {
+		// task, its state, split, attempt, worker, state, progress,
+		// started, duration, status, error, logs
+		cs := rowCells(byID(doc, "attempt-"+state.AttemptID(id, state.KindMap, i, 0)))
+		if len(cs) != 12 || cs[0] != fmt.Sprintf("map %d", i) || cs[1] != "RUNNING" || !slices.Contains(workers, cs[4]) || cs[5] != "RUNNING" || cs[9] != "waiting for the gate" {
+			problems = append(problems, fmt.Sprintf("map %d: %q", i, cs))
 		}
 	}
-	if got := metricValue(t, ffams, "gomr_attempts_total", "kind", "map", "outcome", "launched"); got != float64(st.Counters["LAUNCHED_MAPS"]) {
-		t.Errorf("launched maps %g, want %d", got, st.Counters["LAUNCHED_MAPS"])
+	return problemsErr(doc, problems)
+}
+
+// problemsErr joins what a check found wrong, with the page's error
+// banner if it has one.
+func problemsErr(doc *html.Node, problems []string) error {
+	if len(problems) == 0 {
+		return nil
 	}
-	if got := metricValue(t, ffams, "gomr_running_attempts", "kind", "map"); got != 0 {
-		t.Errorf("running maps %g after the step", got)
+	if banner := text(byID(doc, "errors")); banner != "" {
+		problems = append(problems, "page errors: "+banner)
+	}
+	return errors.New(strings.Join(problems, "; "))
+}
+
+// eventually polls check until it returns nil; after patience, the last
+// problem fails the test.
+func eventually(t *testing.T, what string, patience time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
 // getPage fetches and parses a page.
-func getPage(url string) (*html.Node, int, error) {
+func getPage(url string) (*html.Node, error) {
 	resp, err := http.Get(url)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	doc, err := html.Parse(resp.Body)
-	return doc, resp.StatusCode, err
+	return html.Parse(resp.Body)
 }
 
 // metrics scrapes and parses a primary's /metrics.
-func metrics(t *testing.T, base string) map[string]*dto.MetricFamily {
-	t.Helper()
+func metrics(base string) (map[string]*dto.MetricFamily, error) {
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("%s/metrics: %s: %s", base, resp.Status, b)
+		return nil, fmt.Errorf("%s/metrics: %s: %s", base, resp.Status, b)
 	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(resp.Body)
 	if err != nil {
-		t.Fatalf("%s/metrics is not Prometheus text: %v", base, err)
+		return nil, fmt.Errorf("%s/metrics is not Prometheus text: %w", base, err)
 	}
-	return fams
+	return fams, nil
 }
 
-func findMetric(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels ...string) *dto.Metric {
-	t.Helper()
+func findMetric(fams map[string]*dto.MetricFamily, name string, labels ...string) (*dto.Metric, error) {
 	f, ok := fams[name]
 	if !ok {
-		t.Fatalf("no metric family %s", name)
+		return nil, fmt.Errorf("no metric family %s", name)
 	}
 	for _, m := range f.Metric {
 		match := true
@@ -319,26 +388,27 @@ func findMetric(t *testing.T, fams map[string]*dto.MetricFamily, name string, la
 			match = match && slices.ContainsFunc(m.Label, func(l *dto.LabelPair) bool { return l.GetName() == labels[i] && l.GetValue() == labels[i+1] })
 		}
 		if match {
-			return m
+			return m, nil
 		}
 	}
-	t.Fatalf("no %s with labels %v", name, labels)
-	return nil
+	return nil, fmt.Errorf("no %s with labels %v", name, labels)
 }
 
-func metricValue(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
-	t.Helper()
-	m := findMetric(t, fams, name, labels...)
-	if m.Gauge != nil {
-		return m.Gauge.GetValue()
+func metricValue(fams map[string]*dto.MetricFamily, name string, labels ...string) (float64, error) {
+	m, err := findMetric(fams, name, labels...)
+	if err != nil {
+		return 0, err
 	}
-	return m.Counter.GetValue()
+	if m.Gauge != nil {
+		return m.Gauge.GetValue(), nil
+	}
+	return m.Counter.GetValue(), nil
 }
 
 // chromium runs headless Chromium on a page of this machine, as
 // DEPENDENCIES.md says, and returns what it printed; the test is skipped
 // where Chromium is not installed.
-func chromium(t *testing.T, args ...string) string {
+func chromium(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
@@ -351,9 +421,9 @@ func chromium(t *testing.T, args ...string) string {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
+		return "", fmt.Errorf("chromium %v: %w\n%s", args, err, stderr.String())
 	}
-	return stdout.String()
+	return stdout.String(), nil
 }
 
 func byID(n *html.Node, id string) *html.Node {

@@ -1,0 +1,339 @@
+package worker
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gomr/gomr/mapreduce"
+	pb "github.com/gomr/gomr/primary/primarypb"
+)
+
+// An attempt's logs, as EMR keeps a task attempt's syslog and stderr: the
+// worker writes them under DATA-DIR/logs/STEP-ID/ATTEMPT-ID/ and keeps
+// them after the attempt ends (and across restarts of the worker), within
+// Config.LogRetentionBytes, dropping the steps whose logs were last
+// written longest ago first. The folder holds
+//
+//	syslog         the attempt's own log lines (also in the worker's log):
+//	               its start with task and split, its input read, its output
+//	               committed, its end and error
+//	stderr         what a built-in job writes to its task's stderr (empty
+//	               for most)
+//	ROLE.stderr    a streaming command's stderr (mapper.stderr,
+//	               combiner.stderr, reducer.stderr), 16 MiB at most each
+//
+// and is read through the Logs service (logs_service.go).
+const (
+	// LogsDir is the folder of a worker's data folder that holds the
+	// attempts' logs.
+	LogsDir = "logs"
+	// SyslogName and StderrName are the files of an attempt's log folder
+	// that hold its own log lines and its job's stderr.
+	SyslogName = "syslog"
+	StderrName = "stderr"
+	// DefaultLogRetentionBytes bounds the attempts' logs a worker keeps
+	// when Config.LogRetentionBytes is 0.
+	DefaultLogRetentionBytes = 1 << 30
+	// syslogMaxBytes bounds one attempt's syslog.
+	syslogMaxBytes = 16 << 20
+)
+
+// logName is what a step or attempt id must look like to name a log
+// folder: a plain name, never a path ("..", "/").
+var logName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
+
+// errBadLogName is returned for a step or attempt id, or a stream, that
+// cannot name a log.
+var errBadLogName = errors.New("not a valid name")
+
+// logStore keeps the attempts' logs of one worker and bounds their size.
+type logStore struct {
+	dir      string
+	maxBytes int64
+	log      *slog.Logger
+
+	mu    sync.Mutex
+	steps map[string]*stepLogs
+	total int64
+}
+
+// stepLogs is what the store knows of one step's logs.
+type stepLogs struct {
+	bytes int64     // of its attempts that ended
+	last  time.Time // when an attempt of it last started or ended
+	open  int       // attempts writing logs now
+}
+
+// openLogStore opens the log folder dir, counts what earlier runs left
+// there and removes the oldest steps' logs beyond maxBytes.
+func openLogStore(dir string, maxBytes int64, log *slog.Logger) (*logStore, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create log folder: %w", err)
+	}
+	s := &logStore{dir: dir, maxBytes: cmp.Or(maxBytes, DefaultLogRetentionBytes), log: log, steps: map[string]*stepLogs{}}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read log folder: %w", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !logName.MatchString(e.Name()) {
+			continue
+		}
+		sl := &stepLogs{}
+		filepath.WalkDir(filepath.Join(dir, e.Name()), func(_ string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			if info, err := d.Info(); err == nil {
+				if d.Type().IsRegular() {
+					sl.bytes += info.Size()
+				}
+				if info.ModTime().After(sl.last) {
+					sl.last = info.ModTime()
+				}
+			}
+			return nil
+		})
+		s.steps[e.Name()] = sl
+		s.total += sl.bytes
+	}
+	s.mu.Lock()
+	s.prune()
+	s.mu.Unlock()
+	return s, nil
+}
+
+// attemptDir returns the log folder of an attempt, refusing ids that are
+// not plain names.
+func (s *logStore) attemptDir(step, attempt string) (string, error) {
+	if !logName.MatchString(step) {
+		return "", fmt.Errorf("step id %q: %w", step, errBadLogName)
+	}
+	if !logName.MatchString(attempt) {
+		return "", fmt.Errorf("attempt id %q: %w", attempt, errBadLogName)
+	}
+	dir := filepath.Join(s.dir, step, attempt)
+	if rel, err := filepath.Rel(s.dir, dir); err != nil || !filepath.IsLocal(rel) {
+		return "", fmt.Errorf("attempt %s of step %s: %w", attempt, step, errBadLogName)
+	}
+	return dir, nil
+}
+
+// attemptLog is the log folder of a running attempt.
+type attemptLog struct {
+	s      *logStore
+	step   string
+	dir    string
+	syslog *os.File
+	// logger writes to the syslog file and to the worker's log.
+	logger *slog.Logger
+}
+
+// open creates an attempt's log folder with its syslog and (empty) stderr
+// files, and returns it with a logger that writes to both the syslog and
+// the worker's log wlog. If the folder cannot be made, the attempt logs to
+// wlog alone.
+func (s *logStore) open(spec *pb.Assignment, wlog *slog.Logger) *attemptLog {
+	l := &attemptLog{s: s, step: spec.StepId, logger: wlog.With("attempt", spec.AttemptId)}
+	dir, err := s.attemptDir(spec.StepId, spec.AttemptId)
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
+	var f *os.File
+	if err == nil {
+		f, err = os.OpenFile(filepath.Join(dir, SyslogName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	}
+	if err == nil {
+		var e *os.File
+		if e, err = os.OpenFile(filepath.Join(dir, StderrName), os.O_WRONLY|os.O_CREATE, 0o644); err == nil {
+			e.Close()
+		}
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		wlog.Warn("attempt logs are not kept", "attempt", spec.AttemptId, "err", err)
+		return l
+	}
+	l.dir, l.syslog = dir, f
+	file := slog.NewTextHandler(&cappedWriter{w: f, left: syslogMaxBytes}, &slog.HandlerOptions{Level: slog.LevelDebug})
+	l.logger = slog.New(teeHandler{wlog.Handler(), file}).With("attempt", spec.AttemptId)
+	s.mu.Lock()
+	sl := s.stepOf(spec.StepId)
+	sl.open++
+	sl.last = time.Now()
+	s.mu.Unlock()
+	return l
+}
+
+func (s *logStore) stepOf(step string) *stepLogs {
+	sl, ok := s.steps[step]
+	if !ok {
+		sl = &stepLogs{}
+		s.steps[step] = sl
+	}
+	return sl
+}
+
+// close closes the attempt's syslog, counts the size of its folder and
+// removes old steps' logs beyond the store's bound.
+func (l *attemptLog) close() {
+	if l.syslog == nil {
+		return
+	}
+	l.syslog.Close()
+	var size int64
+	if entries, err := os.ReadDir(l.dir); err == nil {
+		for _, e := range entries {
+			if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+				size += info.Size()
+			}
+		}
+	}
+	s := l.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sl := s.stepOf(l.step)
+	sl.open--
+	sl.bytes += size
+	sl.last = time.Now()
+	s.total += size
+	s.prune()
+}
+
+// prune removes whole steps' logs, those last written longest ago first,
+// while the logs exceed the bound. A step with an attempt still running
+// here is kept. Call it with s.mu held.
+func (s *logStore) prune() {
+	for s.total > s.maxBytes {
+		var victim string
+		for id, sl := range s.steps {
+			if sl.open > 0 {
+				continue
+			}
+			if v := s.steps[victim]; victim == "" || sl.last.Before(v.last) || (sl.last.Equal(v.last) && id < victim) {
+				victim = id
+			}
+		}
+		if victim == "" {
+			return
+		}
+		sl := s.steps[victim]
+		if err := os.RemoveAll(filepath.Join(s.dir, victim)); err != nil {
+			s.log.Warn("remove old step logs", "step", victim, "err", err)
+			return
+		}
+		s.log.Info("removed old step logs (log retention)", "step", victim, "bytes", sl.bytes, "kept_bytes", s.total-sl.bytes, "retention_bytes", s.maxBytes)
+		s.total -= sl.bytes
+		delete(s.steps, victim)
+	}
+}
+
+// stepIDs returns the ids of the steps whose logs are kept, oldest first
+// (tests use it).
+func (s *logStore) stepIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.steps))
+	for id := range s.steps {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b string) int {
+		return cmp.Or(s.steps[a].last.Compare(s.steps[b].last), cmp.Compare(a, b))
+	})
+	return ids
+}
+
+// cappedWriter writes up to left bytes to w, then a note that the rest
+// was dropped, then nothing.
+type cappedWriter struct {
+	w    io.Writer
+	left int64
+}
+
+func (c *cappedWriter) Write(p []byte) (int, error) {
+	if c.left <= 0 {
+		return len(p), nil
+	}
+	if int64(len(p)) > c.left {
+		c.left = 0
+		if _, err := io.WriteString(c.w, "[syslog truncated]\n"); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	c.left -= int64(len(p))
+	return c.w.Write(p)
+}
+
+// teeHandler sends each record to two handlers, each at its own level.
+type teeHandler struct{ a, b slog.Handler }
+
+func (t teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return t.a.Enabled(ctx, l) || t.b.Enabled(ctx, l)
+}
+
+func (t teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	var errs []error
+	if t.a.Enabled(ctx, r.Level) {
+		errs = append(errs, t.a.Handle(ctx, r.Clone()))
+	}
+	if t.b.Enabled(ctx, r.Level) {
+		errs = append(errs, t.b.Handle(ctx, r))
+	}
+	return errors.Join(errs...)
+}
+
+func (t teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return teeHandler{t.a.WithAttrs(as), t.b.WithAttrs(as)}
+}
+
+func (t teeHandler) WithGroup(name string) slog.Handler {
+	return teeHandler{t.a.WithGroup(name), t.b.WithGroup(name)}
+}
+
+// startAttemptLog opens a's log folder, sets a.log and a.logDir, and logs
+// the attempt's start with its task and input.
+func (w *Worker) startAttemptLog(a *attempt) *attemptLog {
+	l := w.logs.open(a.spec, w.log)
+	a.log, a.logDir = l.logger, l.dir
+	spec := a.spec
+	args := []any{"step", spec.StepId, "job", spec.Spec.GetJob(), "worker", w.cfg.ID}
+	switch spec.Kind {
+	case pb.TaskKind_MAP:
+		args = append(args, "task", fmt.Sprintf("m:%d", spec.TaskIndex))
+		if sp := spec.Split; sp != nil {
+			args = append(args, "split", fmt.Sprintf("%s:%d+%d", sp.File, sp.Offset, sp.Length))
+			if n := len(sp.More); n > 0 {
+				args = append(args, "more_files", n)
+			}
+		}
+	case pb.TaskKind_REDUCE:
+		args = append(args, "task", fmt.Sprintf("r:%d", spec.TaskIndex), "maps", len(spec.MapOutputs))
+	}
+	a.log.Info("attempt started", args...)
+	return l
+}
+
+// logInputRead logs, in the attempt's log, what its task read and wrote.
+func logInputRead(a *attempt, c *mapreduce.Counters) {
+	if a.spec.Kind == pb.TaskKind_REDUCE {
+		a.log.Info("input read", "records", c.Get(mapreduce.ReduceInputRecords), "groups", c.Get(mapreduce.ReduceInputGroups),
+			"shuffle_bytes", c.Get(mapreduce.ReduceShuffleBytes), "output_records", c.Get(mapreduce.ReduceOutputRecords))
+		return
+	}
+	a.log.Info("input read", "records", c.Get(mapreduce.MapInputRecords), "bytes", c.Get(mapreduce.MapInputBytes),
+		"output_records", c.Get(mapreduce.MapOutputRecords), "rejected", c.Get(mapreduce.RejectedRecords))
+}
