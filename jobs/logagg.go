@@ -254,6 +254,20 @@ func appendField(b []byte, field string, e *accessEntry) []byte {
 // "requests<TAB>bytes".
 type pairSum struct{ combine bool }
 
+// Fold adds a (requests, bytes) pair to a running pair, in place: a map
+// task combines pairs in a hash table with it (as a combiner only: the
+// result stays in the varint encoding).
+func (pairSum) Fold(acc, value []byte) ([]byte, error) {
+	r1, n1 := binary.Uvarint(acc)
+	b1, m1 := binary.Uvarint(acc[max(n1, 0):])
+	r2, n2 := binary.Uvarint(value)
+	b2, m2 := binary.Uvarint(value[max(n2, 0):])
+	if n1 <= 0 || m1 <= 0 || n2 <= 0 || m2 <= 0 {
+		return nil, fmt.Errorf("corrupt request or byte count")
+	}
+	return binary.AppendUvarint(binary.AppendUvarint(acc[:0], r1+r2), b1+b2), nil
+}
+
 func (p pairSum) Reduce(key []byte, values *mapreduce.Values, out mapreduce.Emitter) error {
 	var requests, bytes uint64
 	for values.Next() {

@@ -72,6 +72,17 @@ func (sumCombiner) Reduce(key []byte, values *mapreduce.Values, out mapreduce.Em
 	return out.Emit(key, binary.AppendUvarint(nil, sum))
 }
 
+// Fold adds a varint count to a varint sum, in place: a map task combines
+// counts in a hash table with it.
+func (sumCombiner) Fold(acc, value []byte) ([]byte, error) {
+	a, n := binary.Uvarint(acc)
+	b, m := binary.Uvarint(value)
+	if n <= 0 || m <= 0 {
+		return nil, fmt.Errorf("corrupt count")
+	}
+	return binary.AppendUvarint(acc[:0], a+b), nil
+}
+
 // sumReducer adds up varint counts and emits their sum in decimal.
 type sumReducer struct{}
 

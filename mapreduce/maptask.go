@@ -130,7 +130,7 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 	tc := &TaskContext{Counters: counters, Info: info, Progress: t.Progress, FileSystems: t.FileSystems, reject: rej.write, ctx: ctx}
 
 	var sink Emitter
-	var sb *sortBuffer
+	var sb mapOutputBuffer
 	var text OutputWriter
 	if t.Reducers == 0 {
 		if text, err = t.OutputFormat.Create(ctx, t.Output, t.OutputFormat.PartName('m', t.Index)); err != nil {
@@ -143,12 +143,21 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 		if t.Dir != "" {
 			store = diskStore{dir: t.Dir}
 		}
-		sb, err = newSortBuffer(t.Job, t.Reducers, t.SortBufferBytes, store, counters)
-		if err == nil {
-			sb.tc = &TaskContext{Counters: counters, Info: info, Progress: t.Progress, FileSystems: t.FileSystems, ctx: ctx}
-		}
-		if err != nil {
-			return nil, err
+		combineTC := &TaskContext{Counters: counters, Info: info, Progress: t.Progress, FileSystems: t.FileSystems, ctx: ctx}
+		if folder, ok := t.Job.Combiner.(Folder); ok {
+			hc, err := newHashCombiner(t.Job, folder, t.Reducers, t.SortBufferBytes, store, counters)
+			if err != nil {
+				return nil, err
+			}
+			hc.tc = combineTC
+			sb = hc
+		} else {
+			sorter, err := newSortBuffer(t.Job, t.Reducers, t.SortBufferBytes, store, counters)
+			if err != nil {
+				return nil, err
+			}
+			sorter.tc = combineTC
+			sb = sorter
 		}
 		defer sb.release()
 		sink = sb
@@ -232,6 +241,18 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 		t.Progress.Set(1)
 	}
 	return res, nil
+}
+
+// mapOutputBuffer holds a map task's output until it is written as the
+// task's sorted, partitioned run: a sortBuffer, or a hashCombiner when
+// the job's combiner is a Folder.
+type mapOutputBuffer interface {
+	Emitter
+	// finish writes what is buffered and merges every spill into the run
+	// name.
+	finish(name string) (*Run, error)
+	// release gives back the buffer's memory.
+	release()
 }
 
 // mapError names the file and line of the record a mapper failed on.

@@ -1,0 +1,314 @@
+package mapreduce
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"unsafe"
+)
+
+// Folder is implemented by combiners that can also combine one value at a
+// time into a running value. A map task whose job's combiner is a Folder
+// combines its output in a hash table keyed by the serialized key (as
+// Spark's map-side combine and Hadoop's in-mapper combining do) instead
+// of buffering and sorting every pair: only the table's distinct keys are
+// sorted and spilled, when the table reaches its memory budget, and the
+// combiner's Reduce still merges the spills.
+//
+// Folding a key's values v1, v2, ..., vn as Fold(...Fold(Fold(v1, v2),
+// v3)..., vn) must give the value Reduce emits for that key over the same
+// values (Reduce emitting exactly one pair), so the output does not
+// depend on which path combined it.
+type Folder interface {
+	// Fold returns the combined value of acc (the value combined so far,
+	// in the mapper's encoding) and value. It may write the result over
+	// acc, within acc's capacity (append to acc[:0]); it must keep
+	// neither slice.
+	Fold(acc, value []byte) ([]byte, error)
+}
+
+// hashEntry is one distinct key of a hashCombiner.
+type hashEntry struct {
+	hash   uint64
+	prefix uint64 // the key's first 8 bytes, big-endian, for sorting
+	keyOff uint32
+	keyLen uint32
+	accOff uint32
+	accLen uint32
+	accCap uint32
+	part   uint32
+}
+
+// hashEntryCost is what a distinct key costs beyond its bytes: its entry
+// and its share of the table (kept at most half full).
+const hashEntryCost = int(unsafe.Sizeof(hashEntry{})) + 2*4
+
+// minAccCap is the room kept for a key's combined value: a running
+// count or sum grows in place up to it.
+const minAccCap = 16
+
+// hashCombiner is the map output buffer of a job whose combiner is a
+// Folder: pairs are combined into a hash table as they are emitted, and
+// the table is sorted and written as a run when it reaches its budget and
+// when the task ends. Emitting a key already in the table allocates
+// nothing.
+type hashCombiner struct {
+	job      *Job
+	folder   Folder
+	parts    int
+	budget   int
+	seed     maphash.Seed
+	arena    []byte // keys and combined values
+	entries  []hashEntry
+	table    []uint32 // entry index + 1; 0 is an empty slot
+	order    []uint32 // scratch for sorting entries
+	store    runStore
+	runs     []*Run
+	counters *Counters
+	tc       *TaskContext
+
+	outRecords, outBytes int64
+}
+
+func newHashCombiner(job *Job, folder Folder, parts, budget int, store runStore, c *Counters) (*hashCombiner, error) {
+	if parts < 1 || parts > MaxPartitions {
+		return nil, fmt.Errorf("map output buffer needs 1 to %d partitions, got %d", MaxPartitions, parts)
+	}
+	if budget < 1<<10 || budget > 1<<31 {
+		return nil, fmt.Errorf("map output buffer budget %d out of range [1 KiB, 2 GiB]", budget)
+	}
+	h := &hashCombiner{job: job, folder: folder, parts: parts, budget: budget, seed: maphash.MakeSeed(), store: store, counters: c}
+	h.resetTable(1 << 10)
+	return h, nil
+}
+
+// resetTable empties the table and gives it n slots (a power of two).
+func (h *hashCombiner) resetTable(n int) {
+	if cap(h.table) >= n {
+		h.table = h.table[:n]
+		clear(h.table)
+	} else {
+		h.table = make([]uint32, n)
+	}
+}
+
+// reserve makes room for n more bytes in the arena, growing it at most
+// to the budget (unless n alone needs more).
+func (h *hashCombiner) reserve(n int) {
+	if len(h.arena)+n <= cap(h.arena) {
+		return
+	}
+	c := max(min(2*cap(h.arena), h.budget), len(h.arena)+n, 64<<10)
+	a := make([]byte, len(h.arena), c)
+	copy(a, h.arena)
+	h.arena = a
+}
+
+// used is the memory the table's contents take.
+func (h *hashCombiner) used() int {
+	return len(h.arena) + len(h.entries)*hashEntryCost
+}
+
+func (h *hashCombiner) key(e *hashEntry) []byte {
+	return h.arena[e.keyOff : e.keyOff+e.keyLen]
+}
+
+// Emit combines one pair into the table.
+func (h *hashCombiner) Emit(key, value []byte) error {
+	h.outRecords++
+	h.outBytes += int64(len(key) + len(value))
+	hash := maphash.Bytes(h.seed, key)
+	mask := uint64(len(h.table) - 1)
+	for i := hash & mask; ; i = (i + 1) & mask {
+		slot := h.table[i]
+		if slot == 0 {
+			return h.insert(i, hash, key, value)
+		}
+		e := &h.entries[slot-1]
+		if e.hash == hash && bytes.Equal(h.key(e), key) {
+			return h.fold(e, value)
+		}
+	}
+}
+
+// fold combines value into an entry's combined value.
+func (h *hashCombiner) fold(e *hashEntry, value []byte) error {
+	acc := h.arena[e.accOff : e.accOff+e.accLen : e.accOff+e.accCap]
+	v, err := h.folder.Fold(acc, value)
+	if err != nil {
+		return fmt.Errorf("combiner: %w", err)
+	}
+	if len(v) <= int(e.accCap) {
+		copy(h.arena[e.accOff:e.accOff+e.accCap], v) // in place unless Fold returned other memory
+		e.accLen = uint32(len(v))
+		return nil
+	}
+	// The value outgrew its room: move it to the end of the arena.
+	if h.used()+2*len(v) > h.budget {
+		if err := h.spillKeeping(e, v); err != nil {
+			return err
+		}
+		return nil
+	}
+	h.reserve(2 * len(v))
+	e.accOff, e.accLen, e.accCap = uint32(len(h.arena)), uint32(len(v)), uint32(2*len(v))
+	h.arena = append(h.arena, v...)
+	h.arena = append(h.arena, make([]byte, len(v))...)
+	return nil
+}
+
+// spillKeeping spills the table with entry e's combined value set to v
+// (which does not fit in e's room).
+func (h *hashCombiner) spillKeeping(e *hashEntry, v []byte) error {
+	tmp := append([]byte(nil), v...)
+	e.accOff, e.accLen, e.accCap = uint32(len(h.arena)), uint32(len(tmp)), uint32(len(tmp))
+	h.arena = append(h.arena, tmp...)
+	return h.spill()
+}
+
+// insert adds a key not in the table at slot i.
+func (h *hashCombiner) insert(i, hash uint64, key, value []byte) error {
+	room := max(len(value), minAccCap)
+	if len(h.entries) > 0 && h.used()+len(key)+room+hashEntryCost > h.budget {
+		if err := h.spill(); err != nil {
+			return err
+		}
+		return h.insertAfterSpill(hash, key, value)
+	}
+	if len(h.arena)+len(key)+room > 1<<32-1 {
+		return fmt.Errorf("map output buffer: a key of %d bytes does not fit", len(key))
+	}
+	h.reserve(len(key) + room)
+	e := hashEntry{
+		hash:   hash,
+		prefix: keyPrefix(key),
+		keyOff: uint32(len(h.arena)),
+		keyLen: uint32(len(key)),
+		part:   uint32(h.job.partition(key, h.parts)),
+	}
+	h.arena = append(h.arena, key...)
+	e.accOff, e.accLen, e.accCap = uint32(len(h.arena)), uint32(len(value)), uint32(room)
+	h.arena = append(h.arena, value...)
+	h.arena = append(h.arena, make([]byte, room-len(value))...)
+	h.entries = append(h.entries, e)
+	h.table[i] = uint32(len(h.entries))
+	if 2*len(h.entries) > len(h.table) {
+		h.grow()
+	}
+	return nil
+}
+
+// insertAfterSpill inserts a pair into the table a spill just emptied
+// (its hash already computed; Emit has counted it).
+func (h *hashCombiner) insertAfterSpill(hash uint64, key, value []byte) error {
+	mask := uint64(len(h.table) - 1)
+	i := hash & mask
+	for h.table[i] != 0 {
+		i = (i + 1) & mask
+	}
+	return h.insert(i, hash, key, value)
+}
+
+// grow doubles the table and places every entry again.
+func (h *hashCombiner) grow() {
+	h.resetTable(2 * len(h.table))
+	mask := uint64(len(h.table) - 1)
+	for n := range h.entries {
+		i := h.entries[n].hash & mask
+		for h.table[i] != 0 {
+			i = (i + 1) & mask
+		}
+		h.table[i] = uint32(n + 1)
+	}
+}
+
+// sorted returns the entries' indexes ordered by partition, then key.
+func (h *hashCombiner) sorted() []uint32 {
+	h.order = h.order[:0]
+	for n := range h.entries {
+		h.order = append(h.order, uint32(n))
+	}
+	slices.SortFunc(h.order, func(a, b uint32) int {
+		x, y := &h.entries[a], &h.entries[b]
+		if c := cmp.Compare(x.part, y.part); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.prefix, y.prefix); c != 0 {
+			return c
+		}
+		return bytes.Compare(h.key(x), h.key(y))
+	})
+	return h.order
+}
+
+// write sorts the table and writes it as a run: one record per key.
+func (h *hashCombiner) write(name string) (*Run, error) {
+	order := h.sorted()
+	w, finish, err := h.store.create(name)
+	if err != nil {
+		return nil, err
+	}
+	rw := newRunWriter(w)
+	i := 0
+	for p := 0; p < h.parts; p++ {
+		rw.startSegment(p)
+		for ; i < len(order) && int(h.entries[order[i]].part) == p; i++ {
+			e := &h.entries[order[i]]
+			if err := rw.write(h.key(e), h.arena[e.accOff:e.accOff+e.accLen]); err != nil {
+				return nil, fmt.Errorf("write run: %w", err)
+			}
+		}
+		if err := rw.endSegment(); err != nil {
+			return nil, fmt.Errorf("write run: %w", err)
+		}
+		h.counters.Add(SpilledRecords, rw.segs[p].Records)
+	}
+	h.counters.Add(CombineOutputRecords, int64(len(order)))
+	return finish(rw.segs)
+}
+
+// spill writes the table as a new run and empties it.
+func (h *hashCombiner) spill() error {
+	if len(h.entries) == 0 {
+		return nil
+	}
+	run, err := h.write(fmt.Sprintf("spill%d.out", len(h.runs)))
+	if err != nil {
+		return err
+	}
+	h.runs = append(h.runs, run)
+	h.counters.Add(Spills, 1)
+	h.arena = h.arena[:0]
+	h.entries = h.entries[:0]
+	clear(h.table)
+	return nil
+}
+
+// finish writes what the table holds and merges every run into one, the
+// map task's output; the runs it merged are closed.
+func (h *hashCombiner) finish(name string) (*Run, error) {
+	h.counters.Add(MapOutputRecords, h.outRecords)
+	h.counters.Add(MapOutputBytes, h.outBytes)
+	h.counters.Add(CombineInputRecords, h.outRecords)
+	if len(h.runs) == 0 {
+		return h.write(name)
+	}
+	if err := h.spill(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, r := range h.runs {
+			r.Close()
+		}
+	}()
+	// The merge combines each key's values from the spills: its counts
+	// are the merge's, not the table's.
+	return mergeRuns(h.runs, h.parts, h.job.Combiner, h.tc, h.store, name, h.counters)
+}
+
+// release drops the table's memory.
+func (h *hashCombiner) release() {
+	h.arena, h.entries, h.table, h.order = nil, nil, nil, nil
+}
