@@ -120,6 +120,13 @@ func (d *Definition) OutputFormat(opts map[string]string, f Formats) (mapreduce.
 	if f.Output == "" || f.Output == mapreduce.TextOutput {
 		return of, nil
 	}
+	if f.Output == mapreduce.TeraOutput {
+		// Records of fixed width: only the jobs that make them write them.
+		if d.typed == nil || d.typed.output != mapreduce.TeraOutput {
+			return of, fmt.Errorf("%w: job %s does not write %s records (terasort does)", ErrBadOption, d.Name, mapreduce.TeraOutput)
+		}
+		return of, nil
+	}
 	if d.typed == nil || d.typed.rows == nil {
 		return of, fmt.Errorf("%w: job %s has no typed output schema: it writes text output only, not %s", ErrBadOption, d.Name, f.Output)
 	}

@@ -293,7 +293,7 @@ func (c *logAggJSON) timeOf(obj map[string]any) (time.Time, error) {
 		}
 		f, err := strconv.ParseFloat(string(x), 64)
 		ns := f * float64(c.unit)
-		if err != nil || math.IsInf(ns, 0) || ns > math.MaxInt64 || ns < math.MinInt64 {
+		if err != nil || math.IsInf(ns, 0) || ns >= math.MaxInt64 || ns < math.MinInt64 {
 			return time.Time{}, fmt.Errorf("field %q: %s is not a time", c.timeField, x)
 		}
 		return time.Unix(0, int64(ns)).UTC(), nil

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -44,7 +45,15 @@ type Definition struct {
 	// step's input and output on the command line (distcp's --src and
 	// --dest, as s3-dist-cp's).
 	InputOption, OutputOption string
-	build                     func(opts map[string]string) (*mapreduce.Job, error)
+	// NoInput marks a job that reads no input of the user's (teragen): a
+	// step of it is submitted without --input, and its client-side
+	// preparation (PrepareClient) makes what its map tasks read.
+	NoInput bool
+	build   func(opts map[string]string) (*mapreduce.Job, error)
+	// prepareClient completes a step on the client before it is
+	// submitted (see PrepareClient); opts are the step's options with
+	// their defaults.
+	prepareClient func(ctx context.Context, s *ClientStep, opts map[string]string) error
 	// plan groups the listed files of a WholeFiles job into splits.
 	plan func(files []mapreduce.InputFile, opts map[string]string) ([]mapreduce.Split, error)
 	// deletesInput reports whether a completed step removes its input.
@@ -87,7 +96,7 @@ func (d *Definition) withDefaults(opts map[string]string) map[string]string {
 
 // All returns every built-in job, sorted by name.
 func All() []*Definition {
-	return []*Definition{csv2Parquet(), distCp(), grepJob(), invertedIndex(), logAgg(), streamingJob(), wordCount()}
+	return []*Definition{csv2Parquet(), distCp(), grepJob(), invertedIndex(), logAgg(), streamingJob(), teraGen(), teraSort(), teraValidate(), wordCount()}
 }
 
 // Names returns the names of the built-in jobs.

@@ -74,7 +74,7 @@ func runSequential(t *testing.T, job *mapreduce.Job, splits []mapreduce.Split, r
 }
 
 func TestNamesAndLookup(t *testing.T) {
-	want := []string{"csv2parquet", "distcp", "grep", "invertedindex", "logagg", "streaming", "wordcount"}
+	want := []string{"csv2parquet", "distcp", "grep", "invertedindex", "logagg", "streaming", "teragen", "terasort", "teravalidate", "wordcount"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %q, want %q", got, want)
 	}
@@ -101,7 +101,7 @@ func TestLookupUnknownJob(t *testing.T) {
 		if !errors.Is(err, ErrUnknownJob) {
 			t.Errorf("Lookup(%q) error %v is not ErrUnknownJob", name, err)
 		}
-		want := fmt.Sprintf("unknown job %q (known jobs: csv2parquet, distcp, grep, invertedindex, logagg, streaming, wordcount)", name)
+		want := fmt.Sprintf("unknown job %q (known jobs: csv2parquet, distcp, grep, invertedindex, logagg, streaming, teragen, terasort, teravalidate, wordcount)", name)
 		if err.Error() != want {
 			t.Errorf("Lookup(%q) error %q, want %q", name, err, want)
 		}

@@ -53,7 +53,7 @@ func BenchmarkPartitionSort(b *testing.B) {
 		for _, k := range keys {
 			sb.Emit(k, []byte{1})
 		}
-		if _, err := sb.writeSorted("run"); err != nil {
+		if _, err := sb.writeSorted("run", ""); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -74,7 +74,7 @@ func BenchmarkMerge(b *testing.B) {
 		for _, k := range keys[i*len(keys)/16 : (i+1)*len(keys)/16] {
 			sb.Emit(k, []byte{1})
 		}
-		r, err := sb.writeSorted("run")
+		r, err := sb.writeSorted("run", "")
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -8,15 +8,18 @@ import (
 // Counter names the engine maintains. Jobs add their own (for example
 // MALFORMED_RECORDS) through TaskContext.Counters.
 const (
-	MapInputRecords       = "MAP_INPUT_RECORDS"
-	MapInputBytes         = "MAP_INPUT_BYTES"
-	MapOutputRecords      = "MAP_OUTPUT_RECORDS"
-	MapOutputBytes        = "MAP_OUTPUT_BYTES"
-	CombineInputRecords   = "COMBINE_INPUT_RECORDS"
-	CombineOutputRecords  = "COMBINE_OUTPUT_RECORDS"
-	SpilledRecords        = "SPILLED_RECORDS"
-	Spills                = "SPILLS"
+	MapInputRecords      = "MAP_INPUT_RECORDS"
+	MapInputBytes        = "MAP_INPUT_BYTES"
+	MapOutputRecords     = "MAP_OUTPUT_RECORDS"
+	MapOutputBytes       = "MAP_OUTPUT_BYTES"
+	CombineInputRecords  = "COMBINE_INPUT_RECORDS"
+	CombineOutputRecords = "COMBINE_OUTPUT_RECORDS"
+	SpilledRecords       = "SPILLED_RECORDS"
+	Spills               = "SPILLS"
+	// A map task's output run as the shuffle moves it (compressed, if
+	// the worker compresses map output), and before compression.
 	MapOutputMaterialized = "MAP_OUTPUT_MATERIALIZED_BYTES"
+	MapOutputRunBytes     = "MAP_OUTPUT_RUN_BYTES"
 	ReduceShuffleBytes    = "REDUCE_SHUFFLE_BYTES"
 	ReduceInputGroups     = "REDUCE_INPUT_GROUPS"
 	ReduceInputRecords    = "REDUCE_INPUT_RECORDS"

@@ -8,7 +8,10 @@
 // Input formats (records.go): text and JSON lines are read as lines; CSV as
 // a header row and then one row per line (rows that span lines are
 // rejected, as a split cannot tell where such a row starts); Parquet as
-// the rows of the row groups a split owns (PlanParquetSplits). Files named
+// the rows of the row groups a split owns (PlanParquetSplits); tera as
+// TeraSort's fixed-width 100-byte binary records (fixedrecords.go), whose
+// keys may hold any byte, a split owning the records that start in it.
+// Files named
 // .gz, .bz2 or .zst are decompressed in every format and read whole by one
 // map task (Splittable). A CSV row the reader cannot use is a counted
 // reject, copied to the step's _rejects/; a corrupt compressed stream or
@@ -18,14 +21,15 @@
 // Output formats (output.go): an OutputWriter per part file, text
 // (TextWriter) or typed — CSV with a header row, JSON lines, Parquet —
 // whose rows come from the job's output pairs through its RowSchema, with
-// the part file's name giving the format and codec (part-r-00000.csv.gz).
+// the part file's name giving the format and codec (part-r-00000.csv.gz);
+// tera writes each pair as one fixed-width record, key then value.
 //
 // Invariants:
 //
 //   - A split owns every line whose first byte lies in [Offset, Offset+Length),
 //     so at any split size every line of a file is read exactly once; a
 //     Parquet split likewise owns the row groups whose first byte lies in
-//     it.
+//     it, and a tera split the records.
 //   - Keys are ordered by their raw bytes (bytes.Compare), within every run,
 //     every merged segment and every part file.
 //   - A run stores one segment per partition; each segment carries a CRC32C

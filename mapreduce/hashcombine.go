@@ -68,6 +68,7 @@ type hashCombiner struct {
 	runs     []*Run
 	counters *Counters
 	tc       *TaskContext
+	codec    string // compresses the task's final run
 
 	outRecords, outBytes int64
 }
@@ -141,7 +142,9 @@ func (h *hashCombiner) fold(e *hashEntry, value []byte) error {
 		return fmt.Errorf("combiner: %w", err)
 	}
 	if len(v) <= int(e.accCap) {
-		copy(h.arena[e.accOff:e.accOff+e.accCap], v) // in place unless Fold returned other memory
+		if len(v) > 0 && unsafe.SliceData(v) != &h.arena[e.accOff] {
+			copy(h.arena[e.accOff:e.accOff+e.accCap], v) // Fold returned other memory
+		}
 		e.accLen = uint32(len(v))
 		return nil
 	}
@@ -243,14 +246,18 @@ func (h *hashCombiner) sorted() []uint32 {
 	return h.order
 }
 
-// write sorts the table and writes it as a run: one record per key.
-func (h *hashCombiner) write(name string) (*Run, error) {
+// write sorts the table and writes it as a run, one record per key,
+// compressed with codec.
+func (h *hashCombiner) write(name, codec string) (*Run, error) {
 	order := h.sorted()
 	w, finish, err := h.store.create(name)
 	if err != nil {
 		return nil, err
 	}
-	rw := newRunWriter(w)
+	rw, err := newRunWriter(w, codec)
+	if err != nil {
+		return nil, err
+	}
 	i := 0
 	for p := 0; p < h.parts; p++ {
 		rw.startSegment(p)
@@ -274,7 +281,7 @@ func (h *hashCombiner) spill() error {
 	if len(h.entries) == 0 {
 		return nil
 	}
-	run, err := h.write(fmt.Sprintf("spill%d.out", len(h.runs)))
+	run, err := h.write(fmt.Sprintf("spill%d.out", len(h.runs)), "")
 	if err != nil {
 		return err
 	}
@@ -287,13 +294,14 @@ func (h *hashCombiner) spill() error {
 }
 
 // finish writes what the table holds and merges every run into one, the
-// map task's output; the runs it merged are closed.
+// map task's output, compressed with the table's codec; the runs it
+// merged are closed.
 func (h *hashCombiner) finish(name string) (*Run, error) {
 	h.counters.Add(MapOutputRecords, h.outRecords)
 	h.counters.Add(MapOutputBytes, h.outBytes)
 	h.counters.Add(CombineInputRecords, h.outRecords)
 	if len(h.runs) == 0 {
-		return h.write(name)
+		return h.write(name, h.codec)
 	}
 	if err := h.spill(); err != nil {
 		return nil, err
@@ -305,7 +313,7 @@ func (h *hashCombiner) finish(name string) (*Run, error) {
 	}()
 	// The merge combines each key's values from the spills: its counts
 	// are the merge's, not the table's.
-	return mergeRuns(h.runs, h.parts, h.job.Combiner, h.tc, h.store, name, h.counters)
+	return mergeRuns(h.runs, h.parts, h.job.Combiner, h.tc, h.store, name, h.codec, h.counters)
 }
 
 // release drops the table's memory.

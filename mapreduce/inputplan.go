@@ -47,7 +47,8 @@ func sniffCompressed(f File, codec format.Codec, buf []byte) (int, error) {
 }
 
 // PlanInput cuts listed files into the splits of a step reading them in an
-// input format. Text, CSV and JSON lines are cut as PlanSplits does.
+// input format. Text, CSV, JSON lines and TeraSort records are cut as
+// PlanSplits does (a TeraSort file must hold whole records).
 // Parquet files are cut at their row groups (see PlanParquetSplits). A
 // Parquet file read in another format is refused: its bytes are not
 // lines. Errors about the data of a file are *InputError values naming it.
@@ -57,6 +58,12 @@ func PlanInput(ctx context.Context, fss *FileSystems, files []InputFile, splitSi
 	}
 	if inputFormat == ParquetInput {
 		return PlanParquetSplits(ctx, fss, files, splitSize)
+	}
+	if inputFormat == TeraInput {
+		if err := checkFixedFiles(files, TeraRecordBytes); err != nil {
+			return nil, err
+		}
+		return PlanSplits(files, splitSize)
 	}
 	for _, f := range files {
 		if f.Parquet {

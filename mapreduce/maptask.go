@@ -70,6 +70,9 @@ type MapTask struct {
 	Index int
 	// SortBufferBytes is the memory budget for buffered output.
 	SortBufferBytes int
+	// OutputCodec compresses the task's output run, what reducers fetch:
+	// "" (none) or one of MapOutputCodecs.
+	OutputCodec string
 	// MaxLineBytes is the line limit (DefaultMaxLineBytes when 0).
 	MaxLineBytes int
 	// Dir is the folder for spills and the final run; "" keeps them in
@@ -114,6 +117,9 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 	if t.SortBufferBytes <= 0 {
 		t.SortBufferBytes = DefaultSortBufferBytes
 	}
+	if err := CheckMapOutputCodec(t.OutputCodec); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	counters := NewCounters()
@@ -149,14 +155,14 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 			if err != nil {
 				return nil, err
 			}
-			hc.tc = combineTC
+			hc.tc, hc.codec = combineTC, t.OutputCodec
 			sb = hc
 		} else {
 			sorter, err := newSortBuffer(t.Job, t.Reducers, t.SortBufferBytes, store, counters)
 			if err != nil {
 				return nil, err
 			}
-			sorter.tc = combineTC
+			sorter.tc, sorter.codec = combineTC, t.OutputCodec
 			sb = sorter
 		}
 		defer sb.release()
@@ -175,17 +181,18 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 		if err == io.EOF {
 			break
 		}
-		var bad *badRecordError
-		if errors.As(err, &bad) {
+		if err != nil {
+			// Only here: bad escapes to the heap through errors.As.
+			var bad *badRecordError
+			if !errors.As(err, &bad) {
+				return nil, err
+			}
 			records++
 			counters.Add(MalformedRecords, 1)
 			if err := tc.Reject(rec, bad.reason); err != nil {
 				return nil, err
 			}
 			continue
-		}
-		if err != nil {
-			return nil, err
 		}
 		records++
 		if err := t.Job.Mapper.Map(tc, rec, sink); err != nil {
@@ -236,6 +243,7 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 		return nil, err
 	}
 	counters.Add(MapOutputMaterialized, run.Bytes())
+	counters.Add(MapOutputRunBytes, run.RawBytes())
 	res.Output = run
 	if t.Progress != nil {
 		t.Progress.Set(1)

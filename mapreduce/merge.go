@@ -148,13 +148,16 @@ func (g *grouper) nextValue() ([]byte, bool) {
 }
 
 // mergeRuns merges the runs' segments partition by partition into one new
-// run, running the combiner (if any) on each key.
-func mergeRuns(runs []*Run, parts int, combiner Reducer, tc *TaskContext, store runStore, name string, c *Counters) (*Run, error) {
+// run compressed with codec, running the combiner (if any) on each key.
+func mergeRuns(runs []*Run, parts int, combiner Reducer, tc *TaskContext, store runStore, name, codec string, c *Counters) (*Run, error) {
 	w, finish, err := store.create(name)
 	if err != nil {
 		return nil, err
 	}
-	rw := newRunWriter(w)
+	rw, err := newRunWriter(w, codec)
+	if err != nil {
+		return nil, err
+	}
 	for p := 0; p < parts; p++ {
 		readers := make([]*segmentReader, len(runs))
 		for i, r := range runs {

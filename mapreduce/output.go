@@ -120,7 +120,7 @@ const (
 )
 
 // OutputFormats lists the output formats, the default first.
-var OutputFormats = []string{TextOutput, JSONLOutput, CSVOutput, ParquetOutput}
+var OutputFormats = []string{TextOutput, JSONLOutput, CSVOutput, ParquetOutput, TeraOutput}
 
 // ErrOutputRow is wrapped by the error for an output pair that does not
 // fit the job's output schema. Re-running the task cannot cure it.
@@ -202,7 +202,9 @@ func (o OutputFormat) Validate() error {
 	return nil
 }
 
-func (o OutputFormat) typed() bool { return o.Name != "" && o.Name != TextOutput }
+func (o OutputFormat) typed() bool {
+	return o.Name != "" && o.Name != TextOutput && o.Name != TeraOutput
+}
 
 // Extension returns the suffix of the format's part files: ".csv.gz",
 // ".jsonl", ".parquet", ".zst", or "" for uncompressed text.
@@ -250,6 +252,9 @@ func (o OutputFormat) NewWriter(f FileWriter, name string) (OutputWriter, error)
 		return nil, err
 	}
 	codec, _ := format.CompressorFor(o.Compress)
+	if o.Name == TeraOutput {
+		return newFixedWriter(f, name, codec, TeraRecordBytes)
+	}
 	if !o.typed() {
 		if codec == format.None {
 			return NewTextWriter(f, name), nil

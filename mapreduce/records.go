@@ -31,7 +31,7 @@ const (
 )
 
 // InputFormats lists the input formats, the default first.
-var InputFormats = []string{TextInput, CSVInput, JSONLInput, ParquetInput}
+var InputFormats = []string{TextInput, CSVInput, JSONLInput, ParquetInput, TeraInput}
 
 // MalformedRecords counts input records that could not be parsed: CSV
 // rows the engine rejected, and lines a job could not parse (logagg).
@@ -78,6 +78,8 @@ func openRecords(ctx context.Context, fss *FileSystems, s Split, inputFormat str
 		return openCSV(ctx, fss, s, maxLine)
 	case ParquetInput:
 		return openParquet(ctx, fss, s)
+	case TeraInput:
+		return openFixed(ctx, fss, s, TeraRecordBytes)
 	}
 	return nil, CheckInputFormat(inputFormat)
 }

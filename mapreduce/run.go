@@ -13,13 +13,20 @@ import (
 )
 
 // Segment locates one partition's sorted records inside a run. Records are
-// encoded as uvarint key length, uvarint value length, key, value.
+// encoded as uvarint key length, uvarint value length, key, value; with a
+// Codec, the segment holds that encoding compressed as one stream.
 type Segment struct {
-	Partition int      `json:"partition"`
-	Offset    int64    `json:"offset"`
+	Partition int   `json:"partition"`
+	Offset    int64 `json:"offset"`
+	// Length is the segment's stored size, RawLength its records' encoded
+	// size before compression (equal without a codec).
 	Length    int64    `json:"length"`
+	RawLength int64    `json:"raw_length,omitempty"`
 	Records   int64    `json:"records"`
-	Sums      []uint32 `json:"sums"` // CRC32C per hdfs.ChunkSize bytes
+	Sums      []uint32 `json:"sums"` // CRC32C per hdfs.ChunkSize stored bytes
+	// Codec is how the segment is compressed: "" (not at all) or one of
+	// MapOutputCodecs.
+	Codec string `json:"codec,omitempty"`
 }
 
 // Run is a sorted run: one segment per partition, stored in a file or in
@@ -30,11 +37,21 @@ type Run struct {
 	Segments []Segment
 }
 
-// Bytes returns the total encoded size of the run's segments.
+// Bytes returns the total stored size of the run's segments.
 func (r *Run) Bytes() int64 {
 	var n int64
 	for _, s := range r.Segments {
 		n += s.Length
+	}
+	return n
+}
+
+// RawBytes returns the total size of the run's records before
+// compression.
+func (r *Run) RawBytes() int64 {
+	var n int64
+	for _, s := range r.Segments {
+		n += s.RawLength
 	}
 	return n
 }
@@ -54,28 +71,69 @@ func (r *Run) OpenSegment(p int) (io.Reader, Segment) {
 }
 
 // runWriter encodes sorted records into segments, one partition at a
-// time. It buffers whole records and checksums and writes them in chunks.
+// time. It buffers whole records, compresses them if it has a codec, and
+// checksums and writes them in chunks.
 type runWriter struct {
-	w    io.Writer
-	buf  []byte
-	off  int64
-	segs []Segment
-	cur  *Segment
-	sum  hdfs.Checksummer
-	err  error
+	codec string
+	enc   segmentEncoder
+	w     io.Writer
+	buf   []byte
+	off   int64
+	segs  []Segment
+	cur   *Segment
+	sum   hdfs.Checksummer
+	err   error
 }
 
 // runWriterChunk is how much a runWriter buffers before it writes.
 const runWriterChunk = 256 << 10
 
-func newRunWriter(w io.Writer) *runWriter {
-	return &runWriter{w: w, buf: make([]byte, 0, runWriterChunk+4096)}
+// newRunWriter returns a writer of a run into w whose segments are
+// compressed with codec ("" for none; one of MapOutputCodecs).
+func newRunWriter(w io.Writer, codec string) (*runWriter, error) {
+	rw := &runWriter{w: w, buf: make([]byte, 0, runWriterChunk+4096), codec: codec}
+	if codec != "" {
+		enc, err := newSegmentEncoder(codec)
+		if err != nil {
+			return nil, err
+		}
+		rw.enc = enc
+	}
+	return rw, nil
 }
 
 func (rw *runWriter) startSegment(p int) {
-	rw.segs = append(rw.segs, Segment{Partition: p, Offset: rw.off})
+	rw.segs = append(rw.segs, Segment{Partition: p, Offset: rw.off, Codec: rw.codec})
 	rw.cur = &rw.segs[len(rw.segs)-1]
 	rw.sum = hdfs.Checksummer{}
+	if rw.enc != nil {
+		rw.enc.Reset(storedWriter{rw})
+	}
+}
+
+// storedWriter takes a segment's stored (compressed) bytes.
+type storedWriter struct{ rw *runWriter }
+
+func (s storedWriter) Write(p []byte) (int, error) {
+	if err := s.rw.store(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// store checksums and writes bytes of the current segment as stored.
+func (rw *runWriter) store(p []byte) error {
+	if rw.err != nil {
+		return rw.err
+	}
+	rw.sum.Write(p)
+	if _, err := rw.w.Write(p); err != nil {
+		rw.err = err
+		return err
+	}
+	rw.off += int64(len(p))
+	rw.cur.Length += int64(len(p))
+	return nil
 }
 
 // write encodes and appends one record.
@@ -95,8 +153,7 @@ func (rw *runWriter) writeRaw(raw []byte) error {
 }
 
 func (rw *runWriter) added(size int64) error {
-	rw.off += size
-	rw.cur.Length += size
+	rw.cur.RawLength += size
 	rw.cur.Records++
 	if len(rw.buf) >= runWriterChunk {
 		return rw.flush()
@@ -104,15 +161,18 @@ func (rw *runWriter) added(size int64) error {
 	return rw.err
 }
 
-// flush writes and checksums the buffered bytes.
+// flush writes the buffered records, through the compressor if any.
 func (rw *runWriter) flush() error {
 	if rw.err != nil {
 		return rw.err
 	}
 	if len(rw.buf) > 0 {
-		rw.sum.Write(rw.buf)
-		if _, err := rw.w.Write(rw.buf); err != nil {
-			rw.err = err
+		if rw.enc != nil {
+			if _, err := rw.enc.Write(rw.buf); err != nil {
+				rw.err = fmt.Errorf("compress: %w", err)
+				return rw.err
+			}
+		} else if err := rw.store(rw.buf); err != nil {
 			return err
 		}
 		rw.buf = rw.buf[:0]
@@ -123,6 +183,14 @@ func (rw *runWriter) flush() error {
 // endSegment flushes the segment and records its checksums.
 func (rw *runWriter) endSegment() error {
 	err := rw.flush()
+	if rw.enc != nil && err == nil {
+		if err = rw.enc.Close(); err != nil {
+			err = fmt.Errorf("compress: %w", err)
+		}
+	}
+	if err == nil {
+		err = rw.err
+	}
 	rw.cur.Sums = rw.sum.Sums()
 	rw.cur = nil
 	return err
@@ -132,6 +200,7 @@ func (rw *runWriter) endSegment() error {
 // as it goes. A checksum error surfaces at the latest with the last record.
 type segmentReader struct {
 	r       *bufio.Reader
+	dec     segmentDecoder // the decompressor, if the segment has a codec
 	v       *hdfs.Verifier
 	left    int64 // records left
 	key     []byte
@@ -144,12 +213,19 @@ type segmentReader struct {
 
 func newSegmentReader(r io.Reader, seg Segment, name string) *segmentReader {
 	v := hdfs.NewVerifier(seg.Sums)
-	return &segmentReader{
-		r:    bufio.NewReaderSize(io.TeeReader(r, v), 64<<10),
-		v:    v,
-		left: seg.Records,
-		name: name,
+	sr := &segmentReader{v: v, left: seg.Records, name: name}
+	var stored io.Reader = io.TeeReader(r, v)
+	if seg.Codec != "" {
+		dec, err := newSegmentDecoder(seg.Codec, stored)
+		if err != nil {
+			sr.fail(err)
+			return sr
+		}
+		sr.dec = dec
+		stored = dec
 	}
+	sr.r = bufio.NewReaderSize(stored, 64<<10)
+	return sr
 }
 
 // next decodes the next record into key and value (valid until the next
@@ -163,6 +239,10 @@ func (sr *segmentReader) next() bool {
 		if _, err := io.Copy(io.Discard, sr.r); err != nil {
 			sr.fail(err)
 			return false
+		}
+		if sr.dec != nil {
+			sr.dec.Close()
+			sr.dec = nil
 		}
 		if err := sr.v.Close(); err != nil {
 			sr.fail(err)

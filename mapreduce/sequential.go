@@ -11,6 +11,9 @@ type SequentialOptions struct {
 	Reducers        int
 	SortBufferBytes int
 	MaxLineBytes    int
+	// MapOutputCodec compresses the map tasks' output runs ("": none; one
+	// of MapOutputCodecs).
+	MapOutputCodec string
 	// FileSystems reads the splits and writes the output (local paths
 	// only when nil).
 	FileSystems *FileSystems
@@ -64,6 +67,7 @@ func RunSequential(ctx context.Context, job *Job, splits []Split, opt Sequential
 			FileSystems:     opt.FileSystems,
 			Reducers:        opt.Reducers,
 			SortBufferBytes: opt.SortBufferBytes,
+			OutputCodec:     opt.MapOutputCodec,
 			MaxLineBytes:    opt.MaxLineBytes,
 			InputFormat:     opt.InputFormat,
 			OutputFormat:    opt.OutputFormat,

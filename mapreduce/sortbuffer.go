@@ -44,6 +44,8 @@ type sortBuffer struct {
 	counters *Counters
 	// tc is the map task's context, for a streaming combiner.
 	tc *TaskContext
+	// codec compresses the task's final run (spills stay as they are).
+	codec string
 
 	outRecords, outBytes int64
 }
@@ -276,7 +278,7 @@ func (sb *sortBuffer) spill() error {
 	if len(sb.recs) == 0 {
 		return nil
 	}
-	run, err := sb.writeSorted(fmt.Sprintf("spill%d.out", len(sb.runs)))
+	run, err := sb.writeSorted(fmt.Sprintf("spill%d.out", len(sb.runs)), "")
 	if err != nil {
 		return err
 	}
@@ -287,14 +289,18 @@ func (sb *sortBuffer) spill() error {
 	return nil
 }
 
-// writeSorted sorts the buffered records and writes them, combined, as a run.
-func (sb *sortBuffer) writeSorted(name string) (*Run, error) {
+// writeSorted sorts the buffered records and writes them, combined, as a
+// run compressed with codec.
+func (sb *sortBuffer) writeSorted(name, codec string) (*Run, error) {
 	sb.sort()
 	w, finish, err := sb.store.create(name)
 	if err != nil {
 		return nil, err
 	}
-	rw := newRunWriter(w)
+	rw, err := newRunWriter(w, codec)
+	if err != nil {
+		return nil, err
+	}
 	i := 0
 	stream, _ := sb.job.Combiner.(StreamCombiner)
 	for p := 0; p < sb.parts; p++ {
@@ -406,12 +412,13 @@ func (o *orderedEmitter) Emit(key, value []byte) error {
 }
 
 // finish sorts and writes what is buffered and merges every run into one,
-// the map task's output. The runs it merged are closed.
+// the map task's output, compressed with the buffer's codec. The runs it
+// merged are closed.
 func (sb *sortBuffer) finish(name string) (*Run, error) {
 	sb.counters.Add(MapOutputRecords, sb.outRecords)
 	sb.counters.Add(MapOutputBytes, sb.outBytes)
 	if len(sb.runs) == 0 {
-		return sb.writeSorted(name)
+		return sb.writeSorted(name, sb.codec)
 	}
 	if err := sb.spill(); err != nil {
 		return nil, err
@@ -421,5 +428,5 @@ func (sb *sortBuffer) finish(name string) (*Run, error) {
 			r.Close()
 		}
 	}()
-	return mergeRuns(sb.runs, sb.parts, sb.job.Combiner, sb.tc, sb.store, name, sb.counters)
+	return mergeRuns(sb.runs, sb.parts, sb.job.Combiner, sb.tc, sb.store, name, sb.codec, sb.counters)
 }

@@ -102,6 +102,9 @@ type TaskInfo struct {
 	// would print on its task's stderr goes to LogDir/stderr, and a
 	// streaming command's stderr to LogDir/ROLE.stderr.
 	LogDir string
+	// RunAs, if set, is the account the task's commands run as (see
+	// RunAs).
+	RunAs *RunAs
 }
 
 // TaskLifecycle is implemented by mappers and reducers that set up before

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -27,6 +28,8 @@ const maxReducers = 10000
 type clientService struct {
 	pb.UnimplementedClientServer
 	s *Server
+	// waiting counts the blocking DescribeStep calls waiting now.
+	waiting atomic.Int64
 }
 
 func (c *clientService) SubmitStep(ctx context.Context, req *pb.SubmitStepRequest) (*pb.SubmitStepResponse, error) {
@@ -167,6 +170,9 @@ func (s *Server) validateSpec(ctx context.Context, p *pb.StepSpec) (state.StepSp
 				return spec, fmt.Errorf("%w: input: %v", errInvalid, err)
 			}
 		}
+	}
+	if err := s.confine(spec); err != nil { // confine.go: the data roots, overlapping outputs
+		return spec, err
 	}
 	if mapreduce.Scheme(spec.Output) == "file" {
 		out, err := mapreduce.LocalPath(spec.Output)
@@ -374,12 +380,7 @@ func (c *clientService) DescribeStep(ctx context.Context, req *pb.DescribeStepRe
 		if err := c.s.verifyLeader(); err != nil {
 			return nil, err
 		}
-		v := c.s.fsm.view()
-		step, ok := v.Step(req.StepId)
-		if !ok {
-			return nil, fmt.Errorf("step %s: %w", req.StepId, state.ErrNotFound)
-		}
-		return &pb.DescribeStepResponse{Step: c.s.stepProto(v, step)}, nil
+		return c.describeStep(ctx, req) // describe.go
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gomr/gomr/mapreduce"
+	"github.com/gomr/gomr/primary/mtls"
 )
 
 // Config configures a primary.
@@ -101,6 +102,19 @@ type Config struct {
 	// FileSystems resolves the paths steps read and write (by scheme);
 	// nil means local paths only.
 	FileSystems *mapreduce.FileSystems
+	// DataRoots are the folders steps may read and write (confine.go):
+	// local absolute folders, hdfs:///path and s3://bucket[/prefix]
+	// prefixes ("s3://" for every bucket). Empty allows every path, as
+	// the workers' own privileges do, with a warning at start.
+	DataRoots []string
+	// TLS, when set, secures every connection of the primary with mutual
+	// TLS (gRPC served and dialled, the Raft transport) and authorises
+	// each call by the caller's certificate role; nil is plaintext.
+	TLS *mtls.Identity
+	// GossipKey, when set, encrypts and authenticates gossip traffic
+	// (16, 24 or 32 bytes: AES-128, -192 or -256); every member of the
+	// ring needs the same key.
+	GossipKey []byte
 	// Fast shortens Raft and gossip timings for tests and local clusters.
 	Fast bool
 	// Logger receives the primary's logs.
@@ -203,6 +217,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SafeModeThreshold < 0 || c.SafeModeThreshold > 1 {
 		errs = append(errs, fmt.Errorf("safemode-threshold must be in [0, 1], got %g", c.SafeModeThreshold))
+	}
+	if _, err := parseDataRoots(c.DataRoots); err != nil { // confine.go
+		errs = append(errs, err)
 	}
 	if c.PollTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("poll-timeout must be positive, got %s", c.PollTimeout))

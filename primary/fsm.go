@@ -46,7 +46,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 	f.mu.Lock()
 	st := f.st
 	f.mu.Unlock()
-	err = st.Apply(cmd)
+	err = st.ApplyAt(l.Index, cmd)
 	f.applied(l.Index)
 	return err
 }

@@ -41,9 +41,13 @@ func (s *Server) planInput(ctx context.Context, spec state.StepSpec) (*inputPlan
 	if def, err := jobs.Lookup(spec.Job); err == nil && def.WholeFiles {
 		return s.planWholeFiles(ctx, def, spec)
 	}
-	files, err := mapreduce.ListInputs(ctx, s.cfg.FileSystems, spec.Inputs)
+	// Binary records (tera) are listed without the check for NUL bytes.
+	files, err := mapreduce.ListInputsFor(ctx, s.cfg.FileSystems, spec.Inputs, spec.InputFormat)
 	if err != nil {
 		return nil, badInput(err)
+	}
+	if err := s.confineListed(files); err != nil { // confine.go
+		return nil, err
 	}
 	p := &inputPlan{files: files}
 	for _, f := range files {
@@ -84,6 +88,9 @@ func (s *Server) planInput(ctx context.Context, spec state.StepSpec) (*inputPlan
 func (s *Server) planWholeFiles(ctx context.Context, def *jobs.Definition, spec state.StepSpec) (*inputPlan, error) {
 	files, err := mapreduce.ListFiles(ctx, s.cfg.FileSystems, spec.Inputs)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.confineListed(files); err != nil { // confine.go
 		return nil, err
 	}
 	p := &inputPlan{files: files}
@@ -218,6 +225,9 @@ func (s *Server) prepareFormats(ctx context.Context, def *jobs.Definition, spec 
 		MaxLineBytes: int(spec.MaxLineBytes),
 		List: func() ([]mapreduce.InputFile, error) {
 			files, err := mapreduce.ListInputs(ctx, s.cfg.FileSystems, spec.Inputs)
+			if err == nil {
+				err = s.confineListed(files) // confine.go
+			}
 			return files, badInput(err)
 		},
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/gomr/gomr/hdfs/hdfspb"
 	"github.com/gomr/gomr/mapreduce"
 	"github.com/gomr/gomr/primary/gossip"
+	"github.com/gomr/gomr/primary/mtls"
 	"github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
 	"github.com/gomr/gomr/primary/web"
@@ -43,6 +44,8 @@ type Server struct {
 	gossip  *gossip.Node
 	grpc    *grpc.Server
 	lis     net.Listener
+	// roots confine the paths steps name (confine.go).
+	roots *dataRoots
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -90,7 +93,8 @@ func Start(cfg Config) (*Server, error) {
 		cfg.FileSystems = mapreduce.LocalFileSystems()
 	}
 	s := &Server{cfg: cfg, log: log, fsm: newFSM(log), ctx: ctx, cancel: cancel, soft: newSoftState(), blocks: newBlockMap(), hdfs: newHDFSSoft()}
-	s.peers = primarypb.NewConnCache()
+	s.peers = primarypb.NewConnCache(cfg.TLS.DialOption())
+	s.roots = newDataRoots(cfg.DataRoots, log)
 	ok := false
 	defer func() {
 		if !ok {
@@ -109,20 +113,21 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.gossip, err = gossip.Start(gossip.Config{
-		Name:   cfg.NodeID,
-		Addr:   cfg.GossipAddr,
-		Meta:   gossip.Meta{Kind: gossip.KindPrimary, GRPCAddr: s.Addr(), RaftAddr: string(s.trans.LocalAddr())},
-		Events: s.soft,
-		Fast:   cfg.Fast,
-		Logger: log,
+		Name:      cfg.NodeID,
+		Addr:      cfg.GossipAddr,
+		Meta:      gossip.Meta{Kind: gossip.KindPrimary, GRPCAddr: s.Addr(), RaftAddr: string(s.trans.LocalAddr())},
+		Events:    s.soft,
+		Fast:      cfg.Fast,
+		SecretKey: cfg.GossipKey,
+		Logger:    log,
 	})
 	if err != nil {
 		return nil, err
 	}
 
-	s.grpc = grpc.NewServer(
+	s.grpc = grpc.NewServer(append([]grpc.ServerOption{
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
-	)
+	}, cfg.TLS.ServerOptions()...)...)
 	primarypb.RegisterClientServer(s.grpc, &clientService{s: s})
 	primarypb.RegisterWorkerServer(s.grpc, &workerService{s: s})
 	primarypb.RegisterPeerServer(s.grpc, &peerService{s: s})
@@ -136,7 +141,7 @@ func Start(cfg Config) (*Server, error) {
 	}()
 	// The primary reads and writes HDFS paths (listing inputs, committing
 	// outputs) as any client does, through its own NameNode service.
-	if s.self, err = primarypb.Dial([]string{s.Addr()}); err != nil {
+	if s.self, err = primarypb.Dial([]string{s.Addr()}, cfg.TLS.DialOption()); err != nil {
 		return nil, err
 	}
 	s.cfg.FileSystems = s.cfg.FileSystems.With("hdfs", client.New(client.Config{
@@ -233,7 +238,7 @@ func (s *Server) startRaft(dir string) error {
 		}
 	}
 	s.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  &streamLayer{Listener: lis, cut: cfg.RaftCut},
+		Stream:  &streamLayer{StreamLayer: mtls.NewStreamLayer(lis, cfg.TLS), cut: cfg.RaftCut},
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  rc.Logger,
@@ -265,16 +270,17 @@ func (s *Server) startRaft(dir string) error {
 	return nil
 }
 
-// streamLayer is Raft's TCP transport over a listener bound in advance.
-// When cut holds true, every connection fails, as in a network partition.
+// streamLayer is Raft's transport (TCP, or mutual TLS with Config.TLS)
+// over a listener bound in advance. When cut holds true, every connection
+// fails, as in a network partition.
 type streamLayer struct {
-	net.Listener
+	raft.StreamLayer
 	cut *atomic.Bool
 }
 
 func (l *streamLayer) Accept() (net.Conn, error) {
 	for {
-		c, err := l.Listener.Accept()
+		c, err := l.StreamLayer.Accept()
 		if err != nil || l.cut == nil {
 			return c, err
 		}
@@ -290,7 +296,7 @@ func (l *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.
 	if l.cut != nil && l.cut.Load() {
 		return nil, fmt.Errorf("dial %s: network cut", addr)
 	}
-	c, err := net.DialTimeout("tcp", string(addr), timeout)
+	c, err := l.StreamLayer.Dial(addr, timeout)
 	if err != nil || l.cut == nil {
 		return c, err
 	}
@@ -349,7 +355,7 @@ func (s *Server) observeLeader() {
 // joinGroup asks a running group, through any of cfg.Join, to add this
 // primary; the leader adds it as a non-voter and promotes it once caught up.
 func (s *Server) joinGroup() {
-	conn, err := primarypb.Dial(s.cfg.Join)
+	conn, err := primarypb.Dial(s.cfg.Join, s.cfg.TLS.DialOption())
 	if err != nil {
 		s.log.Error("join raft group", "err", err)
 		return

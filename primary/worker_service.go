@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gomr/gomr/mapreduce"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/scheduler"
 	"github.com/gomr/gomr/primary/state"
@@ -17,6 +16,8 @@ import (
 type workerService struct {
 	pb.UnimplementedWorkerServer
 	s *Server
+	// planned holds the tasks of assignments being committed (assign.go).
+	planned plannedTasks
 }
 
 func (w *workerService) Join(ctx context.Context, req *pb.JoinRequest) (*pb.JoinResponse, error) {
@@ -113,7 +114,7 @@ func (w *workerService) PollTasks(ctx context.Context, req *pb.PollTasksRequest)
 		defer recheck.Stop()
 		for {
 			changed := w.s.fsm.Changed()
-			as, err := w.s.assignTo(req)
+			as, err := w.assign(req.WorkerId, req.Incarnation, int(req.FreeSlots), nil)
 			if err != nil || len(as) > 0 {
 				return &pb.PollTasksResponse{Assignments: as}, err
 			}
@@ -142,46 +143,11 @@ func (s *Server) schedOptions() scheduler.Options {
 	}
 }
 
-// assignTo schedules up to the worker's free slots and commits the plan.
-func (s *Server) assignTo(req *pb.PollTasksRequest) ([]*pb.Assignment, error) {
-	s.schedMu.Lock()
-	defer s.schedMu.Unlock()
-	v := s.fsm.view()
-	if err := checkWorker(v, req.WorkerId, req.Incarnation); err != nil {
-		return nil, err
-	}
-	opt := s.schedOptions()
-	opt.Locality = func(sp *mapreduce.Split) []string { return s.splitLocations(v, sp) }
-	plan := scheduler.Assign(v, scheduler.Worker{ID: req.WorkerId, Incarnation: req.Incarnation, Free: int(req.FreeSlots)}, opt)
-	if len(plan) == 0 {
-		return nil, nil
-	}
-	now := time.Now()
-	s.soft.seen(req.WorkerId, now)
-	if err := s.apply(&state.Assign{Assignments: plan, Time: now.UnixNano()}); err != nil {
-		return nil, err
-	}
-	v = s.fsm.view()
-	var out []*pb.Assignment
-	for _, as := range plan {
-		step, ok := v.Step(as.StepID)
-		if !ok {
-			continue
-		}
-		p, err := assignmentProto(v, step, as)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
-
 func (w *workerService) ReportAttempt(ctx context.Context, req *pb.ReportAttemptRequest) (*pb.ReportAttemptResponse, error) {
 	return forward(w.s, ctx, func(ctx context.Context, cc *grpc.ClientConn) (*pb.ReportAttemptResponse, error) {
 		return pb.NewWorkerClient(cc).ReportAttempt(ctx, req)
 	}, func() (*pb.ReportAttemptResponse, error) {
-		err := w.s.apply(&state.FinishAttempt{
+		finish := &state.FinishAttempt{
 			AttemptID:   req.AttemptId,
 			Worker:      req.WorkerId,
 			Incarnation: req.Incarnation,
@@ -191,7 +157,17 @@ func (w *workerService) ReportAttempt(ctx context.Context, req *pb.ReportAttempt
 			Counters:    req.Counters,
 			Commit:      req.CommitRecord,
 			Time:        time.Now().UnixNano(),
-		})
+		}
+		// The slot the attempt frees gets its next attempt in the same
+		// log entry and the same answer (assign.go), planned from the
+		// state before the end is recorded. After a failure the worker
+		// polls instead: the plan must see the failure (the task to try
+		// again, the worker's failures in the step).
+		free := int(req.FreeSlots)
+		if !req.Success {
+			free = 0
+		}
+		next, err := w.assign(req.WorkerId, req.Incarnation, free, finish)
 		if err != nil {
 			return nil, err
 		}
@@ -199,7 +175,7 @@ func (w *workerService) ReportAttempt(ctx context.Context, req *pb.ReportAttempt
 		if !req.Success {
 			w.s.log.Warn("attempt failed", "attempt", req.AttemptId, "worker", req.WorkerId, "err", req.Error)
 		}
-		return &pb.ReportAttemptResponse{}, nil
+		return &pb.ReportAttemptResponse{Assignments: next}, nil
 	})
 }
 

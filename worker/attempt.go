@@ -50,7 +50,9 @@ func (w *Worker) runAttempt(ctx context.Context, a *attempt) string {
 		req.CommitRecord = res.commit
 		a.log.Info("attempt succeeded", "took", time.Since(start))
 	}
-	w.report(req)
+	req.FreeSlots = w.slotsHandedBack(a) // slots.go
+	resp := w.report(req)
+	w.launchAll(resp.GetAssignments(), a.incarnation)
 	if req.Success {
 		return "succeeded"
 	}
@@ -58,21 +60,22 @@ func (w *Worker) runAttempt(ctx context.Context, a *attempt) string {
 }
 
 // report delivers an attempt's end, retrying until the leader records it
-// or refuses it for good.
-func (w *Worker) report(req *pb.ReportAttemptRequest) {
+// or refuses it for good; it returns the leader's answer (nil if
+// refused).
+func (w *Worker) report(req *pb.ReportAttemptRequest) *pb.ReportAttemptResponse {
 	backoff := 50 * time.Millisecond
 	for {
 		ctx, cancel := context.WithTimeout(w.ctx, 10*time.Second)
-		_, err := w.client.ReportAttempt(ctx, req)
+		resp, err := w.client.ReportAttempt(ctx, req)
 		cancel()
 		if err == nil {
-			return
+			return resp
 		}
 		if !retryable(err) || w.ctx.Err() != nil {
 			if status.Code(err) != codes.Canceled {
 				w.log.Info("attempt report refused", "attempt", req.AttemptId, "err", err)
 			}
-			return
+			return nil
 		}
 		w.log.Debug("report attempt", "attempt", req.AttemptId, "err", err)
 		sleep(w.ctx, backoff)
@@ -190,6 +193,7 @@ func (w *Worker) runMap(ctx context.Context, a *attempt, job *mapreduce.Job, sf 
 		FileSystems:     w.cfg.FileSystems,
 		Reducers:        int(spec.Spec.GetReducers()),
 		SortBufferBytes: int(spec.Spec.GetSortBufferBytes()),
+		OutputCodec:     w.cfg.MapOutputCodec,
 		MaxLineBytes:    int(spec.Spec.GetMaxLineBytes()),
 		InputFormat:     sf.input,
 		OutputFormat:    sf.output,
@@ -256,7 +260,7 @@ func (w *Worker) runReduce(ctx context.Context, a *attempt, job *mapreduce.Job, 
 // taskInfo describes an attempt to its job.
 func (w *Worker) taskInfo(a *attempt, dir string) mapreduce.TaskInfo {
 	work := filepath.Join(dir, "work")
-	return mapreduce.TaskInfo{StepID: a.spec.StepId, AttemptID: a.spec.AttemptId, Reducers: int(a.spec.Spec.GetReducers()), WorkDir: work, LogDir: a.logDir}
+	return mapreduce.TaskInfo{StepID: a.spec.StepId, AttemptID: a.spec.AttemptId, Reducers: int(a.spec.Spec.GetReducers()), WorkDir: work, LogDir: a.logDir, RunAs: w.cfg.runAs}
 }
 
 // faultyMapper passes each record through the map-record fault point.

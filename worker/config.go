@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gomr/gomr/mapreduce"
+	"github.com/gomr/gomr/primary/mtls"
 	"github.com/gomr/gomr/primary/state"
 )
 
@@ -31,6 +32,10 @@ type Config struct {
 	Slots int
 	// HeartbeatInterval is how often the worker reports to the leader.
 	HeartbeatInterval time.Duration
+	// MapOutputCodec compresses what map attempts leave for the shuffle
+	// ("" or "none": not at all; "s2" or "zstd"), as EMR sets Hadoop's
+	// mapreduce.map.output.compress cluster-wide. Reducers read any codec.
+	MapOutputCodec string
 	// ShuffleMemoryBytes is how much fetched map output a reduce attempt
 	// keeps in memory before it writes fetched segments to disk.
 	ShuffleMemoryBytes int64
@@ -54,12 +59,27 @@ type Config struct {
 	// FileSystems resolves the paths steps read and write (by scheme);
 	// nil means local paths only.
 	FileSystems *mapreduce.FileSystems
+	// TLS, when set, secures every connection of the worker with mutual
+	// TLS (its shuffle, logs and block services, and its calls to the
+	// primaries and other workers) and authorises each call by the
+	// caller's certificate role; nil is plaintext.
+	TLS *mtls.Identity
+	// GossipKey, when set, encrypts gossip traffic; it must be the key
+	// of the primaries' ring.
+	GossipKey []byte
 	// Fast shortens gossip timings for tests and local clusters.
 	Fast bool
 	// Logger receives the worker's logs.
 	Logger *slog.Logger
 	// Listener, if set, is used instead of listening on Addr.
 	Listener net.Listener
+	// RunAs names the unprivileged account a worker running as root runs
+	// streaming commands as ("": DefaultRunAs); a worker not running as
+	// root ignores it (runas.go).
+	RunAs string
+
+	// runAs is RunAs resolved by Start (nil: the worker's own account).
+	runAs *mapreduce.RunAs
 }
 
 // DefaultConfig returns a worker's defaults.
@@ -109,6 +129,12 @@ func (c *Config) Validate() error {
 	}
 	if c.LogRetentionBytes < 0 {
 		errs = append(errs, fmt.Errorf("log-retention must not be negative, got %d", c.LogRetentionBytes))
+	}
+	if c.MapOutputCodec == "none" {
+		c.MapOutputCodec = ""
+	}
+	if err := mapreduce.CheckMapOutputCodec(c.MapOutputCodec); err != nil {
+		errs = append(errs, fmt.Errorf("map-output-codec: %w", err))
 	}
 	if c.ShuffleMemoryBytes < 0 {
 		errs = append(errs, fmt.Errorf("shuffle-memory must not be negative, got %d", c.ShuffleMemoryBytes))

@@ -5,7 +5,9 @@
 // A worker joins the gossip ring through a primary, registers its
 // incarnation with the leader, sends heartbeats that carry its running
 // attempts' progress, and long-polls the leader for attempts to fill its
-// free slots. It runs map attempts (leaving one sorted, checksummed run per
+// free slots. A slot whose attempt ends is handed back with the attempt's
+// report, whose answer usually brings the slot's next attempt: the leader
+// records the end and the new start in one log entry. It runs map attempts (leaving one sorted, checksummed run per
 // map on local disk, served to reducers by its Shuffle service) and reduce
 // attempts (fetching their partition from every map output, merging, and
 // writing a part file into the step's _temporary folder). It reports every

@@ -51,7 +51,7 @@ func (s *shuffleServer) Fetch(req *workerpb.FetchRequest, stream grpc.ServerStre
 		return status.Errorf(codes.InvalidArgument, "map output %s has %d partitions, not %d", req.AttemptId, len(run.Segments), p)
 	}
 	r, seg := run.OpenSegment(p)
-	first := &workerpb.FetchChunk{Length: seg.Length, Records: seg.Records, Sums: seg.Sums}
+	first := &workerpb.FetchChunk{Length: seg.Length, Records: seg.Records, Sums: seg.Sums, Codec: seg.Codec}
 	buf := make([]byte, fetchChunk)
 	sent := false
 	for {
@@ -227,7 +227,7 @@ func (w *Worker) fetch(ctx context.Context, mo *pb.MapOutput, partition int, pat
 	if err != nil {
 		return fetched{}, 0, err
 	}
-	seg := mapreduce.Segment{Partition: partition, Length: first.Length, Records: first.Records, Sums: first.Sums}
+	seg := mapreduce.Segment{Partition: partition, Length: first.Length, Records: first.Records, Sums: first.Sums, Codec: first.Codec}
 	var sink segmentSink
 	if budget.Add(-seg.Length) >= 0 {
 		sink = &memSink{buf: bytes.NewBuffer(make([]byte, 0, seg.Length))}

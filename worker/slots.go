@@ -10,14 +10,16 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// pollLoop asks the leader for work whenever a slot is free.
+// pollLoop asks the leader for work whenever a slot is free. (A slot
+// whose attempt ends is handed back with the attempt's report, and
+// usually gets its next attempt in the answer: see slotsHandedBack.)
 func (w *Worker) pollLoop() {
 	backoff := 100 * time.Millisecond
 	for w.ctx.Err() == nil {
 		w.mu.Lock()
 		free, inc := w.free, w.incarnation
 		w.mu.Unlock()
-		if free == 0 {
+		if free <= 0 {
 			select {
 			case <-w.ctx.Done():
 				return
@@ -43,6 +45,29 @@ func (w *Worker) pollLoop() {
 		for _, as := range resp.Assignments {
 			w.launch(as, inc)
 		}
+	}
+}
+
+// slotsHandedBack returns how many slots an ending attempt hands back
+// with its report, for the leader to start attempts in: its own, unless
+// it lent it (lendSlot) or belongs to an old incarnation. The slot is
+// counted free only when the attempt's goroutine ends, so that the poll
+// loop never asks for it meanwhile; an attempt launchAll starts in it is
+// counted against the slots at once, and the two even out when the
+// ending attempt's goroutine returns its slot.
+func (w *Worker) slotsHandedBack(a *attempt) int32 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if a.lent || a.incarnation != w.incarnation {
+		return 0
+	}
+	return 1
+}
+
+// launchAll starts attempts the leader gave slots handed back.
+func (w *Worker) launchAll(specs []*pb.Assignment, inc int64) {
+	for _, spec := range specs {
+		w.launch(spec, inc)
 	}
 }
 

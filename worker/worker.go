@@ -87,6 +87,11 @@ func Start(cfg Config) (*Worker, error) {
 	if cfg.FileSystems == nil {
 		cfg.FileSystems = mapreduce.LocalFileSystems()
 	}
+	runAs, err := processRunAs(cfg.RunAs, log) // runas.go
+	if err != nil {
+		return nil, fmt.Errorf("worker config: %w", err)
+	}
+	cfg.runAs = runAs
 	// Map outputs of an earlier run of this worker belong to a dead
 	// incarnation: nothing will ever fetch them.
 	if err := os.RemoveAll(filepath.Join(cfg.DataDir, "steps")); err != nil {
@@ -102,7 +107,7 @@ func Start(cfg Config) (*Worker, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Worker{
 		cfg: cfg, log: log, ctx: ctx, cancel: cancel,
-		peers:       pb.NewConnCache(grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(8 << 20))),
+		peers:       pb.NewConnCache(cfg.TLS.DialOption(), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(8<<20))),
 		incarnation: time.Now().UnixNano(),
 		running:     make(map[string]*attempt),
 		outputs:     make(map[string]string),
@@ -122,7 +127,9 @@ func Start(cfg Config) (*Worker, error) {
 			return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 		}
 	}
-	w.grpc = grpc.NewServer(grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}))
+	w.grpc = grpc.NewServer(append([]grpc.ServerOption{
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
+	}, cfg.TLS.ServerOptions()...)...)
 	workerpb.RegisterShuffleServer(w.grpc, &shuffleServer{w: w})
 	workerpb.RegisterLogsServer(w.grpc, &logsServer{w: w})
 	if err := w.startDataNode(w.grpc); err != nil {
@@ -135,7 +142,7 @@ func Start(cfg Config) (*Worker, error) {
 			log.Error("grpc server stopped", "err", err)
 		}
 	}()
-	if w.primary, err = pb.Dial(cfg.Join); err != nil {
+	if w.primary, err = pb.Dial(cfg.Join, cfg.TLS.DialOption()); err != nil {
 		return nil, err
 	}
 	w.client = pb.NewWorkerClient(w.primary)
@@ -143,7 +150,7 @@ func Start(cfg Config) (*Worker, error) {
 		Primaries: w.primary, Dial: func(addr string) (grpc.ClientConnInterface, error) { return w.peers.Get(addr) },
 		Worker: cfg.ID, Logger: log,
 	}).FileSystem())
-	w.gossip, err = gossip.Start(gossip.Config{Name: cfg.ID, Addr: cfg.GossipAddr, Meta: w.meta(), Fast: cfg.Fast, Logger: log})
+	w.gossip, err = gossip.Start(gossip.Config{Name: cfg.ID, Addr: cfg.GossipAddr, Meta: w.meta(), Fast: cfg.Fast, SecretKey: cfg.GossipKey, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gomr/gomr/cmd/internal/localcluster"
 	"github.com/gomr/gomr/jobs"
+	"github.com/gomr/gomr/primary/mtls"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -30,6 +31,7 @@ func addClusterFlag(cmd *cobra.Command) {
 	cmd.Flags().String("cluster", localcluster.DefaultAddr,
 		"address of any primary, HOST:PORT (comma-separated for several); env GOMR_CLUSTER; gomr local listens on "+localcluster.DefaultAddr)
 	cmd.Flags().Duration("timeout", defaultTimeout, "how long to wait for the cluster to answer while it elects a leader")
+	addTLSFlags(cmd.Flags())
 }
 
 // addFormatFlag adds --format, how a command prints its result. --output
@@ -59,7 +61,10 @@ func printFormat(cmd *cobra.Command, v *viper.Viper) (string, error) {
 type clusterClient struct {
 	addr    string
 	timeout time.Duration
-	cc      *pb.Conn
+	// tls is the client's certificate (nil: plaintext); connections to
+	// workers (HDFS blocks, logs) use it too.
+	tls *mtls.Identity
+	cc  *pb.Conn
 	pb.ClientClient
 }
 
@@ -86,14 +91,28 @@ func dialCluster(ctx context.Context, v *viper.Viper) (*clusterClient, error) {
 			return nil, fmt.Errorf("--cluster %s: host %s does not resolve: %w", part, host, err)
 		}
 	}
-	return connectCluster([]string{addr}, addr, timeout)
+	id, err := loadTLS(v, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	if id == nil {
+		// Without certificate flags, the client certificate a gomr local
+		// of this user recorded for that address.
+		first, _, _ := strings.Cut(addr, ",")
+		if f, ok := localClientTLS(strings.TrimSpace(first)); ok {
+			if id, err = mtls.Load(mtls.Options{Files: f, Poll: -1}); err != nil {
+				return nil, fmt.Errorf("the client certificate gomr local recorded for %s: %w", first, err)
+			}
+		}
+	}
+	return connectCluster([]string{addr}, addr, timeout, id)
 }
 
-// connectCluster connects to primaries at addrs; addr names them in
-// messages.
-func connectCluster(addrs []string, addr string, timeout time.Duration) (*clusterClient, error) {
-	c := &clusterClient{addr: addr, timeout: timeout}
-	cc, err := pb.Dial(addrs, grpc.WithUnaryInterceptor(c.retryNoLeader))
+// connectCluster connects to primaries at addrs, with the client
+// certificate id (nil: plaintext); addr names them in messages.
+func connectCluster(addrs []string, addr string, timeout time.Duration, id *mtls.Identity) (*clusterClient, error) {
+	c := &clusterClient{addr: addr, timeout: timeout, tls: id}
+	cc, err := pb.Dial(addrs, id.DialOption(), grpc.WithUnaryInterceptor(c.retryNoLeader))
 	if err != nil {
 		return nil, err
 	}
@@ -218,6 +237,9 @@ func (c *clusterClient) explain(err error) error {
 		hint := ""
 		if c.addr == localcluster.DefaultAddr {
 			hint = " (is a cluster running there? start one with gomr local)"
+		}
+		if c.tls == nil {
+			hint += " (if the cluster uses TLS, give the client certificate: --tls-cert, --tls-key and --tls-ca, or GOMR_TLS_CERT, GOMR_TLS_KEY and GOMR_TLS_CA)"
 		}
 		return fmt.Errorf("no primary answers at %s: %s%s", c.addr, st.Message(), hint)
 	case st.Code() == codes.DeadlineExceeded:

@@ -202,7 +202,7 @@ func TestHangingMapperKilledByTaskTimeout(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.txt")
 	os.WriteFile(in, []byte("one line\n"), 0o644)
-	pids := filepath.Join(dir, "pids")
+	pids := filepath.Join(ct.OpenDir(t), "pids") // written by the mapper, which runs unprivileged
 	id := c.Submit(&pb.StepSpec{Job: "streaming", Inputs: []string{in}, Output: filepath.Join(dir, "out"),
 		Options: map[string]string{"mapper": hangingMapper(pids), "reducer": "NONE"}})
 	st := c.Wait(id)
@@ -233,7 +233,7 @@ func TestCancelRunningStep(t *testing.T) {
 	for i := range 3 {
 		os.WriteFile(filepath.Join(in, fmt.Sprint(i)), []byte("a line\n"), 0o644)
 	}
-	pids := filepath.Join(dir, "pids")
+	pids := filepath.Join(ct.OpenDir(t), "pids") // written by the mapper, which runs unprivileged
 	out := filepath.Join(dir, "out")
 	id := c.Submit(&pb.StepSpec{Job: "streaming", Inputs: []string{in}, Output: out, Reducers: 1,
 		Options: map[string]string{"mapper": hangingMapper(pids), "reducer": "cat"}})

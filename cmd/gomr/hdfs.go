@@ -100,7 +100,7 @@ func runHDFS(fn func(x *hdfsCmd) error) func(*cobra.Command, []string) error {
 // running the command; the function closes its connections to core
 // workers.
 func newHDFSClient(cc *clusterClient) (*client.Client, func()) {
-	peers := pb.NewConnCache(grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(8 << 20)))
+	peers := pb.NewConnCache(cc.tls.DialOption(), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(8<<20)))
 	owner := "gomr"
 	if u, err := user.Current(); err == nil {
 		owner = u.Username
@@ -242,7 +242,7 @@ func putFile(ctx context.Context, c *client.Client, src, dst string, o client.Cr
 	if bar := progress(size, "put "+filepath.Base(src)); bar != nil {
 		sink = io.MultiWriter(w, bar)
 	}
-	if _, err := io.Copy(sink, in); err != nil {
+	if _, err := copyLarge(sink, in); err != nil {
 		w.Abort()
 		return fmt.Errorf("%s: %w", src, err)
 	}
@@ -294,7 +294,7 @@ func (x *hdfsCmd) get(src, dst string) error {
 	if bar := progress(f.Size(), "get "+namespace.Base(mustClean(src))); bar != nil {
 		sink = io.MultiWriter(out, bar)
 	}
-	if _, err := io.Copy(sink, io.NewSectionReader(f, 0, f.Size())); err != nil {
+	if _, err := copyLarge(sink, io.NewSectionReader(f, 0, f.Size())); err != nil {
 		out.Close()
 		os.Remove(dst)
 		return fmt.Errorf("get %s: %w", src, err)
@@ -303,6 +303,16 @@ func (x *hdfsCmd) get(src, dst string) error {
 		return fmt.Errorf("get: %w", err)
 	}
 	return nil
+}
+
+// copyBufferBytes is what copyLarge moves at a time: each read of an
+// HDFS file is a stream from a core worker, so reads are made large.
+const copyBufferBytes = 4 << 20
+
+// copyLarge copies src to dst in reads of copyBufferBytes (io.Copy would
+// hand a file's ReadFrom 32 KiB reads).
+func copyLarge(dst io.Writer, src io.Reader) (int64, error) {
+	return io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, make([]byte, copyBufferBytes))
 }
 
 func newHDFSCatCmd() *cobra.Command {
@@ -316,7 +326,7 @@ func newHDFSCatCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("cat: %w", err)
 				}
-				if _, err := io.Copy(x.out, io.NewSectionReader(f, 0, f.Size())); err != nil {
+				if _, err := copyLarge(x.out, io.NewSectionReader(f, 0, f.Size())); err != nil {
 					return fmt.Errorf("cat %s: %w", p, err)
 				}
 			}
@@ -535,7 +545,7 @@ func newHDFSCpCmd() *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("cp: %w", err)
 				}
-				if _, err := io.Copy(w, io.NewSectionReader(f, 0, f.Size())); err != nil {
+				if _, err := copyLarge(w, io.NewSectionReader(f, 0, f.Size())); err != nil {
 					w.Abort()
 					return fmt.Errorf("cp %s: %w", src, err)
 				}

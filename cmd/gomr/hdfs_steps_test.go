@@ -104,6 +104,7 @@ func checkLocality(t *testing.T, c map[string]int64, maps int64) {
 	if c["LAUNCHED_MAPS"] != maps || c["DATA_LOCAL_MAPS"]+c["OTHER_LOCAL_MAPS"] != maps {
 		t.Fatalf("%d maps launched, %d data-local and %d not, want %d maps: %v", c["LAUNCHED_MAPS"], c["DATA_LOCAL_MAPS"], c["OTHER_LOCAL_MAPS"], maps, c)
 	}
+	t.Logf("%d of %d maps data-local (%.0f%%)", c["DATA_LOCAL_MAPS"], maps, 100*float64(c["DATA_LOCAL_MAPS"])/float64(maps))
 	if 10*c["DATA_LOCAL_MAPS"] < 9*maps {
 		t.Fatalf("%d of %d maps were data-local, want at least 90%%", c["DATA_LOCAL_MAPS"], maps)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -67,8 +68,12 @@ that service is used instead, with the standard AWS credentials.`,
 			} else {
 				fmt.Fprintf(out, "s3:// paths:     %s\n", cfg.S3)
 			}
+			printClientTLS(out, c)
+			if f := c.ClientTLSFiles(); f.Set() {
+				defer saveLocalClientTLS(c.Addr(), f, cfg.Logger)()
+			}
 			fmt.Fprintln(out, "press Ctrl-C to stop")
-			client, err := connectCluster(c.Addrs(), c.Addr(), defaultTimeout)
+			client, err := connectCluster(c.Addrs(), c.Addr(), defaultTimeout, c.ClientTLS())
 			if err != nil {
 				c.Stop()
 				return err
@@ -132,7 +137,29 @@ func addClusterShapeFlags(cmd *cobra.Command) {
 	f.Int("slots", 0, "task slots per worker (0: the number of CPUs)")
 	f.String("min-split-size", "1MiB", "smallest --split-size a step may ask for")
 	f.String("data-dir", "", "folder for every node's data; without it, a temporary folder, removed on exit with the partial output of running steps")
+	f.StringSlice("data-roots", nil, "folders, hdfs:///path and s3://bucket[/prefix] prefixes steps may read and write (repeat or comma-separate; default: the working folder, the data folder, the system temp folder, hdfs:/// and the embedded S3 endpoint's buckets)")
+	f.Bool("tls", embeddedTLS, "mutual TLS between every node and client and encrypted gossip, with a CA and certificates made under the data folder (--tls=false: plaintext)")
 	addS3Flags(f)
+}
+
+// embeddedTLS is whether embedded clusters (gomr local, gomr run) use
+// mutual TLS unless told otherwise.
+const embeddedTLS = true
+
+// printClientTLS tells how a client in another process connects to a TLS
+// cluster: the client certificate files, as environment variables.
+func printClientTLS(out io.Writer, c *localcluster.Cluster) {
+	f := c.ClientTLSFiles()
+	if !f.Set() {
+		fmt.Fprintln(out, "TLS:             off (plaintext; anyone who can reach the ports can use the cluster)")
+		return
+	}
+	fmt.Fprintf(out, "TLS:             mutual TLS; CA and certificates in %s\n", c.TLSDir())
+	fmt.Fprintln(out, "clients:         gomr commands of this user on this machine find the client certificate by themselves; elsewhere:")
+	fmt.Fprintf(out, "    export GOMR_CLUSTER=%s\n", strings.Join(c.Addrs(), ","))
+	fmt.Fprintf(out, "    export GOMR_TLS_CERT=%s\n", f.Cert)
+	fmt.Fprintf(out, "    export GOMR_TLS_KEY=%s\n", f.Key)
+	fmt.Fprintf(out, "    export GOMR_TLS_CA=%s\n", f.CA)
 }
 
 // userS3 returns the S3 service the user configured (--s3-endpoint, the
@@ -170,6 +197,8 @@ func localConfig(cmd *cobra.Command, v *viper.Viper, addr string) (localcluster.
 		Slots:        v.GetInt("slots"),
 		DataDir:      v.GetString("data-dir"),
 		Addr:         addr,
+		TLS:          v.GetBool("tls"),
+		DataRoots:    v.GetStringSlice("data-roots"),
 		Logger:       log,
 	}
 	if cfg.Primaries != 1 && cfg.Primaries != 3 && cfg.Primaries != 5 {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 	"github.com/gomr/gomr/primary"
+	"github.com/gomr/gomr/primary/pki"
 	"github.com/spf13/cobra"
 )
 
@@ -46,6 +47,11 @@ group; --bootstrap and --join are then ignored. Remove one with
 			if err != nil {
 				return err
 			}
+			tlsID, gossipKey, err := nodeSecurity(cmd.Context(), v, log, pki.RolePrimary)
+			if err != nil {
+				return err
+			}
+			defer tlsID.Close()
 			cfg := primary.Config{
 				NodeID:                v.GetString("node-id"),
 				DataDir:               v.GetString("data-dir"),
@@ -77,6 +83,9 @@ group; --bootstrap and --join are then ignored. Remove one with
 				ReplicationStreams:    v.GetInt("replication-streams"),
 				LocalityWait:          v.GetDuration("locality-wait"),
 				FileSystems:           fss,
+				DataRoots:             v.GetStringSlice("data-roots"),
+				TLS:                   tlsID,
+				GossipKey:             gossipKey,
 				Logger:                log,
 			}
 			p, err := primary.Start(cfg)
@@ -100,6 +109,7 @@ group; --bootstrap and --join are then ignored. Remove one with
 	f.String("raft-addr", d.RaftAddr, "Raft transport address")
 	f.String("gossip-addr", d.GossipAddr, "gossip (memberlist) address, TCP and UDP")
 	f.String("http-addr", d.HTTPAddr, "address of the status page and Prometheus /metrics, e.g. 0.0.0.0:7700 (empty: not served)")
+	f.StringSlice("data-roots", nil, "folders, hdfs:///path and s3://bucket[/prefix] prefixes steps may read and write (repeat or comma-separate); none: every path the workers can reach, with a warning")
 	f.Bool("bootstrap", d.Bootstrap, "form a new Raft group from --peers if the data dir holds no Raft state")
 	f.StringSlice("peers", nil, "voters of the group to bootstrap, as ID=RAFT-ADDRESS (comma-separated); empty: a group of one")
 	f.StringSlice("join", nil, "gRPC addresses of primaries of a running group to join (as a non-voter, promoted once caught up) instead of bootstrapping")
@@ -123,6 +133,8 @@ group; --bootstrap and --join are then ignored. Remove one with
 	f.Duration("locality-wait", d.LocalityWait, "how long a map waits for a slot on a core worker holding its block before it runs elsewhere")
 	f.Duration("snapshot-interval", d.SnapshotInterval, "how often Raft checks whether to take a snapshot")
 	f.Uint64("trailing-logs", d.TrailingLogs, "Raft log entries kept after a snapshot, for followers that lag a little")
+	addTLSFlags(f)
+	addGossipKeyFlag(f)
 	addS3Flags(f)
 	return cmd
 }

@@ -68,6 +68,7 @@ Start a cluster on this machine with "gomr local", then submit steps with
 		newHDFSCmd(),
 		newJobsCmd(),
 		newBenchCmd(job),
+		newCertCmd(),
 	)
 	return root
 }

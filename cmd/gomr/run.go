@@ -80,7 +80,7 @@ until interrupted.`,
 			inputs, _ := cmd.Flags().GetStringArray("input")
 			inputs = append(inputs, args...)
 			sample := ""
-			if len(inputs) == 0 {
+			if def, err := jobs.Lookup(v.GetString("job")); len(inputs) == 0 && (err != nil || !def.NoInput) {
 				// As on EMR: import the input into the cluster's HDFS, process
 				// it there, keep the result.
 				sample = filepath.Join(work, "input")
@@ -129,7 +129,7 @@ until interrupted.`,
 			if srv := c.S3(); srv != nil && strings.HasPrefix(spec.Export, "s3://"+srv.Bucket()+"/") {
 				printS3Endpoint(cmd.ErrOrStderr(), srv)
 			}
-			client, err := connectCluster(c.Addrs(), c.Addr(), defaultTimeout)
+			client, err := connectCluster(c.Addrs(), c.Addr(), defaultTimeout, c.ClientTLS())
 			if err != nil {
 				return err
 			}
@@ -142,6 +142,9 @@ until interrupted.`,
 					return err
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "no --input: generated a sample and put it into the embedded cluster's HDFS at %s (the step's input; removed after the run with the cluster)\n", sampleHDFS)
+			}
+			if err := prepareOnClient(cmd.Context(), v, client, spec); err != nil {
+				return err
 			}
 			ctx, cancel := client.callCtx(cmd.Context())
 			resp, err := client.SubmitStep(ctx, &pb.SubmitStepRequest{Spec: spec})
@@ -229,7 +232,7 @@ func runChain(cmd *cobra.Command, v *viper.Viper, file string) error {
 	if srv := c.S3(); srv != nil {
 		printS3Endpoint(cmd.ErrOrStderr(), srv)
 	}
-	client, err := connectCluster(c.Addrs(), c.Addr(), defaultTimeout)
+	client, err := connectCluster(c.Addrs(), c.Addr(), defaultTimeout, c.ClientTLS())
 	if err != nil {
 		return err
 	}
@@ -296,7 +299,11 @@ func writeSample(job, dir string) error {
 	for i := range 4 {
 		var path string
 		var write func(io.Writer) error
-		if job == "logagg" {
+		if job == jobs.TeraSortJob || job == jobs.TeraValidateJob {
+			// TeraSort records (teragen's, 5 MB a file).
+			path = filepath.Join(dir, fmt.Sprintf("tera-%d", i+1))
+			write = func(w io.Writer) error { _, err := jobs.WriteTeraRecords(w, uint64(i)*50000, 50000); return err }
+		} else if job == "logagg" {
 			path = filepath.Join(dir, fmt.Sprintf("access-%d.log", i+1))
 			day := time.Date(2026, 11, 1+i, 0, 0, 0, 0, time.UTC)
 			write = func(w io.Writer) error { return jobs.WriteSampleAccessLog(w, 20000, day, uint64(i+1)) }

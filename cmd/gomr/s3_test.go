@@ -417,7 +417,7 @@ func TestS3MissingBucket(t *testing.T) {
 
 	t.Run("export bucket deleted while the step runs", func(t *testing.T) {
 		bucket := s.newBucket(t)
-		gate := filepath.Join(t.TempDir(), "gate")
+		gate := filepath.Join(ct.OpenDir(t), "gate") // seen by the mapper, which runs unprivileged
 		// The map-only identity step's mapper waits for the gate file.
 		mapper := fmt.Sprintf(`sh -c 'while [ ! -e %s ]; do sleep 0.05; done; exec cat'`, gate)
 		out := filepath.Join(t.TempDir(), "out")
@@ -555,14 +555,18 @@ func TestS3EmbeddedEndpoint(t *testing.T) {
 	p := ct.MustStartProcess(t, gomrBin, "gomr-local", append(awsIsolation(t), "AWS_ENDPOINT_URL_S3=", "AWS_ENDPOINT_URL=", "GOMR_S3_ENDPOINT="),
 		"local", "--addr=", "--primaries", "1", "--core", "1", "--task", "1", "--slots", "2", "--min-split-size", "1KiB")
 	var addr, endpoint, accessKey, secretKey string
+	var tlsEnv []string // the client certificate, as gomr local prints it
 	ct.WaitFor(t, "gomr local to print its addresses", time.Minute, func() bool {
 		if !p.Running() {
 			t.Fatalf("gomr local exited: %v\n%s", p.Err(), p.LogTail(40))
 		}
 		log, _ := os.ReadFile(p.Log)
+		tlsEnv = nil
 		for _, line := range strings.Split(string(log), "\n") {
 			f := strings.Fields(line)
 			switch {
+			case strings.HasPrefix(strings.TrimSpace(line), "export GOMR_TLS_"):
+				tlsEnv = append(tlsEnv, strings.TrimPrefix(strings.TrimSpace(line), "export "))
 			case strings.HasPrefix(line, "cluster address:") && len(f) == 3:
 				addr = f[2]
 			case strings.HasPrefix(line, "embedded S3 endpoint ") && len(f) > 3:
@@ -580,7 +584,7 @@ func TestS3EmbeddedEndpoint(t *testing.T) {
 		}
 		return strings.Contains(string(log), "press Ctrl-C to stop") && addr != "" && endpoint != "" && secretKey != ""
 	})
-	env := []string{"GOMR_CLUSTER=" + addr}
+	env := append([]string{"GOMR_CLUSTER=" + addr}, tlsEnv...)
 	_, files := ct.GenerateText(t, 2, 100<<10, 70)
 	out := filepath.Join(t.TempDir(), "out")
 	stdout, stderr, code := gomr(t, env, append([]string{"step", "add", "--job", "wordcount", "--output", out, "--reducers", "2",

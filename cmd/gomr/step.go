@@ -46,8 +46,8 @@ func addSpecFlags(cmd *cobra.Command, job string) {
 	f.String("sort-buffer", "64MiB", "map output a map task buffers in memory before it spills to disk")
 	f.String("max-line-bytes", "1MiB", "longest input line accepted")
 	f.Bool("no-speculation", false, "start no speculative backup attempts for slow tasks")
-	f.String("input-format", "text", "how the input is read: text (lines), csv (a header row, then a row per line), jsonl (a JSON object per line) or parquet (split by row group); .gz, .bz2 and .zst files are decompressed whatever the format")
-	f.String("output-format", "text", "how part files are written: text (key<TAB>value lines), jsonl, csv or parquet, with the job's typed schema")
+	f.String("input-format", "text", "how the input is read: text (lines), csv (a header row, then a row per line), jsonl (a JSON object per line), parquet (split by row group) or tera (100-byte TeraSort records); .gz, .bz2 and .zst files are decompressed whatever the format")
+	f.String("output-format", "text", "how part files are written: text (key<TAB>value lines), jsonl, csv or parquet, with the job's typed schema, or tera (terasort's 100-byte records)")
 	f.String("compress", "none", "compress the part files: none, gzip or zstd (part-r-00000.gz; for parquet, the column chunks)")
 	f.Bool("overwrite", false, "replace what the output (and the --export folder) holds instead of refusing a non-empty one")
 	f.String("export", "", "after the step completes, copy its output to this folder (usually s3://BUCKET/PREFIX/) in an export step, as EMR's s3-dist-cp")
@@ -98,7 +98,7 @@ func specFromFlags(cmd *cobra.Command, v *viper.Viper, args []string, output str
 			delete(opts, def.OutputOption)
 		}
 	}
-	if len(inputs) == 0 {
+	if def, _ := jobs.Lookup(job); len(inputs) == 0 && !def.NoInput {
 		return nil, fmt.Errorf("--input is required")
 	}
 	if output == "" {
@@ -246,6 +246,9 @@ command line as Args; without a Type, Args are the arguments of
 			if err := shipFiles(cmd.Context(), cmd, c, spec); err != nil {
 				return err
 			}
+			if err := prepareOnClient(cmd.Context(), v, c, spec); err != nil {
+				return err
+			}
 			ctx, cancel := c.callCtx(cmd.Context())
 			defer cancel()
 			resp, err := c.SubmitStep(ctx, &pb.SubmitStepRequest{Spec: spec})
@@ -335,9 +338,19 @@ type waitOptions struct {
 	followExport bool
 }
 
-// waitStep polls a step until it ends, showing progress, then prints the
-// step. It returns an error, whose message says why, unless the step
+// ttyRefresh is how often the progress line on a terminal is redrawn
+// while the step's state stays the same (its progress comes from the
+// workers' heartbeats).
+const ttyRefresh = 200 * time.Millisecond
+
+// waitStep watches a step until it ends, showing progress, then prints
+// the step. It returns an error, whose message says why, unless the step
 // COMPLETED; a completed step that looks wrong gets warnings.
+//
+// It does not poll: each call is a blocking query (DescribeStep with the
+// state index of the previous answer) that the leader answers as soon as
+// the step's state or phase changes, or after the refresh interval with
+// the step's progress then.
 func waitStep(ctx context.Context, c *clusterClient, id string, o waitOptions) error {
 	tty := false
 	if f, ok := o.progress.(*os.File); ok {
@@ -346,20 +359,22 @@ func waitStep(ctx context.Context, c *clusterClient, id string, o waitOptions) e
 	if o.every <= 0 {
 		o.every = 10 * time.Second
 	}
+	wait := o.every
+	if tty {
+		wait = ttyRefresh
+	}
 	var last string
 	var lastPrinted time.Time
 	start := time.Now()
+	var index uint64
 	for {
-		cctx, cancel := c.callCtx(ctx)
-		resp, err := c.DescribeStep(cctx, &pb.DescribeStepRequest{StepId: id})
-		cancel()
+		st, next, err := watchStep(ctx, c, id, index, wait)
 		if err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("stopped waiting for step %s (it keeps running): %w", id, ctx.Err())
 			}
 			return c.explain(err)
 		}
-		st := resp.Step
 		line := progressLine(st, time.Since(start))
 		if tty {
 			fmt.Fprintf(o.progress, "\r\033[K%s", line)
@@ -391,15 +406,37 @@ func waitStep(ctx context.Context, c *clusterClient, id string, o waitOptions) e
 			}
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			if tty {
-				fmt.Fprintln(o.progress)
+		if next == 0 {
+			// A primary that does not answer blocking queries: ask again
+			// in a while.
+			select {
+			case <-ctx.Done():
+				if tty {
+					fmt.Fprintln(o.progress)
+				}
+				return fmt.Errorf("stopped waiting for step %s (it keeps running): %w", id, ctx.Err())
+			case <-time.After(100 * time.Millisecond):
 			}
-			return fmt.Errorf("stopped waiting for step %s (it keeps running): %w", id, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
 		}
+		index = next
 	}
+}
+
+// watchStep describes a step; with index set, it is a blocking query
+// that waits up to wait for the step's state or phase to change past
+// index. It returns the step and the index to wait on next (0 from a
+// primary that does not block).
+func watchStep(ctx context.Context, c *clusterClient, id string, index uint64, wait time.Duration) (*pb.Step, uint64, error) {
+	// The wait stays well inside the call's deadline, so that a primary
+	// that answers at its timeout is not taken for one that is gone.
+	wait = min(wait, c.timeout/2)
+	cctx, cancel := context.WithTimeout(ctx, c.timeout+wait)
+	defer cancel()
+	resp, err := c.DescribeStep(cctx, &pb.DescribeStepRequest{StepId: id, WaitIndex: index, WaitMillis: max(wait.Milliseconds(), 1), StateOnly: true})
+	if err != nil {
+		return nil, 0, err
+	}
+	return resp.Step, resp.StateIndex, nil
 }
 
 // completionWarnings are what looks wrong about a completed step: it read

@@ -123,6 +123,9 @@ func submitChain(ctx context.Context, c *clusterClient, steps []parsedStep, w io
 		if err := shipFiles(ctx, st.cmd, c, st.spec); err != nil {
 			return ids, fmt.Errorf("step %d (%s): %w", i+1, st.spec.Name, err)
 		}
+		if err := prepareOnClient(ctx, viper.New(), c, st.spec); err != nil {
+			return ids, fmt.Errorf("step %d (%s): %w", i+1, st.spec.Name, err)
+		}
 		cctx, cancel := c.callCtx(ctx)
 		resp, err := c.SubmitStep(cctx, &pb.SubmitStepRequest{Spec: st.spec})
 		cancel()

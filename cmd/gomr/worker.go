@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gomr/gomr/primary/pki"
 	"github.com/gomr/gomr/primary/state"
 	"github.com/gomr/gomr/worker"
 	"github.com/spf13/cobra"
@@ -52,6 +53,11 @@ one first with "gomr node drain"; decommission a core worker with
 			if err != nil {
 				return err
 			}
+			tlsID, gossipKey, err := nodeSecurity(cmd.Context(), v, log, pki.RoleWorker)
+			if err != nil {
+				return err
+			}
+			defer tlsID.Close()
 			cfg := worker.Config{
 				ID:                 v.GetString("id"),
 				Role:               state.WorkerRole(v.GetString("role")),
@@ -62,13 +68,20 @@ one first with "gomr node drain"; decommission a core worker with
 				Slots:              cmp.Or(v.GetInt("slots"), d.Slots),
 				HeartbeatInterval:  v.GetDuration("heartbeat-interval"),
 				ShuffleMemoryBytes: shuffleMem,
+				MapOutputCodec:     v.GetString("map-output-codec"),
 				AttemptLog:         v.GetString("attempt-log"),
 				TransferBandwidth:  bandwidth,
 				ScanBytesPerSecond: scanRate,
 				ScanPeriod:         v.GetDuration("scan-period"),
 				LogRetentionBytes:  logRetention,
+				RunAs:              v.GetString("run-as"),
 				FileSystems:        fss,
+				TLS:                tlsID,
+				GossipKey:          gossipKey,
 				Logger:             log,
+			}
+			if tlsID != nil && tlsID.Principal().Name != cfg.ID {
+				return fmt.Errorf("--tls-cert names worker %q, but this worker's --id is %q: a worker certificate speaks for its own worker only (issue one with gomr cert issue --role worker %s)", tlsID.Principal().Name, cfg.ID, cfg.ID)
 			}
 			w, err := worker.Start(cfg)
 			if err != nil {
@@ -90,12 +103,16 @@ one first with "gomr node drain"; decommission a core worker with
 	f.String("data-dir", d.DataDir, "folder for map outputs and shuffle data")
 	f.Int("slots", 0, "attempts run at once (0: one per CPU)")
 	f.Duration("heartbeat-interval", d.HeartbeatInterval, "time between heartbeats to the leader")
+	f.String("map-output-codec", "none", "compress map output for the shuffle: none, s2 or zstd (Hadoop's mapreduce.map.output.compress)")
 	f.String("shuffle-memory", "64MiB", "fetched map output a reduce attempt holds in memory before it spills to disk")
 	f.String("transfer-bandwidth", "100MiB", "bytes per second a core worker copies HDFS replicas to others at (re-replication, decommission)")
 	f.String("scan-rate", "1MiB", "bytes per second the block scanner of a core worker verifies its replicas at")
 	f.Duration("scan-period", 21*24*time.Hour, "the block scanner verifies every replica once in this period")
 	f.String("attempt-log", "", "append a line to this file when an attempt starts and when it ends (an audit trail)")
 	f.String("log-retention", "1GiB", "the attempts' logs (DATA-DIR/logs: syslog, stderr; gomr step logs reads them) kept after they end; beyond it the oldest steps' logs are removed first")
+	f.String("run-as", "", "unprivileged account streaming commands run as when the worker runs as root (empty: "+worker.DefaultRunAs+"); ignored, with a warning, by a worker not running as root")
+	addTLSFlags(f)
+	addGossipKeyFlag(f)
 	addS3Flags(f)
 	return cmd
 }

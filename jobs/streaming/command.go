@@ -70,18 +70,26 @@ func (c *command) placeFiles(tc *mapreduce.TaskContext, dir string) error {
 		if _, err := os.Lstat(dst); err == nil {
 			continue
 		}
-		place := placeFile
+		// A file handed over to the account the command runs as is a
+		// copy: a hard link would hand over the original.
+		ra := tc.Info.RunAs
+		place := func(f File, dst string) error { return placeFile(f, dst, ra == nil) }
 		if strings.Contains(f.Path, "://") {
 			place = func(f File, dst string) error { return fetchFile(tc, f, dst) }
 		}
 		if err := place(f, dst); err != nil {
 			return fmt.Errorf("%s: place shipped file %s: %w", c.name(), f.Name, err)
 		}
+		if err := handOver(dst, ra); err != nil {
+			return fmt.Errorf("%s: place shipped file %s: %w", c.name(), f.Name, err)
+		}
 	}
 	return nil
 }
 
-func placeFile(f File, dst string) error {
+// placeFile copies a local shipped file to dst, or links it there when
+// link is set and the file has the mode it is shipped with.
+func placeFile(f File, dst string, link bool) error {
 	fi, err := os.Stat(f.Path)
 	if err != nil {
 		return err
@@ -93,7 +101,7 @@ func placeFile(f File, dst string) error {
 	if mode == 0 {
 		mode = fi.Mode().Perm()
 	}
-	if mode == fi.Mode().Perm() && os.Link(f.Path, dst) == nil {
+	if link && mode == fi.Mode().Perm() && os.Link(f.Path, dst) == nil {
 		return nil
 	}
 	src, err := os.Open(f.Path)

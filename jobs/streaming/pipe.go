@@ -2,6 +2,7 @@ package streaming
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -111,15 +112,23 @@ func (c *command) start(tc *mapreduce.TaskContext) (*pipe, error) {
 		}
 		return nil, err
 	}
-	if err := c.placeFiles(tc, dir); err != nil {
+	run, ra := dir, tc.Info.RunAs
+	if ra != nil { // runas.go
+		var rtmp string
+		if run, rtmp, err = runDir(dir, ra); err != nil {
+			return fail(fmt.Errorf("%s: %w", c.name(), err))
+		}
+		tmp = cmp.Or(tmp, rtmp)
+	}
+	if err := c.placeFiles(tc, run); err != nil {
 		return fail(err)
 	}
-	env := c.environ(tc.Info)
-	path, err := c.resolve(dir, env)
+	env := append(c.environ(tc.Info), userEnv(ra, run)...)
+	path, err := c.resolve(run, env)
 	if err != nil {
 		return fail(err)
 	}
-	proc, err := startProcess(path, c.argv, dir, env)
+	proc, err := startProcess(path, c.argv, run, env, ra)
 	if err != nil {
 		return fail(fmt.Errorf("%s: start %s: %w", c.name(), path, err))
 	}

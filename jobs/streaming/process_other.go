@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"time"
+
+	"github.com/gomr/gomr/mapreduce"
 )
 
 type process struct {
@@ -16,7 +18,7 @@ type process struct {
 	state                 *os.ProcessState
 }
 
-func startProcess(string, []string, string, []string) (*process, error) {
+func startProcess(string, []string, string, []string, *mapreduce.RunAs) (*process, error) {
 	return nil, errors.New("streaming commands need a Unix system")
 }
 

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/gomr/gomr/mapreduce"
 )
 
 // process is a started command, the leader of its own process group, with
@@ -32,8 +34,9 @@ type process struct {
 	stopOnce sync.Once
 }
 
-// startProcess starts path with argv in dir, in a new process group.
-func startProcess(path string, argv []string, dir string, env []string) (*process, error) {
+// startProcess starts path with argv in dir, in a new process group, as
+// the account ra when it is set (runas.go).
+func startProcess(path string, argv []string, dir string, env []string, ra *mapreduce.RunAs) (*process, error) {
 	var files []*os.File
 	closeAll := func() {
 		for _, f := range files {
@@ -66,7 +69,7 @@ func startProcess(path string, argv []string, dir string, env []string) (*proces
 		cmd = &exec.Cmd{
 			Path: path, Args: argv, Dir: dir, Env: env,
 			Stdin: inR, Stdout: outW, Stderr: errW,
-			SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+			SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Credential: credential(ra)},
 		}
 		err = cmd.Start()
 		// A file just written or copied may still be open in a child that

@@ -73,8 +73,13 @@ type Config struct {
 	Events Events
 	// Fast shortens probe and gossip intervals, for tests and local
 	// clusters on loopback.
-	Fast   bool
-	Logger *slog.Logger
+	Fast bool
+	// SecretKey, when set, encrypts and authenticates every gossip
+	// message (AES-GCM; 16, 24 or 32 bytes): a node without the key can
+	// neither join the ring nor read its traffic. Every member needs the
+	// same key.
+	SecretKey []byte
+	Logger    *slog.Logger
 }
 
 // Node is a running gossip member.
@@ -165,6 +170,17 @@ func Start(cfg Config) (*Node, error) {
 	// A node restarted on another address (a new host, a new port) takes
 	// its name back once its old incarnation has been dead this long.
 	mc.DeadNodeReclaimTime = 10 * time.Second
+	if len(cfg.SecretKey) > 0 {
+		switch len(cfg.SecretKey) {
+		case 16, 24, 32:
+		default:
+			return nil, fmt.Errorf("gossip key: %d bytes; want 16, 24 or 32", len(cfg.SecretKey))
+		}
+		// Set, a key makes memberlist encrypt everything it sends and
+		// drop whatever is not encrypted with it.
+		mc.SecretKey = cfg.SecretKey
+		mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
+	}
 	mc.BindAddr = host
 	mc.BindPort = port
 	mc.AdvertisePort = port

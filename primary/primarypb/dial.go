@@ -79,7 +79,9 @@ func (c *Conn) SetAddrs(addrs []string) {
 func resolverState(addrs []string) resolver.State {
 	var list []resolver.Address
 	for _, a := range addrs {
-		list = append(list, resolver.Address{Addr: a})
+		// Each address is its own TLS server name: a primary's
+		// certificate names the addresses it is reached by.
+		list = append(list, resolver.Address{Addr: a, ServerName: a})
 	}
 	return resolver.State{Addresses: list}
 }

@@ -1469,8 +1469,19 @@ func (x *ListStepsResponse) GetNextPageToken() string {
 }
 
 type DescribeStepRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	StepId        string                 `protobuf:"bytes,1,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	StepId string                 `protobuf:"bytes,1,opt,name=step_id,json=stepId,proto3" json:"step_id,omitempty"`
+	// A blocking query, as Consul's: with wait_index set (an index a
+	// previous answer returned), the call returns once the step changed
+	// past that index, or after wait_millis (at most 5 minutes; 5 minutes
+	// if 0) with the step as it is then. Without it the call returns at
+	// once.
+	WaitIndex  uint64 `protobuf:"varint,3,opt,name=wait_index,json=waitIndex,proto3" json:"wait_index,omitempty"`
+	WaitMillis int64  `protobuf:"varint,4,opt,name=wait_millis,json=waitMillis,proto3" json:"wait_millis,omitempty"`
+	// state_only waits for a change of the step's state or phase
+	// (wait_index is then compared with state_index); progress and
+	// counters alone do not end the wait.
+	StateOnly     bool `protobuf:"varint,5,opt,name=state_only,json=stateOnly,proto3" json:"state_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1510,6 +1521,27 @@ func (x *DescribeStepRequest) GetStepId() string {
 		return x.StepId
 	}
 	return ""
+}
+
+func (x *DescribeStepRequest) GetWaitIndex() uint64 {
+	if x != nil {
+		return x.WaitIndex
+	}
+	return 0
+}
+
+func (x *DescribeStepRequest) GetWaitMillis() int64 {
+	if x != nil {
+		return x.WaitMillis
+	}
+	return 0
+}
+
+func (x *DescribeStepRequest) GetStateOnly() bool {
+	if x != nil {
+		return x.StateOnly
+	}
+	return false
 }
 
 type ListTasksRequest struct {
@@ -1626,8 +1658,13 @@ func (x *ListTasksResponse) GetNextPageToken() string {
 }
 
 type DescribeStepResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Step          *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Step  *Step                  `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	// index is the Raft index of the last change of the step, state_index
+	// of the last change of its state or phase: the wait_index of the next
+	// blocking query.
+	Index         uint64 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	StateIndex    uint64 `protobuf:"varint,3,opt,name=state_index,json=stateIndex,proto3" json:"state_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1667,6 +1704,20 @@ func (x *DescribeStepResponse) GetStep() *Step {
 		return x.Step
 	}
 	return nil
+}
+
+func (x *DescribeStepResponse) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *DescribeStepResponse) GetStateIndex() uint64 {
+	if x != nil {
+		return x.StateIndex
+	}
+	return 0
 }
 
 type CancelStepRequest struct {
@@ -3121,7 +3172,13 @@ type ReportAttemptRequest struct {
 	// commit_record is what the step's output committer needs to make the
 	// attempt's output visible or to discard it (for a local folder, the
 	// files it wrote; for S3, its multipart uploads).
-	CommitRecord  []byte `protobuf:"bytes,9,opt,name=commit_record,json=commitRecord,proto3" json:"commit_record,omitempty"`
+	CommitRecord []byte `protobuf:"bytes,9,opt,name=commit_record,json=commitRecord,proto3" json:"commit_record,omitempty"`
+	// free_slots is how many slots the worker hands back with this report
+	// (the attempt's own, usually): the leader records the attempt's end
+	// and starts up to that many new attempts there in one log entry, and
+	// returns them, so that a slot that frees gets its next attempt
+	// without another call. 0 asks for nothing.
+	FreeSlots     int32 `protobuf:"varint,10,opt,name=free_slots,json=freeSlots,proto3" json:"free_slots,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3212,8 +3269,19 @@ func (x *ReportAttemptRequest) GetCommitRecord() []byte {
 	return nil
 }
 
+func (x *ReportAttemptRequest) GetFreeSlots() int32 {
+	if x != nil {
+		return x.FreeSlots
+	}
+	return 0
+}
+
 type ReportAttemptResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// assignments are the attempts started in the slots handed back, at
+	// most free_slots of them; a slot left without one is the worker's to
+	// poll for again.
+	Assignments   []*Assignment `protobuf:"bytes,1,rep,name=assignments,proto3" json:"assignments,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3246,6 +3314,13 @@ func (x *ReportAttemptResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use ReportAttemptResponse.ProtoReflect.Descriptor instead.
 func (*ReportAttemptResponse) Descriptor() ([]byte, []int) {
 	return file_primary_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ReportAttemptResponse) GetAssignments() []*Assignment {
+	if x != nil {
+		return x.Assignments
+	}
+	return nil
 }
 
 type KillAttemptRequest struct {
@@ -3788,9 +3863,15 @@ const file_primary_proto_rawDesc = "" +
 	"\x06states\x18\x03 \x03(\x0e2\x17.gomr.primary.StepStateR\x06states\"e\n" +
 	"\x11ListStepsResponse\x12(\n" +
 	"\x05steps\x18\x01 \x03(\v2\x12.gomr.primary.StepR\x05steps\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"4\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x93\x01\n" +
 	"\x13DescribeStepRequest\x12\x17\n" +
-	"\astep_id\x18\x01 \x01(\tR\x06stepIdJ\x04\b\x02\x10\x03\"g\n" +
+	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x1d\n" +
+	"\n" +
+	"wait_index\x18\x03 \x01(\x04R\twaitIndex\x12\x1f\n" +
+	"\vwait_millis\x18\x04 \x01(\x03R\n" +
+	"waitMillis\x12\x1d\n" +
+	"\n" +
+	"state_only\x18\x05 \x01(\bR\tstateOnlyJ\x04\b\x02\x10\x03\"g\n" +
 	"\x10ListTasksRequest\x12\x17\n" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -3798,9 +3879,12 @@ const file_primary_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"e\n" +
 	"\x11ListTasksResponse\x12(\n" +
 	"\x05tasks\x18\x01 \x03(\v2\x12.gomr.primary.TaskR\x05tasks\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\">\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"u\n" +
 	"\x14DescribeStepResponse\x12&\n" +
-	"\x04step\x18\x01 \x01(\v2\x12.gomr.primary.StepR\x04step\",\n" +
+	"\x04step\x18\x01 \x01(\v2\x12.gomr.primary.StepR\x04step\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\x12\x1f\n" +
+	"\vstate_index\x18\x03 \x01(\x04R\n" +
+	"stateIndex\",\n" +
 	"\x11CancelStepRequest\x12\x17\n" +
 	"\astep_id\x18\x01 \x01(\tR\x06stepId\"C\n" +
 	"\x12CancelStepResponse\x12-\n" +
@@ -3918,7 +4002,7 @@ const file_primary_proto_rawDesc = "" +
 	"\x05split\x18\v \x01(\v2\x13.gomr.primary.SplitR\x05split\x128\n" +
 	"\vmap_outputs\x18\f \x03(\v2\x17.gomr.primary.MapOutputR\n" +
 	"mapOutputs\x12*\n" +
-	"\x04spec\x18\r \x01(\v2\x16.gomr.primary.StepSpecR\x04specJ\x04\b\x05\x10\v\"\xf0\x02\n" +
+	"\x04spec\x18\r \x01(\v2\x16.gomr.primary.StepSpecR\x04specJ\x04\b\x05\x10\v\"\x8f\x03\n" +
 	"\x14ReportAttemptRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12 \n" +
 	"\vincarnation\x18\x02 \x01(\x03R\vincarnation\x12\x1d\n" +
@@ -3928,11 +4012,15 @@ const file_primary_proto_rawDesc = "" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12\x14\n" +
 	"\x05fatal\x18\x06 \x01(\bR\x05fatal\x12L\n" +
 	"\bcounters\x18\a \x03(\v20.gomr.primary.ReportAttemptRequest.CountersEntryR\bcounters\x12#\n" +
-	"\rcommit_record\x18\t \x01(\fR\fcommitRecord\x1a;\n" +
+	"\rcommit_record\x18\t \x01(\fR\fcommitRecord\x12\x1d\n" +
+	"\n" +
+	"free_slots\x18\n" +
+	" \x01(\x05R\tfreeSlots\x1a;\n" +
 	"\rCountersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01J\x04\b\b\x10\t\"\x17\n" +
-	"\x15ReportAttemptResponse\"3\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01J\x04\b\b\x10\t\"S\n" +
+	"\x15ReportAttemptResponse\x12:\n" +
+	"\vassignments\x18\x01 \x03(\v2\x18.gomr.primary.AssignmentR\vassignments\"3\n" +
 	"\x12KillAttemptRequest\x12\x1d\n" +
 	"\n" +
 	"attempt_id\x18\x01 \x01(\tR\tattemptId\"\x15\n" +
@@ -4142,53 +4230,54 @@ var file_primary_proto_depIdxs = []int32{
 	44, // 31: gomr.primary.Assignment.map_outputs:type_name -> gomr.primary.MapOutput
 	13, // 32: gomr.primary.Assignment.spec:type_name -> gomr.primary.StepSpec
 	60, // 33: gomr.primary.ReportAttemptRequest.counters:type_name -> gomr.primary.ReportAttemptRequest.CountersEntry
-	44, // 34: gomr.primary.MapOutputsResponse.map_outputs:type_name -> gomr.primary.MapOutput
-	0,  // 35: gomr.primary.MapOutputsResponse.step_state:type_name -> gomr.primary.StepState
-	14, // 36: gomr.primary.Client.SubmitStep:input_type -> gomr.primary.SubmitStepRequest
-	19, // 37: gomr.primary.Client.ListSteps:input_type -> gomr.primary.ListStepsRequest
-	21, // 38: gomr.primary.Client.DescribeStep:input_type -> gomr.primary.DescribeStepRequest
-	22, // 39: gomr.primary.Client.ListTasks:input_type -> gomr.primary.ListTasksRequest
-	25, // 40: gomr.primary.Client.CancelStep:input_type -> gomr.primary.CancelStepRequest
-	27, // 41: gomr.primary.Client.ListNodes:input_type -> gomr.primary.ListNodesRequest
-	9,  // 42: gomr.primary.Client.RemovePrimary:input_type -> gomr.primary.RemovePrimaryRequest
-	48, // 43: gomr.primary.Client.KillAttempt:input_type -> gomr.primary.KillAttemptRequest
-	50, // 44: gomr.primary.Client.DrainWorker:input_type -> gomr.primary.DrainWorkerRequest
-	52, // 45: gomr.primary.Client.DecommissionWorker:input_type -> gomr.primary.DecommissionWorkerRequest
-	11, // 46: gomr.primary.Peer.RegisterPrimary:input_type -> gomr.primary.RegisterPrimaryRequest
-	7,  // 47: gomr.primary.Peer.AddPrimary:input_type -> gomr.primary.AddPrimaryRequest
-	28, // 48: gomr.primary.Peer.Status:input_type -> gomr.primary.StatusRequest
-	32, // 49: gomr.primary.Worker.Join:input_type -> gomr.primary.JoinRequest
-	35, // 50: gomr.primary.Worker.Register:input_type -> gomr.primary.RegisterRequest
-	38, // 51: gomr.primary.Worker.Heartbeat:input_type -> gomr.primary.HeartbeatRequest
-	40, // 52: gomr.primary.Worker.PollTasks:input_type -> gomr.primary.PollTasksRequest
-	46, // 53: gomr.primary.Worker.ReportAttempt:input_type -> gomr.primary.ReportAttemptRequest
-	54, // 54: gomr.primary.Worker.MapOutputs:input_type -> gomr.primary.MapOutputsRequest
-	56, // 55: gomr.primary.Worker.ReportFetchFailure:input_type -> gomr.primary.ReportFetchFailureRequest
-	15, // 56: gomr.primary.Client.SubmitStep:output_type -> gomr.primary.SubmitStepResponse
-	20, // 57: gomr.primary.Client.ListSteps:output_type -> gomr.primary.ListStepsResponse
-	24, // 58: gomr.primary.Client.DescribeStep:output_type -> gomr.primary.DescribeStepResponse
-	23, // 59: gomr.primary.Client.ListTasks:output_type -> gomr.primary.ListTasksResponse
-	26, // 60: gomr.primary.Client.CancelStep:output_type -> gomr.primary.CancelStepResponse
-	31, // 61: gomr.primary.Client.ListNodes:output_type -> gomr.primary.ListNodesResponse
-	10, // 62: gomr.primary.Client.RemovePrimary:output_type -> gomr.primary.RemovePrimaryResponse
-	49, // 63: gomr.primary.Client.KillAttempt:output_type -> gomr.primary.KillAttemptResponse
-	51, // 64: gomr.primary.Client.DrainWorker:output_type -> gomr.primary.DrainWorkerResponse
-	53, // 65: gomr.primary.Client.DecommissionWorker:output_type -> gomr.primary.DecommissionWorkerResponse
-	12, // 66: gomr.primary.Peer.RegisterPrimary:output_type -> gomr.primary.RegisterPrimaryResponse
-	8,  // 67: gomr.primary.Peer.AddPrimary:output_type -> gomr.primary.AddPrimaryResponse
-	29, // 68: gomr.primary.Peer.Status:output_type -> gomr.primary.Primary
-	33, // 69: gomr.primary.Worker.Join:output_type -> gomr.primary.JoinResponse
-	36, // 70: gomr.primary.Worker.Register:output_type -> gomr.primary.RegisterResponse
-	39, // 71: gomr.primary.Worker.Heartbeat:output_type -> gomr.primary.HeartbeatResponse
-	41, // 72: gomr.primary.Worker.PollTasks:output_type -> gomr.primary.PollTasksResponse
-	47, // 73: gomr.primary.Worker.ReportAttempt:output_type -> gomr.primary.ReportAttemptResponse
-	55, // 74: gomr.primary.Worker.MapOutputs:output_type -> gomr.primary.MapOutputsResponse
-	57, // 75: gomr.primary.Worker.ReportFetchFailure:output_type -> gomr.primary.ReportFetchFailureResponse
-	56, // [56:76] is the sub-list for method output_type
-	36, // [36:56] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	45, // 34: gomr.primary.ReportAttemptResponse.assignments:type_name -> gomr.primary.Assignment
+	44, // 35: gomr.primary.MapOutputsResponse.map_outputs:type_name -> gomr.primary.MapOutput
+	0,  // 36: gomr.primary.MapOutputsResponse.step_state:type_name -> gomr.primary.StepState
+	14, // 37: gomr.primary.Client.SubmitStep:input_type -> gomr.primary.SubmitStepRequest
+	19, // 38: gomr.primary.Client.ListSteps:input_type -> gomr.primary.ListStepsRequest
+	21, // 39: gomr.primary.Client.DescribeStep:input_type -> gomr.primary.DescribeStepRequest
+	22, // 40: gomr.primary.Client.ListTasks:input_type -> gomr.primary.ListTasksRequest
+	25, // 41: gomr.primary.Client.CancelStep:input_type -> gomr.primary.CancelStepRequest
+	27, // 42: gomr.primary.Client.ListNodes:input_type -> gomr.primary.ListNodesRequest
+	9,  // 43: gomr.primary.Client.RemovePrimary:input_type -> gomr.primary.RemovePrimaryRequest
+	48, // 44: gomr.primary.Client.KillAttempt:input_type -> gomr.primary.KillAttemptRequest
+	50, // 45: gomr.primary.Client.DrainWorker:input_type -> gomr.primary.DrainWorkerRequest
+	52, // 46: gomr.primary.Client.DecommissionWorker:input_type -> gomr.primary.DecommissionWorkerRequest
+	11, // 47: gomr.primary.Peer.RegisterPrimary:input_type -> gomr.primary.RegisterPrimaryRequest
+	7,  // 48: gomr.primary.Peer.AddPrimary:input_type -> gomr.primary.AddPrimaryRequest
+	28, // 49: gomr.primary.Peer.Status:input_type -> gomr.primary.StatusRequest
+	32, // 50: gomr.primary.Worker.Join:input_type -> gomr.primary.JoinRequest
+	35, // 51: gomr.primary.Worker.Register:input_type -> gomr.primary.RegisterRequest
+	38, // 52: gomr.primary.Worker.Heartbeat:input_type -> gomr.primary.HeartbeatRequest
+	40, // 53: gomr.primary.Worker.PollTasks:input_type -> gomr.primary.PollTasksRequest
+	46, // 54: gomr.primary.Worker.ReportAttempt:input_type -> gomr.primary.ReportAttemptRequest
+	54, // 55: gomr.primary.Worker.MapOutputs:input_type -> gomr.primary.MapOutputsRequest
+	56, // 56: gomr.primary.Worker.ReportFetchFailure:input_type -> gomr.primary.ReportFetchFailureRequest
+	15, // 57: gomr.primary.Client.SubmitStep:output_type -> gomr.primary.SubmitStepResponse
+	20, // 58: gomr.primary.Client.ListSteps:output_type -> gomr.primary.ListStepsResponse
+	24, // 59: gomr.primary.Client.DescribeStep:output_type -> gomr.primary.DescribeStepResponse
+	23, // 60: gomr.primary.Client.ListTasks:output_type -> gomr.primary.ListTasksResponse
+	26, // 61: gomr.primary.Client.CancelStep:output_type -> gomr.primary.CancelStepResponse
+	31, // 62: gomr.primary.Client.ListNodes:output_type -> gomr.primary.ListNodesResponse
+	10, // 63: gomr.primary.Client.RemovePrimary:output_type -> gomr.primary.RemovePrimaryResponse
+	49, // 64: gomr.primary.Client.KillAttempt:output_type -> gomr.primary.KillAttemptResponse
+	51, // 65: gomr.primary.Client.DrainWorker:output_type -> gomr.primary.DrainWorkerResponse
+	53, // 66: gomr.primary.Client.DecommissionWorker:output_type -> gomr.primary.DecommissionWorkerResponse
+	12, // 67: gomr.primary.Peer.RegisterPrimary:output_type -> gomr.primary.RegisterPrimaryResponse
+	8,  // 68: gomr.primary.Peer.AddPrimary:output_type -> gomr.primary.AddPrimaryResponse
+	29, // 69: gomr.primary.Peer.Status:output_type -> gomr.primary.Primary
+	33, // 70: gomr.primary.Worker.Join:output_type -> gomr.primary.JoinResponse
+	36, // 71: gomr.primary.Worker.Register:output_type -> gomr.primary.RegisterResponse
+	39, // 72: gomr.primary.Worker.Heartbeat:output_type -> gomr.primary.HeartbeatResponse
+	41, // 73: gomr.primary.Worker.PollTasks:output_type -> gomr.primary.PollTasksResponse
+	47, // 74: gomr.primary.Worker.ReportAttempt:output_type -> gomr.primary.ReportAttemptResponse
+	55, // 75: gomr.primary.Worker.MapOutputs:output_type -> gomr.primary.MapOutputsResponse
+	57, // 76: gomr.primary.Worker.ReportFetchFailure:output_type -> gomr.primary.ReportFetchFailureResponse
+	57, // [57:77] is the sub-list for method output_type
+	37, // [37:57] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_primary_proto_init() }

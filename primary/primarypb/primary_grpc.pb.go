@@ -47,7 +47,8 @@ type ClientClient interface {
 	SubmitStep(ctx context.Context, in *SubmitStepRequest, opts ...grpc.CallOption) (*SubmitStepResponse, error)
 	// ListSteps returns steps, newest first, a page at a time.
 	ListSteps(ctx context.Context, in *ListStepsRequest, opts ...grpc.CallOption) (*ListStepsResponse, error)
-	// DescribeStep returns one step with its counters.
+	// DescribeStep returns one step with its counters; with a wait index it
+	// is a blocking query that returns when the step changes.
 	DescribeStep(ctx context.Context, in *DescribeStepRequest, opts ...grpc.CallOption) (*DescribeStepResponse, error)
 	// ListTasks returns a step's tasks and their attempts, a page at a time.
 	ListTasks(ctx context.Context, in *ListTasksRequest, opts ...grpc.CallOption) (*ListTasksResponse, error)
@@ -185,7 +186,8 @@ type ClientServer interface {
 	SubmitStep(context.Context, *SubmitStepRequest) (*SubmitStepResponse, error)
 	// ListSteps returns steps, newest first, a page at a time.
 	ListSteps(context.Context, *ListStepsRequest) (*ListStepsResponse, error)
-	// DescribeStep returns one step with its counters.
+	// DescribeStep returns one step with its counters; with a wait index it
+	// is a blocking query that returns when the step changes.
 	DescribeStep(context.Context, *DescribeStepRequest) (*DescribeStepResponse, error)
 	// ListTasks returns a step's tasks and their attempts, a page at a time.
 	ListTasks(context.Context, *ListTasksRequest) (*ListTasksResponse, error)

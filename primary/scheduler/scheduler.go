@@ -42,6 +42,10 @@ type Options struct {
 	// waits for a slot on one of them before another worker runs it
 	// (delay scheduling).
 	LocalityWait time.Duration
+	// Skip, if set, reports tasks to leave alone: those the leader is
+	// committing assignments of already, which the view does not show
+	// yet.
+	Skip func(*state.Task) bool
 }
 
 // Assign picks up to w.Free attempts for w: first the pending tasks of the
@@ -83,6 +87,9 @@ func Assign(v *state.View, w Worker, opt Options) []state.Assignment {
 		var later []*state.Task // tasks whose data is elsewhere, if their wait is over
 		for t := range v.TasksIn(step.ID, kind, state.TaskPending) {
 			pending = true
+			if opt.Skip != nil && opt.Skip(t) {
+				continue
+			}
 			switch local(t, w.ID, opt) {
 			case preferElsewhere:
 				if waitedFor(step, t, opt) {
@@ -196,7 +203,7 @@ func slowTasks(v *state.View, step *state.Step, worker string, opt Options) []*s
 	var found []slow
 	for t := range v.TasksIn(step.ID, kind, state.TaskRunning) {
 		running := t.Running()
-		if len(running) != 1 || running[0].Worker == worker || t.HasBackup() {
+		if len(running) != 1 || running[0].Worker == worker || t.HasBackup() || (opt.Skip != nil && opt.Skip(t)) {
 			continue // one backup per task, on another worker
 		}
 		elapsed := opt.Now - running[0].StartedAt

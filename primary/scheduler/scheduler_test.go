@@ -714,3 +714,35 @@ func TestWorkerExclusionAndDraining(t *testing.T) {
 		t.Fatalf("restarted worker, excluded again once w3 is up, got %s", js(got))
 	}
 }
+
+// TestAssignSkips: tasks the leader is committing assignments of already
+// are left alone, pending or slow, and no speculation starts while a
+// pending task is only skipped.
+func TestAssignSkips(t *testing.T) {
+	c := newCluster(t).worker("w1", 1).run("s", 4, 1)
+	skip := func(indexes ...int) func(*state.Task) bool {
+		return func(t *state.Task) bool {
+			for _, i := range indexes {
+				if t.Kind == state.KindMap && t.Index == i {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	got := c.plan(Worker{ID: "w1", Incarnation: 1, Free: 2}, Options{Skip: skip(0, 2)})
+	wantPlan := []state.Assignment{want("s", state.KindMap, 1, 0, "w1", 1), want("s", state.KindMap, 3, 0, "w1", 1)}
+	if !reflect.DeepEqual(got, wantPlan) {
+		t.Fatalf("got %v, want %v", got, wantPlan)
+	}
+	if got := c.plan(Worker{ID: "w1", Incarnation: 1, Free: 2}, Options{Skip: skip(0, 1, 2, 3), SlowFactor: 2}); len(got) != 0 {
+		t.Fatalf("every task skipped, got %v", got)
+	}
+
+	// The slow map 3 gets no backup while it is being given one already.
+	spec := speculation(t)
+	opt := Options{Now: 2200 * ms, SlowFactor: 2, MinGap: time.Second, Skip: skip(3)}
+	if got := spec.plan(Worker{ID: "w2", Incarnation: 1, Free: 2}, opt); len(got) != 0 {
+		t.Fatalf("backup of a task being assigned: %v", got)
+	}
+}

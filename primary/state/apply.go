@@ -19,7 +19,7 @@ func (w *tx) editStep(id string, fn func(*Step)) *Step {
 	st.Counters = maps.Clone(old.Counters)
 	st.FailuresOn = maps.Clone(old.FailuresOn)
 	fn(&st)
-	w.put(tableSteps, &st)
+	w.putStep(&st)
 	return &st
 }
 
@@ -312,7 +312,7 @@ func (w *tx) submitStep(c *SubmitStep) error {
 		}
 		st.ExportStep = c.Export.ID
 	}
-	w.put(tableSteps, st)
+	w.putStep(st)
 	if c.Export != nil {
 		return w.submitStep(c.Export)
 	}
@@ -471,19 +471,22 @@ func (w *tx) finishAttempt(c *FinishAttempt) error {
 		w.endAttempt(t, a.ID, AttemptFailed, c.Error, c.Time)
 		return nil
 	}
+	// One copy of the task and one of the step (this runs once per
+	// attempt): the attempt's end, and unless another attempt won first
+	// (whose output counts; this one's is discarded), the task's winner,
+	// as setWinner records it, and the end of the task's other attempts.
+	won := t.State != TaskSucceeded
+	var killed int64
 	t = w.editTask(t, func(t *Task) {
 		a := t.attempt(c.AttemptID)
 		a.State = AttemptSucceeded
 		a.EndedAt = c.Time
 		a.Counters = maps.Clone(c.Counters)
 		a.Commit = slices.Clone(c.Commit)
-	})
-	if t.State == TaskSucceeded {
-		return nil // another attempt won first; this output is discarded
-	}
-	t = w.setWinner(t, t.attempt(c.AttemptID))
-	var killed int64
-	t = w.editTask(t, func(t *Task) {
+		if !won {
+			return
+		}
+		t.Winner, t.State = a.ID, TaskSucceeded
 		for _, other := range t.Running() {
 			other.State = AttemptKilled
 			other.EndedAt = c.Time
@@ -491,10 +494,22 @@ func (w *tx) finishAttempt(c *FinishAttempt) error {
 			killed++
 		}
 	})
-	if killed > 0 {
-		_, _, kc := countersOf(t.Kind)
-		w.editStep(t.StepID, func(st *Step) { addCounter(st, kc, killed) })
+	if !won {
+		return nil
 	}
+	winner := t.WinningAttempt()
+	w.editStep(t.StepID, func(st *Step) {
+		if t.Kind == KindReduce {
+			st.ReducesDone++
+		} else {
+			st.MapsDone++
+		}
+		addCounters(st, winner.Counters, 1)
+		if killed > 0 {
+			_, _, kc := countersOf(t.Kind)
+			addCounter(st, kc, killed)
+		}
+	})
 	return nil
 }
 

@@ -39,6 +39,10 @@ func allCommands() []Command {
 		&FailStep{ID: "s-1", Error: "bad input", Time: 9},
 		&CompleteStep{ID: "s-1", Time: 10},
 		&StepCleanedUp{ID: "s-1"},
+		&Batch{Commands: []Command{
+			&Assign{Assignments: []Assignment{asg("a2", "s-1", KindMap, 1, "w1", 7)}, Time: 11},
+			&FinishAttempt{AttemptID: "a0", Worker: "w1", Incarnation: 7, Success: true, Counters: map[string]int64{"X": 1}, Time: 12},
+		}},
 	}
 }
 

@@ -56,6 +56,8 @@ const (
 	CmdRenamePath     CommandType = 29
 	CmdSetReplication CommandType = 30
 	CmdSetSafeMode    CommandType = 31
+	// CmdBatch carries several commands in one log entry.
+	CmdBatch CommandType = 32
 )
 
 func (t CommandType) String() string {
@@ -122,6 +124,8 @@ func (t CommandType) String() string {
 		return "SetReplication"
 	case CmdSetSafeMode:
 		return "SetSafeMode"
+	case CmdBatch:
+		return "Batch"
 	}
 	if t&IgnoreUnknownTypeFlag != 0 {
 		return (t &^ IgnoreUnknownTypeFlag).String() + "|ignorable"
@@ -433,6 +437,8 @@ func newCommand(t CommandType) Command {
 		c = &SetReplication{}
 	case CmdSetSafeMode:
 		c = &SetSafeMode{}
+	case CmdBatch:
+		c = &Batch{}
 	}
 	return c
 }

@@ -7,7 +7,16 @@
 // chosen by the leader and carried in commands. A command that breaks a rule
 // (assigning a task that is already running, a report from a dead worker
 // incarnation) is rejected with an error value and changes nothing: each
-// command is one transaction, committed whole or not at all.
+// command is one transaction, committed whole or not at all. A Batch
+// carries several commands in one log entry (an attempt's end and the
+// next attempt of the slot it freed), applied in order until one is
+// rejected.
+//
+// ApplyAt stamps every step a command changes with the command's log
+// index (ModifyIndex, and StateIndex when its state or phase changed):
+// clients wait for a step to change past an index they saw (a blocking
+// query), and the step's record carries a watch channel (View.WatchStep)
+// that wakes them.
 //
 // The state lives in go-memdb tables (steps, tasks, workers, primaries),
 // immutable radix trees indexed for the questions the leader asks (pending

@@ -43,10 +43,25 @@ func New() *State {
 func (s *State) View() *View { return &View{txn: s.db.Txn(false)} }
 
 // Apply applies one command in one transaction: a rejected command
-// returns an error and leaves the state unchanged.
-func (s *State) Apply(c Command) error {
+// returns an error and leaves the state unchanged. It stamps no modify
+// index (see ApplyAt).
+func (s *State) Apply(c Command) error { return s.ApplyAt(0, c) }
+
+// ApplyAt applies the command of log entry index, as Apply does, and
+// stamps the steps it changes with index (Step.ModifyIndex and
+// Step.StateIndex), so that clients can wait for a step to change past
+// an index they saw. Index 0 stamps nothing. A Batch applies its
+// commands one by one (see Batch).
+func (s *State) ApplyAt(index uint64, c Command) error {
+	if b, ok := c.(*Batch); ok {
+		return s.applyBatch(index, b)
+	}
+	return s.applyOne(index, c)
+}
+
+func (s *State) applyOne(index uint64, c Command) error {
 	txn := s.db.Txn(true)
-	w := &tx{txn: txn, View: View{txn: txn}}
+	w := &tx{txn: txn, View: View{txn: txn}, index: index}
 	if err := w.apply(c); err != nil {
 		txn.Abort()
 		return err
@@ -61,6 +76,20 @@ func (s *State) Apply(c Command) error {
 type tx struct {
 	View
 	txn *memdb.Txn
+	// index is the log entry being applied (0: none known).
+	index uint64
+}
+
+// putStep stores a step, stamped with the entry's index: ModifyIndex
+// always, StateIndex when its state or phase changed.
+func (w *tx) putStep(st *Step) {
+	if w.index > 0 {
+		st.ModifyIndex = w.index
+		if old, ok := w.Step(st.ID); !ok || old.State != st.State || old.Phase() != st.Phase() {
+			st.StateIndex = w.index
+		}
+	}
+	w.put(tableSteps, st)
 }
 
 func (w *tx) put(table string, obj any) {

@@ -132,6 +132,11 @@ type Step struct {
 	// FailuresOn counts the step's failed attempts per worker, to exclude
 	// a worker that keeps failing them.
 	FailuresOn map[string]int `json:"failures_on,omitempty"`
+	// ModifyIndex is the log index of the entry that last changed the
+	// step, StateIndex of the one that last changed its state or phase
+	// (0 in a state built without indexes: see State.ApplyAt).
+	ModifyIndex uint64 `json:"modify_index,omitempty"`
+	StateIndex  uint64 `json:"state_index,omitempty"`
 }
 
 // PlanComplete reports whether every planned split of the step has been

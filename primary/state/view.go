@@ -72,6 +72,21 @@ func (v *View) Step(id string) (*Step, bool) {
 	return first[*Step](v.txn, tableSteps, indexID, id)
 }
 
+// WatchStep returns a step by id with a channel that is closed once a
+// later Apply changes (or removes) it; a missing step's channel closes
+// when the step appears. The channel belongs to the state as it is now,
+// not to this view: take the step from the same call.
+func (v *View) WatchStep(id string) (*Step, <-chan struct{}, bool) {
+	ch, raw, err := v.txn.FirstWatch(tableSteps, indexID, id)
+	if err != nil {
+		panic(err) // a schema bug
+	}
+	if raw == nil {
+		return nil, ch, false
+	}
+	return raw.(*Step), ch, true
+}
+
 // Steps yields every step in submission order.
 func (v *View) Steps() iter.Seq[*Step] {
 	return all[*Step](v.txn.Get(tableSteps, indexSeq+"_prefix", ""))

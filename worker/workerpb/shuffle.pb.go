@@ -76,11 +76,14 @@ func (x *FetchRequest) GetPartition() int32 {
 }
 
 type FetchChunk struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Length        int64                  `protobuf:"varint,1,opt,name=length,proto3" json:"length,omitempty"`
-	Records       int64                  `protobuf:"varint,2,opt,name=records,proto3" json:"records,omitempty"`
-	Sums          []uint32               `protobuf:"varint,3,rep,packed,name=sums,proto3" json:"sums,omitempty"`
-	Data          []byte                 `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Length  int64                  `protobuf:"varint,1,opt,name=length,proto3" json:"length,omitempty"`
+	Records int64                  `protobuf:"varint,2,opt,name=records,proto3" json:"records,omitempty"`
+	Sums    []uint32               `protobuf:"varint,3,rep,packed,name=sums,proto3" json:"sums,omitempty"`
+	Data    []byte                 `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	// codec is how the segment is compressed ("" for not at all; first
+	// chunk only, as length, records and sums).
+	Codec         string `protobuf:"bytes,5,opt,name=codec,proto3" json:"codec,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -143,6 +146,13 @@ func (x *FetchChunk) GetData() []byte {
 	return nil
 }
 
+func (x *FetchChunk) GetCodec() string {
+	if x != nil {
+		return x.Codec
+	}
+	return ""
+}
+
 var File_shuffle_proto protoreflect.FileDescriptor
 
 const file_shuffle_proto_rawDesc = "" +
@@ -151,13 +161,14 @@ const file_shuffle_proto_rawDesc = "" +
 	"\fFetchRequest\x12\x1d\n" +
 	"\n" +
 	"attempt_id\x18\x01 \x01(\tR\tattemptId\x12\x1c\n" +
-	"\tpartition\x18\x02 \x01(\x05R\tpartition\"f\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\"|\n" +
 	"\n" +
 	"FetchChunk\x12\x16\n" +
 	"\x06length\x18\x01 \x01(\x03R\x06length\x12\x18\n" +
 	"\arecords\x18\x02 \x01(\x03R\arecords\x12\x12\n" +
 	"\x04sums\x18\x03 \x03(\rR\x04sums\x12\x12\n" +
-	"\x04data\x18\x04 \x01(\fR\x04data2H\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\x12\x14\n" +
+	"\x05codec\x18\x05 \x01(\tR\x05codec2H\n" +
 	"\aShuffle\x12=\n" +
 	"\x05Fetch\x12\x19.gomr.worker.FetchRequest\x1a\x17.gomr.worker.FetchChunk0\x01B&Z$github.com/gomr/gomr/worker/workerpbb\x06proto3"
 

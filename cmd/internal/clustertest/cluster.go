@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/gomr/gomr/primary"
+	"github.com/gomr/gomr/primary/mtls"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
 )
@@ -76,6 +77,10 @@ type Cluster interface {
 	AddWorker(role state.WorkerRole, id string) Node
 	// AttemptEvents reads the workers' attempt log.
 	AttemptEvents() []AttemptEvent
+	// ClientTLS is the client identity of a cluster started with
+	// Options.TLS (nil otherwise), and ClientTLSFiles its files.
+	ClientTLS() *mtls.Identity
+	ClientTLSFiles() mtls.Files
 }
 
 // Node is one primary or worker of a Cluster.
@@ -140,14 +145,27 @@ type Options struct {
 	// PrimaryArgs and WorkerArgs are more command-line arguments of the
 	// processes; processes only.
 	PrimaryArgs, WorkerArgs []string
+	// MapOutputCodec is the workers' --map-output-codec ("": none).
+	MapOutputCodec string
 	// TunePrimary adjusts each primary's configuration; in-process only.
 	TunePrimary func(*primary.Config)
 	// Ephemeral: Stop cancels the steps left and removes their partial
 	// output (localcluster.Config.Ephemeral); in-process only.
 	Ephemeral bool
+	// TLS runs the cluster with mutual TLS on every connection and an
+	// encrypted gossip ring; the harness's own calls use a client
+	// certificate (ClientTLS) and, for Peer.Status, a primary's.
+	TLS bool
 }
 
+// TLSEnv, set to 1, runs every test cluster with Options.TLS: the whole
+// suite over mutual TLS.
+const TLSEnv = "GOMR_TEST_TLS"
+
 func (o Options) withDefaults() Options {
+	if os.Getenv(TLSEnv) == "1" {
+		o.TLS = true
+	}
 	if o.Primaries == 0 {
 		o.Primaries = 1
 	}
@@ -206,6 +224,10 @@ type base struct {
 	workers   func() []Node
 	// attemptLog is the file every worker appends its attempts to.
 	attemptLog string
+	// clientTLS and peerTLS are the identities the harness calls a TLS
+	// cluster with (nil: plaintext); clientFiles are the client's files.
+	clientTLS, peerTLS *mtls.Identity
+	clientFiles        mtls.Files
 }
 
 func (b *base) Dir() string             { return b.dir }
@@ -233,7 +255,7 @@ func (b *base) Node(name string) Node {
 // dial connects to the primaries; the connection closes at cleanup.
 func (b *base) dial() {
 	b.t.Helper()
-	conn, err := pb.Dial(b.Addrs())
+	conn, err := pb.Dial(b.Addrs(), b.clientTLS.DialOption())
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -331,14 +353,10 @@ func healthy(resp *pb.ListNodesResponse, primaries, workers []Node) (bool, strin
 	return true, ""
 }
 
-// Status asks one primary for its Raft status and state digest.
+// Status asks one primary of a plaintext cluster for its Raft status and
+// state digest.
 func Status(ctx context.Context, addr string) (*pb.Primary, error) {
-	conn, err := pb.Dial([]string{addr})
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	return pb.NewPeerClient(conn).Status(ctx, &pb.StatusRequest{Digest: true})
+	return StatusTLS(ctx, addr, nil)
 }
 
 func (b *base) WaitConverged() {
@@ -354,7 +372,7 @@ func (b *base) WaitConverged() {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			var st *pb.Primary
-			st, err = Status(ctx, n.Addr())
+			st, err = b.status(ctx, n.Addr())
 			cancel()
 			if err != nil {
 				err = fmt.Errorf("status of %s: %w", n.Name(), err)

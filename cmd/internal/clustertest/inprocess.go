@@ -93,9 +93,11 @@ func StartInProcess(t testing.TB, o Options) *InProcessCluster {
 	cfg := localcluster.Config{
 		Primaries: o.Primaries, Core: core, Task: task, Slots: o.Slots,
 		DataDir:       filepath.Join(dir, "data"),
+		DataRoots:     dataRoots(filepath.Join(dir, "data")), // roots.go
 		WorkerTimeout: o.WorkerTimeout,
 		MinSplitSize:  o.MinSplitSize,
 		Ephemeral:     o.Ephemeral,
+		TLS:           o.TLS,
 		TunePrimary: func(pc *primary.Config) {
 			if o.TaskTimeout > 0 {
 				pc.TaskTimeout = o.TaskTimeout
@@ -110,7 +112,7 @@ func StartInProcess(t testing.TB, o Options) *InProcessCluster {
 				o.TunePrimary(pc)
 			}
 		},
-		TuneWorker: func(wc *worker.Config) { wc.AttemptLog = c.attemptLog },
+		TuneWorker: func(wc *worker.Config) { wc.AttemptLog, wc.MapOutputCodec = c.attemptLog, o.MapOutputCodec },
 		Logger:     logs.logger,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -121,6 +123,7 @@ func StartInProcess(t testing.TB, o Options) *InProcessCluster {
 	}
 	t.Cleanup(lc.Stop)
 	c.LC = lc
+	c.clientTLS, c.clientFiles, c.peerTLS = lc.ClientTLS(), lc.ClientTLSFiles(), lc.PrimaryTLS(0)
 	for i, p := range lc.Primaries {
 		c.primaries = append(c.primaries, &localNode{c: c, name: p.ID(), role: RolePrimary, i: i, primary: true, addr: p.Addr()})
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gomr/gomr/primary"
+	"github.com/gomr/gomr/primary/pki"
 	"github.com/gomr/gomr/primary/state"
 	"github.com/gomr/gomr/worker"
 )
@@ -36,6 +37,8 @@ type ProcessCluster struct {
 	primaries []*procNode
 	workers   []*procNode
 	mu        sync.Mutex // guards the node lists
+	// pki issues the nodes' certificates with Options.TLS (nil without).
+	pki *testPKI
 }
 
 // procNode is one gomr process of a cluster, started again on the same
@@ -102,6 +105,12 @@ func StartProcesses(t testing.TB, bin string, o Options) *ProcessCluster {
 		defer c.mu.Unlock()
 		return procNodes(c.workers)
 	}
+	if o.TLS {
+		c.pki = newTestPKI(t, filepath.Join(c.dir, "tls"))
+		c.clientFiles = c.pki.issue(t, pki.RoleClient, "harness-client")
+		c.clientTLS = load(t, c.clientFiles)
+		c.peerTLS = load(t, c.pki.issue(t, pki.RolePrimary, "harness-primary"))
+	}
 	c.primaries = []*procNode{c.primaryNode(1)}
 	if err := c.launch(c.primaries[0]); err != nil {
 		t.Fatal(err)
@@ -162,6 +171,9 @@ func (c *ProcessCluster) primaryNode(i int) *procNode {
 	if c.o.SpeculationMinGap > 0 {
 		n.args = append(n.args, "--speculation-min-gap", c.o.SpeculationMinGap.String())
 	}
+	if c.pki != nil {
+		n.args = append(n.args, c.pki.nodeArgs(c.t, pki.RolePrimary, id)...)
+	}
 	n.args = append(n.args, c.o.PrimaryArgs...)
 	n.env = slices.Clone(c.o.Env)
 	if c.o.PrimaryFaults != "" {
@@ -175,6 +187,12 @@ func (c *ProcessCluster) workerNode(role, id string) *procNode {
 	n.args = []string{"worker", "--id", id, "--role", role, "--join", strings.Join(c.Addrs(), ","),
 		"--data-dir", n.dataDir, "--slots", strconv.Itoa(c.o.Slots), "--heartbeat-interval", "500ms", "--log-level", "debug",
 		"--attempt-log", c.attemptLog}
+	if c.o.MapOutputCodec != "" {
+		n.args = append(n.args, "--map-output-codec", c.o.MapOutputCodec)
+	}
+	if c.pki != nil {
+		n.args = append(n.args, c.pki.nodeArgs(c.t, pki.RoleWorker, id)...)
+	}
 	n.args = append(n.args, c.o.WorkerArgs...)
 	n.env = slices.Clone(c.o.Env)
 	if c.o.WorkerFaults != "" {

@@ -33,7 +33,7 @@ func statusOf(t *testing.T, c *ct.InProcessCluster, i int) *pb.Primary {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	st, err := ct.Status(ctx, c.Addrs()[i])
+	st, err := c.PrimaryStatus(ctx, c.Addrs()[i])
 	if err != nil {
 		t.Fatalf("status of primary %d: %v", i, err)
 	}
@@ -51,7 +51,7 @@ func TestIsolatedLeaderAcceptsNoWrite(t *testing.T) {
 	old := leaderIndex(t, c)
 	ct.MustComplete(t, ct.RunStep(t, c.Client(), &pb.StepSpec{Job: "wordcount", Inputs: []string{in}, Output: filepath.Join(out, "before"), Reducers: 1}))
 
-	oldConn, err := pb.Dial([]string{c.Addrs()[old]})
+	oldConn, err := c.DialAs(c.Addrs()[old])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestIsolatedLeaderAcceptsNoWrite(t *testing.T) {
 	t.Logf("isolated primary refused with codes %v", slices.Compact(codesSeen))
 
 	// The majority side carries on.
-	majority, err := pb.Dial([]string{c.Addrs()[newLeader]})
+	majority, err := c.DialAs(c.Addrs()[newLeader])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestLaggingPrimaryCatchesUpBySnapshot(t *testing.T) {
 	ct.WaitFor(t, "the restarted primary to install a snapshot", 20*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		st, err := ct.Status(ctx, c.Addrs()[lag])
+		st, err := c.PrimaryStatus(ctx, c.Addrs()[lag])
 		return err == nil && st.LastSnapshotIndex > lagged
 	})
 	// A primary that restored a snapshot reports the index it applied

@@ -27,6 +27,7 @@ import (
 	"github.com/gomr/gomr/mapreduce"
 	"github.com/gomr/gomr/mapreduce/s3"
 	"github.com/gomr/gomr/primary"
+	"github.com/gomr/gomr/primary/pki"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
 	"github.com/gomr/gomr/worker"
@@ -74,12 +75,19 @@ type Config struct {
 	// service). Without it the cluster starts an embedded endpoint of its
 	// own on loopback (s3local), with its objects in S3Dir.
 	S3 *s3.Config
+	// DataRoots are the folders steps may read and write (see
+	// primary.Config.DataRoots); empty means DefaultDataRoots.
+	DataRoots []string
 	// S3Dir holds the embedded endpoint's objects (default DataDir/s3).
 	S3Dir string
 	// S3Addr is the embedded endpoint's address (default: with a fixed
 	// Addr port P, P+200 on its host, so that a restarted cluster keeps
 	// its endpoint; else a free port on loopback).
 	S3Addr string
+	// TLS makes every connection of the cluster mutual TLS and encrypts
+	// its gossip: a CA kept in DataDir/tls issues a certificate for each
+	// node and one for the client (ClientTLS, ClientTLSFiles).
+	TLS    bool
 	Logger *slog.Logger
 }
 
@@ -99,6 +107,8 @@ type Cluster struct {
 	// what every node reads and writes.
 	s3  *s3local.Server
 	fss *mapreduce.FileSystems
+	// pki issues the nodes' certificates of a TLS cluster (nil without).
+	pki *clusterPKI
 }
 
 // S3 returns the embedded S3 endpoint, or nil when the cluster uses the
@@ -200,6 +210,13 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err := c.startS3(ctx); err != nil {
 		return nil, err
 	}
+	if cfg.TLS {
+		host, _, _ := net.SplitHostPort(cfg.Addr)
+		var err error
+		if c.pki, err = newClusterPKI(cfg.DataDir, host, cfg.Logger); err != nil {
+			return nil, err
+		}
+	}
 	// Bind every primary's ports first: each needs the others' Raft
 	// addresses to bootstrap the group.
 	var peers []string
@@ -229,6 +246,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		pc.Fast = true
 		pc.Logger = cfg.Logger
 		pc.FileSystems = c.fss
+		pc.DataRoots = c.dataRoots() // roots.go
 		if cfg.WorkerTimeout > 0 {
 			pc.WorkerTimeout = cfg.WorkerTimeout
 		}
@@ -240,6 +258,12 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		}
 		pc.RaftCut = new(atomic.Bool)
 		c.cuts = append(c.cuts, pc.RaftCut)
+		if pc.TLS, err = c.nodeIdentity(pki.RolePrimary, id); err != nil {
+			lis.Close()
+			rlis.Close()
+			return nil, err
+		}
+		pc.GossipKey = c.GossipKey()
 		if cfg.TunePrimary != nil {
 			cfg.TunePrimary(&pc)
 		}
@@ -311,7 +335,9 @@ func primaryAddrs(base string, i int) (string, string, error) {
 // waitAnnounced waits until every primary's addresses are in the
 // replicated state, so that any primary can forward to the leader.
 func (c *Cluster) waitAnnounced(ctx context.Context) error {
-	cc, err := pb.Dial(c.Addrs())
+	// Join is a call of workers (and primaries): the first primary's
+	// certificate makes it.
+	cc, err := pb.Dial(c.Addrs(), c.primaryCfgs[0].TLS.DialOption())
 	if err != nil {
 		return err
 	}
@@ -343,6 +369,11 @@ func (c *Cluster) AddWorker(role state.WorkerRole, id string) (*worker.Worker, e
 	wc.Fast = true
 	wc.Logger = c.cfg.Logger
 	wc.FileSystems = c.fss
+	var err error
+	if wc.TLS, err = c.nodeIdentity(pki.RoleWorker, id); err != nil {
+		return nil, err
+	}
+	wc.GossipKey = c.GossipKey()
 	if c.cfg.TuneWorker != nil {
 		c.cfg.TuneWorker(&wc)
 	}
@@ -477,6 +508,9 @@ func (c *Cluster) AddPrimary() (*primary.Server, error) {
 	pc.Bootstrap, pc.Peers, pc.Join = false, nil, c.Addrs()
 	pc.RaftCut = new(atomic.Bool)
 	var err error
+	if pc.TLS, err = c.nodeIdentity(pki.RolePrimary, pc.NodeID); err != nil {
+		return nil, err
+	}
 	if pc.Listener, err = net.Listen("tcp", pc.Addr); err != nil {
 		return nil, err
 	}
@@ -494,6 +528,12 @@ func (c *Cluster) AddPrimary() (*primary.Server, error) {
 	c.cuts = append(c.cuts, pc.RaftCut)
 	c.Primaries = append(c.Primaries, p)
 	return p, nil
+}
+
+// Dial connects to the cluster's primaries as its client (with the
+// client certificate of a TLS cluster); opts are added.
+func (c *Cluster) Dial(opts ...grpc.DialOption) (*pb.Conn, error) {
+	return pb.Dial(c.Addrs(), append([]grpc.DialOption{c.ClientTLS().DialOption()}, opts...)...)
 }
 
 // Addr returns the first primary's client address.
@@ -554,6 +594,7 @@ func (c *Cluster) stop() {
 			c.cfg.Logger.Warn("stop the embedded S3 endpoint", "err", err)
 		}
 	}
+	c.pki.close()
 }
 
 // abandonTimeout bounds how long Stop waits for the partial output of
@@ -565,7 +606,7 @@ const abandonTimeout = 15 * time.Second
 func (c *Cluster) abandonSteps() error {
 	ctx, cancel := context.WithTimeout(context.Background(), abandonTimeout)
 	defer cancel()
-	cc, err := pb.Dial(c.Addrs())
+	cc, err := c.Dial()
 	if err != nil {
 		return err
 	}

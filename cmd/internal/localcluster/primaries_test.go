@@ -47,7 +47,7 @@ func TestThreePrimariesFormAGroup(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	// Submit through a follower: it forwards to the leader.
-	cc, err := pb.Dial([]string{follower.Address})
+	cc, err := c.DialAs(follower.Address)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,7 +63,7 @@ func TestStatusPageWhileAStepRuns(t *testing.T) {
 	followerURL := "http://" + follower.HTTPAddr()
 
 	dir := t.TempDir()
-	gate := filepath.Join(dir, "gate")
+	gate := filepath.Join(ct.OpenDir(t), "gate") // seen by the mapper, which runs unprivileged
 	in := filepath.Join(dir, "in")
 	os.MkdirAll(in, 0o755)
 	os.WriteFile(filepath.Join(in, "a.txt"), []byte("one\ntwo\nthree\n"), 0o644)

@@ -1,0 +1,103 @@
+package clustertest
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/gomr/gomr/primary/mtls"
+	"github.com/gomr/gomr/primary/pki"
+	pb "github.com/gomr/gomr/primary/primarypb"
+)
+
+// testPKI is the CA of a cluster of processes started with Options.TLS,
+// in the cluster's folder, and the files it issued.
+type testPKI struct {
+	dir       string
+	ca        *pki.CA
+	gossipKey string // file
+}
+
+func newTestPKI(t testing.TB, dir string) *testPKI {
+	t.Helper()
+	ca, err := pki.NewCA("gomr test CA", pki.DefaultValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	p := &testPKI{dir: dir, ca: ca, gossipKey: filepath.Join(dir, pki.GossipKeyFile)}
+	if err := pki.SaveGossipKey(p.gossipKey, pki.NewGossipKey()); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// issue writes a certificate for role and name, valid on loopback.
+func (p *testPKI) issue(t testing.TB, role pki.Role, name string) mtls.Files {
+	t.Helper()
+	is, err := p.ca.Issue(pki.Request{Role: role, Name: name, Hosts: []string{"127.0.0.1", "localhost"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := is.Save(p.dir, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mtls.Files{Cert: cert, Key: key, CA: filepath.Join(p.dir, pki.CACertFile)}
+}
+
+// nodeArgs are the TLS arguments of a node process.
+func (p *testPKI) nodeArgs(t testing.TB, role pki.Role, name string) []string {
+	f := p.issue(t, role, name)
+	return []string{"--tls-cert", f.Cert, "--tls-key", f.Key, "--tls-ca", f.CA, "--gossip-key", "@" + p.gossipKey}
+}
+
+// load loads an identity for the harness's own calls.
+func load(t testing.TB, f mtls.Files) *mtls.Identity {
+	t.Helper()
+	id, err := mtls.Load(mtls.Options{Files: f, Poll: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(id.Close)
+	return id
+}
+
+// ClientTLS returns the client identity of a TLS cluster (nil for a
+// plaintext one): tests that dial the cluster themselves use it.
+func (b *base) ClientTLS() *mtls.Identity { return b.clientTLS }
+
+// ClientTLSFiles returns the client certificate files of a TLS cluster
+// (empty for a plaintext one), for gomr client commands
+// (GOMR_TLS_CERT...).
+func (b *base) ClientTLSFiles() mtls.Files { return b.clientFiles }
+
+// status asks one primary for its Raft status and state digest, as a
+// primary (Peer.Status is a primaries' call).
+func (b *base) status(ctx context.Context, addr string) (*pb.Primary, error) {
+	return StatusTLS(ctx, addr, b.peerTLS)
+}
+
+// StatusTLS is Status with a primary's identity (nil: plaintext).
+func StatusTLS(ctx context.Context, addr string, peer *mtls.Identity) (*pb.Primary, error) {
+	conn, err := pb.Dial([]string{addr}, peer.DialOption())
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	return pb.NewPeerClient(conn).Status(ctx, &pb.StatusRequest{Digest: true})
+}
+
+// PrimaryStatus asks the primary at addr for its Raft status and state
+// digest, with a primary's certificate on a TLS cluster.
+func (b *base) PrimaryStatus(ctx context.Context, addr string) (*pb.Primary, error) {
+	return b.status(ctx, addr)
+}
+
+// DialAs connects to the given primaries as the cluster's client (with
+// its certificate on a TLS cluster).
+func (b *base) DialAs(addrs ...string) (*pb.Conn, error) {
+	return pb.Dial(addrs, b.clientTLS.DialOption())
+}
