@@ -2,16 +2,11 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-
-	"github.com/gomr/gomr/mapreduce"
 )
 
 // keyedOutput is a job's result as key → value, the value being the rest
@@ -133,53 +128,4 @@ func truncateText(s string, n int) string {
 		return s[:n] + "..."
 	}
 	return s
-}
-
-// sameOutput compares two output folders file by file, ignoring _SUCCESS
-// (whose manifest holds timings and ids).
-func sameOutput(a, b string) (bool, string, error) {
-	la, err := outputFiles(a)
-	if err != nil {
-		return false, "", err
-	}
-	lb, err := outputFiles(b)
-	if err != nil {
-		return false, "", err
-	}
-	if !slices.Equal(la, lb) {
-		return false, fmt.Sprintf("files %v vs %v", la, lb), nil
-	}
-	for _, name := range la {
-		ba, err := os.ReadFile(filepath.Join(a, name))
-		if err != nil {
-			return false, "", err
-		}
-		bb, err := os.ReadFile(filepath.Join(b, name))
-		if err != nil {
-			return false, "", err
-		}
-		if !bytes.Equal(ba, bb) {
-			return false, name + " differs", nil
-		}
-	}
-	return true, "", nil
-}
-
-func outputFiles(dir string) ([]string, error) {
-	var names []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() || d.Name() == mapreduce.SuccessFile {
-			return nil
-		}
-		rel, err := filepath.Rel(dir, path)
-		names = append(names, rel)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list output %s: %w", dir, err)
-	}
-	return names, nil
 }

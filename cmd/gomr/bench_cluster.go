@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gomr/gomr/cmd/internal/localcluster"
+	"github.com/gomr/gomr/mapreduce"
 	"github.com/gomr/gomr/primary"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
@@ -110,7 +111,7 @@ func (b *benchCluster) mode(spec *pb.StepSpec, ref string) *benchMode {
 // reference; a difference is an error naming the first differing key
 // where the outputs are key<TAB>value lines.
 func checkSameOutput(what, ref, out string) error {
-	same, diff, err := sameOutput(ref, out)
+	same, diff, err := mapreduce.SameOutput(ref, out)
 	if err != nil || same {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	ct "github.com/gomr/gomr/cmd/internal/clustertest"
+	"github.com/gomr/gomr/mapreduce"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
 )
@@ -332,7 +333,7 @@ func TestStepFileChainOnTransientCluster(t *testing.T) {
 	if got, want := sortedPartLines(t, zone("curated")), ct.WordCounts(t, analytics...); !slices.Equal(got, want) {
 		ct.DiffLines(t, got, want)
 	}
-	if ok, diff, err := ct.SameOutput(zone("curated"), zone("archive")); err != nil || !ok {
+	if ok, diff, err := mapreduce.SameOutput(zone("curated"), zone("archive")); err != nil || !ok {
 		t.Fatalf("archive differs from the curated zone: %s %v", diff, err)
 	}
 }

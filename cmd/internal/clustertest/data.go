@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -94,62 +93,13 @@ func CheckOutput(t testing.TB, out, ref string) {
 	if _, err := os.Stat(filepath.Join(out, mapreduce.SuccessFile)); err != nil {
 		t.Fatalf("no _SUCCESS: %v", err)
 	}
-	same, diff, err := SameOutput(ref, out)
+	same, diff, err := mapreduce.SameOutput(ref, out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !same {
 		t.Fatalf("output differs from an undisturbed run: %s", diff)
 	}
-}
-
-// SameOutput compares two output folders file by file, ignoring _SUCCESS
-// (whose manifest holds timings and ids).
-func SameOutput(a, b string) (bool, string, error) {
-	la, err := outputFiles(a)
-	if err != nil {
-		return false, "", err
-	}
-	lb, err := outputFiles(b)
-	if err != nil {
-		return false, "", err
-	}
-	if !slices.Equal(la, lb) {
-		return false, fmt.Sprintf("files %v vs %v", la, lb), nil
-	}
-	for _, name := range la {
-		ba, err := os.ReadFile(filepath.Join(a, name))
-		if err != nil {
-			return false, "", err
-		}
-		bb, err := os.ReadFile(filepath.Join(b, name))
-		if err != nil {
-			return false, "", err
-		}
-		if !bytes.Equal(ba, bb) {
-			return false, name + " differs", nil
-		}
-	}
-	return true, "", nil
-}
-
-func outputFiles(dir string) ([]string, error) {
-	var names []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() || d.Name() == mapreduce.SuccessFile {
-			return nil
-		}
-		rel, err := filepath.Rel(dir, path)
-		names = append(names, rel)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list output %s: %w", dir, err)
-	}
-	return names, nil
 }
 
 // CheckCounted checks that a step's counters count every record once:
