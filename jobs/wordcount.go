@@ -87,6 +87,10 @@ func (sumCombiner) Fold(acc, value []byte) ([]byte, error) {
 	return binary.AppendUvarint(acc[:0], a+b), nil
 }
 
+// SumsUvarints marks sumCombiner as a mapreduce.UvarintSum: a map task's
+// hash table keeps its counts as integers.
+func (sumCombiner) SumsUvarints() {}
+
 // sumReducer adds up varint counts and emits their sum in decimal.
 type sumReducer struct{}
 

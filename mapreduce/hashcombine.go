@@ -3,6 +3,7 @@ package mapreduce
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"slices"
@@ -29,6 +30,16 @@ type Folder interface {
 	Fold(acc, value []byte) ([]byte, error)
 }
 
+// UvarintSum is implemented by a Folder whose values are uvarint counts
+// and whose fold is their sum (word count's, grep's): the hash table then
+// keeps each key's count as an integer, adds to it without a call per
+// value, and encodes it only when it writes a run.
+type UvarintSum interface {
+	Folder
+	// SumsUvarints marks the folder; it is never called.
+	SumsUvarints()
+}
+
 // hashEntry is one distinct key of a hashCombiner.
 type hashEntry struct {
 	hash   uint64
@@ -39,6 +50,7 @@ type hashEntry struct {
 	accLen uint32
 	accCap uint32
 	part   uint32
+	count  uint64 // the key's count, with a UvarintSum folder
 }
 
 // hashEntryCost is what a distinct key costs beyond its bytes: its entry
@@ -57,6 +69,8 @@ const minAccCap = 16
 type hashCombiner struct {
 	job      *Job
 	folder   Folder
+	sum      bool // the folder is a UvarintSum: entries hold counts
+	scratch  []byte
 	parts    int
 	budget   int
 	seed     maphash.Seed
@@ -81,6 +95,7 @@ func newHashCombiner(job *Job, folder Folder, parts, budget int, store runStore,
 		return nil, fmt.Errorf("map output buffer budget %d out of range [1 KiB, 2 GiB]", budget)
 	}
 	h := &hashCombiner{job: job, folder: folder, parts: parts, budget: budget, seed: maphash.MakeSeed(), store: store, counters: c}
+	_, h.sum = folder.(UvarintSum)
 	h.resetTable(1 << 10)
 	return h, nil
 }
@@ -129,9 +144,26 @@ func (h *hashCombiner) Emit(key, value []byte) error {
 		}
 		e := &h.entries[slot-1]
 		if e.hash == hash && bytes.Equal(h.key(e), key) {
+			if h.sum {
+				return addCount(e, value)
+			}
 			return h.fold(e, value)
 		}
 	}
+}
+
+// addCount adds a uvarint count to an entry's count.
+func addCount(e *hashEntry, value []byte) error {
+	if len(value) == 1 && value[0] < 0x80 {
+		e.count += uint64(value[0]) // a one-byte varint: most counts
+		return nil
+	}
+	n, k := binary.Uvarint(value)
+	if k <= 0 || k != len(value) {
+		return fmt.Errorf("combiner: corrupt count %x", value)
+	}
+	e.count += n
+	return nil
 }
 
 // fold combines value into an entry's combined value.
@@ -174,6 +206,9 @@ func (h *hashCombiner) spillKeeping(e *hashEntry, v []byte) error {
 // insert adds a key not in the table at slot i.
 func (h *hashCombiner) insert(i, hash uint64, key, value []byte) error {
 	room := max(len(value), minAccCap)
+	if h.sum {
+		room = 0
+	}
 	if len(h.entries) > 0 && h.used()+len(key)+room+hashEntryCost > h.budget {
 		if err := h.spill(); err != nil {
 			return err
@@ -192,9 +227,15 @@ func (h *hashCombiner) insert(i, hash uint64, key, value []byte) error {
 		part:   uint32(h.job.partition(key, h.parts)),
 	}
 	h.arena = append(h.arena, key...)
-	e.accOff, e.accLen, e.accCap = uint32(len(h.arena)), uint32(len(value)), uint32(room)
-	h.arena = append(h.arena, value...)
-	h.arena = append(h.arena, make([]byte, room-len(value))...)
+	if h.sum {
+		if err := addCount(&e, value); err != nil {
+			return err
+		}
+	} else {
+		e.accOff, e.accLen, e.accCap = uint32(len(h.arena)), uint32(len(value)), uint32(room)
+		h.arena = append(h.arena, value...)
+		h.arena = append(h.arena, make([]byte, room-len(value))...)
+	}
 	h.entries = append(h.entries, e)
 	h.table[i] = uint32(len(h.entries))
 	if 2*len(h.entries) > len(h.table) {
@@ -263,7 +304,12 @@ func (h *hashCombiner) write(name, codec string) (*Run, error) {
 		rw.startSegment(p)
 		for ; i < len(order) && int(h.entries[order[i]].part) == p; i++ {
 			e := &h.entries[order[i]]
-			if err := rw.write(h.key(e), h.arena[e.accOff:e.accOff+e.accLen]); err != nil {
+			value := h.arena[e.accOff : e.accOff+e.accLen]
+			if h.sum {
+				h.scratch = binary.AppendUvarint(h.scratch[:0], e.count)
+				value = h.scratch
+			}
+			if err := rw.write(h.key(e), value); err != nil {
 				return nil, fmt.Errorf("write run: %w", err)
 			}
 		}

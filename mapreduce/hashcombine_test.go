@@ -18,6 +18,11 @@ func (countFolder) Fold(acc, value []byte) ([]byte, error) {
 	return binary.AppendUvarint(acc[:0], a+b), nil
 }
 
+// countSummer is countFolder as a UvarintSum: the table keeps integers.
+type countSummer struct{ countFolder }
+
+func (countSummer) SumsUvarints() {}
+
 // listFolder joins a key's values with commas: its combined value grows
 // with every value, beyond the room the table keeps for it.
 type listFolder struct{}
@@ -79,6 +84,7 @@ func TestHashCombinerRuns(t *testing.T) {
 		value    func(i int) []byte
 	}{
 		{"counts", countFolder{}, func(i int) []byte { return binary.AppendUvarint(nil, uint64(i%300)) }},
+		{"integer counts", countSummer{}, func(i int) []byte { return binary.AppendUvarint(nil, uint64(i%300)) }},
 		{"lists", listFolder{}, func(i int) []byte { return []byte(fmt.Sprint(i)) }},
 	} {
 		for _, budget := range []int{1 << 10, 64 << 10, 64 << 20} {
@@ -156,6 +162,19 @@ func TestHashCombinerEmitAllocatesNothing(t *testing.T) {
 		i++
 	}); n != 0 {
 		t.Errorf("Emit of a key in the table allocates %v times", n)
+	}
+	hs, err := newHashCombiner(job, countSummer{}, 8, 64<<20, memStore{}, NewCounters())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		hs.Emit(k, oneCount)
+	}
+	if n := testing.AllocsPerRun(10000, func() {
+		hs.Emit(keys[i%len(keys)], oneCount)
+		i++
+	}); n != 0 {
+		t.Errorf("Emit of a key in a table of counts allocates %v times", n)
 	}
 }
 
