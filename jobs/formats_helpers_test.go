@@ -16,7 +16,6 @@ import (
 
 	"github.com/gomr/gomr/mapreduce"
 	"github.com/klauspost/compress/zstd"
-	"github.com/parquet-go/parquet-go"
 )
 
 // stepRun is a job run the way a cluster step runs it: options prepared
@@ -217,55 +216,21 @@ func outputRows(t testing.TB, dir, outFormat string) ([]string, [][]string) {
 	return names, rows
 }
 
-// parquetGoRows reads a Parquet file with parquet-go's own reader.
+// parquetGoRows reads a Parquet file with parquet-go's own reader
+// (parquetGoValues), each value as text and a null as "<null>".
 func parquetGoRows(t testing.TB, path string) ([]string, [][]string) {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		t.Fatalf("%s: parquet-go: %v", path, err)
-	}
-	var names []string
-	for _, field := range f.Schema().Fields() {
-		names = append(names, field.Name())
-	}
-	var rows [][]string
-	buf := make([]parquet.Row, 64)
-	for _, rg := range f.RowGroups() {
-		rr := rg.Rows()
-		for {
-			n, err := rr.ReadRows(buf)
-			for _, prow := range buf[:n] {
-				row := make([]string, len(names))
-				for _, v := range prow {
-					switch {
-					case v.IsNull():
-						row[v.Column()] = "<null>"
-					case v.Kind() == parquet.ByteArray:
-						row[v.Column()] = string(v.ByteArray())
-					case v.Kind() == parquet.Int64:
-						row[v.Column()] = fmt.Sprint(v.Int64())
-					case v.Kind() == parquet.Double:
-						row[v.Column()] = fmt.Sprint(v.Double())
-					case v.Kind() == parquet.Boolean:
-						row[v.Column()] = fmt.Sprint(v.Boolean())
-					default:
-						t.Fatalf("%s: value of kind %v", path, v.Kind())
-					}
-				}
-				rows = append(rows, row)
-			}
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatalf("%s: parquet-go: %v", path, err)
+	names, values := parquetGoValues(t, path)
+	rows := make([][]string, len(values))
+	for i, vs := range values {
+		rows[i] = make([]string, len(vs))
+		for c, v := range vs {
+			if v == nil {
+				rows[i][c] = "<null>"
+			} else {
+				rows[i][c] = fmt.Sprint(v)
 			}
 		}
-		rr.Close()
 	}
 	return names, rows
 }
