@@ -127,7 +127,7 @@ func Start(cfg Config) (*Server, error) {
 
 	s.grpc = grpc.NewServer(append([]grpc.ServerOption{
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
-	}, cfg.TLS.ServerOptions()...)...)
+	}, cfg.TLS.ServerOptions(stateTokens{s})...)...)
 	primarypb.RegisterClientServer(s.grpc, &clientService{s: s})
 	primarypb.RegisterWorkerServer(s.grpc, &workerService{s: s})
 	primarypb.RegisterPeerServer(s.grpc, &peerService{s: s})

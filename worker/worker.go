@@ -34,6 +34,7 @@ type Worker struct {
 	primary *pb.Conn
 	client  pb.WorkerClient
 	peers   *pb.ConnCache
+	tokens  *tokenCache // clients' tokens, checked with the primary (tokens.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -127,9 +128,14 @@ func Start(cfg Config) (*Worker, error) {
 			return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 		}
 	}
+	if w.primary, err = pb.Dial(cfg.Join, cfg.TLS.DialOption()); err != nil {
+		return nil, err
+	}
+	w.client = pb.NewWorkerClient(w.primary)
+	w.tokens = newTokenCache(w.client)
 	w.grpc = grpc.NewServer(append([]grpc.ServerOption{
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
-	}, cfg.TLS.ServerOptions()...)...)
+	}, cfg.TLS.ServerOptions(w.tokens)...)...)
 	workerpb.RegisterShuffleServer(w.grpc, &shuffleServer{w: w})
 	workerpb.RegisterLogsServer(w.grpc, &logsServer{w: w})
 	if err := w.startDataNode(w.grpc); err != nil {
@@ -142,10 +148,6 @@ func Start(cfg Config) (*Worker, error) {
 			log.Error("grpc server stopped", "err", err)
 		}
 	}()
-	if w.primary, err = pb.Dial(cfg.Join, cfg.TLS.DialOption()); err != nil {
-		return nil, err
-	}
-	w.client = pb.NewWorkerClient(w.primary)
 	w.cfg.FileSystems = w.cfg.FileSystems.With("hdfs", client.New(client.Config{
 		Primaries: w.primary, Dial: func(addr string) (grpc.ClientConnInterface, error) { return w.peers.Get(addr) },
 		Worker: cfg.ID, Logger: log,

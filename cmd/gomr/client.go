@@ -12,6 +12,7 @@ import (
 
 	"github.com/gomr/gomr/cmd/internal/localcluster"
 	"github.com/gomr/gomr/jobs"
+	"github.com/gomr/gomr/primary/access"
 	"github.com/gomr/gomr/primary/mtls"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/spf13/cobra"
@@ -31,6 +32,7 @@ func addClusterFlag(cmd *cobra.Command) {
 	cmd.Flags().String("cluster", localcluster.DefaultAddr,
 		"address of any primary, HOST:PORT (comma-separated for several); env GOMR_CLUSTER; gomr local listens on "+localcluster.DefaultAddr)
 	cmd.Flags().Duration("timeout", defaultTimeout, "how long to wait for the cluster to answer while it elects a leader")
+	cmd.Flags().String("token", "", "client token (gomr token create); env GOMR_TOKEN; a cluster with TLS asks one of every client")
 	addTLSFlags(cmd.Flags())
 }
 
@@ -61,10 +63,12 @@ func printFormat(cmd *cobra.Command, v *viper.Viper) (string, error) {
 type clusterClient struct {
 	addr    string
 	timeout time.Duration
-	// tls is the client's certificate (nil: plaintext); connections to
-	// workers (HDFS blocks, logs) use it too.
-	tls *mtls.Identity
-	cc  *pb.Conn
+	// tls is the client's certificate (nil: plaintext) and token its
+	// token (sent over TLS only); connections to workers (HDFS blocks,
+	// logs) use them too.
+	tls   *mtls.Identity
+	token string
+	cc    *pb.Conn
 	pb.ClientClient
 }
 
@@ -95,29 +99,49 @@ func dialCluster(ctx context.Context, v *viper.Viper) (*clusterClient, error) {
 	if err != nil {
 		return nil, err
 	}
+	token := strings.TrimSpace(v.GetString("token"))
 	if id == nil {
-		// Without certificate flags, the client certificate a gomr local
-		// of this user recorded for that address.
+		// Without certificate flags, the client certificate (and token) a
+		// gomr local of this user recorded for that address.
 		first, _, _ := strings.Cut(addr, ",")
-		if f, ok := localClientTLS(strings.TrimSpace(first)); ok {
-			if id, err = mtls.Load(mtls.Options{Files: f, Poll: -1}); err != nil {
+		if rec, ok := localClient(strings.TrimSpace(first)); ok {
+			if id, err = mtls.Load(mtls.Options{Files: rec.Files, Poll: -1}); err != nil {
 				return nil, fmt.Errorf("the client certificate gomr local recorded for %s: %w", first, err)
+			}
+			if token == "" {
+				token = rec.Token
 			}
 		}
 	}
-	return connectCluster([]string{addr}, addr, timeout, id)
+	if token != "" {
+		if _, _, err := access.ParseToken(token); err != nil {
+			return nil, fmt.Errorf("--token: %w", err)
+		}
+	}
+	return connectCluster([]string{addr}, addr, timeout, id, token)
 }
 
 // connectCluster connects to primaries at addrs, with the client
-// certificate id (nil: plaintext); addr names them in messages.
-func connectCluster(addrs []string, addr string, timeout time.Duration, id *mtls.Identity) (*clusterClient, error) {
-	c := &clusterClient{addr: addr, timeout: timeout, tls: id}
-	cc, err := pb.Dial(addrs, id.DialOption(), grpc.WithUnaryInterceptor(c.retryNoLeader))
+// certificate id (nil: plaintext) and token; addr names them in
+// messages.
+func connectCluster(addrs []string, addr string, timeout time.Duration, id *mtls.Identity, token string) (*clusterClient, error) {
+	c := &clusterClient{addr: addr, timeout: timeout, tls: id, token: token}
+	cc, err := pb.Dial(addrs, append(c.dialOptions(), grpc.WithUnaryInterceptor(c.retryNoLeader))...)
 	if err != nil {
 		return nil, err
 	}
 	c.cc, c.ClientClient = cc, pb.NewClientClient(cc)
 	return c, nil
+}
+
+// dialOptions are the credentials of every connection the client makes:
+// its certificate and, over TLS, its token.
+func (c *clusterClient) dialOptions() []grpc.DialOption {
+	opts := []grpc.DialOption{c.tls.DialOption()}
+	if c.tls != nil && c.token != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(mtls.Bearer(c.token)))
+	}
+	return opts
 }
 
 func (c *clusterClient) Close() { c.cc.Close() }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dustin/go-humanize"
+	"github.com/gomr/gomr/primary/pki"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -45,11 +46,22 @@ func loadConfig(cmd *cobra.Command) (*viper.Viper, error) {
 			return nil, fmt.Errorf("config file %s: unknown option %q for %q (options: see %s --help)", file, k, cmd.CommandPath(), cmd.CommandPath())
 		}
 	}
+	for _, k := range secretKeys {
+		if fv.IsSet(k) {
+			if err := pki.CheckSecretFile(file); err != nil {
+				return nil, fmt.Errorf("config file %s: it holds %s: %w", file, k, err)
+			}
+		}
+	}
 	if err := v.MergeConfigMap(fv.AllSettings()); err != nil {
 		return nil, fmt.Errorf("config file %s: %w", file, err)
 	}
 	return v, nil
 }
+
+// secretKeys are the options whose values are secrets: a config file
+// holding one must not be readable by every user.
+var secretKeys = []string{"token", "gossip-key"}
 
 // sizeUnits is how every size option is written, for error messages.
 const sizeUnits = "a number of bytes with an optional unit, case-insensitive: B, KiB, MiB, GiB, TiB, PiB (powers of 1024; also Ki, Mi, ...) or kB, MB, GB, TB, PB (powers of 1000; also k, M, ...), e.g. 64MiB or 1.5GB"

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	ct "github.com/gomr/gomr/cmd/internal/clustertest"
 )
@@ -72,24 +71,7 @@ func TestDataRootsThroughTheCLI(t *testing.T) {
 // refused at submission, and one of a file in the temp folder runs.
 func TestLocalClusterRefusesRootOnlyFiles(t *testing.T) {
 	p := ct.MustStartProcess(t, gomrBin, "gomr-local", nil, "local", "--addr=", "--primaries", "1", "--core", "1", "--task", "0", "--slots", "2")
-	var addr string
-	var env []string
-	ct.WaitFor(t, "gomr local to print its address", time.Minute, func() bool {
-		if !p.Running() {
-			t.Fatalf("gomr local exited: %v\n%s", p.Err(), p.LogTail(40))
-		}
-		log, _ := os.ReadFile(p.Log)
-		env = nil
-		for _, line := range strings.Split(string(log), "\n") {
-			if f := strings.Fields(line); strings.HasPrefix(line, "cluster address:") && len(f) == 3 {
-				addr = f[2]
-			} else if v, ok := strings.CutPrefix(strings.TrimSpace(line), "export GOMR_TLS_"); ok {
-				env = append(env, "GOMR_TLS_"+v)
-			}
-		}
-		return strings.Contains(string(log), "press Ctrl-C to stop") && addr != ""
-	})
-	env = append(env, "GOMR_CLUSTER="+addr)
+	env := waitLocalOutput(t, p).env
 	out := filepath.Join(t.TempDir(), "x")
 	_, stderr, code := gomr(t, env, "step", "add", "--job", "wordcount", "--input", "/etc/shadow", "--output", out)
 	if want := "gomr: invalid request: input /etc/shadow is outside them; steps may read and write only under the data roots (primary --data-roots): "; code == 0 || !strings.HasPrefix(stderr, want) {

@@ -100,7 +100,7 @@ func runHDFS(fn func(x *hdfsCmd) error) func(*cobra.Command, []string) error {
 // running the command; the function closes its connections to core
 // workers.
 func newHDFSClient(cc *clusterClient) (*client.Client, func()) {
-	peers := pb.NewConnCache(cc.tls.DialOption(), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(8<<20)))
+	peers := pb.NewConnCache(append(cc.dialOptions(), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(8<<20)))...)
 	owner := "gomr"
 	if u, err := user.Current(); err == nil {
 		owner = u.Username

@@ -70,10 +70,10 @@ that service is used instead, with the standard AWS credentials.`,
 			}
 			printClientTLS(out, c)
 			if f := c.ClientTLSFiles(); f.Set() {
-				defer saveLocalClientTLS(c.Addr(), f, cfg.Logger)()
+				defer saveLocalClient(c.Addr(), localClientRecord{Files: f, Token: c.ClientToken()}, cfg.Logger)()
 			}
 			fmt.Fprintln(out, "press Ctrl-C to stop")
-			client, err := connectCluster(c.Addrs(), c.Addr(), defaultTimeout, c.ClientTLS())
+			client, err := connectCluster(c.Addrs(), c.Addr(), defaultTimeout, c.ClientTLS(), c.ClientToken())
 			if err != nil {
 				c.Stop()
 				return err
@@ -155,11 +155,12 @@ func printClientTLS(out io.Writer, c *localcluster.Cluster) {
 		return
 	}
 	fmt.Fprintf(out, "TLS:             mutual TLS; CA and certificates in %s\n", c.TLSDir())
-	fmt.Fprintln(out, "clients:         gomr commands of this user on this machine find the client certificate by themselves; elsewhere:")
+	fmt.Fprintln(out, "clients:         gomr commands of this user on this machine find the client certificate and admin token by themselves; elsewhere:")
 	fmt.Fprintf(out, "    export GOMR_CLUSTER=%s\n", strings.Join(c.Addrs(), ","))
 	fmt.Fprintf(out, "    export GOMR_TLS_CERT=%s\n", f.Cert)
 	fmt.Fprintf(out, "    export GOMR_TLS_KEY=%s\n", f.Key)
 	fmt.Fprintf(out, "    export GOMR_TLS_CA=%s\n", f.CA)
+	fmt.Fprintf(out, "    export GOMR_TOKEN=$(cat %s)\n", c.ClientTokenFile())
 }
 
 // userS3 returns the S3 service the user configured (--s3-endpoint, the

@@ -180,7 +180,7 @@ func newWorkerLogs(ctx context.Context, c *clusterClient) (*workerLogs, error) {
 	if err != nil {
 		return nil, c.explain(err)
 	}
-	wl := &workerLogs{c: c, nodes: map[string]*pb.Node{}, conns: pb.NewConnCache(c.tls.DialOption())}
+	wl := &workerLogs{c: c, nodes: map[string]*pb.Node{}, conns: pb.NewConnCache(c.dialOptions()...)}
 	for _, n := range resp.Workers {
 		wl.nodes[n.Id] = n
 	}

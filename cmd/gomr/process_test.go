@@ -242,7 +242,7 @@ func TestRunWithoutInput(t *testing.T) {
 			t.Fatalf("gomr run printed no %q:\n%s", want, stdout)
 		}
 	}
-	if !strings.Contains(stderr, "embedded S3 endpoint http://127.0.0.1:") || !strings.Contains(stderr, "AWS_SECRET_ACCESS_KEY=") {
+	if !strings.Contains(stderr, "embedded S3 endpoint http://127.0.0.1:") || !strings.Contains(stderr, "AWS_SHARED_CREDENTIALS_FILE=") || strings.Contains(stderr, "AWS_SECRET_ACCESS_KEY") {
 		t.Fatalf("gomr run does not say how to reach its S3 endpoint:\n%s", stderr)
 	}
 	m := regexp.MustCompile(`stored in (\S+)`).FindStringSubmatch(stdout)

@@ -69,6 +69,7 @@ Start a cluster on this machine with "gomr local", then submit steps with
 		newJobsCmd(),
 		newBenchCmd(job),
 		newCertCmd(),
+		newTokenCmd(),
 	)
 	return root
 }

@@ -129,7 +129,7 @@ until interrupted.`,
 			if srv := c.S3(); srv != nil && strings.HasPrefix(spec.Export, "s3://"+srv.Bucket()+"/") {
 				printS3Endpoint(cmd.ErrOrStderr(), srv)
 			}
-			client, err := connectCluster(c.Addrs(), c.Addr(), defaultTimeout, c.ClientTLS())
+			client, err := connectCluster(c.Addrs(), c.Addr(), defaultTimeout, c.ClientTLS(), c.ClientToken())
 			if err != nil {
 				return err
 			}
@@ -232,7 +232,7 @@ func runChain(cmd *cobra.Command, v *viper.Viper, file string) error {
 	if srv := c.S3(); srv != nil {
 		printS3Endpoint(cmd.ErrOrStderr(), srv)
 	}
-	client, err := connectCluster(c.Addrs(), c.Addr(), defaultTimeout, c.ClientTLS())
+	client, err := connectCluster(c.Addrs(), c.Addr(), defaultTimeout, c.ClientTLS(), c.ClientToken())
 	if err != nil {
 		return err
 	}
@@ -334,8 +334,8 @@ const runOutputHDFS = "hdfs:///user/gomr/output"
 // aws CLI (its credentials are printed for that, and logged nowhere).
 func printS3Endpoint(w io.Writer, srv *s3local.Server) {
 	fmt.Fprintf(w, "embedded S3 endpoint %s, bucket %s, objects in %s\n", srv.URL(), srv.Bucket(), filepath.Join(srv.Dir(), "buckets"))
-	fmt.Fprintf(w, "  read it with: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws s3 ls --recursive s3://%s/ --endpoint-url %s\n",
-		srv.AccessKey(), srv.SecretKey(), srv.Bucket(), srv.URL())
+	fmt.Fprintf(w, "  read it with: AWS_SHARED_CREDENTIALS_FILE=%s aws --profile %s s3 ls --recursive s3://%s/ --endpoint-url %s\n",
+		srv.CredentialsFile(), s3local.Profile, srv.Bucket(), srv.URL())
 }
 
 func printRunSummary(w io.Writer, st, export *pb.Step, srv *s3local.Server) {

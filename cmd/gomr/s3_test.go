@@ -554,37 +554,16 @@ func TestS3Input(t *testing.T) {
 func TestS3EmbeddedEndpoint(t *testing.T) {
 	p := ct.MustStartProcess(t, gomrBin, "gomr-local", append(awsIsolation(t), "AWS_ENDPOINT_URL_S3=", "AWS_ENDPOINT_URL=", "GOMR_S3_ENDPOINT="),
 		"local", "--addr=", "--primaries", "1", "--core", "1", "--task", "1", "--slots", "2", "--min-split-size", "1KiB")
-	var addr, endpoint, accessKey, secretKey string
-	var tlsEnv []string // the client certificate, as gomr local prints it
-	ct.WaitFor(t, "gomr local to print its addresses", time.Minute, func() bool {
-		if !p.Running() {
-			t.Fatalf("gomr local exited: %v\n%s", p.Err(), p.LogTail(40))
-		}
-		log, _ := os.ReadFile(p.Log)
-		tlsEnv = nil
-		for _, line := range strings.Split(string(log), "\n") {
-			f := strings.Fields(line)
-			switch {
-			case strings.HasPrefix(strings.TrimSpace(line), "export GOMR_TLS_"):
-				tlsEnv = append(tlsEnv, strings.TrimPrefix(strings.TrimSpace(line), "export "))
-			case strings.HasPrefix(line, "cluster address:") && len(f) == 3:
-				addr = f[2]
-			case strings.HasPrefix(line, "embedded S3 endpoint ") && len(f) > 3:
-				endpoint = strings.TrimSuffix(f[3], ",")
-			case strings.Contains(line, "AWS_SECRET_ACCESS_KEY="):
-				for _, w := range f {
-					if v, ok := strings.CutPrefix(w, "AWS_ACCESS_KEY_ID="); ok {
-						accessKey = v
-					}
-					if v, ok := strings.CutPrefix(w, "AWS_SECRET_ACCESS_KEY="); ok {
-						secretKey = v
-					}
-				}
-			}
-		}
-		return strings.Contains(string(log), "press Ctrl-C to stop") && addr != "" && endpoint != "" && secretKey != ""
-	})
-	env := append([]string{"GOMR_CLUSTER=" + addr}, tlsEnv...)
+	lo := waitLocalOutput(t, p)
+	if lo.endpoint == "" || lo.credentials == "" {
+		t.Fatalf("gomr local printed no S3 endpoint or credentials file:\n%s", p.LogTail(40))
+	}
+	if strings.Contains(p.LogTail(40), "AWS_SECRET_ACCESS_KEY") {
+		t.Fatalf("gomr local printed an S3 secret key:\n%s", p.LogTail(40))
+	}
+	endpoint := lo.endpoint
+	accessKey, secretKey := readCredentials(t, lo.credentials, "gomr-local")
+	env := lo.env
 	_, files := ct.GenerateText(t, 2, 100<<10, 70)
 	out := filepath.Join(t.TempDir(), "out")
 	stdout, stderr, code := gomr(t, env, append([]string{"step", "add", "--job", "wordcount", "--output", out, "--reducers", "2",

@@ -89,7 +89,7 @@ func gossipKey(v *viper.Viper) ([]byte, error) {
 		return nil, nil
 	}
 	if file, ok := strings.CutPrefix(s, "@"); ok {
-		b, err := os.ReadFile(file)
+		b, err := pki.ReadSecretFile(file)
 		if err != nil {
 			return nil, fmt.Errorf("--gossip-key: %w", err)
 		}
@@ -119,11 +119,12 @@ func reloadOnSIGHUP(ctx context.Context, id *mtls.Identity, log *slog.Logger) {
 	}
 }
 
-// localTLSFile is where gomr local leaves, for the client commands of the
-// same user, which client certificate its cluster at addr takes: so that
-// "gomr local" in one terminal and "gomr step add" in another still work
-// with no flags. It is removed when the cluster stops.
-func localTLSFile(addr string) (string, error) {
+// localClientFile is where gomr local leaves, for the client commands of
+// the same user, which client certificate and token its cluster at addr
+// takes: so that "gomr local" in one terminal and "gomr step add" in
+// another still work with no flags. It is removed when the cluster
+// stops. It holds a token, so it is the user's only (mode 0600).
+func localClientFile(addr string) (string, error) {
 	dir, err := os.UserConfigDir()
 	if err != nil {
 		return "", err
@@ -131,44 +132,50 @@ func localTLSFile(addr string) (string, error) {
 	return filepath.Join(dir, "gomr", "local", strings.NewReplacer(":", "_", "/", "_", "[", "", "]", "").Replace(addr)+".json"), nil
 }
 
-// saveLocalClientTLS records the client certificate of a local cluster
-// at addr and returns the function that removes the record.
-func saveLocalClientTLS(addr string, f mtls.Files, log *slog.Logger) func() {
-	file, err := localTLSFile(addr)
+// localClientRecord is what gomr local records for its clients.
+type localClientRecord struct {
+	mtls.Files
+	Token string
+}
+
+// saveLocalClient records the client certificate and token of a local
+// cluster at addr and returns the function that removes the record.
+func saveLocalClient(addr string, rec localClientRecord, log *slog.Logger) func() {
+	file, err := localClientFile(addr)
 	if err == nil {
 		var b []byte
-		if b, err = json.Marshal(f); err == nil {
+		if b, err = json.Marshal(rec); err == nil {
 			if err = os.MkdirAll(filepath.Dir(file), 0o700); err == nil {
-				err = os.WriteFile(file, b, 0o600)
+				err = pki.WriteSecretFile(file, b)
 			}
 		}
 	}
 	if err != nil {
-		log.Warn("client commands will need the certificate flags: cannot record the local cluster's client certificate", "err", err)
+		log.Warn("client commands will need the certificate and token flags: cannot record the local cluster's client certificate", "err", err)
 		return func() {}
 	}
 	return func() { os.Remove(file) }
 }
 
-// localClientTLS returns the client certificate a local cluster at addr
-// recorded, if it did and its files are still there.
-func localClientTLS(addr string) (mtls.Files, bool) {
-	file, err := localTLSFile(addr)
+// localClient returns the client certificate and token a local cluster
+// at addr recorded, if it did and its files are still there.
+func localClient(addr string) (localClientRecord, bool) {
+	file, err := localClientFile(addr)
 	if err != nil {
-		return mtls.Files{}, false
+		return localClientRecord{}, false
 	}
-	b, err := os.ReadFile(file)
+	b, err := pki.ReadSecretFile(file)
 	if err != nil {
-		return mtls.Files{}, false
+		return localClientRecord{}, false
 	}
-	var f mtls.Files
-	if json.Unmarshal(b, &f) != nil || f.Validate() != nil || !f.Set() {
-		return mtls.Files{}, false
+	var rec localClientRecord
+	if json.Unmarshal(b, &rec) != nil || rec.Validate() != nil || !rec.Set() {
+		return localClientRecord{}, false
 	}
-	for _, name := range []string{f.Cert, f.Key, f.CA} {
+	for _, name := range []string{rec.Cert, rec.Key, rec.CA} {
 		if _, err := os.Stat(name); err != nil {
-			return mtls.Files{}, false
+			return localClientRecord{}, false
 		}
 	}
-	return f, true
+	return rec, true
 }

@@ -23,7 +23,7 @@ func TestTLSProcesses(t *testing.T) {
 	c := ct.StartProcesses(t, gomrBin, ct.Options{Primaries: 1, Workers: ct.Roles("core", "core"), TLS: true})
 	f := c.ClientTLSFiles()
 	cluster := "GOMR_CLUSTER=" + strings.Join(c.Addrs(), ",")
-	env := []string{cluster, "GOMR_TLS_CERT=" + f.Cert, "GOMR_TLS_KEY=" + f.Key, "GOMR_TLS_CA=" + f.CA}
+	env := c.ClientEnv()
 
 	_, inputs := ct.GenerateText(t, 2, 100<<10, 3)
 	if _, errOut, code := gomr(t, env, "hdfs", "mkdir", "-p", "/in"); code != 0 {

@@ -20,16 +20,25 @@ func (id *Identity) DialOption() grpc.DialOption {
 
 // ServerOptions returns the options a gRPC server needs to serve with the
 // identity: mutual TLS credentials and the interceptors that check each
-// caller's role against the policy table. A nil identity needs none.
-func (id *Identity) ServerOptions() []grpc.ServerOption {
+// caller's certificate role against the policy table and, for a client
+// certificate, the token of the call against the token policy, with
+// tokens. A nil identity needs none.
+func (id *Identity) ServerOptions(tokens TokenChecker) []grpc.ServerOption {
 	if id == nil {
 		return nil
 	}
+	a := &authz{id: id, tokens: tokens}
 	return []grpc.ServerOption{
 		grpc.Creds(id.TransportCredentials()),
-		grpc.ChainUnaryInterceptor(id.unaryAuthz),
-		grpc.ChainStreamInterceptor(id.streamAuthz),
+		grpc.ChainUnaryInterceptor(a.unary),
+		grpc.ChainStreamInterceptor(a.stream),
 	}
+}
+
+// authz authorises the calls a server receives.
+type authz struct {
+	id     *Identity
+	tokens TokenChecker
 }
 
 // TransportCredentials returns gRPC credentials that use the identity's

@@ -67,11 +67,18 @@ func (p *testPKI) load(f Files, poll time.Duration) *Identity {
 // authorisation gets Unimplemented, one that does not PermissionDenied.
 func serveAll(t *testing.T, id *Identity) string {
 	t.Helper()
+	return serveAllWithTokens(t, id, nil)
+}
+
+// serveAllWithTokens is serveAll on a server that checks client tokens
+// with tokens.
+func serveAllWithTokens(t *testing.T, id *Identity, tokens TokenChecker) string {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := grpc.NewServer(id.ServerOptions()...)
+	s := grpc.NewServer(id.ServerOptions(tokens)...)
 	pb.RegisterClientServer(s, pb.UnimplementedClientServer{})
 	pb.RegisterPeerServer(s, pb.UnimplementedPeerServer{})
 	pb.RegisterWorkerServer(s, pb.UnimplementedWorkerServer{})

@@ -202,6 +202,9 @@ func load(f Files, now time.Time) (*material, error) {
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, fmt.Errorf("tls: CA file %s: no PEM certificate in it", f.CA)
 	}
+	if err := pki.CheckSecretFile(f.Key); err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
 	pair, err := tls.LoadX509KeyPair(f.Cert, f.Key)
 	if err != nil {
 		return nil, fmt.Errorf("tls: certificate %s and key %s: %w", f.Cert, f.Key, err)

@@ -42,6 +42,10 @@ var Policy = map[string][]pki.Role{
 	pb.Client_KillAttempt_FullMethodName:        clientOrPrimary,
 	pb.Client_DrainWorker_FullMethodName:        clientOrPrimary,
 	pb.Client_DecommissionWorker_FullMethodName: clientOrPrimary,
+	pb.Client_CreateToken_FullMethodName:        clientOrPrimary,
+	pb.Client_ListTokens_FullMethodName:         clientOrPrimary,
+	pb.Client_RevokeToken_FullMethodName:        clientOrPrimary,
+	pb.Client_BootstrapToken_FullMethodName:     clientOrPrimary,
 
 	// Peer: the primaries among themselves.
 	pb.Peer_RegisterPrimary_FullMethodName: primaryOnly,
@@ -57,6 +61,8 @@ var Policy = map[string][]pki.Role{
 	pb.Worker_ReportAttempt_FullMethodName:      workerOrPrimary,
 	pb.Worker_MapOutputs_FullMethodName:         workerOrPrimary,
 	pb.Worker_ReportFetchFailure_FullMethodName: workerOrPrimary,
+	// A worker checks a client's token with the primary it talks to.
+	pb.Worker_CheckToken_FullMethodName: workerOnly,
 
 	// NameNode: the HDFS namespace, used by clients (gomr hdfs), tasks on
 	// workers and the primaries themselves (listing inputs, committing).
@@ -101,12 +107,15 @@ func Allowed(method string, role pki.Role) bool {
 	return slices.Contains(Policy[method], role)
 }
 
-func (id *Identity) unaryAuthz(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	who, err := id.authorize(ctx, info.FullMethod)
+func (a *authz) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	who, err := a.id.authorize(ctx, info.FullMethod)
 	if err != nil {
 		return nil, err
 	}
-	if err := id.checkWorkerID(who, info.FullMethod, req); err != nil {
+	if ctx, err = a.authorizeToken(ctx, info.FullMethod, who); err != nil {
+		return nil, err
+	}
+	if err := a.id.checkWorkerID(who, info.FullMethod, req); err != nil {
 		return nil, err
 	}
 	return handler(ctx, req)
@@ -135,12 +144,25 @@ func (id *Identity) checkWorkerID(who pki.Principal, method string, req any) err
 	return nil
 }
 
-func (id *Identity) streamAuthz(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	if _, err := id.authorize(ss.Context(), info.FullMethod); err != nil {
+func (a *authz) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	who, err := a.id.authorize(ss.Context(), info.FullMethod)
+	if err != nil {
 		return err
 	}
-	return handler(srv, ss)
+	ctx, err := a.authorizeToken(ss.Context(), info.FullMethod, who)
+	if err != nil {
+		return err
+	}
+	return handler(srv, &callerStream{ServerStream: ss, ctx: ctx})
 }
+
+// callerStream is a server stream whose context names the caller.
+type callerStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *callerStream) Context() context.Context { return s.ctx }
 
 // authorize checks the caller's certificate role against the policy and
 // returns who the caller is.

@@ -118,7 +118,7 @@ func LoadCA(dir string) (*CA, error) {
 	if !cert.IsCA {
 		return nil, fmt.Errorf("load CA: %s is not a CA certificate", certFile)
 	}
-	keyPEM, err := os.ReadFile(keyFile)
+	keyPEM, err := ReadSecretFile(keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("load CA: %w", err)
 	}

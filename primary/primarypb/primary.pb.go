@@ -417,6 +417,504 @@ func (WorkerState) EnumDescriptor() ([]byte, []int) {
 	return file_primary_proto_rawDescGZIP(), []int{6}
 }
 
+// Token is a client token as the cluster keeps it: never its secret.
+type Token struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// accessor names the token (the part of the token before its secret).
+	Accessor string `protobuf:"bytes,1,opt,name=accessor,proto3" json:"accessor,omitempty"`
+	Name     string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// role: read, submit or admin.
+	Role            string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
+	CreatedUnixNano int64  `protobuf:"varint,4,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
+	// expires_unix_nano is 0 for a token that does not expire.
+	ExpiresUnixNano int64 `protobuf:"varint,5,opt,name=expires_unix_nano,json=expiresUnixNano,proto3" json:"expires_unix_nano,omitempty"`
+	// created_by is the principal (certificate and token) that made it.
+	CreatedBy     string `protobuf:"bytes,6,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Token) Reset() {
+	*x = Token{}
+	mi := &file_primary_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Token) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Token) ProtoMessage() {}
+
+func (x *Token) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Token.ProtoReflect.Descriptor instead.
+func (*Token) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Token) GetAccessor() string {
+	if x != nil {
+		return x.Accessor
+	}
+	return ""
+}
+
+func (x *Token) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Token) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *Token) GetCreatedUnixNano() int64 {
+	if x != nil {
+		return x.CreatedUnixNano
+	}
+	return 0
+}
+
+func (x *Token) GetExpiresUnixNano() int64 {
+	if x != nil {
+		return x.ExpiresUnixNano
+	}
+	return 0
+}
+
+func (x *Token) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+type CreateTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Role  string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	// ttl_seconds is how long the token is valid; 0: until revoked.
+	TtlSeconds    int64 `protobuf:"varint,3,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTokenRequest) Reset() {
+	*x = CreateTokenRequest{}
+	mi := &file_primary_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTokenRequest) ProtoMessage() {}
+
+func (x *CreateTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTokenRequest.ProtoReflect.Descriptor instead.
+func (*CreateTokenRequest) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CreateTokenRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateTokenRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *CreateTokenRequest) GetTtlSeconds() int64 {
+	if x != nil {
+		return x.TtlSeconds
+	}
+	return 0
+}
+
+type CreateTokenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Token *Token                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// secret_token is the token to give the holder: shown once, kept
+	// nowhere.
+	SecretToken   string `protobuf:"bytes,2,opt,name=secret_token,json=secretToken,proto3" json:"secret_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateTokenResponse) Reset() {
+	*x = CreateTokenResponse{}
+	mi := &file_primary_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateTokenResponse) ProtoMessage() {}
+
+func (x *CreateTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateTokenResponse.ProtoReflect.Descriptor instead.
+func (*CreateTokenResponse) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CreateTokenResponse) GetToken() *Token {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *CreateTokenResponse) GetSecretToken() string {
+	if x != nil {
+		return x.SecretToken
+	}
+	return ""
+}
+
+type ListTokensRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTokensRequest) Reset() {
+	*x = ListTokensRequest{}
+	mi := &file_primary_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTokensRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTokensRequest) ProtoMessage() {}
+
+func (x *ListTokensRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTokensRequest.ProtoReflect.Descriptor instead.
+func (*ListTokensRequest) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{3}
+}
+
+type ListTokensResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tokens        []*Token               `protobuf:"bytes,1,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTokensResponse) Reset() {
+	*x = ListTokensResponse{}
+	mi := &file_primary_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTokensResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTokensResponse) ProtoMessage() {}
+
+func (x *ListTokensResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTokensResponse.ProtoReflect.Descriptor instead.
+func (*ListTokensResponse) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListTokensResponse) GetTokens() []*Token {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+type RevokeTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Accessor      string                 `protobuf:"bytes,1,opt,name=accessor,proto3" json:"accessor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenRequest) Reset() {
+	*x = RevokeTokenRequest{}
+	mi := &file_primary_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenRequest) ProtoMessage() {}
+
+func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RevokeTokenRequest) GetAccessor() string {
+	if x != nil {
+		return x.Accessor
+	}
+	return ""
+}
+
+type RevokeTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenResponse) Reset() {
+	*x = RevokeTokenResponse{}
+	mi := &file_primary_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenResponse) ProtoMessage() {}
+
+func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenResponse.ProtoReflect.Descriptor instead.
+func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{6}
+}
+
+type BootstrapTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BootstrapTokenRequest) Reset() {
+	*x = BootstrapTokenRequest{}
+	mi := &file_primary_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BootstrapTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BootstrapTokenRequest) ProtoMessage() {}
+
+func (x *BootstrapTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BootstrapTokenRequest.ProtoReflect.Descriptor instead.
+func (*BootstrapTokenRequest) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *BootstrapTokenRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// CheckTokenRequest asks whether a client's token is valid, for a worker
+// serving that client (attempt logs, HDFS blocks).
+type CheckTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckTokenRequest) Reset() {
+	*x = CheckTokenRequest{}
+	mi := &file_primary_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckTokenRequest) ProtoMessage() {}
+
+func (x *CheckTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckTokenRequest.ProtoReflect.Descriptor instead.
+func (*CheckTokenRequest) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CheckTokenRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+type CheckTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         *Token                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckTokenResponse) Reset() {
+	*x = CheckTokenResponse{}
+	mi := &file_primary_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckTokenResponse) ProtoMessage() {}
+
+func (x *CheckTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_primary_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckTokenResponse.ProtoReflect.Descriptor instead.
+func (*CheckTokenResponse) Descriptor() ([]byte, []int) {
+	return file_primary_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CheckTokenResponse) GetToken() *Token {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
 type AddPrimaryRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Primary       *Primary               `protobuf:"bytes,1,opt,name=primary,proto3" json:"primary,omitempty"`
@@ -426,7 +924,7 @@ type AddPrimaryRequest struct {
 
 func (x *AddPrimaryRequest) Reset() {
 	*x = AddPrimaryRequest{}
-	mi := &file_primary_proto_msgTypes[0]
+	mi := &file_primary_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -438,7 +936,7 @@ func (x *AddPrimaryRequest) String() string {
 func (*AddPrimaryRequest) ProtoMessage() {}
 
 func (x *AddPrimaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[0]
+	mi := &file_primary_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -451,7 +949,7 @@ func (x *AddPrimaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPrimaryRequest.ProtoReflect.Descriptor instead.
 func (*AddPrimaryRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{0}
+	return file_primary_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AddPrimaryRequest) GetPrimary() *Primary {
@@ -469,7 +967,7 @@ type AddPrimaryResponse struct {
 
 func (x *AddPrimaryResponse) Reset() {
 	*x = AddPrimaryResponse{}
-	mi := &file_primary_proto_msgTypes[1]
+	mi := &file_primary_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -481,7 +979,7 @@ func (x *AddPrimaryResponse) String() string {
 func (*AddPrimaryResponse) ProtoMessage() {}
 
 func (x *AddPrimaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[1]
+	mi := &file_primary_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -494,7 +992,7 @@ func (x *AddPrimaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPrimaryResponse.ProtoReflect.Descriptor instead.
 func (*AddPrimaryResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{1}
+	return file_primary_proto_rawDescGZIP(), []int{11}
 }
 
 type RemovePrimaryRequest struct {
@@ -506,7 +1004,7 @@ type RemovePrimaryRequest struct {
 
 func (x *RemovePrimaryRequest) Reset() {
 	*x = RemovePrimaryRequest{}
-	mi := &file_primary_proto_msgTypes[2]
+	mi := &file_primary_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -518,7 +1016,7 @@ func (x *RemovePrimaryRequest) String() string {
 func (*RemovePrimaryRequest) ProtoMessage() {}
 
 func (x *RemovePrimaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[2]
+	mi := &file_primary_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -531,7 +1029,7 @@ func (x *RemovePrimaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePrimaryRequest.ProtoReflect.Descriptor instead.
 func (*RemovePrimaryRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{2}
+	return file_primary_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RemovePrimaryRequest) GetId() string {
@@ -549,7 +1047,7 @@ type RemovePrimaryResponse struct {
 
 func (x *RemovePrimaryResponse) Reset() {
 	*x = RemovePrimaryResponse{}
-	mi := &file_primary_proto_msgTypes[3]
+	mi := &file_primary_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -561,7 +1059,7 @@ func (x *RemovePrimaryResponse) String() string {
 func (*RemovePrimaryResponse) ProtoMessage() {}
 
 func (x *RemovePrimaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[3]
+	mi := &file_primary_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -574,7 +1072,7 @@ func (x *RemovePrimaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePrimaryResponse.ProtoReflect.Descriptor instead.
 func (*RemovePrimaryResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{3}
+	return file_primary_proto_rawDescGZIP(), []int{13}
 }
 
 type RegisterPrimaryRequest struct {
@@ -586,7 +1084,7 @@ type RegisterPrimaryRequest struct {
 
 func (x *RegisterPrimaryRequest) Reset() {
 	*x = RegisterPrimaryRequest{}
-	mi := &file_primary_proto_msgTypes[4]
+	mi := &file_primary_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -598,7 +1096,7 @@ func (x *RegisterPrimaryRequest) String() string {
 func (*RegisterPrimaryRequest) ProtoMessage() {}
 
 func (x *RegisterPrimaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[4]
+	mi := &file_primary_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -611,7 +1109,7 @@ func (x *RegisterPrimaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterPrimaryRequest.ProtoReflect.Descriptor instead.
 func (*RegisterPrimaryRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{4}
+	return file_primary_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RegisterPrimaryRequest) GetPrimary() *Primary {
@@ -629,7 +1127,7 @@ type RegisterPrimaryResponse struct {
 
 func (x *RegisterPrimaryResponse) Reset() {
 	*x = RegisterPrimaryResponse{}
-	mi := &file_primary_proto_msgTypes[5]
+	mi := &file_primary_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -641,7 +1139,7 @@ func (x *RegisterPrimaryResponse) String() string {
 func (*RegisterPrimaryResponse) ProtoMessage() {}
 
 func (x *RegisterPrimaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[5]
+	mi := &file_primary_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -654,7 +1152,7 @@ func (x *RegisterPrimaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterPrimaryResponse.ProtoReflect.Descriptor instead.
 func (*RegisterPrimaryResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{5}
+	return file_primary_proto_rawDescGZIP(), []int{15}
 }
 
 // StepSpec is what a client submits.
@@ -706,7 +1204,7 @@ type StepSpec struct {
 
 func (x *StepSpec) Reset() {
 	*x = StepSpec{}
-	mi := &file_primary_proto_msgTypes[6]
+	mi := &file_primary_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -718,7 +1216,7 @@ func (x *StepSpec) String() string {
 func (*StepSpec) ProtoMessage() {}
 
 func (x *StepSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[6]
+	mi := &file_primary_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -731,7 +1229,7 @@ func (x *StepSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepSpec.ProtoReflect.Descriptor instead.
 func (*StepSpec) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{6}
+	return file_primary_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StepSpec) GetName() string {
@@ -869,7 +1367,7 @@ type SubmitStepRequest struct {
 
 func (x *SubmitStepRequest) Reset() {
 	*x = SubmitStepRequest{}
-	mi := &file_primary_proto_msgTypes[7]
+	mi := &file_primary_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -881,7 +1379,7 @@ func (x *SubmitStepRequest) String() string {
 func (*SubmitStepRequest) ProtoMessage() {}
 
 func (x *SubmitStepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[7]
+	mi := &file_primary_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -894,7 +1392,7 @@ func (x *SubmitStepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitStepRequest.ProtoReflect.Descriptor instead.
 func (*SubmitStepRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{7}
+	return file_primary_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SubmitStepRequest) GetSpec() *StepSpec {
@@ -916,7 +1414,7 @@ type SubmitStepResponse struct {
 
 func (x *SubmitStepResponse) Reset() {
 	*x = SubmitStepResponse{}
-	mi := &file_primary_proto_msgTypes[8]
+	mi := &file_primary_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -928,7 +1426,7 @@ func (x *SubmitStepResponse) String() string {
 func (*SubmitStepResponse) ProtoMessage() {}
 
 func (x *SubmitStepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[8]
+	mi := &file_primary_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -941,7 +1439,7 @@ func (x *SubmitStepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitStepResponse.ProtoReflect.Descriptor instead.
 func (*SubmitStepResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{8}
+	return file_primary_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SubmitStepResponse) GetStepId() string {
@@ -996,7 +1494,7 @@ type Step struct {
 
 func (x *Step) Reset() {
 	*x = Step{}
-	mi := &file_primary_proto_msgTypes[9]
+	mi := &file_primary_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1008,7 +1506,7 @@ func (x *Step) String() string {
 func (*Step) ProtoMessage() {}
 
 func (x *Step) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[9]
+	mi := &file_primary_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1021,7 +1519,7 @@ func (x *Step) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Step.ProtoReflect.Descriptor instead.
 func (*Step) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{9}
+	return file_primary_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Step) GetId() string {
@@ -1177,7 +1675,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_primary_proto_msgTypes[10]
+	mi := &file_primary_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1189,7 +1687,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[10]
+	mi := &file_primary_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1202,7 +1700,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{10}
+	return file_primary_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Task) GetKind() TaskKind {
@@ -1259,7 +1757,7 @@ type Attempt struct {
 
 func (x *Attempt) Reset() {
 	*x = Attempt{}
-	mi := &file_primary_proto_msgTypes[11]
+	mi := &file_primary_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1271,7 +1769,7 @@ func (x *Attempt) String() string {
 func (*Attempt) ProtoMessage() {}
 
 func (x *Attempt) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[11]
+	mi := &file_primary_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1284,7 +1782,7 @@ func (x *Attempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attempt.ProtoReflect.Descriptor instead.
 func (*Attempt) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{11}
+	return file_primary_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Attempt) GetId() string {
@@ -1366,7 +1864,7 @@ type ListStepsRequest struct {
 
 func (x *ListStepsRequest) Reset() {
 	*x = ListStepsRequest{}
-	mi := &file_primary_proto_msgTypes[12]
+	mi := &file_primary_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1378,7 +1876,7 @@ func (x *ListStepsRequest) String() string {
 func (*ListStepsRequest) ProtoMessage() {}
 
 func (x *ListStepsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[12]
+	mi := &file_primary_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1391,7 +1889,7 @@ func (x *ListStepsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStepsRequest.ProtoReflect.Descriptor instead.
 func (*ListStepsRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{12}
+	return file_primary_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListStepsRequest) GetPageSize() int32 {
@@ -1426,7 +1924,7 @@ type ListStepsResponse struct {
 
 func (x *ListStepsResponse) Reset() {
 	*x = ListStepsResponse{}
-	mi := &file_primary_proto_msgTypes[13]
+	mi := &file_primary_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1438,7 +1936,7 @@ func (x *ListStepsResponse) String() string {
 func (*ListStepsResponse) ProtoMessage() {}
 
 func (x *ListStepsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[13]
+	mi := &file_primary_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1451,7 +1949,7 @@ func (x *ListStepsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStepsResponse.ProtoReflect.Descriptor instead.
 func (*ListStepsResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{13}
+	return file_primary_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListStepsResponse) GetSteps() []*Step {
@@ -1488,7 +1986,7 @@ type DescribeStepRequest struct {
 
 func (x *DescribeStepRequest) Reset() {
 	*x = DescribeStepRequest{}
-	mi := &file_primary_proto_msgTypes[14]
+	mi := &file_primary_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1998,7 @@ func (x *DescribeStepRequest) String() string {
 func (*DescribeStepRequest) ProtoMessage() {}
 
 func (x *DescribeStepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[14]
+	mi := &file_primary_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +2011,7 @@ func (x *DescribeStepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeStepRequest.ProtoReflect.Descriptor instead.
 func (*DescribeStepRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{14}
+	return file_primary_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DescribeStepRequest) GetStepId() string {
@@ -1555,7 +2053,7 @@ type ListTasksRequest struct {
 
 func (x *ListTasksRequest) Reset() {
 	*x = ListTasksRequest{}
-	mi := &file_primary_proto_msgTypes[15]
+	mi := &file_primary_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1567,7 +2065,7 @@ func (x *ListTasksRequest) String() string {
 func (*ListTasksRequest) ProtoMessage() {}
 
 func (x *ListTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[15]
+	mi := &file_primary_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1580,7 +2078,7 @@ func (x *ListTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasksRequest.ProtoReflect.Descriptor instead.
 func (*ListTasksRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{15}
+	return file_primary_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListTasksRequest) GetStepId() string {
@@ -1615,7 +2113,7 @@ type ListTasksResponse struct {
 
 func (x *ListTasksResponse) Reset() {
 	*x = ListTasksResponse{}
-	mi := &file_primary_proto_msgTypes[16]
+	mi := &file_primary_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1627,7 +2125,7 @@ func (x *ListTasksResponse) String() string {
 func (*ListTasksResponse) ProtoMessage() {}
 
 func (x *ListTasksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[16]
+	mi := &file_primary_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1640,7 +2138,7 @@ func (x *ListTasksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasksResponse.ProtoReflect.Descriptor instead.
 func (*ListTasksResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{16}
+	return file_primary_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListTasksResponse) GetTasks() []*Task {
@@ -1671,7 +2169,7 @@ type DescribeStepResponse struct {
 
 func (x *DescribeStepResponse) Reset() {
 	*x = DescribeStepResponse{}
-	mi := &file_primary_proto_msgTypes[17]
+	mi := &file_primary_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1683,7 +2181,7 @@ func (x *DescribeStepResponse) String() string {
 func (*DescribeStepResponse) ProtoMessage() {}
 
 func (x *DescribeStepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[17]
+	mi := &file_primary_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1696,7 +2194,7 @@ func (x *DescribeStepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeStepResponse.ProtoReflect.Descriptor instead.
 func (*DescribeStepResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{17}
+	return file_primary_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DescribeStepResponse) GetStep() *Step {
@@ -1729,7 +2227,7 @@ type CancelStepRequest struct {
 
 func (x *CancelStepRequest) Reset() {
 	*x = CancelStepRequest{}
-	mi := &file_primary_proto_msgTypes[18]
+	mi := &file_primary_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1741,7 +2239,7 @@ func (x *CancelStepRequest) String() string {
 func (*CancelStepRequest) ProtoMessage() {}
 
 func (x *CancelStepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[18]
+	mi := &file_primary_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1754,7 +2252,7 @@ func (x *CancelStepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelStepRequest.ProtoReflect.Descriptor instead.
 func (*CancelStepRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{18}
+	return file_primary_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CancelStepRequest) GetStepId() string {
@@ -1773,7 +2271,7 @@ type CancelStepResponse struct {
 
 func (x *CancelStepResponse) Reset() {
 	*x = CancelStepResponse{}
-	mi := &file_primary_proto_msgTypes[19]
+	mi := &file_primary_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1785,7 +2283,7 @@ func (x *CancelStepResponse) String() string {
 func (*CancelStepResponse) ProtoMessage() {}
 
 func (x *CancelStepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[19]
+	mi := &file_primary_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1798,7 +2296,7 @@ func (x *CancelStepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelStepResponse.ProtoReflect.Descriptor instead.
 func (*CancelStepResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{19}
+	return file_primary_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CancelStepResponse) GetState() StepState {
@@ -1816,7 +2314,7 @@ type ListNodesRequest struct {
 
 func (x *ListNodesRequest) Reset() {
 	*x = ListNodesRequest{}
-	mi := &file_primary_proto_msgTypes[20]
+	mi := &file_primary_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1828,7 +2326,7 @@ func (x *ListNodesRequest) String() string {
 func (*ListNodesRequest) ProtoMessage() {}
 
 func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[20]
+	mi := &file_primary_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1841,7 +2339,7 @@ func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
 func (*ListNodesRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{20}
+	return file_primary_proto_rawDescGZIP(), []int{30}
 }
 
 type StatusRequest struct {
@@ -1854,7 +2352,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_primary_proto_msgTypes[21]
+	mi := &file_primary_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1866,7 +2364,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[21]
+	mi := &file_primary_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1879,7 +2377,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{21}
+	return file_primary_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *StatusRequest) GetDigest() bool {
@@ -1920,7 +2418,7 @@ type Primary struct {
 
 func (x *Primary) Reset() {
 	*x = Primary{}
-	mi := &file_primary_proto_msgTypes[22]
+	mi := &file_primary_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1932,7 +2430,7 @@ func (x *Primary) String() string {
 func (*Primary) ProtoMessage() {}
 
 func (x *Primary) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[22]
+	mi := &file_primary_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1945,7 +2443,7 @@ func (x *Primary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Primary.ProtoReflect.Descriptor instead.
 func (*Primary) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{22}
+	return file_primary_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Primary) GetId() string {
@@ -2078,7 +2576,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_primary_proto_msgTypes[23]
+	mi := &file_primary_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2090,7 +2588,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[23]
+	mi := &file_primary_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2103,7 +2601,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{23}
+	return file_primary_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Node) GetId() string {
@@ -2211,7 +2709,7 @@ type ListNodesResponse struct {
 
 func (x *ListNodesResponse) Reset() {
 	*x = ListNodesResponse{}
-	mi := &file_primary_proto_msgTypes[24]
+	mi := &file_primary_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2223,7 +2721,7 @@ func (x *ListNodesResponse) String() string {
 func (*ListNodesResponse) ProtoMessage() {}
 
 func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[24]
+	mi := &file_primary_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2236,7 +2734,7 @@ func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
 func (*ListNodesResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{24}
+	return file_primary_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListNodesResponse) GetPrimaries() []*Primary {
@@ -2275,7 +2773,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_primary_proto_msgTypes[25]
+	mi := &file_primary_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2287,7 +2785,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[25]
+	mi := &file_primary_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2300,7 +2798,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{25}
+	return file_primary_proto_rawDescGZIP(), []int{35}
 }
 
 type JoinResponse struct {
@@ -2314,7 +2812,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_primary_proto_msgTypes[26]
+	mi := &file_primary_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2326,7 +2824,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[26]
+	mi := &file_primary_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2339,7 +2837,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{26}
+	return file_primary_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *JoinResponse) GetGossipAddresses() []string {
@@ -2369,7 +2867,7 @@ type WorkerInfo struct {
 
 func (x *WorkerInfo) Reset() {
 	*x = WorkerInfo{}
-	mi := &file_primary_proto_msgTypes[27]
+	mi := &file_primary_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2381,7 +2879,7 @@ func (x *WorkerInfo) String() string {
 func (*WorkerInfo) ProtoMessage() {}
 
 func (x *WorkerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[27]
+	mi := &file_primary_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2394,7 +2892,7 @@ func (x *WorkerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerInfo.ProtoReflect.Descriptor instead.
 func (*WorkerInfo) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{27}
+	return file_primary_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *WorkerInfo) GetId() string {
@@ -2441,7 +2939,7 @@ type RegisterRequest struct {
 
 func (x *RegisterRequest) Reset() {
 	*x = RegisterRequest{}
-	mi := &file_primary_proto_msgTypes[28]
+	mi := &file_primary_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2453,7 +2951,7 @@ func (x *RegisterRequest) String() string {
 func (*RegisterRequest) ProtoMessage() {}
 
 func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[28]
+	mi := &file_primary_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2466,7 +2964,7 @@ func (x *RegisterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterRequest.ProtoReflect.Descriptor instead.
 func (*RegisterRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{28}
+	return file_primary_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RegisterRequest) GetWorker() *WorkerInfo {
@@ -2484,7 +2982,7 @@ type RegisterResponse struct {
 
 func (x *RegisterResponse) Reset() {
 	*x = RegisterResponse{}
-	mi := &file_primary_proto_msgTypes[29]
+	mi := &file_primary_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2496,7 +2994,7 @@ func (x *RegisterResponse) String() string {
 func (*RegisterResponse) ProtoMessage() {}
 
 func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[29]
+	mi := &file_primary_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2509,7 +3007,7 @@ func (x *RegisterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterResponse.ProtoReflect.Descriptor instead.
 func (*RegisterResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{29}
+	return file_primary_proto_rawDescGZIP(), []int{39}
 }
 
 type AttemptStatus struct {
@@ -2527,7 +3025,7 @@ type AttemptStatus struct {
 
 func (x *AttemptStatus) Reset() {
 	*x = AttemptStatus{}
-	mi := &file_primary_proto_msgTypes[30]
+	mi := &file_primary_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2539,7 +3037,7 @@ func (x *AttemptStatus) String() string {
 func (*AttemptStatus) ProtoMessage() {}
 
 func (x *AttemptStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[30]
+	mi := &file_primary_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2552,7 +3050,7 @@ func (x *AttemptStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttemptStatus.ProtoReflect.Descriptor instead.
 func (*AttemptStatus) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{30}
+	return file_primary_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *AttemptStatus) GetAttemptId() string {
@@ -2598,7 +3096,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_primary_proto_msgTypes[31]
+	mi := &file_primary_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2610,7 +3108,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[31]
+	mi := &file_primary_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2623,7 +3121,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{31}
+	return file_primary_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *HeartbeatRequest) GetWorkerId() string {
@@ -2678,7 +3176,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_primary_proto_msgTypes[32]
+	mi := &file_primary_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2690,7 +3188,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[32]
+	mi := &file_primary_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2703,7 +3201,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{32}
+	return file_primary_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *HeartbeatResponse) GetKillAttempts() []string {
@@ -2745,7 +3243,7 @@ type PollTasksRequest struct {
 
 func (x *PollTasksRequest) Reset() {
 	*x = PollTasksRequest{}
-	mi := &file_primary_proto_msgTypes[33]
+	mi := &file_primary_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2757,7 +3255,7 @@ func (x *PollTasksRequest) String() string {
 func (*PollTasksRequest) ProtoMessage() {}
 
 func (x *PollTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[33]
+	mi := &file_primary_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2770,7 +3268,7 @@ func (x *PollTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollTasksRequest.ProtoReflect.Descriptor instead.
 func (*PollTasksRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{33}
+	return file_primary_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *PollTasksRequest) GetWorkerId() string {
@@ -2803,7 +3301,7 @@ type PollTasksResponse struct {
 
 func (x *PollTasksResponse) Reset() {
 	*x = PollTasksResponse{}
-	mi := &file_primary_proto_msgTypes[34]
+	mi := &file_primary_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2815,7 +3313,7 @@ func (x *PollTasksResponse) String() string {
 func (*PollTasksResponse) ProtoMessage() {}
 
 func (x *PollTasksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[34]
+	mi := &file_primary_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2828,7 +3326,7 @@ func (x *PollTasksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollTasksResponse.ProtoReflect.Descriptor instead.
 func (*PollTasksResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{34}
+	return file_primary_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *PollTasksResponse) GetAssignments() []*Assignment {
@@ -2857,7 +3355,7 @@ type Split struct {
 
 func (x *Split) Reset() {
 	*x = Split{}
-	mi := &file_primary_proto_msgTypes[35]
+	mi := &file_primary_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2869,7 +3367,7 @@ func (x *Split) String() string {
 func (*Split) ProtoMessage() {}
 
 func (x *Split) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[35]
+	mi := &file_primary_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2882,7 +3380,7 @@ func (x *Split) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Split.ProtoReflect.Descriptor instead.
 func (*Split) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{35}
+	return file_primary_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Split) GetFile() string {
@@ -2947,7 +3445,7 @@ type SplitFile struct {
 
 func (x *SplitFile) Reset() {
 	*x = SplitFile{}
-	mi := &file_primary_proto_msgTypes[36]
+	mi := &file_primary_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2959,7 +3457,7 @@ func (x *SplitFile) String() string {
 func (*SplitFile) ProtoMessage() {}
 
 func (x *SplitFile) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[36]
+	mi := &file_primary_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2972,7 +3470,7 @@ func (x *SplitFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitFile.ProtoReflect.Descriptor instead.
 func (*SplitFile) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{36}
+	return file_primary_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SplitFile) GetFile() string {
@@ -3015,7 +3513,7 @@ type MapOutput struct {
 
 func (x *MapOutput) Reset() {
 	*x = MapOutput{}
-	mi := &file_primary_proto_msgTypes[37]
+	mi := &file_primary_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3027,7 +3525,7 @@ func (x *MapOutput) String() string {
 func (*MapOutput) ProtoMessage() {}
 
 func (x *MapOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[37]
+	mi := &file_primary_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3040,7 +3538,7 @@ func (x *MapOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapOutput.ProtoReflect.Descriptor instead.
 func (*MapOutput) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{37}
+	return file_primary_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *MapOutput) GetMapIndex() int32 {
@@ -3081,7 +3579,7 @@ type Assignment struct {
 
 func (x *Assignment) Reset() {
 	*x = Assignment{}
-	mi := &file_primary_proto_msgTypes[38]
+	mi := &file_primary_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3093,7 +3591,7 @@ func (x *Assignment) String() string {
 func (*Assignment) ProtoMessage() {}
 
 func (x *Assignment) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[38]
+	mi := &file_primary_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3106,7 +3604,7 @@ func (x *Assignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
 func (*Assignment) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{38}
+	return file_primary_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Assignment) GetAttemptId() string {
@@ -3185,7 +3683,7 @@ type ReportAttemptRequest struct {
 
 func (x *ReportAttemptRequest) Reset() {
 	*x = ReportAttemptRequest{}
-	mi := &file_primary_proto_msgTypes[39]
+	mi := &file_primary_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3197,7 +3695,7 @@ func (x *ReportAttemptRequest) String() string {
 func (*ReportAttemptRequest) ProtoMessage() {}
 
 func (x *ReportAttemptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[39]
+	mi := &file_primary_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3210,7 +3708,7 @@ func (x *ReportAttemptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportAttemptRequest.ProtoReflect.Descriptor instead.
 func (*ReportAttemptRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{39}
+	return file_primary_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ReportAttemptRequest) GetWorkerId() string {
@@ -3288,7 +3786,7 @@ type ReportAttemptResponse struct {
 
 func (x *ReportAttemptResponse) Reset() {
 	*x = ReportAttemptResponse{}
-	mi := &file_primary_proto_msgTypes[40]
+	mi := &file_primary_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3300,7 +3798,7 @@ func (x *ReportAttemptResponse) String() string {
 func (*ReportAttemptResponse) ProtoMessage() {}
 
 func (x *ReportAttemptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[40]
+	mi := &file_primary_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3313,7 +3811,7 @@ func (x *ReportAttemptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportAttemptResponse.ProtoReflect.Descriptor instead.
 func (*ReportAttemptResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{40}
+	return file_primary_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ReportAttemptResponse) GetAssignments() []*Assignment {
@@ -3332,7 +3830,7 @@ type KillAttemptRequest struct {
 
 func (x *KillAttemptRequest) Reset() {
 	*x = KillAttemptRequest{}
-	mi := &file_primary_proto_msgTypes[41]
+	mi := &file_primary_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3344,7 +3842,7 @@ func (x *KillAttemptRequest) String() string {
 func (*KillAttemptRequest) ProtoMessage() {}
 
 func (x *KillAttemptRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[41]
+	mi := &file_primary_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3357,7 +3855,7 @@ func (x *KillAttemptRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillAttemptRequest.ProtoReflect.Descriptor instead.
 func (*KillAttemptRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{41}
+	return file_primary_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *KillAttemptRequest) GetAttemptId() string {
@@ -3375,7 +3873,7 @@ type KillAttemptResponse struct {
 
 func (x *KillAttemptResponse) Reset() {
 	*x = KillAttemptResponse{}
-	mi := &file_primary_proto_msgTypes[42]
+	mi := &file_primary_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3387,7 +3885,7 @@ func (x *KillAttemptResponse) String() string {
 func (*KillAttemptResponse) ProtoMessage() {}
 
 func (x *KillAttemptResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[42]
+	mi := &file_primary_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3400,7 +3898,7 @@ func (x *KillAttemptResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillAttemptResponse.ProtoReflect.Descriptor instead.
 func (*KillAttemptResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{42}
+	return file_primary_proto_rawDescGZIP(), []int{52}
 }
 
 type DrainWorkerRequest struct {
@@ -3412,7 +3910,7 @@ type DrainWorkerRequest struct {
 
 func (x *DrainWorkerRequest) Reset() {
 	*x = DrainWorkerRequest{}
-	mi := &file_primary_proto_msgTypes[43]
+	mi := &file_primary_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3424,7 +3922,7 @@ func (x *DrainWorkerRequest) String() string {
 func (*DrainWorkerRequest) ProtoMessage() {}
 
 func (x *DrainWorkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[43]
+	mi := &file_primary_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3437,7 +3935,7 @@ func (x *DrainWorkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainWorkerRequest.ProtoReflect.Descriptor instead.
 func (*DrainWorkerRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{43}
+	return file_primary_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *DrainWorkerRequest) GetId() string {
@@ -3455,7 +3953,7 @@ type DrainWorkerResponse struct {
 
 func (x *DrainWorkerResponse) Reset() {
 	*x = DrainWorkerResponse{}
-	mi := &file_primary_proto_msgTypes[44]
+	mi := &file_primary_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3467,7 +3965,7 @@ func (x *DrainWorkerResponse) String() string {
 func (*DrainWorkerResponse) ProtoMessage() {}
 
 func (x *DrainWorkerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[44]
+	mi := &file_primary_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3480,7 +3978,7 @@ func (x *DrainWorkerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainWorkerResponse.ProtoReflect.Descriptor instead.
 func (*DrainWorkerResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{44}
+	return file_primary_proto_rawDescGZIP(), []int{54}
 }
 
 type DecommissionWorkerRequest struct {
@@ -3492,7 +3990,7 @@ type DecommissionWorkerRequest struct {
 
 func (x *DecommissionWorkerRequest) Reset() {
 	*x = DecommissionWorkerRequest{}
-	mi := &file_primary_proto_msgTypes[45]
+	mi := &file_primary_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3504,7 +4002,7 @@ func (x *DecommissionWorkerRequest) String() string {
 func (*DecommissionWorkerRequest) ProtoMessage() {}
 
 func (x *DecommissionWorkerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[45]
+	mi := &file_primary_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3517,7 +4015,7 @@ func (x *DecommissionWorkerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecommissionWorkerRequest.ProtoReflect.Descriptor instead.
 func (*DecommissionWorkerRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{45}
+	return file_primary_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *DecommissionWorkerRequest) GetId() string {
@@ -3535,7 +4033,7 @@ type DecommissionWorkerResponse struct {
 
 func (x *DecommissionWorkerResponse) Reset() {
 	*x = DecommissionWorkerResponse{}
-	mi := &file_primary_proto_msgTypes[46]
+	mi := &file_primary_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3547,7 +4045,7 @@ func (x *DecommissionWorkerResponse) String() string {
 func (*DecommissionWorkerResponse) ProtoMessage() {}
 
 func (x *DecommissionWorkerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[46]
+	mi := &file_primary_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3560,7 +4058,7 @@ func (x *DecommissionWorkerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecommissionWorkerResponse.ProtoReflect.Descriptor instead.
 func (*DecommissionWorkerResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{46}
+	return file_primary_proto_rawDescGZIP(), []int{56}
 }
 
 type MapOutputsRequest struct {
@@ -3572,7 +4070,7 @@ type MapOutputsRequest struct {
 
 func (x *MapOutputsRequest) Reset() {
 	*x = MapOutputsRequest{}
-	mi := &file_primary_proto_msgTypes[47]
+	mi := &file_primary_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3584,7 +4082,7 @@ func (x *MapOutputsRequest) String() string {
 func (*MapOutputsRequest) ProtoMessage() {}
 
 func (x *MapOutputsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[47]
+	mi := &file_primary_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3597,7 +4095,7 @@ func (x *MapOutputsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapOutputsRequest.ProtoReflect.Descriptor instead.
 func (*MapOutputsRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{47}
+	return file_primary_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *MapOutputsRequest) GetStepId() string {
@@ -3620,7 +4118,7 @@ type MapOutputsResponse struct {
 
 func (x *MapOutputsResponse) Reset() {
 	*x = MapOutputsResponse{}
-	mi := &file_primary_proto_msgTypes[48]
+	mi := &file_primary_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3632,7 +4130,7 @@ func (x *MapOutputsResponse) String() string {
 func (*MapOutputsResponse) ProtoMessage() {}
 
 func (x *MapOutputsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[48]
+	mi := &file_primary_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3645,7 +4143,7 @@ func (x *MapOutputsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapOutputsResponse.ProtoReflect.Descriptor instead.
 func (*MapOutputsResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{48}
+	return file_primary_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *MapOutputsResponse) GetMapOutputs() []*MapOutput {
@@ -3675,7 +4173,7 @@ type ReportFetchFailureRequest struct {
 
 func (x *ReportFetchFailureRequest) Reset() {
 	*x = ReportFetchFailureRequest{}
-	mi := &file_primary_proto_msgTypes[49]
+	mi := &file_primary_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3687,7 +4185,7 @@ func (x *ReportFetchFailureRequest) String() string {
 func (*ReportFetchFailureRequest) ProtoMessage() {}
 
 func (x *ReportFetchFailureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[49]
+	mi := &file_primary_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3700,7 +4198,7 @@ func (x *ReportFetchFailureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFetchFailureRequest.ProtoReflect.Descriptor instead.
 func (*ReportFetchFailureRequest) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{49}
+	return file_primary_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ReportFetchFailureRequest) GetWorkerId() string {
@@ -3739,7 +4237,7 @@ type ReportFetchFailureResponse struct {
 
 func (x *ReportFetchFailureResponse) Reset() {
 	*x = ReportFetchFailureResponse{}
-	mi := &file_primary_proto_msgTypes[50]
+	mi := &file_primary_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3751,7 +4249,7 @@ func (x *ReportFetchFailureResponse) String() string {
 func (*ReportFetchFailureResponse) ProtoMessage() {}
 
 func (x *ReportFetchFailureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_primary_proto_msgTypes[50]
+	mi := &file_primary_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3764,14 +4262,42 @@ func (x *ReportFetchFailureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportFetchFailureResponse.ProtoReflect.Descriptor instead.
 func (*ReportFetchFailureResponse) Descriptor() ([]byte, []int) {
-	return file_primary_proto_rawDescGZIP(), []int{50}
+	return file_primary_proto_rawDescGZIP(), []int{60}
 }
 
 var File_primary_proto protoreflect.FileDescriptor
 
 const file_primary_proto_rawDesc = "" +
 	"\n" +
-	"\rprimary.proto\x12\fgomr.primary\x1a\x16hdfs/hdfspb/hdfs.proto\"D\n" +
+	"\rprimary.proto\x12\fgomr.primary\x1a\x16hdfs/hdfspb/hdfs.proto\"\xc2\x01\n" +
+	"\x05Token\x12\x1a\n" +
+	"\baccessor\x18\x01 \x01(\tR\baccessor\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04role\x18\x03 \x01(\tR\x04role\x12*\n" +
+	"\x11created_unix_nano\x18\x04 \x01(\x03R\x0fcreatedUnixNano\x12*\n" +
+	"\x11expires_unix_nano\x18\x05 \x01(\x03R\x0fexpiresUnixNano\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\x06 \x01(\tR\tcreatedBy\"]\n" +
+	"\x12CreateTokenRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x1f\n" +
+	"\vttl_seconds\x18\x03 \x01(\x03R\n" +
+	"ttlSeconds\"c\n" +
+	"\x13CreateTokenResponse\x12)\n" +
+	"\x05token\x18\x01 \x01(\v2\x13.gomr.primary.TokenR\x05token\x12!\n" +
+	"\fsecret_token\x18\x02 \x01(\tR\vsecretToken\"\x13\n" +
+	"\x11ListTokensRequest\"A\n" +
+	"\x12ListTokensResponse\x12+\n" +
+	"\x06tokens\x18\x01 \x03(\v2\x13.gomr.primary.TokenR\x06tokens\"0\n" +
+	"\x12RevokeTokenRequest\x12\x1a\n" +
+	"\baccessor\x18\x01 \x01(\tR\baccessor\"\x15\n" +
+	"\x13RevokeTokenResponse\"+\n" +
+	"\x15BootstrapTokenRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\")\n" +
+	"\x11CheckTokenRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"?\n" +
+	"\x12CheckTokenResponse\x12)\n" +
+	"\x05token\x18\x01 \x01(\v2\x13.gomr.primary.TokenR\x05token\"D\n" +
 	"\x11AddPrimaryRequest\x12/\n" +
 	"\aprimary\x18\x01 \x01(\v2\x15.gomr.primary.PrimaryR\aprimary\"\x14\n" +
 	"\x12AddPrimaryResponse\"&\n" +
@@ -4087,7 +4613,7 @@ const file_primary_proto_rawDesc = "" +
 	"\x0fWORKER_DRAINING\x10\x02\x12\x0f\n" +
 	"\vWORKER_DEAD\x10\x03\x12\x1a\n" +
 	"\x16WORKER_DECOMMISSIONING\x10\x04\x12\x19\n" +
-	"\x15WORKER_DECOMMISSIONED\x10\x052\xd6\x06\n" +
+	"\x15WORKER_DECOMMISSIONED\x10\x052\xa9\t\n" +
 	"\x06Client\x12O\n" +
 	"\n" +
 	"SubmitStep\x12\x1f.gomr.primary.SubmitStepRequest\x1a .gomr.primary.SubmitStepResponse\x12L\n" +
@@ -4100,12 +4626,17 @@ const file_primary_proto_rawDesc = "" +
 	"\rRemovePrimary\x12\".gomr.primary.RemovePrimaryRequest\x1a#.gomr.primary.RemovePrimaryResponse\x12R\n" +
 	"\vKillAttempt\x12 .gomr.primary.KillAttemptRequest\x1a!.gomr.primary.KillAttemptResponse\x12R\n" +
 	"\vDrainWorker\x12 .gomr.primary.DrainWorkerRequest\x1a!.gomr.primary.DrainWorkerResponse\x12g\n" +
-	"\x12DecommissionWorker\x12'.gomr.primary.DecommissionWorkerRequest\x1a(.gomr.primary.DecommissionWorkerResponse2\xf5\x01\n" +
+	"\x12DecommissionWorker\x12'.gomr.primary.DecommissionWorkerRequest\x1a(.gomr.primary.DecommissionWorkerResponse\x12R\n" +
+	"\vCreateToken\x12 .gomr.primary.CreateTokenRequest\x1a!.gomr.primary.CreateTokenResponse\x12O\n" +
+	"\n" +
+	"ListTokens\x12\x1f.gomr.primary.ListTokensRequest\x1a .gomr.primary.ListTokensResponse\x12R\n" +
+	"\vRevokeToken\x12 .gomr.primary.RevokeTokenRequest\x1a!.gomr.primary.RevokeTokenResponse\x12X\n" +
+	"\x0eBootstrapToken\x12#.gomr.primary.BootstrapTokenRequest\x1a!.gomr.primary.CreateTokenResponse2\xf5\x01\n" +
 	"\x04Peer\x12^\n" +
 	"\x0fRegisterPrimary\x12$.gomr.primary.RegisterPrimaryRequest\x1a%.gomr.primary.RegisterPrimaryResponse\x12O\n" +
 	"\n" +
 	"AddPrimary\x12\x1f.gomr.primary.AddPrimaryRequest\x1a .gomr.primary.AddPrimaryResponse\x12<\n" +
-	"\x06Status\x12\x1b.gomr.primary.StatusRequest\x1a\x15.gomr.primary.Primary2\xc2\x04\n" +
+	"\x06Status\x12\x1b.gomr.primary.StatusRequest\x1a\x15.gomr.primary.Primary2\x93\x05\n" +
 	"\x06Worker\x12=\n" +
 	"\x04Join\x12\x19.gomr.primary.JoinRequest\x1a\x1a.gomr.primary.JoinResponse\x12I\n" +
 	"\bRegister\x12\x1d.gomr.primary.RegisterRequest\x1a\x1e.gomr.primary.RegisterResponse\x12L\n" +
@@ -4114,7 +4645,9 @@ const file_primary_proto_rawDesc = "" +
 	"\rReportAttempt\x12\".gomr.primary.ReportAttemptRequest\x1a#.gomr.primary.ReportAttemptResponse\x12O\n" +
 	"\n" +
 	"MapOutputs\x12\x1f.gomr.primary.MapOutputsRequest\x1a .gomr.primary.MapOutputsResponse\x12g\n" +
-	"\x12ReportFetchFailure\x12'.gomr.primary.ReportFetchFailureRequest\x1a(.gomr.primary.ReportFetchFailureResponseB(Z&github.com/gomr/gomr/primary/primarypbb\x06proto3"
+	"\x12ReportFetchFailure\x12'.gomr.primary.ReportFetchFailureRequest\x1a(.gomr.primary.ReportFetchFailureResponse\x12O\n" +
+	"\n" +
+	"CheckToken\x12\x1f.gomr.primary.CheckTokenRequest\x1a .gomr.primary.CheckTokenResponseB(Z&github.com/gomr/gomr/primary/primarypbb\x06proto3"
 
 var (
 	file_primary_proto_rawDescOnce sync.Once
@@ -4129,7 +4662,7 @@ func file_primary_proto_rawDescGZIP() []byte {
 }
 
 var file_primary_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_primary_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
+var file_primary_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
 var file_primary_proto_goTypes = []any{
 	(StepState)(0),                     // 0: gomr.primary.StepState
 	(StepPhase)(0),                     // 1: gomr.primary.StepPhase
@@ -4138,146 +4671,169 @@ var file_primary_proto_goTypes = []any{
 	(AttemptState)(0),                  // 4: gomr.primary.AttemptState
 	(WorkerRole)(0),                    // 5: gomr.primary.WorkerRole
 	(WorkerState)(0),                   // 6: gomr.primary.WorkerState
-	(*AddPrimaryRequest)(nil),          // 7: gomr.primary.AddPrimaryRequest
-	(*AddPrimaryResponse)(nil),         // 8: gomr.primary.AddPrimaryResponse
-	(*RemovePrimaryRequest)(nil),       // 9: gomr.primary.RemovePrimaryRequest
-	(*RemovePrimaryResponse)(nil),      // 10: gomr.primary.RemovePrimaryResponse
-	(*RegisterPrimaryRequest)(nil),     // 11: gomr.primary.RegisterPrimaryRequest
-	(*RegisterPrimaryResponse)(nil),    // 12: gomr.primary.RegisterPrimaryResponse
-	(*StepSpec)(nil),                   // 13: gomr.primary.StepSpec
-	(*SubmitStepRequest)(nil),          // 14: gomr.primary.SubmitStepRequest
-	(*SubmitStepResponse)(nil),         // 15: gomr.primary.SubmitStepResponse
-	(*Step)(nil),                       // 16: gomr.primary.Step
-	(*Task)(nil),                       // 17: gomr.primary.Task
-	(*Attempt)(nil),                    // 18: gomr.primary.Attempt
-	(*ListStepsRequest)(nil),           // 19: gomr.primary.ListStepsRequest
-	(*ListStepsResponse)(nil),          // 20: gomr.primary.ListStepsResponse
-	(*DescribeStepRequest)(nil),        // 21: gomr.primary.DescribeStepRequest
-	(*ListTasksRequest)(nil),           // 22: gomr.primary.ListTasksRequest
-	(*ListTasksResponse)(nil),          // 23: gomr.primary.ListTasksResponse
-	(*DescribeStepResponse)(nil),       // 24: gomr.primary.DescribeStepResponse
-	(*CancelStepRequest)(nil),          // 25: gomr.primary.CancelStepRequest
-	(*CancelStepResponse)(nil),         // 26: gomr.primary.CancelStepResponse
-	(*ListNodesRequest)(nil),           // 27: gomr.primary.ListNodesRequest
-	(*StatusRequest)(nil),              // 28: gomr.primary.StatusRequest
-	(*Primary)(nil),                    // 29: gomr.primary.Primary
-	(*Node)(nil),                       // 30: gomr.primary.Node
-	(*ListNodesResponse)(nil),          // 31: gomr.primary.ListNodesResponse
-	(*JoinRequest)(nil),                // 32: gomr.primary.JoinRequest
-	(*JoinResponse)(nil),               // 33: gomr.primary.JoinResponse
-	(*WorkerInfo)(nil),                 // 34: gomr.primary.WorkerInfo
-	(*RegisterRequest)(nil),            // 35: gomr.primary.RegisterRequest
-	(*RegisterResponse)(nil),           // 36: gomr.primary.RegisterResponse
-	(*AttemptStatus)(nil),              // 37: gomr.primary.AttemptStatus
-	(*HeartbeatRequest)(nil),           // 38: gomr.primary.HeartbeatRequest
-	(*HeartbeatResponse)(nil),          // 39: gomr.primary.HeartbeatResponse
-	(*PollTasksRequest)(nil),           // 40: gomr.primary.PollTasksRequest
-	(*PollTasksResponse)(nil),          // 41: gomr.primary.PollTasksResponse
-	(*Split)(nil),                      // 42: gomr.primary.Split
-	(*SplitFile)(nil),                  // 43: gomr.primary.SplitFile
-	(*MapOutput)(nil),                  // 44: gomr.primary.MapOutput
-	(*Assignment)(nil),                 // 45: gomr.primary.Assignment
-	(*ReportAttemptRequest)(nil),       // 46: gomr.primary.ReportAttemptRequest
-	(*ReportAttemptResponse)(nil),      // 47: gomr.primary.ReportAttemptResponse
-	(*KillAttemptRequest)(nil),         // 48: gomr.primary.KillAttemptRequest
-	(*KillAttemptResponse)(nil),        // 49: gomr.primary.KillAttemptResponse
-	(*DrainWorkerRequest)(nil),         // 50: gomr.primary.DrainWorkerRequest
-	(*DrainWorkerResponse)(nil),        // 51: gomr.primary.DrainWorkerResponse
-	(*DecommissionWorkerRequest)(nil),  // 52: gomr.primary.DecommissionWorkerRequest
-	(*DecommissionWorkerResponse)(nil), // 53: gomr.primary.DecommissionWorkerResponse
-	(*MapOutputsRequest)(nil),          // 54: gomr.primary.MapOutputsRequest
-	(*MapOutputsResponse)(nil),         // 55: gomr.primary.MapOutputsResponse
-	(*ReportFetchFailureRequest)(nil),  // 56: gomr.primary.ReportFetchFailureRequest
-	(*ReportFetchFailureResponse)(nil), // 57: gomr.primary.ReportFetchFailureResponse
-	nil,                                // 58: gomr.primary.StepSpec.OptionsEntry
-	nil,                                // 59: gomr.primary.Step.CountersEntry
-	nil,                                // 60: gomr.primary.ReportAttemptRequest.CountersEntry
-	(*hdfspb.BlockReport)(nil),         // 61: gomr.hdfs.BlockReport
-	(*hdfspb.BlockCommand)(nil),        // 62: gomr.hdfs.BlockCommand
+	(*Token)(nil),                      // 7: gomr.primary.Token
+	(*CreateTokenRequest)(nil),         // 8: gomr.primary.CreateTokenRequest
+	(*CreateTokenResponse)(nil),        // 9: gomr.primary.CreateTokenResponse
+	(*ListTokensRequest)(nil),          // 10: gomr.primary.ListTokensRequest
+	(*ListTokensResponse)(nil),         // 11: gomr.primary.ListTokensResponse
+	(*RevokeTokenRequest)(nil),         // 12: gomr.primary.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil),        // 13: gomr.primary.RevokeTokenResponse
+	(*BootstrapTokenRequest)(nil),      // 14: gomr.primary.BootstrapTokenRequest
+	(*CheckTokenRequest)(nil),          // 15: gomr.primary.CheckTokenRequest
+	(*CheckTokenResponse)(nil),         // 16: gomr.primary.CheckTokenResponse
+	(*AddPrimaryRequest)(nil),          // 17: gomr.primary.AddPrimaryRequest
+	(*AddPrimaryResponse)(nil),         // 18: gomr.primary.AddPrimaryResponse
+	(*RemovePrimaryRequest)(nil),       // 19: gomr.primary.RemovePrimaryRequest
+	(*RemovePrimaryResponse)(nil),      // 20: gomr.primary.RemovePrimaryResponse
+	(*RegisterPrimaryRequest)(nil),     // 21: gomr.primary.RegisterPrimaryRequest
+	(*RegisterPrimaryResponse)(nil),    // 22: gomr.primary.RegisterPrimaryResponse
+	(*StepSpec)(nil),                   // 23: gomr.primary.StepSpec
+	(*SubmitStepRequest)(nil),          // 24: gomr.primary.SubmitStepRequest
+	(*SubmitStepResponse)(nil),         // 25: gomr.primary.SubmitStepResponse
+	(*Step)(nil),                       // 26: gomr.primary.Step
+	(*Task)(nil),                       // 27: gomr.primary.Task
+	(*Attempt)(nil),                    // 28: gomr.primary.Attempt
+	(*ListStepsRequest)(nil),           // 29: gomr.primary.ListStepsRequest
+	(*ListStepsResponse)(nil),          // 30: gomr.primary.ListStepsResponse
+	(*DescribeStepRequest)(nil),        // 31: gomr.primary.DescribeStepRequest
+	(*ListTasksRequest)(nil),           // 32: gomr.primary.ListTasksRequest
+	(*ListTasksResponse)(nil),          // 33: gomr.primary.ListTasksResponse
+	(*DescribeStepResponse)(nil),       // 34: gomr.primary.DescribeStepResponse
+	(*CancelStepRequest)(nil),          // 35: gomr.primary.CancelStepRequest
+	(*CancelStepResponse)(nil),         // 36: gomr.primary.CancelStepResponse
+	(*ListNodesRequest)(nil),           // 37: gomr.primary.ListNodesRequest
+	(*StatusRequest)(nil),              // 38: gomr.primary.StatusRequest
+	(*Primary)(nil),                    // 39: gomr.primary.Primary
+	(*Node)(nil),                       // 40: gomr.primary.Node
+	(*ListNodesResponse)(nil),          // 41: gomr.primary.ListNodesResponse
+	(*JoinRequest)(nil),                // 42: gomr.primary.JoinRequest
+	(*JoinResponse)(nil),               // 43: gomr.primary.JoinResponse
+	(*WorkerInfo)(nil),                 // 44: gomr.primary.WorkerInfo
+	(*RegisterRequest)(nil),            // 45: gomr.primary.RegisterRequest
+	(*RegisterResponse)(nil),           // 46: gomr.primary.RegisterResponse
+	(*AttemptStatus)(nil),              // 47: gomr.primary.AttemptStatus
+	(*HeartbeatRequest)(nil),           // 48: gomr.primary.HeartbeatRequest
+	(*HeartbeatResponse)(nil),          // 49: gomr.primary.HeartbeatResponse
+	(*PollTasksRequest)(nil),           // 50: gomr.primary.PollTasksRequest
+	(*PollTasksResponse)(nil),          // 51: gomr.primary.PollTasksResponse
+	(*Split)(nil),                      // 52: gomr.primary.Split
+	(*SplitFile)(nil),                  // 53: gomr.primary.SplitFile
+	(*MapOutput)(nil),                  // 54: gomr.primary.MapOutput
+	(*Assignment)(nil),                 // 55: gomr.primary.Assignment
+	(*ReportAttemptRequest)(nil),       // 56: gomr.primary.ReportAttemptRequest
+	(*ReportAttemptResponse)(nil),      // 57: gomr.primary.ReportAttemptResponse
+	(*KillAttemptRequest)(nil),         // 58: gomr.primary.KillAttemptRequest
+	(*KillAttemptResponse)(nil),        // 59: gomr.primary.KillAttemptResponse
+	(*DrainWorkerRequest)(nil),         // 60: gomr.primary.DrainWorkerRequest
+	(*DrainWorkerResponse)(nil),        // 61: gomr.primary.DrainWorkerResponse
+	(*DecommissionWorkerRequest)(nil),  // 62: gomr.primary.DecommissionWorkerRequest
+	(*DecommissionWorkerResponse)(nil), // 63: gomr.primary.DecommissionWorkerResponse
+	(*MapOutputsRequest)(nil),          // 64: gomr.primary.MapOutputsRequest
+	(*MapOutputsResponse)(nil),         // 65: gomr.primary.MapOutputsResponse
+	(*ReportFetchFailureRequest)(nil),  // 66: gomr.primary.ReportFetchFailureRequest
+	(*ReportFetchFailureResponse)(nil), // 67: gomr.primary.ReportFetchFailureResponse
+	nil,                                // 68: gomr.primary.StepSpec.OptionsEntry
+	nil,                                // 69: gomr.primary.Step.CountersEntry
+	nil,                                // 70: gomr.primary.ReportAttemptRequest.CountersEntry
+	(*hdfspb.BlockReport)(nil),         // 71: gomr.hdfs.BlockReport
+	(*hdfspb.BlockCommand)(nil),        // 72: gomr.hdfs.BlockCommand
 }
 var file_primary_proto_depIdxs = []int32{
-	29, // 0: gomr.primary.AddPrimaryRequest.primary:type_name -> gomr.primary.Primary
-	29, // 1: gomr.primary.RegisterPrimaryRequest.primary:type_name -> gomr.primary.Primary
-	58, // 2: gomr.primary.StepSpec.options:type_name -> gomr.primary.StepSpec.OptionsEntry
-	13, // 3: gomr.primary.SubmitStepRequest.spec:type_name -> gomr.primary.StepSpec
-	13, // 4: gomr.primary.Step.spec:type_name -> gomr.primary.StepSpec
-	0,  // 5: gomr.primary.Step.state:type_name -> gomr.primary.StepState
-	1,  // 6: gomr.primary.Step.phase:type_name -> gomr.primary.StepPhase
-	59, // 7: gomr.primary.Step.counters:type_name -> gomr.primary.Step.CountersEntry
-	2,  // 8: gomr.primary.Task.kind:type_name -> gomr.primary.TaskKind
-	3,  // 9: gomr.primary.Task.state:type_name -> gomr.primary.TaskState
-	42, // 10: gomr.primary.Task.split:type_name -> gomr.primary.Split
-	18, // 11: gomr.primary.Task.attempts:type_name -> gomr.primary.Attempt
-	4,  // 12: gomr.primary.Attempt.state:type_name -> gomr.primary.AttemptState
-	0,  // 13: gomr.primary.ListStepsRequest.states:type_name -> gomr.primary.StepState
-	16, // 14: gomr.primary.ListStepsResponse.steps:type_name -> gomr.primary.Step
-	17, // 15: gomr.primary.ListTasksResponse.tasks:type_name -> gomr.primary.Task
-	16, // 16: gomr.primary.DescribeStepResponse.step:type_name -> gomr.primary.Step
-	0,  // 17: gomr.primary.CancelStepResponse.state:type_name -> gomr.primary.StepState
-	5,  // 18: gomr.primary.Node.role:type_name -> gomr.primary.WorkerRole
-	6,  // 19: gomr.primary.Node.state:type_name -> gomr.primary.WorkerState
-	29, // 20: gomr.primary.ListNodesResponse.primaries:type_name -> gomr.primary.Primary
-	30, // 21: gomr.primary.ListNodesResponse.workers:type_name -> gomr.primary.Node
-	5,  // 22: gomr.primary.WorkerInfo.role:type_name -> gomr.primary.WorkerRole
-	34, // 23: gomr.primary.RegisterRequest.worker:type_name -> gomr.primary.WorkerInfo
-	37, // 24: gomr.primary.HeartbeatRequest.running:type_name -> gomr.primary.AttemptStatus
-	61, // 25: gomr.primary.HeartbeatRequest.block_report:type_name -> gomr.hdfs.BlockReport
-	62, // 26: gomr.primary.HeartbeatResponse.block_commands:type_name -> gomr.hdfs.BlockCommand
-	45, // 27: gomr.primary.PollTasksResponse.assignments:type_name -> gomr.primary.Assignment
-	43, // 28: gomr.primary.Split.more:type_name -> gomr.primary.SplitFile
-	2,  // 29: gomr.primary.Assignment.kind:type_name -> gomr.primary.TaskKind
-	42, // 30: gomr.primary.Assignment.split:type_name -> gomr.primary.Split
-	44, // 31: gomr.primary.Assignment.map_outputs:type_name -> gomr.primary.MapOutput
-	13, // 32: gomr.primary.Assignment.spec:type_name -> gomr.primary.StepSpec
-	60, // 33: gomr.primary.ReportAttemptRequest.counters:type_name -> gomr.primary.ReportAttemptRequest.CountersEntry
-	45, // 34: gomr.primary.ReportAttemptResponse.assignments:type_name -> gomr.primary.Assignment
-	44, // 35: gomr.primary.MapOutputsResponse.map_outputs:type_name -> gomr.primary.MapOutput
-	0,  // 36: gomr.primary.MapOutputsResponse.step_state:type_name -> gomr.primary.StepState
-	14, // 37: gomr.primary.Client.SubmitStep:input_type -> gomr.primary.SubmitStepRequest
-	19, // 38: gomr.primary.Client.ListSteps:input_type -> gomr.primary.ListStepsRequest
-	21, // 39: gomr.primary.Client.DescribeStep:input_type -> gomr.primary.DescribeStepRequest
-	22, // 40: gomr.primary.Client.ListTasks:input_type -> gomr.primary.ListTasksRequest
-	25, // 41: gomr.primary.Client.CancelStep:input_type -> gomr.primary.CancelStepRequest
-	27, // 42: gomr.primary.Client.ListNodes:input_type -> gomr.primary.ListNodesRequest
-	9,  // 43: gomr.primary.Client.RemovePrimary:input_type -> gomr.primary.RemovePrimaryRequest
-	48, // 44: gomr.primary.Client.KillAttempt:input_type -> gomr.primary.KillAttemptRequest
-	50, // 45: gomr.primary.Client.DrainWorker:input_type -> gomr.primary.DrainWorkerRequest
-	52, // 46: gomr.primary.Client.DecommissionWorker:input_type -> gomr.primary.DecommissionWorkerRequest
-	11, // 47: gomr.primary.Peer.RegisterPrimary:input_type -> gomr.primary.RegisterPrimaryRequest
-	7,  // 48: gomr.primary.Peer.AddPrimary:input_type -> gomr.primary.AddPrimaryRequest
-	28, // 49: gomr.primary.Peer.Status:input_type -> gomr.primary.StatusRequest
-	32, // 50: gomr.primary.Worker.Join:input_type -> gomr.primary.JoinRequest
-	35, // 51: gomr.primary.Worker.Register:input_type -> gomr.primary.RegisterRequest
-	38, // 52: gomr.primary.Worker.Heartbeat:input_type -> gomr.primary.HeartbeatRequest
-	40, // 53: gomr.primary.Worker.PollTasks:input_type -> gomr.primary.PollTasksRequest
-	46, // 54: gomr.primary.Worker.ReportAttempt:input_type -> gomr.primary.ReportAttemptRequest
-	54, // 55: gomr.primary.Worker.MapOutputs:input_type -> gomr.primary.MapOutputsRequest
-	56, // 56: gomr.primary.Worker.ReportFetchFailure:input_type -> gomr.primary.ReportFetchFailureRequest
-	15, // 57: gomr.primary.Client.SubmitStep:output_type -> gomr.primary.SubmitStepResponse
-	20, // 58: gomr.primary.Client.ListSteps:output_type -> gomr.primary.ListStepsResponse
-	24, // 59: gomr.primary.Client.DescribeStep:output_type -> gomr.primary.DescribeStepResponse
-	23, // 60: gomr.primary.Client.ListTasks:output_type -> gomr.primary.ListTasksResponse
-	26, // 61: gomr.primary.Client.CancelStep:output_type -> gomr.primary.CancelStepResponse
-	31, // 62: gomr.primary.Client.ListNodes:output_type -> gomr.primary.ListNodesResponse
-	10, // 63: gomr.primary.Client.RemovePrimary:output_type -> gomr.primary.RemovePrimaryResponse
-	49, // 64: gomr.primary.Client.KillAttempt:output_type -> gomr.primary.KillAttemptResponse
-	51, // 65: gomr.primary.Client.DrainWorker:output_type -> gomr.primary.DrainWorkerResponse
-	53, // 66: gomr.primary.Client.DecommissionWorker:output_type -> gomr.primary.DecommissionWorkerResponse
-	12, // 67: gomr.primary.Peer.RegisterPrimary:output_type -> gomr.primary.RegisterPrimaryResponse
-	8,  // 68: gomr.primary.Peer.AddPrimary:output_type -> gomr.primary.AddPrimaryResponse
-	29, // 69: gomr.primary.Peer.Status:output_type -> gomr.primary.Primary
-	33, // 70: gomr.primary.Worker.Join:output_type -> gomr.primary.JoinResponse
-	36, // 71: gomr.primary.Worker.Register:output_type -> gomr.primary.RegisterResponse
-	39, // 72: gomr.primary.Worker.Heartbeat:output_type -> gomr.primary.HeartbeatResponse
-	41, // 73: gomr.primary.Worker.PollTasks:output_type -> gomr.primary.PollTasksResponse
-	47, // 74: gomr.primary.Worker.ReportAttempt:output_type -> gomr.primary.ReportAttemptResponse
-	55, // 75: gomr.primary.Worker.MapOutputs:output_type -> gomr.primary.MapOutputsResponse
-	57, // 76: gomr.primary.Worker.ReportFetchFailure:output_type -> gomr.primary.ReportFetchFailureResponse
-	57, // [57:77] is the sub-list for method output_type
-	37, // [37:57] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	7,  // 0: gomr.primary.CreateTokenResponse.token:type_name -> gomr.primary.Token
+	7,  // 1: gomr.primary.ListTokensResponse.tokens:type_name -> gomr.primary.Token
+	7,  // 2: gomr.primary.CheckTokenResponse.token:type_name -> gomr.primary.Token
+	39, // 3: gomr.primary.AddPrimaryRequest.primary:type_name -> gomr.primary.Primary
+	39, // 4: gomr.primary.RegisterPrimaryRequest.primary:type_name -> gomr.primary.Primary
+	68, // 5: gomr.primary.StepSpec.options:type_name -> gomr.primary.StepSpec.OptionsEntry
+	23, // 6: gomr.primary.SubmitStepRequest.spec:type_name -> gomr.primary.StepSpec
+	23, // 7: gomr.primary.Step.spec:type_name -> gomr.primary.StepSpec
+	0,  // 8: gomr.primary.Step.state:type_name -> gomr.primary.StepState
+	1,  // 9: gomr.primary.Step.phase:type_name -> gomr.primary.StepPhase
+	69, // 10: gomr.primary.Step.counters:type_name -> gomr.primary.Step.CountersEntry
+	2,  // 11: gomr.primary.Task.kind:type_name -> gomr.primary.TaskKind
+	3,  // 12: gomr.primary.Task.state:type_name -> gomr.primary.TaskState
+	52, // 13: gomr.primary.Task.split:type_name -> gomr.primary.Split
+	28, // 14: gomr.primary.Task.attempts:type_name -> gomr.primary.Attempt
+	4,  // 15: gomr.primary.Attempt.state:type_name -> gomr.primary.AttemptState
+	0,  // 16: gomr.primary.ListStepsRequest.states:type_name -> gomr.primary.StepState
+	26, // 17: gomr.primary.ListStepsResponse.steps:type_name -> gomr.primary.Step
+	27, // 18: gomr.primary.ListTasksResponse.tasks:type_name -> gomr.primary.Task
+	26, // 19: gomr.primary.DescribeStepResponse.step:type_name -> gomr.primary.Step
+	0,  // 20: gomr.primary.CancelStepResponse.state:type_name -> gomr.primary.StepState
+	5,  // 21: gomr.primary.Node.role:type_name -> gomr.primary.WorkerRole
+	6,  // 22: gomr.primary.Node.state:type_name -> gomr.primary.WorkerState
+	39, // 23: gomr.primary.ListNodesResponse.primaries:type_name -> gomr.primary.Primary
+	40, // 24: gomr.primary.ListNodesResponse.workers:type_name -> gomr.primary.Node
+	5,  // 25: gomr.primary.WorkerInfo.role:type_name -> gomr.primary.WorkerRole
+	44, // 26: gomr.primary.RegisterRequest.worker:type_name -> gomr.primary.WorkerInfo
+	47, // 27: gomr.primary.HeartbeatRequest.running:type_name -> gomr.primary.AttemptStatus
+	71, // 28: gomr.primary.HeartbeatRequest.block_report:type_name -> gomr.hdfs.BlockReport
+	72, // 29: gomr.primary.HeartbeatResponse.block_commands:type_name -> gomr.hdfs.BlockCommand
+	55, // 30: gomr.primary.PollTasksResponse.assignments:type_name -> gomr.primary.Assignment
+	53, // 31: gomr.primary.Split.more:type_name -> gomr.primary.SplitFile
+	2,  // 32: gomr.primary.Assignment.kind:type_name -> gomr.primary.TaskKind
+	52, // 33: gomr.primary.Assignment.split:type_name -> gomr.primary.Split
+	54, // 34: gomr.primary.Assignment.map_outputs:type_name -> gomr.primary.MapOutput
+	23, // 35: gomr.primary.Assignment.spec:type_name -> gomr.primary.StepSpec
+	70, // 36: gomr.primary.ReportAttemptRequest.counters:type_name -> gomr.primary.ReportAttemptRequest.CountersEntry
+	55, // 37: gomr.primary.ReportAttemptResponse.assignments:type_name -> gomr.primary.Assignment
+	54, // 38: gomr.primary.MapOutputsResponse.map_outputs:type_name -> gomr.primary.MapOutput
+	0,  // 39: gomr.primary.MapOutputsResponse.step_state:type_name -> gomr.primary.StepState
+	24, // 40: gomr.primary.Client.SubmitStep:input_type -> gomr.primary.SubmitStepRequest
+	29, // 41: gomr.primary.Client.ListSteps:input_type -> gomr.primary.ListStepsRequest
+	31, // 42: gomr.primary.Client.DescribeStep:input_type -> gomr.primary.DescribeStepRequest
+	32, // 43: gomr.primary.Client.ListTasks:input_type -> gomr.primary.ListTasksRequest
+	35, // 44: gomr.primary.Client.CancelStep:input_type -> gomr.primary.CancelStepRequest
+	37, // 45: gomr.primary.Client.ListNodes:input_type -> gomr.primary.ListNodesRequest
+	19, // 46: gomr.primary.Client.RemovePrimary:input_type -> gomr.primary.RemovePrimaryRequest
+	58, // 47: gomr.primary.Client.KillAttempt:input_type -> gomr.primary.KillAttemptRequest
+	60, // 48: gomr.primary.Client.DrainWorker:input_type -> gomr.primary.DrainWorkerRequest
+	62, // 49: gomr.primary.Client.DecommissionWorker:input_type -> gomr.primary.DecommissionWorkerRequest
+	8,  // 50: gomr.primary.Client.CreateToken:input_type -> gomr.primary.CreateTokenRequest
+	10, // 51: gomr.primary.Client.ListTokens:input_type -> gomr.primary.ListTokensRequest
+	12, // 52: gomr.primary.Client.RevokeToken:input_type -> gomr.primary.RevokeTokenRequest
+	14, // 53: gomr.primary.Client.BootstrapToken:input_type -> gomr.primary.BootstrapTokenRequest
+	21, // 54: gomr.primary.Peer.RegisterPrimary:input_type -> gomr.primary.RegisterPrimaryRequest
+	17, // 55: gomr.primary.Peer.AddPrimary:input_type -> gomr.primary.AddPrimaryRequest
+	38, // 56: gomr.primary.Peer.Status:input_type -> gomr.primary.StatusRequest
+	42, // 57: gomr.primary.Worker.Join:input_type -> gomr.primary.JoinRequest
+	45, // 58: gomr.primary.Worker.Register:input_type -> gomr.primary.RegisterRequest
+	48, // 59: gomr.primary.Worker.Heartbeat:input_type -> gomr.primary.HeartbeatRequest
+	50, // 60: gomr.primary.Worker.PollTasks:input_type -> gomr.primary.PollTasksRequest
+	56, // 61: gomr.primary.Worker.ReportAttempt:input_type -> gomr.primary.ReportAttemptRequest
+	64, // 62: gomr.primary.Worker.MapOutputs:input_type -> gomr.primary.MapOutputsRequest
+	66, // 63: gomr.primary.Worker.ReportFetchFailure:input_type -> gomr.primary.ReportFetchFailureRequest
+	15, // 64: gomr.primary.Worker.CheckToken:input_type -> gomr.primary.CheckTokenRequest
+	25, // 65: gomr.primary.Client.SubmitStep:output_type -> gomr.primary.SubmitStepResponse
+	30, // 66: gomr.primary.Client.ListSteps:output_type -> gomr.primary.ListStepsResponse
+	34, // 67: gomr.primary.Client.DescribeStep:output_type -> gomr.primary.DescribeStepResponse
+	33, // 68: gomr.primary.Client.ListTasks:output_type -> gomr.primary.ListTasksResponse
+	36, // 69: gomr.primary.Client.CancelStep:output_type -> gomr.primary.CancelStepResponse
+	41, // 70: gomr.primary.Client.ListNodes:output_type -> gomr.primary.ListNodesResponse
+	20, // 71: gomr.primary.Client.RemovePrimary:output_type -> gomr.primary.RemovePrimaryResponse
+	59, // 72: gomr.primary.Client.KillAttempt:output_type -> gomr.primary.KillAttemptResponse
+	61, // 73: gomr.primary.Client.DrainWorker:output_type -> gomr.primary.DrainWorkerResponse
+	63, // 74: gomr.primary.Client.DecommissionWorker:output_type -> gomr.primary.DecommissionWorkerResponse
+	9,  // 75: gomr.primary.Client.CreateToken:output_type -> gomr.primary.CreateTokenResponse
+	11, // 76: gomr.primary.Client.ListTokens:output_type -> gomr.primary.ListTokensResponse
+	13, // 77: gomr.primary.Client.RevokeToken:output_type -> gomr.primary.RevokeTokenResponse
+	9,  // 78: gomr.primary.Client.BootstrapToken:output_type -> gomr.primary.CreateTokenResponse
+	22, // 79: gomr.primary.Peer.RegisterPrimary:output_type -> gomr.primary.RegisterPrimaryResponse
+	18, // 80: gomr.primary.Peer.AddPrimary:output_type -> gomr.primary.AddPrimaryResponse
+	39, // 81: gomr.primary.Peer.Status:output_type -> gomr.primary.Primary
+	43, // 82: gomr.primary.Worker.Join:output_type -> gomr.primary.JoinResponse
+	46, // 83: gomr.primary.Worker.Register:output_type -> gomr.primary.RegisterResponse
+	49, // 84: gomr.primary.Worker.Heartbeat:output_type -> gomr.primary.HeartbeatResponse
+	51, // 85: gomr.primary.Worker.PollTasks:output_type -> gomr.primary.PollTasksResponse
+	57, // 86: gomr.primary.Worker.ReportAttempt:output_type -> gomr.primary.ReportAttemptResponse
+	65, // 87: gomr.primary.Worker.MapOutputs:output_type -> gomr.primary.MapOutputsResponse
+	67, // 88: gomr.primary.Worker.ReportFetchFailure:output_type -> gomr.primary.ReportFetchFailureResponse
+	16, // 89: gomr.primary.Worker.CheckToken:output_type -> gomr.primary.CheckTokenResponse
+	65, // [65:90] is the sub-list for method output_type
+	40, // [40:65] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_primary_proto_init() }
@@ -4291,7 +4847,7 @@ func file_primary_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_primary_proto_rawDesc), len(file_primary_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   54,
+			NumMessages:   64,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -35,6 +35,10 @@ const (
 	Client_KillAttempt_FullMethodName        = "/gomr.primary.Client/KillAttempt"
 	Client_DrainWorker_FullMethodName        = "/gomr.primary.Client/DrainWorker"
 	Client_DecommissionWorker_FullMethodName = "/gomr.primary.Client/DecommissionWorker"
+	Client_CreateToken_FullMethodName        = "/gomr.primary.Client/CreateToken"
+	Client_ListTokens_FullMethodName         = "/gomr.primary.Client/ListTokens"
+	Client_RevokeToken_FullMethodName        = "/gomr.primary.Client/RevokeToken"
+	Client_BootstrapToken_FullMethodName     = "/gomr.primary.Client/BootstrapToken"
 )
 
 // ClientClient is the client API for Client service.
@@ -66,6 +70,16 @@ type ClientClient interface {
 	// DecommissionWorker copies a core worker's HDFS blocks elsewhere and
 	// then lets it leave.
 	DecommissionWorker(ctx context.Context, in *DecommissionWorkerRequest, opts ...grpc.CallOption) (*DecommissionWorkerResponse, error)
+	// CreateToken makes a client token; its secret is in the answer only.
+	CreateToken(ctx context.Context, in *CreateTokenRequest, opts ...grpc.CallOption) (*CreateTokenResponse, error)
+	// ListTokens returns every token, without secrets.
+	ListTokens(ctx context.Context, in *ListTokensRequest, opts ...grpc.CallOption) (*ListTokensResponse, error)
+	// RevokeToken deletes a token: calls with it fail from then on.
+	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error)
+	// BootstrapToken makes the first admin token of a cluster that has
+	// none. It needs a client certificate but no token, and is refused
+	// while an admin token exists.
+	BootstrapToken(ctx context.Context, in *BootstrapTokenRequest, opts ...grpc.CallOption) (*CreateTokenResponse, error)
 }
 
 type clientClient struct {
@@ -176,6 +190,46 @@ func (c *clientClient) DecommissionWorker(ctx context.Context, in *DecommissionW
 	return out, nil
 }
 
+func (c *clientClient) CreateToken(ctx context.Context, in *CreateTokenRequest, opts ...grpc.CallOption) (*CreateTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateTokenResponse)
+	err := c.cc.Invoke(ctx, Client_CreateToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientClient) ListTokens(ctx context.Context, in *ListTokensRequest, opts ...grpc.CallOption) (*ListTokensResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTokensResponse)
+	err := c.cc.Invoke(ctx, Client_ListTokens_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientClient) RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeTokenResponse)
+	err := c.cc.Invoke(ctx, Client_RevokeToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientClient) BootstrapToken(ctx context.Context, in *BootstrapTokenRequest, opts ...grpc.CallOption) (*CreateTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateTokenResponse)
+	err := c.cc.Invoke(ctx, Client_BootstrapToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClientServer is the server API for Client service.
 // All implementations must embed UnimplementedClientServer
 // for forward compatibility.
@@ -205,6 +259,16 @@ type ClientServer interface {
 	// DecommissionWorker copies a core worker's HDFS blocks elsewhere and
 	// then lets it leave.
 	DecommissionWorker(context.Context, *DecommissionWorkerRequest) (*DecommissionWorkerResponse, error)
+	// CreateToken makes a client token; its secret is in the answer only.
+	CreateToken(context.Context, *CreateTokenRequest) (*CreateTokenResponse, error)
+	// ListTokens returns every token, without secrets.
+	ListTokens(context.Context, *ListTokensRequest) (*ListTokensResponse, error)
+	// RevokeToken deletes a token: calls with it fail from then on.
+	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error)
+	// BootstrapToken makes the first admin token of a cluster that has
+	// none. It needs a client certificate but no token, and is refused
+	// while an admin token exists.
+	BootstrapToken(context.Context, *BootstrapTokenRequest) (*CreateTokenResponse, error)
 	mustEmbedUnimplementedClientServer()
 }
 
@@ -244,6 +308,18 @@ func (UnimplementedClientServer) DrainWorker(context.Context, *DrainWorkerReques
 }
 func (UnimplementedClientServer) DecommissionWorker(context.Context, *DecommissionWorkerRequest) (*DecommissionWorkerResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DecommissionWorker not implemented")
+}
+func (UnimplementedClientServer) CreateToken(context.Context, *CreateTokenRequest) (*CreateTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateToken not implemented")
+}
+func (UnimplementedClientServer) ListTokens(context.Context, *ListTokensRequest) (*ListTokensResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTokens not implemented")
+}
+func (UnimplementedClientServer) RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeToken not implemented")
+}
+func (UnimplementedClientServer) BootstrapToken(context.Context, *BootstrapTokenRequest) (*CreateTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BootstrapToken not implemented")
 }
 func (UnimplementedClientServer) mustEmbedUnimplementedClientServer() {}
 func (UnimplementedClientServer) testEmbeddedByValue()                {}
@@ -446,6 +522,78 @@ func _Client_DecommissionWorker_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Client_CreateToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientServer).CreateToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Client_CreateToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientServer).CreateToken(ctx, req.(*CreateTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Client_ListTokens_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTokensRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientServer).ListTokens(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Client_ListTokens_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientServer).ListTokens(ctx, req.(*ListTokensRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Client_RevokeToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientServer).RevokeToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Client_RevokeToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientServer).RevokeToken(ctx, req.(*RevokeTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Client_BootstrapToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BootstrapTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientServer).BootstrapToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Client_BootstrapToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientServer).BootstrapToken(ctx, req.(*BootstrapTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Client_ServiceDesc is the grpc.ServiceDesc for Client service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -492,6 +640,22 @@ var Client_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DecommissionWorker",
 			Handler:    _Client_DecommissionWorker_Handler,
+		},
+		{
+			MethodName: "CreateToken",
+			Handler:    _Client_CreateToken_Handler,
+		},
+		{
+			MethodName: "ListTokens",
+			Handler:    _Client_ListTokens_Handler,
+		},
+		{
+			MethodName: "RevokeToken",
+			Handler:    _Client_RevokeToken_Handler,
+		},
+		{
+			MethodName: "BootstrapToken",
+			Handler:    _Client_BootstrapToken_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
@@ -698,6 +862,7 @@ const (
 	Worker_ReportAttempt_FullMethodName      = "/gomr.primary.Worker/ReportAttempt"
 	Worker_MapOutputs_FullMethodName         = "/gomr.primary.Worker/MapOutputs"
 	Worker_ReportFetchFailure_FullMethodName = "/gomr.primary.Worker/ReportFetchFailure"
+	Worker_CheckToken_FullMethodName         = "/gomr.primary.Worker/CheckToken"
 )
 
 // WorkerClient is the client API for Worker service.
@@ -723,6 +888,10 @@ type WorkerClient interface {
 	// ReportFetchFailure tells the leader a map output cannot be fetched;
 	// the map task runs again.
 	ReportFetchFailure(ctx context.Context, in *ReportFetchFailureRequest, opts ...grpc.CallOption) (*ReportFetchFailureResponse, error)
+	// CheckToken returns the token a client presented to the worker, or
+	// codes.Unauthenticated when it is unknown, revoked or expired. It is
+	// answered from the primary's own state, never forwarded.
+	CheckToken(ctx context.Context, in *CheckTokenRequest, opts ...grpc.CallOption) (*CheckTokenResponse, error)
 }
 
 type workerClient struct {
@@ -803,6 +972,16 @@ func (c *workerClient) ReportFetchFailure(ctx context.Context, in *ReportFetchFa
 	return out, nil
 }
 
+func (c *workerClient) CheckToken(ctx context.Context, in *CheckTokenRequest, opts ...grpc.CallOption) (*CheckTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckTokenResponse)
+	err := c.cc.Invoke(ctx, Worker_CheckToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkerServer is the server API for Worker service.
 // All implementations must embed UnimplementedWorkerServer
 // for forward compatibility.
@@ -826,6 +1005,10 @@ type WorkerServer interface {
 	// ReportFetchFailure tells the leader a map output cannot be fetched;
 	// the map task runs again.
 	ReportFetchFailure(context.Context, *ReportFetchFailureRequest) (*ReportFetchFailureResponse, error)
+	// CheckToken returns the token a client presented to the worker, or
+	// codes.Unauthenticated when it is unknown, revoked or expired. It is
+	// answered from the primary's own state, never forwarded.
+	CheckToken(context.Context, *CheckTokenRequest) (*CheckTokenResponse, error)
 	mustEmbedUnimplementedWorkerServer()
 }
 
@@ -856,6 +1039,9 @@ func (UnimplementedWorkerServer) MapOutputs(context.Context, *MapOutputsRequest)
 }
 func (UnimplementedWorkerServer) ReportFetchFailure(context.Context, *ReportFetchFailureRequest) (*ReportFetchFailureResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReportFetchFailure not implemented")
+}
+func (UnimplementedWorkerServer) CheckToken(context.Context, *CheckTokenRequest) (*CheckTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckToken not implemented")
 }
 func (UnimplementedWorkerServer) mustEmbedUnimplementedWorkerServer() {}
 func (UnimplementedWorkerServer) testEmbeddedByValue()                {}
@@ -1004,6 +1190,24 @@ func _Worker_ReportFetchFailure_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Worker_CheckToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkerServer).CheckToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Worker_CheckToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkerServer).CheckToken(ctx, req.(*CheckTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Worker_ServiceDesc is the grpc.ServiceDesc for Worker service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1038,6 +1242,10 @@ var Worker_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReportFetchFailure",
 			Handler:    _Worker_ReportFetchFailure_Handler,
+		},
+		{
+			MethodName: "CheckToken",
+			Handler:    _Worker_CheckToken_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

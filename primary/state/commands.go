@@ -58,6 +58,9 @@ const (
 	CmdSetSafeMode    CommandType = 31
 	// CmdBatch carries several commands in one log entry.
 	CmdBatch CommandType = 32
+	// Client tokens.
+	CmdCreateToken CommandType = 33
+	CmdRevokeToken CommandType = 34
 )
 
 func (t CommandType) String() string {
@@ -126,6 +129,10 @@ func (t CommandType) String() string {
 		return "SetSafeMode"
 	case CmdBatch:
 		return "Batch"
+	case CmdCreateToken:
+		return "CreateToken"
+	case CmdRevokeToken:
+		return "RevokeToken"
 	}
 	if t&IgnoreUnknownTypeFlag != 0 {
 		return (t &^ IgnoreUnknownTypeFlag).String() + "|ignorable"
@@ -439,6 +446,10 @@ func newCommand(t CommandType) Command {
 		c = &SetSafeMode{}
 	case CmdBatch:
 		c = &Batch{}
+	case CmdCreateToken:
+		c = &CreateToken{}
+	case CmdRevokeToken:
+		c = &RevokeToken{}
 	}
 	return c
 }

@@ -19,6 +19,7 @@ const (
 	tableMeta      = "meta"
 	tableInodes    = "inodes"
 	tableLeases    = "leases"
+	tableTokens    = "tokens"
 )
 
 // Index names.
@@ -188,6 +189,8 @@ func schema() *memdb.DBSchema {
 			index(indexWriter, false, oneKey[*Inode](func(n *Inode) (string, bool) { return n.Writer, n.Writer != "" }))),
 		tableSchema(tableLeases,
 			index(indexID, true, oneKey[*Lease](func(l *Lease) (string, bool) { return l.Holder, true }))),
+		tableSchema(tableTokens,
+			index(indexID, true, oneKey[*Token](func(t *Token) (string, bool) { return t.Accessor, true }))),
 		tableSchema(tableMeta,
 			index(indexID, true, oneKey[*meta](func(m *meta) (string, bool) { return m.Name, true }))),
 	}

@@ -26,6 +26,7 @@ const (
 	RecordMeta    RecordType = 5
 	RecordInode   RecordType = 6
 	RecordLease   RecordType = 7
+	RecordToken   RecordType = 8
 )
 
 // snapshotMagic starts every snapshot: the format and its version.
@@ -59,6 +60,9 @@ func (v *View) WriteTo(w io.Writer) (int64, error) {
 	}
 	for _, l := range v.Leases() {
 		rw.record(RecordLease, l)
+	}
+	for _, t := range v.Tokens() {
+		rw.record(RecordToken, t)
 	}
 	for _, wk := range v.Workers() {
 		rw.record(RecordWorker, wk)
@@ -227,6 +231,10 @@ func validRecord(obj any) error {
 		if o.Holder == "" {
 			bad = "a lease without a holder"
 		}
+	case *Token:
+		if o.Accessor == "" {
+			bad = "a token without an accessor"
+		}
 	}
 	if bad != "" {
 		return errors.New(bad)
@@ -252,6 +260,8 @@ func recordObject(t RecordType) (string, any) {
 		return tableInodes, &Inode{}
 	case RecordLease:
 		return tableLeases, &Lease{}
+	case RecordToken:
+		return tableTokens, &Token{}
 	}
 	return "", nil
 }

@@ -27,20 +27,21 @@ var (
 // both are meant to be called from one goroutine (Raft's), while any
 // number of goroutines read Views.
 type State struct {
-	db *memdb.MemDB
+	db      *memdb.MemDB // tracks no mutations (see newDB)
+	watches *stepWatches
 }
 
 // New returns an empty state.
 func New() *State {
-	db, err := memdb.NewMemDB(schema())
+	db, err := newDB()
 	if err != nil {
-		panic(fmt.Sprintf("state schema: %v", err))
+		panic(err.Error())
 	}
-	return &State{db: db}
+	return &State{db: db, watches: &stepWatches{db: db, chans: make(map[string]chan struct{})}}
 }
 
 // View returns a read-only view of the state as it is now.
-func (s *State) View() *View { return &View{txn: s.db.Txn(false)} }
+func (s *State) View() *View { return &View{txn: s.db.Txn(false), watches: s.watches} }
 
 // Apply applies one command in one transaction: a rejected command
 // returns an error and leaves the state unchanged. It stamps no modify
@@ -61,12 +62,13 @@ func (s *State) ApplyAt(index uint64, c Command) error {
 
 func (s *State) applyOne(index uint64, c Command) error {
 	txn := s.db.Txn(true)
-	w := &tx{txn: txn, View: View{txn: txn}, index: index}
+	w := &tx{txn: txn, View: View{txn: txn, watches: s.watches}, index: index}
 	if err := w.apply(c); err != nil {
 		txn.Abort()
 		return err
 	}
 	txn.Commit()
+	s.watches.notify(w.changedSteps)
 	return nil
 }
 
@@ -78,6 +80,9 @@ type tx struct {
 	txn *memdb.Txn
 	// index is the log entry being applied (0: none known).
 	index uint64
+	// changedSteps are the ids of the steps stored, whose watchers are
+	// woken once the transaction is committed.
+	changedSteps []string
 }
 
 // putStep stores a step, stamped with the entry's index: ModifyIndex
@@ -90,6 +95,9 @@ func (w *tx) putStep(st *Step) {
 		}
 	}
 	w.put(tableSteps, st)
+	if n := len(w.changedSteps); n == 0 || w.changedSteps[n-1] != st.ID {
+		w.changedSteps = append(w.changedSteps, st.ID)
+	}
 }
 
 func (w *tx) put(table string, obj any) {
@@ -188,6 +196,10 @@ func (w *tx) apply(c Command) error {
 		return w.setReplication(c)
 	case *SetSafeMode:
 		return w.setSafeMode(c)
+	case *CreateToken:
+		return w.createToken(c)
+	case *RevokeToken:
+		return w.revokeToken(c)
 	}
 	return fmt.Errorf("apply: unknown command %T", c)
 }

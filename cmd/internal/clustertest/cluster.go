@@ -78,9 +78,15 @@ type Cluster interface {
 	// AttemptEvents reads the workers' attempt log.
 	AttemptEvents() []AttemptEvent
 	// ClientTLS is the client identity of a cluster started with
-	// Options.TLS (nil otherwise), and ClientTLSFiles its files.
+	// Options.TLS (nil otherwise), ClientTLSFiles its files and
+	// ClientToken the cluster's admin token (GOMR_TOKEN).
 	ClientTLS() *mtls.Identity
 	ClientTLSFiles() mtls.Files
+	ClientToken() string
+	// ClientEnv is what a gomr client command needs in its environment
+	// to reach the cluster: GOMR_CLUSTER and, with TLS, the client
+	// certificate and token.
+	ClientEnv() []string
 }
 
 // Node is one primary or worker of a Cluster.
@@ -228,6 +234,7 @@ type base struct {
 	// cluster with (nil: plaintext); clientFiles are the client's files.
 	clientTLS, peerTLS *mtls.Identity
 	clientFiles        mtls.Files
+	clientToken        string
 }
 
 func (b *base) Dir() string             { return b.dir }
@@ -255,7 +262,7 @@ func (b *base) Node(name string) Node {
 // dial connects to the primaries; the connection closes at cleanup.
 func (b *base) dial() {
 	b.t.Helper()
-	conn, err := pb.Dial(b.Addrs(), b.clientTLS.DialOption())
+	conn, err := pb.Dial(b.Addrs(), b.clientDialOptions()...)
 	if err != nil {
 		b.t.Fatal(err)
 	}

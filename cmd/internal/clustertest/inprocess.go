@@ -123,7 +123,7 @@ func StartInProcess(t testing.TB, o Options) *InProcessCluster {
 	}
 	t.Cleanup(lc.Stop)
 	c.LC = lc
-	c.clientTLS, c.clientFiles, c.peerTLS = lc.ClientTLS(), lc.ClientTLSFiles(), lc.PrimaryTLS(0)
+	c.clientTLS, c.clientFiles, c.peerTLS, c.clientToken = lc.ClientTLS(), lc.ClientTLSFiles(), lc.PrimaryTLS(0), lc.ClientToken()
 	for i, p := range lc.Primaries {
 		c.primaries = append(c.primaries, &localNode{c: c, name: p.ID(), role: RolePrimary, i: i, primary: true, addr: p.Addr()})
 	}

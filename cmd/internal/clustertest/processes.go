@@ -121,6 +121,9 @@ func StartProcesses(t testing.TB, bin string, o Options) *ProcessCluster {
 	if err := launchAll(c, c.primaries[1:]); err != nil {
 		t.Fatal(err)
 	}
+	if o.TLS {
+		c.bootstrapToken(t)
+	}
 	for i, id := range o.workerNames() {
 		c.workers = append(c.workers, c.workerNode(string(o.Workers[i]), id))
 	}

@@ -3,11 +3,14 @@ package clustertest
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gomr/gomr/primary/mtls"
 	"github.com/gomr/gomr/primary/pki"
 	pb "github.com/gomr/gomr/primary/primarypb"
+	"google.golang.org/grpc"
 )
 
 // testPKI is the CA of a cluster of processes started with Options.TLS,
@@ -97,7 +100,43 @@ func (b *base) PrimaryStatus(ctx context.Context, addr string) (*pb.Primary, err
 }
 
 // DialAs connects to the given primaries as the cluster's client (with
-// its certificate on a TLS cluster).
+// its certificate and admin token on a TLS cluster).
 func (b *base) DialAs(addrs ...string) (*pb.Conn, error) {
-	return pb.Dial(addrs, b.clientTLS.DialOption())
+	return pb.Dial(addrs, b.clientDialOptions()...)
+}
+
+// clientDialOptions are the credentials of the harness's client calls.
+func (b *base) clientDialOptions() []grpc.DialOption {
+	opts := []grpc.DialOption{b.clientTLS.DialOption()}
+	if b.clientToken != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(mtls.Bearer(b.clientToken)))
+	}
+	return opts
+}
+
+// ClientToken returns the admin token of a TLS cluster ("" for a
+// plaintext one).
+func (b *base) ClientToken() string { return b.clientToken }
+
+// ClientEnv returns the environment a gomr client command needs.
+func (b *base) ClientEnv() []string {
+	env := []string{"GOMR_CLUSTER=" + strings.Join(b.Addrs(), ",")}
+	if f := b.clientFiles; f.Set() {
+		env = append(env, "GOMR_TLS_CERT="+f.Cert, "GOMR_TLS_KEY="+f.Key, "GOMR_TLS_CA="+f.CA, "GOMR_TOKEN="+b.clientToken)
+	}
+	return env
+}
+
+// bootstrapToken gives a TLS cluster of processes its admin token.
+func (b *base) bootstrapToken(t testing.TB) {
+	t.Helper()
+	conn, err := pb.Dial(b.Addrs(), b.clientTLS.DialOption())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	resp := retry(t, "bootstrap the admin token", 30*time.Second, 5*time.Second, func(ctx context.Context) (*pb.CreateTokenResponse, error) {
+		return pb.NewClientClient(conn).BootstrapToken(ctx, &pb.BootstrapTokenRequest{Name: "harness-admin"})
+	})
+	b.clientToken = resp.SecretToken
 }

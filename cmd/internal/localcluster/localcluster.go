@@ -27,6 +27,7 @@ import (
 	"github.com/gomr/gomr/mapreduce"
 	"github.com/gomr/gomr/mapreduce/s3"
 	"github.com/gomr/gomr/primary"
+	"github.com/gomr/gomr/primary/mtls"
 	"github.com/gomr/gomr/primary/pki"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
@@ -285,6 +286,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err := c.waitAnnounced(ctx); err != nil {
 		return nil, err
 	}
+	if err := c.pki.adminToken(ctx, c.Addrs()); err != nil {
+		return nil, err
+	}
 	for i := range cfg.Core + cfg.Task {
 		role, n := state.RoleCore, i+1
 		if i >= cfg.Core {
@@ -533,7 +537,17 @@ func (c *Cluster) AddPrimary() (*primary.Server, error) {
 // Dial connects to the cluster's primaries as its client (with the
 // client certificate of a TLS cluster); opts are added.
 func (c *Cluster) Dial(opts ...grpc.DialOption) (*pb.Conn, error) {
-	return pb.Dial(c.Addrs(), append([]grpc.DialOption{c.ClientTLS().DialOption()}, opts...)...)
+	return pb.Dial(c.Addrs(), append(c.ClientDialOptions(), opts...)...)
+}
+
+// ClientDialOptions returns what a client of the cluster dials with: the
+// client certificate and the admin token of a TLS cluster.
+func (c *Cluster) ClientDialOptions() []grpc.DialOption {
+	opts := []grpc.DialOption{c.ClientTLS().DialOption()}
+	if t := c.ClientToken(); t != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(mtls.Bearer(t)))
+	}
+	return opts
 }
 
 // Addr returns the first primary's client address.

@@ -1,6 +1,7 @@
 package localcluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -8,10 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/gomr/gomr/primary/mtls"
 	"github.com/gomr/gomr/primary/pki"
+	pb "github.com/gomr/gomr/primary/primarypb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // TLSDir is the folder, in a cluster's data folder, that holds its CA,
@@ -34,6 +39,7 @@ type clusterPKI struct {
 	log         *slog.Logger
 	client      *mtls.Identity
 	clientFiles mtls.Files
+	token       string // the admin token (adminToken)
 
 	mu  sync.Mutex
 	ids []*mtls.Identity
@@ -76,7 +82,7 @@ func newClusterPKI(dataDir, extraHost string, log *slog.Logger) (*clusterPKI, er
 }
 
 func readGossipKey(file string) ([]byte, error) {
-	b, err := os.ReadFile(file)
+	b, err := pki.ReadSecretFile(file)
 	if err != nil {
 		return nil, err
 	}
@@ -176,3 +182,58 @@ func (c *Cluster) nodeIdentity(role pki.Role, name string) (*mtls.Identity, erro
 // PrimaryTLS returns the identity of primary i of a TLS cluster (nil for
 // a plaintext one); tests make primaries' calls (Peer.Status) with it.
 func (c *Cluster) PrimaryTLS(i int) *mtls.Identity { return c.primaryCfgs[i].TLS }
+
+// AdminTokenFile is the file, in the TLS folder, that holds the admin
+// token of a TLS cluster (mode 0600).
+const AdminTokenFile = "admin.token"
+
+// adminToken gives the cluster its first admin token (the bootstrap)
+// and keeps it in the TLS folder; a cluster restarted from its data
+// folder has one already, and the file is read back.
+func (p *clusterPKI) adminToken(ctx context.Context, addrs []string) error {
+	if p == nil {
+		return nil
+	}
+	file := filepath.Join(p.dir, AdminTokenFile)
+	cc, err := pb.Dial(addrs, p.client.DialOption())
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	resp, err := pb.NewClientClient(cc).BootstrapToken(ctx, &pb.BootstrapTokenRequest{Name: "local-admin"})
+	if status.Code(err) == codes.PermissionDenied {
+		// Bootstrapped on an earlier start: the token is in the folder.
+		t, rerr := pki.ReadSecretFile(file)
+		if rerr != nil {
+			return fmt.Errorf("the cluster has an admin token but its file cannot be read: %w", rerr)
+		}
+		p.token = strings.TrimSpace(string(t))
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("bootstrap the admin token: %w", err)
+	}
+	if err := pki.WriteSecretFile(file, []byte(resp.SecretToken+"\n")); err != nil {
+		return fmt.Errorf("save the admin token: %w", err)
+	}
+	p.token = resp.SecretToken
+	return nil
+}
+
+// ClientToken returns the admin token of a TLS cluster ("" for a
+// plaintext one).
+func (c *Cluster) ClientToken() string {
+	if c.pki == nil {
+		return ""
+	}
+	return c.pki.token
+}
+
+// ClientTokenFile returns the file holding the admin token of a TLS
+// cluster ("" for a plaintext one).
+func (c *Cluster) ClientTokenFile() string {
+	if c.pki == nil {
+		return ""
+	}
+	return filepath.Join(c.pki.dir, AdminTokenFile)
+}

@@ -40,12 +40,13 @@ func TestTLSCluster(t *testing.T) {
 	var stepID string
 	t.Run("wordcount", func(t *testing.T) {
 		_, files := ct.GenerateText(t, 3, 64<<10, 7)
-		conn, err := pb.Dial(c.Addrs(), id.DialOption())
+		bearer := grpc.WithPerRPCCredentials(mtls.Bearer(c.ClientToken()))
+		conn, err := pb.Dial(c.Addrs(), id.DialOption(), bearer)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		workers := pb.NewConnCache(id.DialOption())
+		workers := pb.NewConnCache(id.DialOption(), bearer)
 		defer workers.Close()
 		hc := client.New(client.Config{Primaries: conn, Dial: func(addr string) (grpc.ClientConnInterface, error) { return workers.Get(addr) }, Owner: "test"})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -178,7 +179,7 @@ func TestTLSCluster(t *testing.T) {
 		}
 		// The control: the cluster's client certificate, through the same
 		// kind of raw client, lists the step.
-		conn, err := grpc.NewClient(c.Addrs()[0], rawTLS(pair(ca, pki.Request{Role: pki.RoleClient, Name: "bob"})))
+		conn, err := grpc.NewClient(c.Addrs()[0], rawTLS(pair(ca, pki.Request{Role: pki.RoleClient, Name: "bob"})), grpc.WithPerRPCCredentials(mtls.Bearer(c.ClientToken())))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,7 +221,7 @@ func TestTLSCluster(t *testing.T) {
 		if status.Code(err) != codes.PermissionDenied {
 			t.Errorf("a worker certificate listing steps: %v, want PermissionDenied", err)
 		}
-		_, err = pb.NewClientClient(conn(t, c.Addrs(), id)).ListNodes(ctxFor(t), &pb.ListNodesRequest{})
+		_, err = pb.NewClientClient(conn(t, c.Addrs(), id, grpc.WithPerRPCCredentials(mtls.Bearer(c.ClientToken())))).ListNodes(ctxFor(t), &pb.ListNodesRequest{})
 		if err != nil {
 			t.Errorf("control: the client lists nodes: %v", err)
 		}
@@ -265,9 +266,9 @@ func TestTLSCluster(t *testing.T) {
 	})
 }
 
-func conn(t *testing.T, addrs []string, id *mtls.Identity) *pb.Conn {
+func conn(t *testing.T, addrs []string, id *mtls.Identity, opts ...grpc.DialOption) *pb.Conn {
 	t.Helper()
-	cc, err := pb.Dial(addrs, id.DialOption())
+	cc, err := pb.Dial(addrs, append([]grpc.DialOption{id.DialOption()}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/gomr/gomr/mapreduce/s3"
+	"github.com/gomr/gomr/primary/pki"
 )
 
 // DefaultBucket is the bucket Start creates when Config names none.
@@ -117,6 +118,10 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("s3local: listen on %s: %w", cfg.Addr, err)
 	}
 	cfg.Dir = dir
+	if err := pki.WriteSecretFile(filepath.Join(dir, CredentialsFile), fmt.Appendf(nil, "[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n", Profile, cfg.AccessKey, cfg.SecretKey)); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("s3local: %w", err)
+	}
 	s := &Server{
 		cfg: cfg, ln: ln, url: "http://" + ln.Addr().String(), done: make(chan error, 1), log: log,
 		http: &http.Server{
@@ -129,6 +134,18 @@ func Start(cfg Config) (*Server, error) {
 	log.Info("s3 endpoint started", "url", s.url, "bucket", cfg.Bucket, "dir", dir)
 	return s, nil
 }
+
+// CredentialsFile is the file, in Config.Dir, that holds the endpoint's
+// credentials as an AWS shared credentials file (mode 0600), under
+// profile Profile: clients are pointed at it rather than shown the
+// secret.
+const CredentialsFile = "credentials"
+
+// Profile is the profile of CredentialsFile.
+const Profile = "gomr-local"
+
+// CredentialsFile returns the path of the endpoint's credentials file.
+func (s *Server) CredentialsFile() string { return filepath.Join(s.cfg.Dir, CredentialsFile) }
 
 // checkLoopback refuses addresses that are not on loopback: the endpoint
 // speaks plain HTTP.
