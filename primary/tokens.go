@@ -177,12 +177,16 @@ func (c *clientService) RevokeToken(ctx context.Context, req *pb.RevokeTokenRequ
 	})
 }
 
-// CheckToken tells a worker whether a client's token is valid, from this
-// primary's own state.
-func (w *workerService) CheckToken(_ context.Context, req *pb.CheckTokenRequest) (*pb.CheckTokenResponse, error) {
-	tok, err := w.s.lookupToken(req.Token)
-	if err != nil {
-		return nil, status.Error(codes.Unauthenticated, err.Error())
-	}
-	return &pb.CheckTokenResponse{Token: tokenToProto(tok)}, nil
+// CheckToken tells a worker whether a client's token is valid, as the
+// leader knows it: a token revoked a moment ago is refused at once.
+func (w *workerService) CheckToken(ctx context.Context, req *pb.CheckTokenRequest) (*pb.CheckTokenResponse, error) {
+	return forward(w.s, ctx, func(ctx context.Context, cc *grpc.ClientConn) (*pb.CheckTokenResponse, error) {
+		return pb.NewWorkerClient(cc).CheckToken(ctx, req)
+	}, func() (*pb.CheckTokenResponse, error) {
+		tok, err := w.s.lookupToken(req.Token)
+		if err != nil {
+			return nil, status.Error(codes.Unauthenticated, err.Error())
+		}
+		return &pb.CheckTokenResponse{Token: tokenToProto(tok)}, nil
+	})
 }

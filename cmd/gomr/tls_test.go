@@ -16,9 +16,11 @@ import (
 
 // TestTLSProcesses runs real gomr processes with --tls-cert, --tls-key,
 // --tls-ca and --gossip-key, and the CLI with the client certificate in
-// GOMR_TLS_* variables: HDFS put and cat (straight to the core workers),
-// a word count, its logs (straight to the workers). Without the variables,
-// or with a certificate of another CA, a command gets nothing.
+// GOMR_TLS_* variables and the admin token in GOMR_TOKEN: HDFS put and
+// cat (straight to the core workers), a word count, its logs (straight
+// to the workers). Without the variables, or with a certificate of
+// another CA, a command gets nothing; tokens made with gomr token create
+// do what their role allows, until revoked.
 func TestTLSProcesses(t *testing.T) {
 	c := ct.StartProcesses(t, gomrBin, ct.Options{Primaries: 1, Workers: ct.Roles("core", "core"), TLS: true})
 	f := c.ClientTLSFiles()
@@ -75,6 +77,55 @@ func TestTLSProcesses(t *testing.T) {
 	stdout, errOut, code = gomr(t, []string{cluster, "GOMR_TLS_CERT=" + filepath.Join(filepath.Dir(f.Cert), "core-1.crt"), "GOMR_TLS_KEY=" + filepath.Join(filepath.Dir(f.Cert), "core-1.key"), "GOMR_TLS_CA=" + f.CA}, "step", "list")
 	if code == 0 || strings.Contains(stdout, id) || !strings.Contains(errOut, "worker certificate") {
 		t.Fatalf("step list with a worker certificate: exit %d, stdout %q, stderr %q", code, stdout, errOut)
+	}
+
+	// Tokens: the certificate without a token gets nothing; a read token
+	// lists and reads but cannot submit or write; a revoked one gets
+	// nothing; the bootstrap is refused once the cluster has an admin.
+	var noToken []string
+	for _, e := range env {
+		if !strings.HasPrefix(e, "GOMR_TOKEN=") {
+			noToken = append(noToken, e)
+		}
+	}
+	stdout, errOut, code = gomr(t, noToken, "step", "list")
+	if code == 0 || strings.Contains(stdout, id) || !strings.Contains(errOut, "needs a token of role read") || !strings.Contains(errOut, "GOMR_TOKEN") {
+		t.Fatalf("step list without a token: exit %d, stdout %q, stderr %q", code, stdout, errOut)
+	}
+	created, errOut, code := gomr(t, env, "token", "create", "--name", "analyst", "--role", "read", "--ttl", "24h")
+	lines := strings.Split(strings.TrimSpace(created), "\n")
+	if code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[1], "gomr_") {
+		t.Fatalf("token create: exit %d, %q: %s", code, created, errOut)
+	}
+	reader := append(slices.Clone(noToken), "GOMR_TOKEN="+lines[1])
+	accessor := strings.Fields(lines[0])[1]
+	if stdout, errOut, code := gomr(t, reader, "step", "list"); code != 0 || !strings.Contains(stdout, id) {
+		t.Fatalf("step list with a read token: exit %d, %q: %s", code, stdout, errOut)
+	}
+	if got, errOut, code := gomr(t, reader, "hdfs", "cat", "/in/"+filepath.Base(inputs[0])); code != 0 || got != string(want) {
+		t.Fatalf("hdfs cat with a read token: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := gomr(t, reader, "step", "add", "--job", "wordcount", "--input", "hdfs:///in", "--output", out+"-2"); code == 0 || !strings.Contains(errOut, "needs a token of role submit") {
+		t.Fatalf("step add with a read token: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := gomr(t, reader, "hdfs", "put", inputs[0], "/in/again"); code == 0 || !strings.Contains(errOut, "needs a token of role submit") {
+		t.Fatalf("hdfs put with a read token: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := gomr(t, reader, "token", "list"); code == 0 || !strings.Contains(errOut, "needs a token of role admin") {
+		t.Fatalf("token list with a read token: exit %d: %s", code, errOut)
+	}
+	listed, errOut, code := gomr(t, env, "token", "list", "--format", "json")
+	if code != 0 || !strings.Contains(listed, `"name": "analyst"`) || !strings.Contains(listed, `"role": "read"`) || strings.Contains(listed, lines[1][len("gomr_")+17:]) {
+		t.Fatalf("token list: exit %d, %s: %s", code, listed, errOut)
+	}
+	if _, errOut, code := gomr(t, env, "token", "revoke", accessor); code != 0 {
+		t.Fatalf("token revoke: exit %d: %s", code, errOut)
+	}
+	if stdout, errOut, code := gomr(t, reader, "step", "list"); code == 0 || strings.Contains(stdout, id) || !strings.Contains(errOut, "unknown or revoked") {
+		t.Fatalf("step list with a revoked token: exit %d, %q: %s", code, stdout, errOut)
+	}
+	if _, errOut, code := gomr(t, noToken, "token", "bootstrap"); code == 0 || !strings.Contains(errOut, "has an admin token already") {
+		t.Fatalf("a second bootstrap: exit %d: %s", code, errOut)
 	}
 }
 

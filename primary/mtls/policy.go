@@ -61,8 +61,8 @@ var Policy = map[string][]pki.Role{
 	pb.Worker_ReportAttempt_FullMethodName:      workerOrPrimary,
 	pb.Worker_MapOutputs_FullMethodName:         workerOrPrimary,
 	pb.Worker_ReportFetchFailure_FullMethodName: workerOrPrimary,
-	// A worker checks a client's token with the primary it talks to.
-	pb.Worker_CheckToken_FullMethodName: workerOnly,
+	// A worker checks a client's token with the leader.
+	pb.Worker_CheckToken_FullMethodName: workerOrPrimary,
 
 	// NameNode: the HDFS namespace, used by clients (gomr hdfs), tasks on
 	// workers and the primaries themselves (listing inputs, committing).

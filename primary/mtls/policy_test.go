@@ -78,9 +78,6 @@ func expected(r rpc, role pki.Role) bool {
 	case "gomr.primary.Peer":
 		return primary
 	case "gomr.primary.Worker":
-		if r.method == "CheckToken" {
-			return worker // answered by the primary called, never forwarded
-		}
 		return worker || primary
 	case "gomr.hdfs.NameNode":
 		switch r.method {

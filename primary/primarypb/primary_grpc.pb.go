@@ -889,8 +889,8 @@ type WorkerClient interface {
 	// the map task runs again.
 	ReportFetchFailure(ctx context.Context, in *ReportFetchFailureRequest, opts ...grpc.CallOption) (*ReportFetchFailureResponse, error)
 	// CheckToken returns the token a client presented to the worker, or
-	// codes.Unauthenticated when it is unknown, revoked or expired. It is
-	// answered from the primary's own state, never forwarded.
+	// codes.Unauthenticated when it is unknown, revoked or expired, as the
+	// leader knows it.
 	CheckToken(ctx context.Context, in *CheckTokenRequest, opts ...grpc.CallOption) (*CheckTokenResponse, error)
 }
 
@@ -1006,8 +1006,8 @@ type WorkerServer interface {
 	// the map task runs again.
 	ReportFetchFailure(context.Context, *ReportFetchFailureRequest) (*ReportFetchFailureResponse, error)
 	// CheckToken returns the token a client presented to the worker, or
-	// codes.Unauthenticated when it is unknown, revoked or expired. It is
-	// answered from the primary's own state, never forwarded.
+	// codes.Unauthenticated when it is unknown, revoked or expired, as the
+	// leader knows it.
 	CheckToken(context.Context, *CheckTokenRequest) (*CheckTokenResponse, error)
 	mustEmbedUnimplementedWorkerServer()
 }
