@@ -21,7 +21,12 @@ func (s *Server) startHTTP() error {
 	if s.cfg.HTTPAddr == "" {
 		return nil
 	}
+	var tokens web.TokenChecker
+	if s.cfg.TLS != nil {
+		tokens = stateTokens{s}
+	}
 	srv, err := web.Listen(s.cfg.HTTPAddr, web.Config{
+		Tokens: tokens,
 		NodeID: s.cfg.NodeID,
 		Source: &clientService{s: s},
 		View:   func() *state.View { return s.fsm.view() },

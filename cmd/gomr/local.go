@@ -61,7 +61,11 @@ that service is used instead, with the standard AWS credentials.`,
 			if len(c.Addrs()) > 1 {
 				fmt.Fprintf(out, "all primaries:   GOMR_CLUSTER=%s\n", strings.Join(c.Addrs(), ","))
 			}
-			fmt.Fprintf(out, "status page:     http://%s/ (metrics at /metrics)\n", c.Primaries[0].HTTPAddr())
+			signIn := ""
+			if c.ClientToken() != "" {
+				signIn = "; sign in with the admin token"
+			}
+			fmt.Fprintf(out, "status page:     http://%s/ (metrics at /metrics%s)\n", c.Primaries[0].HTTPAddr(), signIn)
 			fmt.Fprintf(out, "data:            %s\n", cfg.DataDir)
 			if srv := c.S3(); srv != nil {
 				printS3Endpoint(out, srv)

@@ -59,6 +59,11 @@ type Config struct {
 	// Now returns the time running steps and attempts are measured to
 	// (time.Now).
 	Now func() time.Time
+	// Tokens, when set, checks the token every request must carry (a
+	// bearer token, or the cookie the sign-in page sets): the status
+	// page of a cluster with TLS shows nothing to a caller without a
+	// token of role read or above. Nil: the pages are open.
+	Tokens TokenChecker
 	// Logger receives errors serving pages.
 	Logger *slog.Logger
 }
@@ -107,6 +112,11 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	p := &pages{cfg: cfg}
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
+	if cfg.Tokens != nil {
+		r.Use(p.requireToken)
+		r.Get("/login", p.login)
+		r.Post("/login", p.login)
+	}
 	r.Get("/", p.overview)
 	r.Get("/steps/{id}", p.step)
 	r.Get("/steps/{id}/attempts/{attempt}/logs", p.attemptLogs)
