@@ -25,7 +25,7 @@ func TestTLSProcesses(t *testing.T) {
 	c := ct.StartProcesses(t, gomrBin, ct.Options{Primaries: 1, Workers: ct.Roles("core", "core"), TLS: true})
 	f := c.ClientTLSFiles()
 	cluster := "GOMR_CLUSTER=" + strings.Join(c.Addrs(), ",")
-	env := c.ClientEnv()
+	env := c.Env()
 
 	_, inputs := ct.GenerateText(t, 2, 100<<10, 3)
 	if _, errOut, code := gomr(t, env, "hdfs", "mkdir", "-p", "/in"); code != 0 {

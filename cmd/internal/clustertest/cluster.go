@@ -83,10 +83,10 @@ type Cluster interface {
 	ClientTLS() *mtls.Identity
 	ClientTLSFiles() mtls.Files
 	ClientToken() string
-	// ClientEnv is what a gomr client command needs in its environment
-	// to reach the cluster: GOMR_CLUSTER and, with TLS, the client
+	// Env is what a gomr client command needs in its environment to
+	// reach the cluster: GOMR_CLUSTER and, with TLS, the client
 	// certificate and token.
-	ClientEnv() []string
+	Env() []string
 }
 
 // Node is one primary or worker of a Cluster.

@@ -344,11 +344,6 @@ func (c *ProcessCluster) AddWorker(role state.WorkerRole, id string) Node {
 	return n
 }
 
-// Env is the environment a client command needs to reach the cluster.
-func (c *ProcessCluster) Env() []string {
-	return []string{"GOMR_CLUSTER=" + strings.Join(c.Addrs(), ",")}
-}
-
 // SuperviseWorkers restarts every worker that exits while the test runs
 // (workers crash on purpose in fault tests), each time with a new fault
 // seed and the variables env (which override the worker's own). It

@@ -118,8 +118,9 @@ func (b *base) clientDialOptions() []grpc.DialOption {
 // plaintext one).
 func (b *base) ClientToken() string { return b.clientToken }
 
-// ClientEnv returns the environment a gomr client command needs.
-func (b *base) ClientEnv() []string {
+// Env returns the environment a gomr client command needs to reach the
+// cluster: GOMR_CLUSTER and, with TLS, the client certificate and token.
+func (b *base) Env() []string {
 	env := []string{"GOMR_CLUSTER=" + strings.Join(b.Addrs(), ",")}
 	if f := b.clientFiles; f.Set() {
 		env = append(env, "GOMR_TLS_CERT="+f.Cert, "GOMR_TLS_KEY="+f.Key, "GOMR_TLS_CA="+f.CA, "GOMR_TOKEN="+b.clientToken)
