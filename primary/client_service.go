@@ -115,6 +115,9 @@ func (s *Server) validateSpec(ctx context.Context, p *pb.StepSpec) (state.StepSp
 		return spec, fmt.Errorf("%w: the action on failure %s is not valid on a cluster running %d steps at once (primary --step-concurrency); use CONTINUE", errInvalid, action, s.cfg.StepConcurrency)
 	}
 	spec.ActionOnFailure = action
+	if err := refuseSecrets(spec); err != nil {
+		return spec, err
+	}
 	if why, ok := s.fsm.view().Terminated(); ok {
 		return spec, fmt.Errorf("%w: the cluster was terminated (%s) and takes no more steps", errInvalid, why)
 	}
