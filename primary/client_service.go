@@ -33,6 +33,17 @@ type clientService struct {
 }
 
 func (c *clientService) SubmitStep(ctx context.Context, req *pb.SubmitStepRequest) (*pb.SubmitStepResponse, error) {
+	// The roots of the caller's token are checked where the call
+	// arrives: a forwarded call comes from a primary, with no token.
+	if r, err := tokenRoots(ctx); err != nil || r != nil {
+		if err == nil {
+			p := req.GetSpec()
+			err = r.checkSpec(state.StepSpec{Job: p.GetJob(), Inputs: p.GetInputs(), Output: p.GetOutput(), Export: p.GetExport(), Options: p.GetOptions()})
+		}
+		if err != nil {
+			return nil, toStatus(err)
+		}
+	}
 	return forward(c.s, ctx, func(ctx context.Context, cc *grpc.ClientConn) (*pb.SubmitStepResponse, error) {
 		return pb.NewClientClient(cc).SubmitStep(ctx, req)
 	}, func() (*pb.SubmitStepResponse, error) {

@@ -1,6 +1,7 @@
 package primary
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +13,7 @@ import (
 	"github.com/gomr/gomr/jobs/streaming"
 	"github.com/gomr/gomr/mapreduce"
 	"github.com/gomr/gomr/mapreduce/s3"
+	"github.com/gomr/gomr/primary/mtls"
 	"github.com/gomr/gomr/primary/state"
 )
 
@@ -54,8 +56,9 @@ type dataRoots struct {
 	local []localRoot
 	hdfs  []string // clean HDFS paths
 	s3    []s3Root
-	// given lists the roots as configured, for error messages.
-	given string
+	// given lists the roots as configured, and source says where they
+	// come from, for error messages.
+	given, source string
 }
 
 // parseDataRoots parses data roots: local absolute folders (bare or
@@ -79,6 +82,7 @@ func parseDataRoots(entries []string) (*dataRoots, error) {
 	}
 	r.all = len(given) == 0
 	r.given = strings.Join(given, ", ")
+	r.source = "primary --data-roots"
 	return r, nil
 }
 
@@ -130,7 +134,7 @@ func newDataRoots(entries []string, log *slog.Logger) *dataRoots {
 
 // errConfined builds the refusal of a path outside the roots.
 func (r *dataRoots) errConfined(what, p, why string) error {
-	return fmt.Errorf("%w: %s %s %s; steps may read and write only under the data roots (primary --data-roots): %s", errInvalid, what, p, why, r.given)
+	return fmt.Errorf("%w: %s %s %s; steps may read and write only under the data roots (%s): %s", errInvalid, what, p, why, r.source, r.given)
 }
 
 // check refuses a path a step names (what says which: input, output...)
@@ -286,7 +290,15 @@ func literalPrefix(p string) string {
 // roots, or whose output overlaps the input or output of a step that has
 // not ended. validateSpec calls it with the paths as submitted.
 func (s *Server) confine(spec state.StepSpec) error {
-	r := s.roots
+	if err := s.roots.checkSpec(spec); err != nil {
+		return err
+	}
+	return s.checkOverlap(spec)
+}
+
+// checkSpec refuses a step that names a path outside the roots: an
+// input, the output, the export target, a shipped file.
+func (r *dataRoots) checkSpec(spec state.StepSpec) error {
 	for _, in := range spec.Inputs {
 		if err := r.check("input", in, true); err != nil {
 			return err
@@ -311,7 +323,23 @@ func (s *Server) confine(spec state.StepSpec) error {
 			}
 		}
 	}
-	return s.checkOverlap(spec)
+	return nil
+}
+
+// tokenRoots returns the data roots of the token a call was made with,
+// nil when it has none (or the call came with none: a primary forwarding
+// a client's call has checked them already).
+func tokenRoots(ctx context.Context) (*dataRoots, error) {
+	c, ok := mtls.CallerFrom(ctx)
+	if !ok || c.Token == nil || len(c.Token.DataRoots) == 0 {
+		return nil, nil
+	}
+	r, err := parseDataRoots(c.Token.DataRoots)
+	if err != nil {
+		return nil, fmt.Errorf("the data roots of %s: %w", c.Token, err)
+	}
+	r.source = "those of " + c.Token.String()
+	return r, nil
 }
 
 // checkOverlap refuses a step whose output (or export target) is,

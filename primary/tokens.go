@@ -57,11 +57,11 @@ func (s *Server) lookupToken(token string) (*state.Token, error) {
 }
 
 func grantOf(t *state.Token) access.Grant {
-	return access.Grant{Accessor: t.Accessor, Name: t.Name, Role: t.Role, ExpiresAt: t.ExpiresAt}
+	return access.Grant{Accessor: t.Accessor, Name: t.Name, Role: t.Role, ExpiresAt: t.ExpiresAt, DataRoots: t.DataRoots}
 }
 
 func tokenToProto(t *state.Token) *pb.Token {
-	return &pb.Token{Accessor: t.Accessor, Name: t.Name, Role: string(t.Role), CreatedUnixNano: t.CreatedAt, ExpiresUnixNano: t.ExpiresAt, CreatedBy: t.CreatedBy}
+	return &pb.Token{Accessor: t.Accessor, Name: t.Name, Role: string(t.Role), CreatedUnixNano: t.CreatedAt, ExpiresUnixNano: t.ExpiresAt, CreatedBy: t.CreatedBy, DataRoots: t.DataRoots}
 }
 
 // callerName names who made a call, for the records: the client of a
@@ -93,16 +93,19 @@ func withForwardedFor(ctx context.Context) context.Context {
 
 // newToken makes a token of role and stores it through Raft; bootstrap
 // makes the first admin token.
-func (s *Server) newToken(ctx context.Context, name string, role access.Role, ttl time.Duration, bootstrap bool) (*pb.CreateTokenResponse, error) {
+func (s *Server) newToken(ctx context.Context, name string, role access.Role, ttl time.Duration, roots []string, bootstrap bool) (*pb.CreateTokenResponse, error) {
 	if name == "" {
 		return nil, fmt.Errorf("%w: a token needs a name (--name): who or what holds it", errInvalid)
 	}
 	if ttl < 0 || ttl > maxTokenTTL {
 		return nil, fmt.Errorf("%w: token lifetime %s out of range (0 for no expiry, at most %s)", errInvalid, ttl, maxTokenTTL)
 	}
+	if _, err := parseDataRoots(roots); err != nil {
+		return nil, fmt.Errorf("%w: token %v", errInvalid, err)
+	}
 	secret, accessor, hash := access.NewToken()
 	now := time.Now().UnixNano()
-	tok := state.Token{Accessor: accessor, Name: name, Role: role, SecretHash: hash, CreatedAt: now, CreatedBy: callerName(ctx)}
+	tok := state.Token{Accessor: accessor, Name: name, Role: role, SecretHash: hash, CreatedAt: now, CreatedBy: callerName(ctx), DataRoots: roots}
 	if ttl > 0 {
 		tok.ExpiresAt = now + int64(ttl)
 	}
@@ -122,7 +125,7 @@ func (c *clientService) CreateToken(ctx context.Context, req *pb.CreateTokenRequ
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", errInvalid, err)
 		}
-		return c.s.newToken(ctx, req.Name, role, time.Duration(req.TtlSeconds)*time.Second, false)
+		return c.s.newToken(ctx, req.Name, role, time.Duration(req.TtlSeconds)*time.Second, req.DataRoots, false)
 	})
 }
 
@@ -136,7 +139,7 @@ func (c *clientService) BootstrapToken(ctx context.Context, req *pb.BootstrapTok
 		if name == "" {
 			name = "bootstrap"
 		}
-		resp, err := c.s.newToken(ctx, name, access.RoleAdmin, 0, true)
+		resp, err := c.s.newToken(ctx, name, access.RoleAdmin, 0, nil, true)
 		if errors.Is(err, state.ErrConflict) {
 			c.s.log.Warn("bootstrap refused: the cluster has an admin token", "by", callerName(ctx))
 			return nil, status.Errorf(codes.PermissionDenied, "%v: ask an admin for a token (gomr token create)", err)

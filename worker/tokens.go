@@ -59,7 +59,7 @@ func (c *tokenCache) CheckToken(ctx context.Context, token string) (access.Grant
 		return access.Grant{}, fmt.Errorf("check token with the primary: %s", status.Convert(err).Message())
 	}
 	t := resp.GetToken()
-	g := access.Grant{Accessor: t.GetAccessor(), Name: t.GetName(), Role: access.Role(t.GetRole()), ExpiresAt: t.GetExpiresUnixNano()}
+	g := access.Grant{Accessor: t.GetAccessor(), Name: t.GetName(), Role: access.Role(t.GetRole()), ExpiresAt: t.GetExpiresUnixNano(), DataRoots: t.GetDataRoots()}
 	until := now.Add(tokenCacheTTL)
 	if g.ExpiresAt != 0 && time.Unix(0, g.ExpiresAt).Before(until) {
 		until = time.Unix(0, g.ExpiresAt)

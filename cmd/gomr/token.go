@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -41,7 +42,7 @@ func newTokenCreateCmd() *cobra.Command {
 			}
 			ctx, cancel := x.c.callCtx(x.cmd.Context())
 			defer cancel()
-			resp, err := x.c.CreateToken(ctx, &pb.CreateTokenRequest{Name: x.v.GetString("name"), Role: x.v.GetString("role"), TtlSeconds: int64(ttl / time.Second)})
+			resp, err := x.c.CreateToken(ctx, &pb.CreateTokenRequest{Name: x.v.GetString("name"), Role: x.v.GetString("role"), TtlSeconds: int64(ttl / time.Second), DataRoots: x.v.GetStringSlice("data-roots")})
 			if err != nil {
 				return x.c.explain(err)
 			}
@@ -51,6 +52,7 @@ func newTokenCreateCmd() *cobra.Command {
 	cmd.Flags().String("name", "", "who or what holds the token (shown in lists and logs)")
 	cmd.Flags().String("role", "read", "what the token may do: read, submit or admin")
 	cmd.Flags().Duration("ttl", 0, "how long the token is valid, e.g. 720h; 0: until revoked")
+	cmd.Flags().StringSlice("data-roots", nil, "confine the steps submitted with the token to these local folders, hdfs:///path and s3://bucket[/prefix] prefixes (within the cluster's own data roots)")
 	addClusterFlag(cmd)
 	addFormatFlag(cmd)
 	return cmd
@@ -108,10 +110,11 @@ type tokenJSON struct {
 	Created   *time.Time `json:"created"`
 	Expires   *time.Time `json:"expires"`
 	CreatedBy string     `json:"created_by"`
+	DataRoots []string   `json:"data_roots"`
 }
 
 func tokenToJSON(t *pb.Token) tokenJSON {
-	return tokenJSON{Accessor: t.Accessor, Name: t.Name, Role: t.Role, Created: jsonTime(t.CreatedUnixNano), Expires: jsonTime(t.ExpiresUnixNano), CreatedBy: t.CreatedBy}
+	return tokenJSON{Accessor: t.Accessor, Name: t.Name, Role: t.Role, Created: jsonTime(t.CreatedUnixNano), Expires: jsonTime(t.ExpiresUnixNano), CreatedBy: t.CreatedBy, DataRoots: append([]string{}, t.DataRoots...)}
 }
 
 func newTokenListCmd() *cobra.Command {
@@ -135,9 +138,13 @@ func newTokenListCmd() *cobra.Command {
 				return printJSON(out, list)
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ACCESSOR\tNAME\tROLE\tCREATED\tEXPIRES\tCREATED BY")
+			fmt.Fprintln(tw, "ACCESSOR\tNAME\tROLE\tCREATED\tEXPIRES\tDATA ROOTS\tCREATED BY")
 			for _, t := range resp.Tokens {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Accessor, t.Name, t.Role, time.Unix(0, t.CreatedUnixNano).UTC().Format(time.RFC3339), expiry(t.ExpiresUnixNano), t.CreatedBy)
+				roots := strings.Join(t.DataRoots, ",")
+				if roots == "" {
+					roots = "(the cluster's)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Accessor, t.Name, t.Role, time.Unix(0, t.CreatedUnixNano).UTC().Format(time.RFC3339), expiry(t.ExpiresUnixNano), roots, t.CreatedBy)
 			}
 			return tw.Flush()
 		}),

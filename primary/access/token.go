@@ -78,6 +78,9 @@ type Grant struct {
 	Role     Role
 	// ExpiresAt is in Unix nanoseconds; 0: never.
 	ExpiresAt int64
+	// DataRoots, if any, confine the steps the token submits further
+	// than the cluster's data roots do.
+	DataRoots []string
 }
 
 // String names the token for logs and errors: never its secret.

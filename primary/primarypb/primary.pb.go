@@ -429,7 +429,10 @@ type Token struct {
 	// expires_unix_nano is 0 for a token that does not expire.
 	ExpiresUnixNano int64 `protobuf:"varint,5,opt,name=expires_unix_nano,json=expiresUnixNano,proto3" json:"expires_unix_nano,omitempty"`
 	// created_by is the principal (certificate and token) that made it.
-	CreatedBy     string `protobuf:"bytes,6,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	CreatedBy string `protobuf:"bytes,6,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	// data_roots, if any, confine the steps submitted with the token, as
+	// the primaries' --data-roots do (within them).
+	DataRoots     []string `protobuf:"bytes,7,rep,name=data_roots,json=dataRoots,proto3" json:"data_roots,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -506,12 +509,20 @@ func (x *Token) GetCreatedBy() string {
 	return ""
 }
 
+func (x *Token) GetDataRoots() []string {
+	if x != nil {
+		return x.DataRoots
+	}
+	return nil
+}
+
 type CreateTokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Role  string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
 	// ttl_seconds is how long the token is valid; 0: until revoked.
-	TtlSeconds    int64 `protobuf:"varint,3,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	TtlSeconds    int64    `protobuf:"varint,3,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	DataRoots     []string `protobuf:"bytes,4,rep,name=data_roots,json=dataRoots,proto3" json:"data_roots,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -565,6 +576,13 @@ func (x *CreateTokenRequest) GetTtlSeconds() int64 {
 		return x.TtlSeconds
 	}
 	return 0
+}
+
+func (x *CreateTokenRequest) GetDataRoots() []string {
+	if x != nil {
+		return x.DataRoots
+	}
+	return nil
 }
 
 type CreateTokenResponse struct {
@@ -4269,7 +4287,7 @@ var File_primary_proto protoreflect.FileDescriptor
 
 const file_primary_proto_rawDesc = "" +
 	"\n" +
-	"\rprimary.proto\x12\fgomr.primary\x1a\x16hdfs/hdfspb/hdfs.proto\"\xc2\x01\n" +
+	"\rprimary.proto\x12\fgomr.primary\x1a\x16hdfs/hdfspb/hdfs.proto\"\xe1\x01\n" +
 	"\x05Token\x12\x1a\n" +
 	"\baccessor\x18\x01 \x01(\tR\baccessor\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -4277,12 +4295,16 @@ const file_primary_proto_rawDesc = "" +
 	"\x11created_unix_nano\x18\x04 \x01(\x03R\x0fcreatedUnixNano\x12*\n" +
 	"\x11expires_unix_nano\x18\x05 \x01(\x03R\x0fexpiresUnixNano\x12\x1d\n" +
 	"\n" +
-	"created_by\x18\x06 \x01(\tR\tcreatedBy\"]\n" +
+	"created_by\x18\x06 \x01(\tR\tcreatedBy\x12\x1d\n" +
+	"\n" +
+	"data_roots\x18\a \x03(\tR\tdataRoots\"|\n" +
 	"\x12CreateTokenRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x1f\n" +
 	"\vttl_seconds\x18\x03 \x01(\x03R\n" +
-	"ttlSeconds\"c\n" +
+	"ttlSeconds\x12\x1d\n" +
+	"\n" +
+	"data_roots\x18\x04 \x03(\tR\tdataRoots\"c\n" +
 	"\x13CreateTokenResponse\x12)\n" +
 	"\x05token\x18\x01 \x01(\v2\x13.gomr.primary.TokenR\x05token\x12!\n" +
 	"\fsecret_token\x18\x02 \x01(\tR\vsecretToken\"\x13\n" +

@@ -18,6 +18,9 @@ type Token struct {
 	// nanoseconds; 0: never.
 	ExpiresAt int64  `json:"expires_at,omitempty"`
 	CreatedBy string `json:"created_by,omitempty"`
+	// DataRoots, if any, confine the steps submitted with the token
+	// (within the cluster's data roots).
+	DataRoots []string `json:"data_roots,omitempty"`
 }
 
 // Valid reports whether the token is still valid at now (Unix

@@ -158,6 +158,40 @@ func TestTokens(t *testing.T) {
 		t.Fatalf("a revoked token the worker had not seen: %v; want Unauthenticated", err)
 	}
 
+	// A token with data roots submits steps under them only, on any
+	// primary.
+	mine, other := t.TempDir(), t.TempDir()
+	for _, d := range []string{mine, other} {
+		if err := os.WriteFile(filepath.Join(d, "in.txt"), []byte("a b a\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := admin.CreateToken(ctx(), &pb.CreateTokenRequest{Name: "t-confined", Role: "submit", DataRoots: []string{mine}})
+	if err != nil || !slices.Equal(resp.Token.DataRoots, []string{mine}) {
+		t.Fatalf("create a confined token: %v, %v", resp, err)
+	}
+	confined := resp.SecretToken
+	if _, err := admin.CreateToken(ctx(), &pb.CreateTokenRequest{Name: "t-bad", Role: "submit", DataRoots: []string{"relative/dir"}}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("a token with a relative data root: %v, want InvalidArgument", err)
+	}
+	wait("the confined token to reach the follower", dial(follower.Addr(), confined), listSteps, codes.OK)
+	for _, addr := range []string{leader.Addr(), follower.Addr()} {
+		cl := pb.NewClientClient(dial(addr, confined))
+		_, err := cl.SubmitStep(ctx(), &pb.SubmitStepRequest{Spec: &pb.StepSpec{Job: "wordcount", Inputs: []string{filepath.Join(other, "in.txt")}, Output: filepath.Join(mine, "out-"+filepath.Base(addr)), Reducers: 1}})
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "outside them") || !strings.Contains(err.Error(), `"t-confined"`) {
+			t.Errorf("a confined token reading outside its roots on %s: %v", addr, err)
+		}
+		_, err = cl.SubmitStep(ctx(), &pb.SubmitStepRequest{Spec: &pb.StepSpec{Job: "wordcount", Inputs: []string{filepath.Join(mine, "in.txt")}, Output: filepath.Join(other, "out-"+filepath.Base(addr)), Reducers: 1}})
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "output") {
+			t.Errorf("a confined token writing outside its roots on %s: %v", addr, err)
+		}
+		sub, err := cl.SubmitStep(ctx(), &pb.SubmitStepRequest{Spec: &pb.StepSpec{Job: "wordcount", Inputs: []string{filepath.Join(mine, "in.txt")}, Output: filepath.Join(mine, "out-"+strings.ReplaceAll(addr, ":", "_")), Reducers: 1}})
+		if err != nil {
+			t.Fatalf("a confined token within its roots on %s: %v", addr, err)
+		}
+		ct.MustComplete(t, c.Wait(sub.StepId))
+	}
+
 	list, err := admin.ListTokens(ctx(), &pb.ListTokensRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +201,7 @@ func TestTokens(t *testing.T) {
 		names = append(names, tok.Name)
 	}
 	slices.Sort(names)
-	if want := []string{"local-admin", "t-admin", "t-expired", "t-read", "t-submit"}; !slices.Equal(names, want) {
+	if want := []string{"local-admin", "t-admin", "t-confined", "t-expired", "t-read", "t-submit"}; !slices.Equal(names, want) {
 		t.Errorf("ListTokens: %v, want %v", names, want)
 	}
 
