@@ -9,6 +9,9 @@ import (
 	"image/png"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,9 +61,9 @@ func TestStatusPageWhileAStepRuns(t *testing.T) {
 		if err != nil || a.HTTP != p.HTTPAddr() {
 			t.Fatalf("%s: %s names status page %q (%v), want %s", p.ID(), primary.AddressesFile, a.HTTP, err, p.HTTPAddr())
 		}
-		urls = append(urls, "http://"+p.HTTPAddr())
+		urls = append(urls, pageURL(t, p.HTTPAddr(), c.ClientToken()))
 	}
-	followerURL := "http://" + follower.HTTPAddr()
+	followerURL := pageURL(t, follower.HTTPAddr(), c.ClientToken())
 
 	dir := t.TempDir()
 	gate := filepath.Join(ct.OpenDir(t), "gate") // seen by the mapper, which runs unprivileged
@@ -347,6 +350,36 @@ func eventually(t *testing.T, what string, patience time.Duration, check func() 
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+// pageURL returns the base URL of a primary's status page: the page
+// itself, or, on a cluster with tokens (TLS), a proxy in the test that
+// adds the cluster's token to each request, as a signed-in browser
+// would send its cookie (Chromium too goes through it). Without the token
+// the page sends the caller to its sign-in form.
+func pageURL(t *testing.T, addr, token string) string {
+	t.Helper()
+	if token == "" {
+		return "http://" + addr
+	}
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Fatalf("the status page at %s without a token: %s to %q, want a redirect to /login", addr, resp.Status, resp.Header.Get("Location"))
+	}
+	target, _ := url.Parse("http://" + addr)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	direct := proxy.Director
+	proxy.Director = func(r *http.Request) {
+		direct(r)
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	srv := httptest.NewServer(proxy)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
 
 // getPage fetches and parses a page.
 func getPage(url string) (*html.Node, error) {
