@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -32,7 +33,7 @@ func TestTokens(t *testing.T) {
 	secret, accessor, hash := access.NewToken()
 	reader := Token{Accessor: accessor, Name: "reader", Role: access.RoleRead, SecretHash: hash, CreatedAt: 12, ExpiresAt: 100}
 	mustApply(t, s, &CreateToken{Token: reader, Time: 12})
-	if got, ok := s.View().Token(accessor); !ok || *got != reader {
+	if got, ok := s.View().Token(accessor); !ok || !reflect.DeepEqual(*got, reader) {
 		t.Fatalf("Token(%s) = %v, %v; want %v", accessor, got, ok, reader)
 	}
 	if got := s.View().Tokens(); len(got) != 2 {
@@ -43,7 +44,7 @@ func TestTokens(t *testing.T) {
 	}
 
 	r := roundTrip(t, s)
-	if got, ok := r.View().Token(accessor); !ok || *got != reader {
+	if got, ok := r.View().Token(accessor); !ok || !reflect.DeepEqual(*got, reader) {
 		t.Fatalf("restored Token(%s) = %v, %v", accessor, got, ok)
 	}
 	_, sec, _ := access.ParseToken(secret)
