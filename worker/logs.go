@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -20,26 +22,32 @@ import (
 )
 
 // An attempt's logs, as EMR keeps a task attempt's syslog and stderr: the
-// worker writes them under DATA-DIR/logs/STEP-ID/ATTEMPT-ID/ and keeps
-// them after the attempt ends (and across restarts of the worker), within
+// worker writes them under DATA-DIR/logs/STEP-ID/ and keeps them after
+// the attempt ends (and across restarts of the worker), within
 // Config.LogRetentionBytes, dropping the steps whose logs were last
-// written longest ago first. The folder holds
+// written longest ago first. A step's folder holds
 //
-//	syslog         the attempt's own log lines (also in the worker's log):
-//	               its start with task and split, its input read, its output
-//	               committed, its end and error
-//	stderr         what a built-in job writes to its task's stderr (empty
-//	               for most)
-//	ROLE.stderr    a streaming command's stderr (mapper.stderr,
-//	               combiner.stderr, reducer.stderr), 16 MiB at most each
+//	syslog              the own log lines of the step's attempts on this
+//	                    worker (also in the worker's log), each line
+//	                    starting with its attempt's id: an attempt's start
+//	                    with task and split, its input read, its output
+//	                    committed, its end and error
+//	ATTEMPT-ID/         for an attempt whose commands wrote to stderr:
+//	  ROLE.stderr       a streaming command's stderr (mapper.stderr,
+//	                    combiner.stderr, reducer.stderr), 16 MiB at most each
 //
-// and is read through the Logs service (logs_service.go).
+// One syslog per step, rather than a folder and files per attempt, keeps
+// an attempt of a tiny task from paying for three file creations on a
+// disk where each costs a journal write. The Logs service
+// (logs_service.go) serves an attempt's lines of the syslog as its own
+// syslog stream, and its stderr files as its stderr stream.
 const (
 	// LogsDir is the folder of a worker's data folder that holds the
 	// attempts' logs.
 	LogsDir = "logs"
-	// SyslogName and StderrName are the files of an attempt's log folder
-	// that hold its own log lines and its job's stderr.
+	// SyslogName is the file of a step's log folder that holds its
+	// attempts' own log lines, and the name of an attempt's stream of
+	// them; StderrName names the stream of an attempt's stderr files.
 	SyslogName = "syslog"
 	StderrName = "stderr"
 	// DefaultLogRetentionBytes bounds the attempts' logs a worker keeps
@@ -73,6 +81,8 @@ type stepLogs struct {
 	bytes int64     // of its attempts that ended
 	last  time.Time // when an attempt of it last started or ended
 	open  int       // attempts writing logs now
+	// syslog is the step's syslog, open while attempts write to it.
+	syslog *os.File
 }
 
 // openLogStore opens the log folder dir, counts what earlier runs left
@@ -130,52 +140,60 @@ func (s *logStore) attemptDir(step, attempt string) (string, error) {
 	return dir, nil
 }
 
-// attemptLog is the log folder of a running attempt.
+// attemptLog is the logs of a running attempt.
 type attemptLog struct {
-	s      *logStore
-	step   string
-	dir    string
-	syslog *os.File
-	// logger writes to the syslog file and to the worker's log.
+	s    *logStore
+	step string
+	// dir is the attempt's log folder, made by whoever first writes a
+	// file there ("" if the attempt keeps no logs).
+	dir string
+	// syslog counts the attempt's bytes of the step's syslog.
+	syslog *attemptSyslog
+	// logger writes to the step's syslog and to the worker's log.
 	logger *slog.Logger
 }
 
-// open creates an attempt's log folder with its syslog and (empty) stderr
-// files, and returns it with a logger that writes to both the syslog and
-// the worker's log wlog. If the folder cannot be made, the attempt logs to
-// wlog alone.
+// open opens an attempt's logs: its lines of the step's syslog, and a
+// logger that writes to both the syslog and the worker's log wlog. If
+// the syslog cannot be opened, the attempt logs to wlog alone.
 func (s *logStore) open(spec *pb.Assignment, wlog *slog.Logger) *attemptLog {
 	l := &attemptLog{s: s, step: spec.StepId, logger: wlog.With("attempt", spec.AttemptId)}
 	dir, err := s.attemptDir(spec.StepId, spec.AttemptId)
-	if err == nil {
-		err = os.MkdirAll(dir, 0o755)
-	}
-	var f *os.File
-	if err == nil {
-		f, err = os.OpenFile(filepath.Join(dir, SyslogName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	}
-	if err == nil {
-		var e *os.File
-		if e, err = os.OpenFile(filepath.Join(dir, StderrName), os.O_WRONLY|os.O_CREATE, 0o644); err == nil {
-			e.Close()
-		}
-	}
 	if err != nil {
-		if f != nil {
-			f.Close()
-		}
 		wlog.Warn("attempt logs are not kept", "attempt", spec.AttemptId, "err", err)
 		return l
 	}
-	l.dir, l.syslog = dir, f
-	file := slog.NewTextHandler(&cappedWriter{w: f, left: syslogMaxBytes}, &slog.HandlerOptions{Level: slog.LevelDebug})
-	l.logger = slog.New(teeHandler{wlog.Handler(), file}).With("attempt", spec.AttemptId)
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	sl := s.stepOf(spec.StepId)
+	if sl.syslog == nil {
+		f, err := s.openSyslog(spec.StepId)
+		if err != nil {
+			wlog.Warn("attempt logs are not kept", "attempt", spec.AttemptId, "err", err)
+			return l
+		}
+		sl.syslog = f
+	}
 	sl.open++
 	sl.last = time.Now()
-	s.mu.Unlock()
+	l.dir = dir
+	l.syslog = &attemptSyslog{f: sl.syslog, prefix: []byte(spec.AttemptId + " "), left: syslogMaxBytes}
+	file := slog.NewTextHandler(l.syslog, &slog.HandlerOptions{Level: slog.LevelDebug})
+	l.logger = slog.New(teeHandler{wlog.Handler(), file}).With("attempt", spec.AttemptId)
 	return l
+}
+
+// openSyslog opens a step's syslog for appending, making its folder.
+func (s *logStore) openSyslog(step string) (*os.File, error) {
+	dir := filepath.Join(s.dir, step)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create step log folder: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, SyslogName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open step syslog: %w", err)
+	}
+	return f, nil
 }
 
 func (s *logStore) stepOf(step string) *stepLogs {
@@ -187,14 +205,14 @@ func (s *logStore) stepOf(step string) *stepLogs {
 	return sl
 }
 
-// close closes the attempt's syslog, counts the size of its folder and
-// removes old steps' logs beyond the store's bound.
+// close counts the size of the attempt's logs, closes the step's syslog
+// when no attempt writes to it any more, and removes old steps' logs
+// beyond the store's bound.
 func (l *attemptLog) close() {
 	if l.syslog == nil {
 		return
 	}
-	l.syslog.Close()
-	var size int64
+	size := l.syslog.written()
 	if entries, err := os.ReadDir(l.dir); err == nil {
 		for _, e := range entries {
 			if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
@@ -207,10 +225,57 @@ func (l *attemptLog) close() {
 	defer s.mu.Unlock()
 	sl := s.stepOf(l.step)
 	sl.open--
+	if sl.open == 0 && sl.syslog != nil {
+		sl.syslog.Close()
+		sl.syslog = nil
+	}
 	sl.bytes += size
 	sl.last = time.Now()
 	s.total += size
 	s.prune()
+}
+
+// attemptSyslog writes an attempt's lines to its step's syslog, each
+// prefixed with the attempt's id, up to left bytes, then a note that the
+// rest was dropped, then nothing. slog handlers write a record in one
+// call, and the file is opened for appending, so the lines of attempts
+// running side by side do not mix.
+type attemptSyslog struct {
+	f      *os.File
+	prefix []byte
+
+	mu   sync.Mutex
+	buf  []byte
+	left int64
+	n    int64
+}
+
+func (w *attemptSyslog) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.left <= 0 {
+		return len(p), nil
+	}
+	line := p
+	if int64(len(p)) > w.left {
+		w.left = 0
+		line = []byte("[syslog truncated]\n")
+	} else {
+		w.left -= int64(len(p))
+	}
+	w.buf = append(append(w.buf[:0], w.prefix...), line...)
+	n, err := w.f.Write(w.buf)
+	w.n += int64(n)
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (w *attemptSyslog) written() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
 }
 
 // prune removes whole steps' logs, those last written longest ago first,
@@ -241,6 +306,44 @@ func (s *logStore) prune() {
 	}
 }
 
+// syslogOf returns an attempt's lines of its step's syslog, without
+// their prefix, and when the syslog was last written. A step without a
+// syslog has no lines.
+func (s *logStore) syslogOf(step, attempt string) ([]byte, time.Time, error) {
+	f, err := os.Open(filepath.Join(s.dir, step, SyslogName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, time.Time{}, nil
+	}
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("open syslog of step %s: %w", step, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("syslog of step %s: %w", step, err)
+	}
+	prefix := []byte(attempt + " ")
+	var out []byte
+	br := bufio.NewReaderSize(f, 256<<10)
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// A line longer than the buffer: read the rest of it.
+			rest, rerr := br.ReadBytes('\n')
+			line, err = append(slices.Clip(line), rest...), rerr
+		}
+		if rest, ok := bytes.CutPrefix(line, prefix); ok {
+			out = append(out, rest...)
+		}
+		if err == io.EOF {
+			return out, fi.ModTime(), nil
+		}
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("read syslog of step %s: %w", step, err)
+		}
+	}
+}
+
 // stepIDs returns the ids of the steps whose logs are kept, oldest first
 // (tests use it).
 func (s *logStore) stepIDs() []string {
@@ -254,28 +357,6 @@ func (s *logStore) stepIDs() []string {
 		return cmp.Or(s.steps[a].last.Compare(s.steps[b].last), cmp.Compare(a, b))
 	})
 	return ids
-}
-
-// cappedWriter writes up to left bytes to w, then a note that the rest
-// was dropped, then nothing.
-type cappedWriter struct {
-	w    io.Writer
-	left int64
-}
-
-func (c *cappedWriter) Write(p []byte) (int, error) {
-	if c.left <= 0 {
-		return len(p), nil
-	}
-	if int64(len(p)) > c.left {
-		c.left = 0
-		if _, err := io.WriteString(c.w, "[syslog truncated]\n"); err != nil {
-			return 0, err
-		}
-		return len(p), nil
-	}
-	c.left -= int64(len(p))
-	return c.w.Write(p)
 }
 
 // teeHandler sends each record to two handlers, each at its own level.
@@ -304,8 +385,8 @@ func (t teeHandler) WithGroup(name string) slog.Handler {
 	return teeHandler{t.a.WithGroup(name), t.b.WithGroup(name)}
 }
 
-// startAttemptLog opens a's log folder, sets a.log and a.logDir, and logs
-// the attempt's start with its task and input.
+// startAttemptLog opens a's logs, sets a.log and a.logDir, and logs the
+// attempt's start with its task and input.
 func (w *Worker) startAttemptLog(a *attempt) *attemptLog {
 	l := w.logs.open(a.spec, w.log)
 	a.log, a.logDir = l.logger, l.dir

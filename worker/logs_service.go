@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/gomr/gomr/worker/workerpb"
 	"google.golang.org/grpc"
@@ -20,9 +23,9 @@ import (
 // logChunk is the size of the chunks a log is streamed in.
 const logChunk = 64 << 10
 
-// stderrFiles are the files the stderr stream is made of, in order: what
-// a job writes itself, then its streaming commands'.
-var stderrFiles = []string{StderrName, "mapper.stderr", "combiner.stderr", "reducer.stderr"}
+// stderrFiles are the files the stderr stream is made of, in order: its
+// streaming commands'.
+var stderrFiles = []string{"mapper.stderr", "combiner.stderr", "reducer.stderr"}
 
 // logFileName is what a file of an attempt's log folder is called.
 var logFileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
@@ -44,37 +47,58 @@ func logsError(err error) error {
 	return status.Error(codes.Internal, err.Error())
 }
 
-// folder returns an attempt's log folder, which must exist.
-func (s *logsServer) folder(step, attempt string) (string, error) {
+// attemptLogs is what a worker keeps of one attempt's logs.
+type attemptLogs struct {
+	// dir is the attempt's log folder (which may not exist).
+	dir string
+	// syslog is the attempt's lines of its step's syslog, without their
+	// prefix, and syslogTime when the step's syslog was last written.
+	syslog     []byte
+	syslogTime time.Time
+	// files are the files of dir.
+	files []fs.FileInfo
+}
+
+// attemptLogs finds an attempt's logs: an error wrapping fs.ErrNotExist
+// if the worker keeps none.
+func (s *logsServer) attemptLogs(step, attempt string) (*attemptLogs, error) {
 	dir, err := s.w.logs.attemptDir(step, attempt)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return "", fmt.Errorf("worker %s has no logs of attempt %s of step %s (it did not run here, or its logs were removed by the log retention): %w",
+	al := &attemptLogs{dir: dir}
+	if al.syslog, al.syslogTime, err = s.w.logs.syslogOf(step, attempt); err != nil {
+		return nil, err
+	}
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, e := range entries {
+			if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+				al.files = append(al.files, info)
+			}
+		}
+	}
+	s.w.mu.Lock()
+	_, running := s.w.running[attempt]
+	s.w.mu.Unlock()
+	if len(al.syslog) == 0 && len(al.files) == 0 && !running {
+		return nil, fmt.Errorf("worker %s has no logs of attempt %s of step %s (it did not run here, or its logs were removed by the log retention): %w",
 			s.w.cfg.ID, attempt, step, fs.ErrNotExist)
 	}
-	return dir, nil
+	return al, nil
 }
 
 func (s *logsServer) ListLogs(_ context.Context, req *workerpb.ListLogsRequest) (*workerpb.ListLogsResponse, error) {
-	dir, err := s.folder(req.StepId, req.AttemptId)
+	al, err := s.attemptLogs(req.StepId, req.AttemptId)
 	if err != nil {
 		return nil, logsError(err)
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, logsError(fmt.Errorf("read logs of attempt %s: %w", req.AttemptId, err))
-	}
-	abs, _ := filepath.Abs(dir)
+	abs, _ := filepath.Abs(al.dir)
 	resp := &workerpb.ListLogsResponse{WorkerId: s.w.cfg.ID, Dir: abs}
-	for _, e := range entries {
-		info, err := e.Info()
-		if err != nil || !info.Mode().IsRegular() {
-			continue
-		}
-		resp.Files = append(resp.Files, &workerpb.LogFile{Name: e.Name(), Size: info.Size(), ModifiedUnixNano: info.ModTime().UnixNano()})
+	resp.Files = append(resp.Files, &workerpb.LogFile{Name: SyslogName, Size: int64(len(al.syslog)), ModifiedUnixNano: al.syslogTime.UnixNano()})
+	for _, info := range al.files {
+		resp.Files = append(resp.Files, &workerpb.LogFile{Name: info.Name(), Size: info.Size(), ModifiedUnixNano: info.ModTime().UnixNano()})
 	}
+	slices.SortFunc(resp.Files, func(a, b *workerpb.LogFile) int { return strings.Compare(a.Name, b.Name) })
 	s.w.mu.Lock()
 	_, resp.Running = s.w.running[req.AttemptId]
 	s.w.mu.Unlock()
@@ -82,14 +106,14 @@ func (s *logsServer) ListLogs(_ context.Context, req *workerpb.ListLogsRequest) 
 }
 
 func (s *logsServer) ReadLog(req *workerpb.ReadLogRequest, stream grpc.ServerStreamingServer[workerpb.LogChunk]) error {
-	dir, err := s.folder(req.StepId, req.AttemptId)
+	al, err := s.attemptLogs(req.StepId, req.AttemptId)
 	if err != nil {
 		return logsError(err)
 	}
 	if req.Limit < 0 {
 		return status.Errorf(codes.InvalidArgument, "limit %d is negative", req.Limit)
 	}
-	r, err := openStream(dir, req.Stream)
+	r, err := openStream(al, req.Stream)
 	if err != nil {
 		return logsError(fmt.Errorf("attempt %s: %w", req.AttemptId, err))
 	}
@@ -129,28 +153,32 @@ func (s *logsServer) ReadLog(req *workerpb.ReadLogRequest, stream grpc.ServerStr
 	}
 }
 
-// logStream is a log stream of an attempt: one file, or the stderr files
-// one after the other, as they were when it was opened.
+// logStream is a log stream of an attempt: its syslog lines, one file,
+// or the stderr files one after the other, as they were when it was
+// opened.
 type logStream struct {
-	files []*os.File
+	parts []io.ReaderAt
 	sizes []int64
+	files []*os.File
 }
 
-// openStream opens a stream of the log folder dir: syslog, stderr (every
-// stderr file), or one file by name.
-func openStream(dir, name string) (*logStream, error) {
+// openStream opens a stream of an attempt's logs: syslog, stderr (every
+// stderr file), or one file of its log folder by name.
+func openStream(al *attemptLogs, name string) (*logStream, error) {
 	names := []string{name}
 	switch {
 	case name == "":
 		return nil, fmt.Errorf("no log stream named (want %s, %s or a file of the attempt's log folder): %w", SyslogName, StderrName, errBadLogName)
 	case !logFileName.MatchString(name) || strings.Contains(name, ".."):
 		return nil, fmt.Errorf("log stream %q: %w", name, errBadLogName)
+	case name == SyslogName:
+		return &logStream{parts: []io.ReaderAt{bytes.NewReader(al.syslog)}, sizes: []int64{int64(len(al.syslog))}}, nil
 	case name == StderrName:
 		names = stderrFiles
 	}
 	ls := &logStream{}
 	for _, n := range names {
-		f, err := os.Open(filepath.Join(dir, n))
+		f, err := os.Open(filepath.Join(al.dir, n))
 		if errors.Is(err, fs.ErrNotExist) && name == StderrName {
 			continue // a command that wrote nothing to stderr
 		}
@@ -168,6 +196,7 @@ func openStream(dir, name string) (*logStream, error) {
 			return nil, fmt.Errorf("log %s is not a regular file: %w", n, errBadLogName)
 		}
 		ls.files = append(ls.files, f)
+		ls.parts = append(ls.parts, f)
 		ls.sizes = append(ls.sizes, fi.Size())
 	}
 	return ls, nil
@@ -184,7 +213,7 @@ func (ls *logStream) size() int64 {
 // ReadAt reads the stream's bytes at off, crossing from file to file.
 func (ls *logStream) ReadAt(p []byte, off int64) (int, error) {
 	n := 0
-	for i, f := range ls.files {
+	for i, f := range ls.parts {
 		if len(p) == 0 {
 			break
 		}

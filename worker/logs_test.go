@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,7 @@ func writeAttempt(t *testing.T, s *logStore, step, attempt string, n int) {
 	if l.dir == "" {
 		t.Fatalf("no log folder for %s", attempt)
 	}
+	os.MkdirAll(l.dir, 0o755) // as a streaming command's stderr does
 	if err := os.WriteFile(filepath.Join(l.dir, "mapper.stderr"), bytes.Repeat([]byte("x"), n), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -63,6 +65,7 @@ func TestLogRetention(t *testing.T) {
 	}
 	// A step with an attempt running while the others come and go.
 	running := s.open(assignment("s-RUNNING", "attempt_s-RUNNING_m_000000_0"), slog.New(slog.DiscardHandler))
+	os.MkdirAll(running.dir, 0o755)
 	os.WriteFile(filepath.Join(running.dir, "mapper.stderr"), bytes.Repeat([]byte("r"), 6_000), 0o644)
 	for _, step := range []string{"s-A", "s-B", "s-C"} {
 		writeAttempt(t, s, step, "attempt_"+step+"_m_000000_0", 3_000)
@@ -100,8 +103,9 @@ func TestLogRetention(t *testing.T) {
 	}
 }
 
-// TestAttemptSyslog: the attempt's logger writes to its syslog and to
-// the worker's log, each at its own level, and the stderr file exists.
+// TestAttemptSyslog: the attempt's logger writes to its lines of the
+// step's syslog and to the worker's log, each at its own level; an
+// attempt that writes no stderr gets no folder.
 func TestAttemptSyslog(t *testing.T) {
 	s, err := openLogStore(t.TempDir(), 0, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -115,9 +119,13 @@ func TestAttemptSyslog(t *testing.T) {
 	a.log.Debug("a detail")
 	a.log.Warn("attempt failed", "err", "boom")
 	l.close()
-	syslog, err := os.ReadFile(filepath.Join(l.dir, SyslogName))
+	syslog, _, err := s.syslogOf("s-1", "attempt_s-1_m_000000_0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(s.dir, "s-1", SyslogName))
+	if err != nil || !strings.HasPrefix(string(raw), "attempt_s-1_m_000000_0 time=") {
+		t.Errorf("the step's syslog does not start with the attempt's id: %q, %v", raw, err)
 	}
 	for _, want := range []string{`msg="attempt started" attempt=attempt_s-1_m_000000_0 step=s-1`, "task=m:0", "split=/in/a.txt:0+100", `msg="a detail"`, `msg="attempt failed" attempt=attempt_s-1_m_000000_0 err=boom`} {
 		if !strings.Contains(string(syslog), want) {
@@ -130,8 +138,8 @@ func TestAttemptSyslog(t *testing.T) {
 	if !strings.Contains(workerLog.String(), `msg="attempt failed" node=core-1 attempt=attempt_s-1_m_000000_0 err=boom`) || strings.Contains(workerLog.String(), "a detail") {
 		t.Errorf("worker log:\n%s", workerLog.String())
 	}
-	if fi, err := os.Stat(filepath.Join(l.dir, StderrName)); err != nil || fi.Size() != 0 {
-		t.Errorf("stderr file: %v", err)
+	if _, err := os.Stat(l.dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an attempt without stderr has a log folder: %v", err)
 	}
 	if a.logDir != l.dir || w.taskInfo(a, t.TempDir()).LogDir != l.dir {
 		t.Errorf("task info's log folder %q, want %q", w.taskInfo(a, t.TempDir()).LogDir, l.dir)
@@ -193,6 +201,7 @@ func TestLogsService(t *testing.T) {
 	l := s.open(assignment(step, id), slog.New(slog.DiscardHandler))
 	l.logger.Info("hello")
 	l.close()
+	os.MkdirAll(l.dir, 0o755)
 	os.WriteFile(filepath.Join(l.dir, "mapper.stderr"), []byte("mapper 1\nmapper 2\n"), 0o644)
 	os.WriteFile(filepath.Join(l.dir, "combiner.stderr"), []byte("combiner 1\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "secret"), []byte("not a log"), 0o644)
@@ -227,7 +236,7 @@ func TestLogsService(t *testing.T) {
 	for _, f := range list.Files {
 		names = append(names, f.Name)
 	}
-	if !slices.Equal(names, []string{"combiner.stderr", "mapper.stderr", "stderr", "syslog"}) || list.Dir != l.dir || list.WorkerId != "core-1" || list.Running {
+	if !slices.Equal(names, []string{"combiner.stderr", "mapper.stderr", "syslog"}) || list.Dir != l.dir || list.WorkerId != "core-1" || list.Running {
 		t.Errorf("list: %v", list)
 	}
 
@@ -260,5 +269,51 @@ func TestLogsService(t *testing.T) {
 	_, _, err = readLog(c, &workerpb.ReadLogRequest{StepId: step, AttemptId: "attempt_s-1_m_000009_0", Stream: "syslog"})
 	if msg := status.Convert(err).Message(); !strings.Contains(msg, "worker core-1 has no logs of attempt attempt_s-1_m_000009_0") {
 		t.Errorf("not found: %q", msg)
+	}
+}
+
+// TestAttemptsShareTheStepSyslog: attempts of a step running side by
+// side write to one syslog; each reads back exactly its own lines, in
+// order, and an attempt that never ran here has none.
+func TestAttemptsShareTheStepSyslog(t *testing.T) {
+	s, err := openLogStore(t.TempDir(), 0, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const step, n = "s-1", 200
+	ids := []string{"attempt_s-1_m_000000_0", "attempt_s-1_m_000001_0", "attempt_s-1_m_000010_0"}
+	done := make(chan struct{})
+	for _, id := range ids {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			l := s.open(assignment(step, id), slog.New(slog.DiscardHandler))
+			for i := range n {
+				l.logger.Info("line", "i", i, "padding", strings.Repeat("x", i))
+			}
+			l.close()
+		}()
+	}
+	for range ids {
+		<-done
+	}
+	c := logsClient(t, s)
+	for _, id := range ids {
+		got, _, err := readLog(c, &workerpb.ReadLogRequest{StepId: step, AttemptId: id, Stream: SyslogName})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+		if len(lines) != n {
+			t.Fatalf("%s: %d lines, want %d", id, len(lines), n)
+		}
+		for i, line := range lines {
+			if !strings.Contains(line, "attempt="+id+" i="+strconv.Itoa(i)+" ") || strings.HasPrefix(line, "attempt_") {
+				t.Fatalf("%s line %d: %q", id, i, line)
+			}
+		}
+	}
+	_, _, err = readLog(c, &workerpb.ReadLogRequest{StepId: step, AttemptId: "attempt_s-1_m_000002_0", Stream: SyslogName})
+	if status.Code(err) != codes.NotFound {
+		t.Fatalf("an attempt that did not run here: %v, want NotFound", err)
 	}
 }

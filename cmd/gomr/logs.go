@@ -210,8 +210,9 @@ func (wl *workerLogs) explain(n *pb.Node, a *pb.Attempt, err error) error {
 	}
 	switch st.Code() {
 	case codes.Unavailable, codes.DeadlineExceeded:
-		return fmt.Errorf("worker %s at %s (%s) does not answer, so the logs of attempt %s cannot be read (they stay in its data folder, under %s): %s",
-			n.Id, n.Address, n.State.Value(), a.Id, path.Join(worker.LogsDir, stepOfAttempt(a.Id), a.Id), st.Message())
+		step := path.Join(worker.LogsDir, stepOfAttempt(a.Id))
+		return fmt.Errorf("worker %s at %s (%s) does not answer, so the logs of attempt %s cannot be read (they stay in its data folder: its lines of %s, starting with its id, and %s): %s",
+			n.Id, n.Address, n.State.Value(), a.Id, path.Join(step, worker.SyslogName), path.Join(step, a.Id), st.Message())
 	case codes.Unimplemented:
 		return fmt.Errorf("worker %s at %s serves no logs (an older gomr): %s", n.Id, n.Address, st.Message())
 	}

@@ -148,7 +148,8 @@ func TestStepLogs(t *testing.T) {
 				!strings.Contains(syslog, `msg="task output committed" attempt=`+a.Id) || !strings.Contains(syslog, `msg="attempt succeeded" attempt=`+a.Id) {
 				t.Errorf("syslog of %s: exit %d: %s\n%s", a.Id, code, errOut, syslog)
 			}
-			if _, err := os.Stat(filepath.Join(c.Dir(), a.Worker, "logs", counted, a.Id, "syslog")); err != nil {
+			// On the worker's disk: its lines of the step's syslog.
+			if b, err := os.ReadFile(filepath.Join(c.Dir(), a.Worker, "logs", counted, "syslog")); err != nil || !strings.Contains(string(b), "\n"+a.Id+" time=") && !strings.HasPrefix(string(b), a.Id+" time=") {
 				t.Errorf("syslog of %s on %s: %v", a.Id, a.Worker, err)
 			}
 			stderr, _, code := gomr(t, env, "step", "logs", counted, "--attempt", a.Id)
