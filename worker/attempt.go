@@ -87,7 +87,7 @@ func (w *Worker) report(req *pb.ReportAttemptRequest) *pb.ReportAttemptResponse 
 // files and what it wrote of the step's output.
 func (w *Worker) discard(a *attempt) {
 	w.mu.Lock()
-	delete(w.outputs, a.spec.AttemptId)
+	w.forgetOutput(a.spec.AttemptId)
 	out := a.output
 	w.mu.Unlock()
 	os.RemoveAll(w.attemptDir(a.spec))
@@ -183,8 +183,14 @@ func attemptFormats(def *jobs.Definition, opts map[string]string, f jobs.Formats
 func (w *Worker) runMap(ctx context.Context, a *attempt, job *mapreduce.Job, sf stepFormats, out mapreduce.TaskOutput) (*attemptResult, error) {
 	spec := a.spec
 	dir := w.attemptDir(spec)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create attempt folder: %w", err)
+	// A tiny task keeps its output in memory (mapoutputs.go); the others
+	// write it, and their spills, in the attempt's folder.
+	runDir := ""
+	if !w.holdInMemory(spec) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create attempt folder: %w", err)
+		}
+		runDir = dir
 	}
 	res, err := mapreduce.RunMap(ctx, mapreduce.MapTask{
 		Job:             job,
@@ -197,7 +203,7 @@ func (w *Worker) runMap(ctx context.Context, a *attempt, job *mapreduce.Job, sf 
 		MaxLineBytes:    int(spec.Spec.GetMaxLineBytes()),
 		InputFormat:     sf.input,
 		OutputFormat:    sf.output,
-		Dir:             dir,
+		Dir:             runDir,
 		Output:          out,
 		Progress:        &a.progress,
 		Info:            w.taskInfo(a, dir),
@@ -207,10 +213,7 @@ func (w *Worker) runMap(ctx context.Context, a *attempt, job *mapreduce.Job, sf 
 	}
 	logInputRead(a, res.Counters)
 	if res.Output != nil {
-		res.Output.Close()
-		w.mu.Lock()
-		w.outputs[spec.AttemptId] = filepath.Join(dir, mapreduce.OutputName)
-		w.mu.Unlock()
+		w.keepOutput(spec, runDir, res.Output)
 	}
 	return &attemptResult{counters: res.Counters}, nil
 }

@@ -71,9 +71,9 @@ func (w *Worker) heartbeat() {
 func (w *Worker) dropStep(step string) {
 	dir := filepath.Join(w.cfg.DataDir, "steps", step)
 	w.mu.Lock()
-	for id, path := range w.outputs {
-		if filepath.Dir(filepath.Dir(path)) == dir {
-			delete(w.outputs, id)
+	for id, o := range w.outputs {
+		if o.step == step {
+			w.forgetOutput(id)
 		}
 	}
 	w.mu.Unlock()

@@ -73,7 +73,8 @@ func (w *Worker) reincarnate() {
 	for _, a := range w.running {
 		a.cancel()
 	}
-	w.outputs = make(map[string]string)
+	w.outputs = make(map[string]mapOutput)
+	w.memOutputs = 0
 	w.mu.Unlock()
 	w.log.Warn("leader does not know this incarnation; starting a new one", "old", old)
 	os.RemoveAll(filepath.Join(w.cfg.DataDir, "steps"))

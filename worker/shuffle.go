@@ -78,12 +78,15 @@ func (s *shuffleServer) Fetch(req *workerpb.FetchRequest, stream grpc.ServerStre
 // openOutput opens a map output this worker holds.
 func (w *Worker) openOutput(attemptID string) (*mapreduce.Run, error) {
 	w.mu.Lock()
-	path, ok := w.outputs[attemptID]
+	o, ok := w.outputs[attemptID]
 	w.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("worker %s holds no output of map attempt %s", w.cfg.ID, attemptID)
 	}
-	return mapreduce.OpenRun(path)
+	if o.run != nil {
+		return o.run, nil // in memory: nothing to open or close
+	}
+	return mapreduce.OpenRun(o.path)
 }
 
 // fetched is one map output segment ready for the merge.

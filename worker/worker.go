@@ -46,7 +46,8 @@ type Worker struct {
 	mu          sync.Mutex
 	incarnation int64
 	running     map[string]*attempt
-	outputs     map[string]string // map attempt id -> run file
+	outputs     map[string]mapOutput // map attempt id -> its output (mapoutputs.go)
+	memOutputs  int64                // bytes of the outputs held in memory
 	free        int
 	slotFreed   chan struct{}
 	stopOnce    sync.Once
@@ -111,7 +112,7 @@ func Start(cfg Config) (*Worker, error) {
 		peers:       pb.NewConnCache(cfg.TLS.DialOption(), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(8<<20))),
 		incarnation: time.Now().UnixNano(),
 		running:     make(map[string]*attempt),
-		outputs:     make(map[string]string),
+		outputs:     make(map[string]mapOutput),
 		free:        cfg.Slots,
 		slotFreed:   make(chan struct{}, 1),
 		logs:        logs,

@@ -1,0 +1,98 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomr/gomr/jobs"
+	"github.com/gomr/gomr/mapreduce"
+	pb "github.com/gomr/gomr/primary/primarypb"
+)
+
+// TestTinyMapOutputsStayInMemory runs the map of a word count on a tiny
+// split and on a larger one: the tiny one leaves no folder or file on
+// disk and is served from memory, the larger one writes its run and
+// index; both serve each partition whole (the cluster tests check the
+// words counted through either), and dropping the step gives the memory
+// back.
+func TestTinyMapOutputsStayInMemory(t *testing.T) {
+	data := t.TempDir()
+	w := &Worker{cfg: Config{ID: "core-1", DataDir: data, FileSystems: mapreduce.LocalFileSystems()}, log: slog.New(slog.DiscardHandler), outputs: map[string]mapOutput{}}
+	def, err := jobs.Lookup("wordcount")
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := def.Build(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf, err := attemptFormats(def, nil, jobs.Formats{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := t.TempDir()
+	run := func(name string, size int) (*pb.Assignment, string) {
+		file := filepath.Join(in, name)
+		line := "the quick brown fox jumps over the lazy dog\n"
+		text := strings.Repeat(line, size/len(line)+1)[:size]
+		text = text[:strings.LastIndexByte(text, '\n')+1]
+		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		spec := &pb.Assignment{StepId: "s-1", AttemptId: "attempt_s-1_m_00000" + name[:1] + "_0", Kind: pb.TaskKind_MAP,
+			Spec:  &pb.StepSpec{Job: "wordcount", Reducers: 2, SortBufferBytes: 1 << 20, MaxLineBytes: 1 << 20},
+			Split: &pb.Split{File: file, Offset: 0, Length: int64(len(text)), FileSize: int64(len(text))}}
+		a := &attempt{spec: spec, log: slog.New(slog.DiscardHandler)}
+		if _, err := w.runMap(context.Background(), a, job, sf, nil); err != nil {
+			t.Fatalf("map of %s: %v", name, err)
+		}
+		return spec, text
+	}
+	tiny, _ := run("1-tiny.txt", 2<<10)
+	if _, err := os.Stat(w.attemptDir(tiny)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a tiny map made its folder: %v", err)
+	}
+	if o := w.outputs[tiny.AttemptId]; o.run == nil || o.path != "" || w.memOutputs != o.run.Bytes() || w.memOutputs == 0 {
+		t.Fatalf("tiny output %+v, %d bytes in memory", o, w.memOutputs)
+	}
+	big, _ := run("2-big.txt", smallMapInput+200)
+	if o := w.outputs[big.AttemptId]; o.run != nil || o.path == "" {
+		t.Fatalf("larger output %+v", o)
+	}
+	if _, err := os.Stat(w.outputs[big.AttemptId].path + ".index"); err != nil {
+		t.Fatalf("the larger map's run has no index: %v", err)
+	}
+	// Both serve their partitions the same way.
+	for _, id := range []string{tiny.AttemptId, big.AttemptId} {
+		r, err := w.openOutput(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p := range 2 {
+			seg, info := r.OpenSegment(p)
+			b, err := io.ReadAll(seg)
+			if err != nil || int64(len(b)) != info.Length {
+				t.Fatalf("%s partition %d: %d bytes of %d, %v", id, p, len(b), info.Length, err)
+			}
+		}
+		r.Close()
+	}
+	if w.holdInMemory(&pb.Assignment{Split: &pb.Split{Length: smallMapInput + 1}}) || !w.holdInMemory(&pb.Assignment{Split: &pb.Split{Length: 10}}) {
+		t.Error("holdInMemory does not follow the split's size")
+	}
+	w.memOutputs = memoryMapOutputs
+	if w.holdInMemory(&pb.Assignment{Split: &pb.Split{Length: 10}}) {
+		t.Error("a full memory budget still takes tiny outputs")
+	}
+	w.memOutputs = w.outputs[tiny.AttemptId].run.Bytes()
+	w.dropStep("s-1")
+	if len(w.outputs) != 0 || w.memOutputs != 0 {
+		t.Fatalf("after the step: %d outputs, %d bytes in memory", len(w.outputs), w.memOutputs)
+	}
+}
