@@ -9,7 +9,10 @@ import (
 // View is a read-only, consistent view of the state as of one applied
 // entry. Taking one costs a pointer copy and never blocks Apply; it may
 // be read from any goroutine, for as long as needed.
-type View struct{ txn *memdb.Txn }
+type View struct {
+	txn     *memdb.Txn
+	watches *stepWatches // of the State the view was taken of
+}
 
 // first returns the object of table whose index key is k, or nil.
 func first[T any](txn *memdb.Txn, table, idx, k string) (T, bool) {
@@ -74,17 +77,18 @@ func (v *View) Step(id string) (*Step, bool) {
 
 // WatchStep returns a step by id with a channel that is closed once a
 // later Apply changes (or removes) it; a missing step's channel closes
-// when the step appears. The channel belongs to the state as it is now,
-// not to this view: take the step from the same call.
+// when the step appears (or, sooner, when any step changes: look again).
+// The channel belongs to the state as it is now, not to this view: take
+// the step from the same call.
+//
+// The channel is closed already when the state holds a newer version of
+// the step than the view does, and for a View not taken of a State.
 func (v *View) WatchStep(id string) (*Step, <-chan struct{}, bool) {
-	ch, raw, err := v.txn.FirstWatch(tableSteps, indexID, id)
-	if err != nil {
-		panic(err) // a schema bug
+	st, ok := v.Step(id)
+	if v.watches == nil {
+		return st, closedChan, ok
 	}
-	if raw == nil {
-		return nil, ch, false
-	}
-	return raw.(*Step), ch, true
+	return st, v.watches.watch(id, st), ok
 }
 
 // Steps yields every step in submission order.
