@@ -341,8 +341,11 @@ func (g *gen) candidates() []candidate {
 	// Steps.
 	open := v.StepsIn(state.StepPending, state.StepRunning)
 	running := v.StepsIn(state.StepRunning)
+	// An output is busy while its step may still write it: a step being
+	// cancelled has attempts that may still run.
+	writing := v.StepsIn(state.StepPending, state.StepRunning, state.StepCancelPending)
 	busyOutput := func(out string) bool {
-		return slices.ContainsFunc(open, func(st *state.Step) bool { return st.Spec.Output == out })
+		return slices.ContainsFunc(writing, func(st *state.Step) bool { return st.Spec.Output == out })
 	}
 	// anyStep picks a step ever submitted that is in one of the states.
 	anyStep := func(keep func(*state.Step) bool) *state.Step {
