@@ -60,12 +60,12 @@ func startHDFS(t *testing.T, o ct.Options) *hdfsCluster {
 	t.Helper()
 	o.PrimaryArgs = hdfsPrimaryArgs(o.PrimaryArgs...)
 	c := startProcCluster(t, o)
-	conn, err := pb.Dial(c.Addrs())
+	conn, err := pb.Dial(c.Addrs(), c.DialOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	h := &hdfsCluster{ProcessCluster: c, t: t, nn: hdfspb.NewNameNodeClient(conn), conn: conn, peers: pb.NewConnCache()}
+	h := &hdfsCluster{ProcessCluster: c, t: t, nn: hdfspb.NewNameNodeClient(conn), conn: conn, peers: pb.NewConnCache(c.DialOptions()...)}
 	t.Cleanup(h.peers.Close)
 	h.waitReported()
 	return h

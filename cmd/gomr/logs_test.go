@@ -14,7 +14,6 @@ import (
 	"github.com/gomr/gomr/worker/workerpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
 
@@ -188,7 +187,7 @@ func TestStepLogs(t *testing.T) {
 
 	// The worker refuses an attempt id that is a path, straight.
 	node := c.Node(last.Worker)
-	cc, err := grpc.NewClient(node.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.NewClient(node.Addr(), c.DialOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -262,7 +262,7 @@ func (b *base) Node(name string) Node {
 // dial connects to the primaries; the connection closes at cleanup.
 func (b *base) dial() {
 	b.t.Helper()
-	conn, err := pb.Dial(b.Addrs(), b.clientDialOptions()...)
+	conn, err := pb.Dial(b.Addrs(), b.DialOptions()...)
 	if err != nil {
 		b.t.Fatal(err)
 	}

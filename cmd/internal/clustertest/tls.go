@@ -102,11 +102,12 @@ func (b *base) PrimaryStatus(ctx context.Context, addr string) (*pb.Primary, err
 // DialAs connects to the given primaries as the cluster's client (with
 // its certificate and admin token on a TLS cluster).
 func (b *base) DialAs(addrs ...string) (*pb.Conn, error) {
-	return pb.Dial(addrs, b.clientDialOptions()...)
+	return pb.Dial(addrs, b.DialOptions()...)
 }
 
-// clientDialOptions are the credentials of the harness's client calls.
-func (b *base) clientDialOptions() []grpc.DialOption {
+// DialOptions are the credentials of a client of the cluster: its
+// certificate and admin token on a TLS cluster, plaintext otherwise.
+func (b *base) DialOptions() []grpc.DialOption {
 	opts := []grpc.DialOption{b.clientTLS.DialOption()}
 	if b.clientToken != "" {
 		opts = append(opts, grpc.WithPerRPCCredentials(mtls.Bearer(b.clientToken)))
