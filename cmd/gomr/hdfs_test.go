@@ -294,7 +294,14 @@ func hdfsBadBlockReports(t *testing.T, h *hdfsCluster) {
 		}
 	}
 	fsckBefore, _ := h.fsck("/")
-	_, err := pb.NewWorkerClient(h.conn).Heartbeat(ctx, &pb.HeartbeatRequest{WorkerId: "core-1", Incarnation: core1.Incarnation + 1,
+	// The report comes as a worker's would: with the cluster's own
+	// credentials (a primary's certificate on a TLS cluster).
+	peer, err := pb.Dial(h.Addrs(), h.PeerDialOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	_, err = pb.NewWorkerClient(peer).Heartbeat(ctx, &pb.HeartbeatRequest{WorkerId: "core-1", Incarnation: core1.Incarnation + 1,
 		BlockReport: &hdfspb.BlockReport{Full: true, Seq: 1, Blocks: []*hdfspb.Block{{Id: 1 << 42, Length: 10}}}})
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("worker core-1 incarnation %d", core1.Incarnation+1)) || !strings.Contains(err.Error(), "not registered and alive") {
 		t.Fatalf("a block report of an incarnation that is not registered: %v", err)

@@ -115,6 +115,13 @@ func (b *base) DialOptions() []grpc.DialOption {
 	return opts
 }
 
+// PeerDialOptions are the credentials of a primary of the cluster (on a
+// TLS cluster, a primary's certificate, which may make the workers' and
+// the primaries' calls): for tests that speak as a part of the cluster.
+func (b *base) PeerDialOptions() []grpc.DialOption {
+	return []grpc.DialOption{b.peerTLS.DialOption()}
+}
+
 // ClientToken returns the admin token of a TLS cluster ("" for a
 // plaintext one).
 func (b *base) ClientToken() string { return b.clientToken }
