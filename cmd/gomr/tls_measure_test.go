@@ -55,7 +55,7 @@ func TestTLSCost(t *testing.T) {
 	}
 	var clusters []*cluster
 	for _, secure := range []bool{false, true} {
-		c := startProcCluster(t, ct.Options{Workers: ct.Roles("core", "core"), Slots: 1, TLS: secure,
+		c := startProcCluster(t, ct.Options{Workers: ct.Roles("core", "core"), Slots: 1, Plaintext: !secure,
 			PrimaryArgs: []string{"--block-size", "128MiB"}})
 		name := "plaintext"
 		if secure {

@@ -22,7 +22,7 @@ import (
 // another CA, a command gets nothing; tokens made with gomr token create
 // do what their role allows, until revoked.
 func TestTLSProcesses(t *testing.T) {
-	c := ct.StartProcesses(t, gomrBin, ct.Options{Primaries: 1, Workers: ct.Roles("core", "core"), TLS: true})
+	c := ct.StartProcesses(t, gomrBin, ct.Options{Primaries: 1, Workers: ct.Roles("core", "core")})
 	f := c.ClientTLSFiles()
 	cluster := "GOMR_CLUSTER=" + strings.Join(c.Addrs(), ",")
 	env := c.Env()

@@ -78,7 +78,7 @@ type Cluster interface {
 	// AttemptEvents reads the workers' attempt log.
 	AttemptEvents() []AttemptEvent
 	// ClientTLS is the client identity of a cluster started with
-	// Options.TLS (nil otherwise), ClientTLSFiles its files and
+	// TLS (nil with Options.Plaintext), ClientTLSFiles its files and
 	// ClientToken the cluster's admin token (GOMR_TOKEN).
 	ClientTLS() *mtls.Identity
 	ClientTLSFiles() mtls.Files
@@ -158,19 +158,24 @@ type Options struct {
 	// Ephemeral: Stop cancels the steps left and removes their partial
 	// output (localcluster.Config.Ephemeral); in-process only.
 	Ephemeral bool
-	// TLS runs the cluster with mutual TLS on every connection and an
-	// encrypted gossip ring; the harness's own calls use a client
-	// certificate (ClientTLS) and, for Peer.Status, a primary's.
-	TLS bool
+	// Plaintext runs the cluster without TLS, gossip encryption and
+	// tokens. By default a test cluster is secured as gomr local runs
+	// one: mutual TLS on every connection, an encrypted gossip ring and
+	// an admin token, and the harness's own calls use a client
+	// certificate and the token (ClientTLS, ClientToken) and, where they
+	// speak as the cluster, a primary's certificate (PeerDialOptions).
+	Plaintext bool
 }
 
-// TLSEnv, set to 1, runs every test cluster with Options.TLS: the whole
-// suite over mutual TLS.
+// TLSEnv, set to 0, runs every test cluster in plaintext (Options.Plaintext).
 const TLSEnv = "GOMR_TEST_TLS"
 
+// secure reports whether the cluster runs with TLS and tokens.
+func (o Options) secure() bool { return !o.Plaintext }
+
 func (o Options) withDefaults() Options {
-	if os.Getenv(TLSEnv) == "1" {
-		o.TLS = true
+	if os.Getenv(TLSEnv) == "0" {
+		o.Plaintext = true
 	}
 	if o.Primaries == 0 {
 		o.Primaries = 1

@@ -97,7 +97,7 @@ func StartInProcess(t testing.TB, o Options) *InProcessCluster {
 		WorkerTimeout: o.WorkerTimeout,
 		MinSplitSize:  o.MinSplitSize,
 		Ephemeral:     o.Ephemeral,
-		TLS:           o.TLS,
+		TLS:           o.secure(),
 		TunePrimary: func(pc *primary.Config) {
 			if o.TaskTimeout > 0 {
 				pc.TaskTimeout = o.TaskTimeout

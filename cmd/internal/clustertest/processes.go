@@ -37,7 +37,7 @@ type ProcessCluster struct {
 	primaries []*procNode
 	workers   []*procNode
 	mu        sync.Mutex // guards the node lists
-	// pki issues the nodes' certificates with Options.TLS (nil without).
+	// pki issues the nodes' certificates (nil with Options.Plaintext).
 	pki *testPKI
 }
 
@@ -105,7 +105,7 @@ func StartProcesses(t testing.TB, bin string, o Options) *ProcessCluster {
 		defer c.mu.Unlock()
 		return procNodes(c.workers)
 	}
-	if o.TLS {
+	if o.secure() {
 		c.pki = newTestPKI(t, filepath.Join(c.dir, "tls"))
 		c.clientFiles = c.pki.issue(t, pki.RoleClient, "harness-client")
 		c.clientTLS = load(t, c.clientFiles)
@@ -121,7 +121,7 @@ func StartProcesses(t testing.TB, bin string, o Options) *ProcessCluster {
 	if err := launchAll(c, c.primaries[1:]); err != nil {
 		t.Fatal(err)
 	}
-	if o.TLS {
+	if o.secure() {
 		c.bootstrapToken(t)
 	}
 	for i, id := range o.workerNames() {

@@ -13,8 +13,8 @@ import (
 	"google.golang.org/grpc"
 )
 
-// testPKI is the CA of a cluster of processes started with Options.TLS,
-// in the cluster's folder, and the files it issued.
+// testPKI is the CA of a cluster of processes with TLS (without
+// Options.Plaintext), in the cluster's folder, and the files it issued.
 type testPKI struct {
 	dir       string
 	ca        *pki.CA

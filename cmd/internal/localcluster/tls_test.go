@@ -30,7 +30,7 @@ import (
 // checks a word count exactly; then that strangers get nothing and that
 // certificates of the wrong role are refused.
 func TestTLSCluster(t *testing.T) {
-	c := startCluster(t, ct.Options{Primaries: 3, Workers: ct.Roles("core", "core", "task"), Slots: 2, TLS: true})
+	c := startCluster(t, ct.Options{Primaries: 3, Workers: ct.Roles("core", "core", "task"), Slots: 2})
 	id := c.ClientTLS()
 	if id == nil || id.Principal().Role != pki.RoleClient {
 		t.Fatalf("a TLS test cluster's client identity: %v", id)

@@ -33,7 +33,7 @@ import (
 // secret of a token made through the API is in any file the cluster
 // wrote (Raft log, snapshots, node logs).
 func TestTokens(t *testing.T) {
-	c := startCluster(t, ct.Options{Primaries: 2, Workers: ct.Roles("core"), Slots: 1, TLS: true})
+	c := startCluster(t, ct.Options{Primaries: 2, Workers: ct.Roles("core"), Slots: 1})
 	admin := c.Client()
 	ctx := func() context.Context {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
