@@ -91,7 +91,7 @@ const runWriterChunk = 256 << 10
 // newRunWriter returns a writer of a run into w whose segments are
 // compressed with codec ("" for none; one of MapOutputCodecs).
 func newRunWriter(w io.Writer, codec string) (*runWriter, error) {
-	rw := &runWriter{w: w, buf: make([]byte, 0, runWriterChunk+4096), codec: codec}
+	rw := &runWriter{w: w, buf: make([]byte, 0, 4<<10), codec: codec} // grows to runWriterChunk: a tiny run stays small
 	if codec != "" {
 		enc, err := newSegmentEncoder(codec)
 		if err != nil {
@@ -224,7 +224,9 @@ func newSegmentReader(r io.Reader, seg Segment, name string) *segmentReader {
 		sr.dec = dec
 		stored = dec
 	}
-	sr.r = bufio.NewReaderSize(stored, 64<<10)
+	// A small segment gets a buffer of its size: a reduce of a thousand
+	// tiny map outputs reads a thousand segments.
+	sr.r = bufio.NewReaderSize(stored, int(min(64<<10, max(seg.Length, seg.RawLength, 16))))
 	return sr
 }
 

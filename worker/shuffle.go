@@ -52,7 +52,7 @@ func (s *shuffleServer) Fetch(req *workerpb.FetchRequest, stream grpc.ServerStre
 	}
 	r, seg := run.OpenSegment(p)
 	first := &workerpb.FetchChunk{Length: seg.Length, Records: seg.Records, Sums: seg.Sums, Codec: seg.Codec}
-	buf := make([]byte, fetchChunk)
+	buf := make([]byte, min(fetchChunk, max(seg.Length, 1))) // a tiny segment, a tiny buffer
 	sent := false
 	for {
 		n, err := io.ReadFull(r, buf)
