@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // accessEntry is one parsed line of an Apache or Nginx access log in common
@@ -142,16 +143,60 @@ func cutQuoted(b []byte) (field, rest []byte, err error) {
 	return nil, nil, errors.New("missing closing quote")
 }
 
+// splitRequest returns the method and path (without its query string) of
+// a request of 2 or 3 fields separated by white space (as bytes.Fields
+// splits), or "-" and "-". It allocates nothing unless the request holds
+// a byte outside ASCII.
 func splitRequest(req []byte) (method, path []byte) {
+	var fields [3][]byte
+	n := 0
+	for i := 0; i < len(req); {
+		if c := req[i]; c >= utf8.RuneSelf {
+			return splitUnicodeRequest(req) // white space may be a multi-byte rune
+		} else if asciiSpace[c] {
+			i++
+			continue
+		}
+		j := i
+		for j < len(req) && req[j] < utf8.RuneSelf && !asciiSpace[req[j]] {
+			j++
+		}
+		if j < len(req) && req[j] >= utf8.RuneSelf {
+			return splitUnicodeRequest(req)
+		}
+		if n == len(fields) {
+			return dash, dash // more fields than a request has
+		}
+		fields[n] = req[i:j]
+		n++
+		i = j
+	}
+	if n < 2 {
+		return dash, dash
+	}
+	return fields[0], cutQuery(fields[1])
+}
+
+// asciiSpace marks the ASCII bytes that unicode.IsSpace reports as white
+// space.
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
+
+// splitUnicodeRequest is splitRequest for a request that holds bytes
+// outside ASCII.
+func splitUnicodeRequest(req []byte) (method, path []byte) {
 	fields := bytes.Fields(req)
 	if len(fields) < 2 || len(fields) > 3 {
 		return dash, dash
 	}
-	path = fields[1]
+	return fields[0], cutQuery(fields[1])
+}
+
+// cutQuery returns a path without its query string.
+func cutQuery(path []byte) []byte {
 	if i := bytes.IndexByte(path, '?'); i >= 0 {
-		path = path[:i]
+		return path[:i]
 	}
-	return fields[0], path
+	return path
 }
 
 func allDigits(b []byte) bool {

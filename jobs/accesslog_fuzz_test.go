@@ -75,3 +75,27 @@ func FuzzParseAccessLine(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSplitRequest checks splitRequest against its definition: the
+// request split by bytes.Fields, two or three fields giving the method
+// and the path without its query string, any other count "-" and "-".
+func FuzzSplitRequest(f *testing.F) {
+	for _, req := range []string{
+		"GET / HTTP/1.1", "GET /a?b=c HTTP/1.0", "OPTIONS *", "-", "", "  GET\t/x  ", "GET /x HTTP/1.1 extra",
+		"GET /caf\u00e9 HTTP/1.1", "GET\u00a0/x HTTP/1.1", "GET /x\u2003HTTP/1.1 y", "GET /\xff\xfe HTTP/1.1", "\x16\x03\x01\x00\xa5\x01",
+		"GET\v/x\fHTTP/1.1\r", "GET /x\u0085", "A B C D\u3000",
+	} {
+		f.Add([]byte(req))
+	}
+	f.Fuzz(func(t *testing.T, req []byte) {
+		wantMethod, wantPath := dash, dash
+		if fields := bytes.Fields(req); len(fields) == 2 || len(fields) == 3 {
+			path, _, _ := bytes.Cut(fields[1], []byte("?"))
+			wantMethod, wantPath = fields[0], path
+		}
+		method, path := splitRequest(req)
+		if !bytes.Equal(method, wantMethod) || !bytes.Equal(path, wantPath) {
+			t.Fatalf("splitRequest(%q) = %q, %q; want %q, %q", req, method, path, wantMethod, wantPath)
+		}
+	})
+}

@@ -46,12 +46,16 @@ func TestHashCombineEqualsSortPath(t *testing.T) {
 		opts  map[string]string
 		input string
 		few   bool // so few distinct keys that the table never spills
+		sums  int  // the uvarints a value holds, the combiner being a UvarintSums
 	}{
-		{"wordcount", nil, text, false},
-		{"wordcount", map[string]string{"lower": "true"}, text, false},
-		{"grep", map[string]string{"regex": `\w*(ing|ed)\b`}, text, false},
-		{"logagg", map[string]string{"group-by": "status,hour"}, logs, true},
-		{"logagg", map[string]string{"group-by": "path,status"}, logs, false},
+		{"wordcount", nil, text, false, 1},
+		{"wordcount", map[string]string{"lower": "true"}, text, false, 1},
+		{"grep", map[string]string{"regex": `\w*(ing|ed)\b`}, text, false, 1},
+		// Request counts and byte sums of many bytes, from one table.
+		{"logagg", map[string]string{"group-by": "status,hour"}, logs, true, 2},
+		// Short counts and long sums, from many spills.
+		{"logagg", map[string]string{"group-by": "status,minute"}, logs, false, 2},
+		{"logagg", map[string]string{"group-by": "path,status"}, logs, false, 2},
 	} {
 		d, err := Lookup(tc.job)
 		if err != nil {
@@ -63,6 +67,9 @@ func TestHashCombineEqualsSortPath(t *testing.T) {
 		}
 		if _, ok := job.Combiner.(mapreduce.Folder); !ok {
 			t.Fatalf("%s: the combiner %T does not fold", tc.job, job.Combiner)
+		}
+		if us, ok := job.Combiner.(mapreduce.UvarintSums); !ok || us.UvarintFields() != tc.sums {
+			t.Fatalf("%s: the combiner %T is not a UvarintSums of %d fields", tc.job, job.Combiner, tc.sums)
 		}
 		sorted := *job
 		sorted.Combiner = sortCombiner{job.Combiner}

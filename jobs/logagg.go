@@ -216,16 +216,16 @@ func (m *logAggMapper) Map(tc *mapreduce.TaskContext, rec mapreduce.Record, out 
 		tc.Counters.Add(MalformedRecords, 1)
 		return tc.Reject(rec, err.Error())
 	}
-	m.key = m.key[:0]
+	key := m.key[:0]
 	for i, f := range m.fields {
 		if i > 0 {
-			m.key = append(m.key, '|')
+			key = append(key, '|')
 		}
-		m.key = appendField(m.key, f, &e)
+		key = appendField(key, f, &e)
 	}
-	m.value = binary.AppendUvarint(m.value[:0], 1)
-	m.value = binary.AppendUvarint(m.value, uint64(e.bytes))
-	return out.Emit(m.key, m.value)
+	value := binary.AppendUvarint(binary.AppendUvarint(m.value[:0], 1), uint64(e.bytes))
+	m.key, m.value = key, value
+	return out.Emit(key, value)
 }
 
 func appendField(b []byte, field string, e *accessEntry) []byte {
@@ -254,9 +254,10 @@ func appendField(b []byte, field string, e *accessEntry) []byte {
 // "requests<TAB>bytes".
 type pairSum struct{ combine bool }
 
-// Fold adds a (requests, bytes) pair to a running pair, in place: a map
-// task combines pairs in a hash table with it (as a combiner only: the
-// result stays in the varint encoding).
+// Fold adds a (requests, bytes) pair to a running pair, in place (as a
+// combiner only: the result stays in the varint encoding). It makes
+// pairSum a mapreduce.Folder; as a mapreduce.UvarintSums (UvarintFields)
+// the map task's hash table adds the pairs as integers without it.
 func (pairSum) Fold(acc, value []byte) ([]byte, error) {
 	r1, n1 := binary.Uvarint(acc)
 	b1, m1 := binary.Uvarint(acc[max(n1, 0):])
@@ -267,6 +268,11 @@ func (pairSum) Fold(acc, value []byte) ([]byte, error) {
 	}
 	return binary.AppendUvarint(binary.AppendUvarint(acc[:0], r1+r2), b1+b2), nil
 }
+
+// UvarintFields makes pairSum a mapreduce.UvarintSums of two fields,
+// requests and bytes: a map task's hash table keeps each key's pair as
+// integers and encodes it only when it writes a run.
+func (pairSum) UvarintFields() int { return 2 }
 
 func (p pairSum) Reduce(key []byte, values *mapreduce.Values, out mapreduce.Emitter) error {
 	var requests, bytes uint64

@@ -72,8 +72,10 @@ func (sumCombiner) Reduce(key []byte, values *mapreduce.Values, out mapreduce.Em
 	return out.Emit(key, binary.AppendUvarint(nil, sum))
 }
 
-// Fold adds a varint count to a varint sum, in place: a map task combines
-// counts in a hash table with it.
+// Fold adds a varint count to a varint sum, in place. It makes
+// sumCombiner a mapreduce.Folder; as a mapreduce.UvarintSums
+// (UvarintFields) the map task's hash table adds counts as integers
+// without it.
 func (sumCombiner) Fold(acc, value []byte) ([]byte, error) {
 	if len(acc) == 1 && len(value) == 1 && acc[0]+value[0] < 0x80 {
 		acc[0] += value[0] // two one-byte varints with a one-byte sum: most counts
@@ -87,9 +89,10 @@ func (sumCombiner) Fold(acc, value []byte) ([]byte, error) {
 	return binary.AppendUvarint(acc[:0], a+b), nil
 }
 
-// SumsUvarints marks sumCombiner as a mapreduce.UvarintSum: a map task's
-// hash table keeps its counts as integers.
-func (sumCombiner) SumsUvarints() {}
+// UvarintFields makes sumCombiner a mapreduce.UvarintSums of one field,
+// the count: a map task's hash table keeps each key's count as an
+// integer and encodes it only when it writes a run.
+func (sumCombiner) UvarintFields() int { return 1 }
 
 // sumReducer adds up varint counts and emits their sum in decimal.
 type sumReducer struct{}

@@ -100,32 +100,32 @@ func openFixed(ctx context.Context, fss *FileSystems, s Split, width int64) (*fi
 	return fr, nil
 }
 
-// Next returns the next record the split owns, or io.EOF after the last.
-// A record cut short by the end of the file is an *InputError naming the
-// file and the record's offset.
-func (fr *fixedReader) Next() (Record, error) {
+// readRecord stores the next record the split owns in *rec, or returns
+// io.EOF after the last. A record cut short by the end of the file is an
+// *InputError naming the file and the record's offset.
+func (fr *fixedReader) readRecord(rec *Record) error {
 	if fr.failed || fr.next >= fr.end {
-		return Record{}, io.EOF
+		return io.EOF
 	}
 	n, err := io.ReadFull(fr.r, fr.rec)
 	switch {
 	case err == io.EOF:
 		fr.failed = true
 		if fr.split.FileSize > 0 && fr.next < fr.split.FileSize {
-			return Record{}, &InputChangedError{File: fr.split.File, PlannedSize: fr.split.FileSize, Size: fr.next}
+			return &InputChangedError{File: fr.split.File, PlannedSize: fr.split.FileSize, Size: fr.next}
 		}
-		return Record{}, io.EOF
+		return io.EOF
 	case err == io.ErrUnexpectedEOF:
 		fr.failed = true
-		return Record{}, &InputError{File: fr.split.File, Offset: fr.next, Err: fmt.Errorf("truncated record: %d bytes of %d before the end of the file", n, fr.width)}
+		return &InputError{File: fr.split.File, Offset: fr.next, Err: fmt.Errorf("truncated record: %d bytes of %d before the end of the file", n, fr.width)}
 	case err != nil:
 		fr.failed = true
-		return Record{}, fmt.Errorf("read %s at byte offset %d: %w", fr.split.File, fr.next, err)
+		return fmt.Errorf("read %s at byte offset %d: %w", fr.split.File, fr.next, err)
 	}
-	rec := Record{File: fr.split.File, Doc: fr.split.Doc, Offset: fr.next, Line: fr.rec}
+	*rec = Record{File: fr.split.File, Doc: fr.split.Doc, Offset: fr.next, Line: fr.rec}
 	fr.next += fr.width
 	fr.read += fr.width
-	return rec, nil
+	return nil
 }
 
 // Progress returns the fraction of the split read.

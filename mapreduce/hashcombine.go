@@ -30,15 +30,23 @@ type Folder interface {
 	Fold(acc, value []byte) ([]byte, error)
 }
 
-// UvarintSum is implemented by a Folder whose values are uvarint counts
-// and whose fold is their sum (word count's, grep's): the hash table then
-// keeps each key's count as an integer, adds to it without a call per
-// value, and encodes it only when it writes a run.
-type UvarintSum interface {
+// UvarintSums is implemented by a Folder whose values are a fixed number
+// of uvarints and whose fold adds them field by field: word count's and
+// grep's counts (one field), logagg's requests and bytes (two). The hash
+// table then keeps each key's sums as integers, adds a value to them
+// without a call per value, and encodes them, as the same number of
+// uvarints, only when it writes a run. A value that is not exactly that
+// many uvarints is an error. Sums wrap around at 2^64, as adding uint64s
+// does.
+type UvarintSums interface {
 	Folder
-	// SumsUvarints marks the folder; it is never called.
-	SumsUvarints()
+	// UvarintFields returns the number of uvarints in a value, from 1 to
+	// MaxUvarintFields. A map task calls it once, when it starts.
+	UvarintFields() int
 }
+
+// MaxUvarintFields is the most uvarints a UvarintSums value may hold.
+const MaxUvarintFields = 16
 
 // hashEntry is one distinct key of a hashCombiner.
 type hashEntry struct {
@@ -50,7 +58,6 @@ type hashEntry struct {
 	accLen uint32
 	accCap uint32
 	part   uint32
-	count  uint64 // the key's count, with a UvarintSum folder
 }
 
 // hashEntryCost is what a distinct key costs beyond its bytes: its entry
@@ -69,12 +76,12 @@ const minAccCap = 16
 type hashCombiner struct {
 	job      *Job
 	folder   Folder
-	sum      bool // the folder is a UvarintSum: entries hold counts
+	fields   int // uvarints per value of a UvarintSums folder, else 0
 	scratch  []byte
 	parts    int
 	budget   int
 	seed     maphash.Seed
-	arena    []byte // keys and combined values
+	arena    []byte // keys and combined values (a UvarintSums folder's sums)
 	entries  []hashEntry
 	table    []uint32 // entry index + 1; 0 is an empty slot
 	order    []uint32 // scratch for sorting entries
@@ -95,7 +102,12 @@ func newHashCombiner(job *Job, folder Folder, parts, budget int, store runStore,
 		return nil, fmt.Errorf("map output buffer budget %d out of range [1 KiB, 2 GiB]", budget)
 	}
 	h := &hashCombiner{job: job, folder: folder, parts: parts, budget: budget, seed: maphash.MakeSeed(), store: store, counters: c}
-	_, h.sum = folder.(UvarintSum)
+	if us, ok := folder.(UvarintSums); ok {
+		h.fields = us.UvarintFields()
+		if h.fields < 1 || h.fields > MaxUvarintFields {
+			return nil, fmt.Errorf("combiner %T: %d uvarints a value, want 1 to %d", folder, h.fields, MaxUvarintFields)
+		}
+	}
 	h.resetTable(1 << 10)
 	return h, nil
 }
@@ -144,26 +156,52 @@ func (h *hashCombiner) Emit(key, value []byte) error {
 		}
 		e := &h.entries[slot-1]
 		if e.hash == hash && bytes.Equal(h.key(e), key) {
-			if h.sum {
-				return addCount(e, value)
+			if h.fields > 0 {
+				sums := h.arena[e.accOff : e.accOff+e.accLen]
+				if len(sums) == 8 && len(value) == 1 && value[0] < 0x80 {
+					// One field, a one-byte uvarint: most counts.
+					binary.LittleEndian.PutUint64(sums, binary.LittleEndian.Uint64(sums)+uint64(value[0]))
+					return nil
+				}
+				return addUvarints(sums, value)
 			}
 			return h.fold(e, value)
 		}
 	}
 }
 
-// addCount adds a uvarint count to an entry's count.
-func addCount(e *hashEntry, value []byte) error {
-	if len(value) == 1 && value[0] < 0x80 {
-		e.count += uint64(value[0]) // a one-byte varint: most counts
-		return nil
+// addUvarints adds a value of len(sums)/8 uvarints to sums, field by
+// field: little-endian uint64s, which the table keeps in its arena right
+// after the key, where comparing the key has brought them into the
+// cache. On an error sums are left as they were.
+func addUvarints(sums, value []byte) error {
+	rest := value
+	for i := 0; i < len(sums); i += 8 {
+		x, k := uint64(0), 1
+		if len(rest) > 0 && rest[0] < 0x80 {
+			x = uint64(rest[0]) // a one-byte uvarint
+		} else if x, k = binary.Uvarint(rest); k <= 0 {
+			subUvarints(sums[:i], value)
+			return fmt.Errorf("combiner: corrupt value %x: want %d uvarints", value, len(sums)/8)
+		}
+		binary.LittleEndian.PutUint64(sums[i:], binary.LittleEndian.Uint64(sums[i:])+x)
+		rest = rest[k:]
 	}
-	n, k := binary.Uvarint(value)
-	if k <= 0 || k != len(value) {
-		return fmt.Errorf("combiner: corrupt count %x", value)
+	if len(rest) != 0 {
+		subUvarints(sums, value)
+		return fmt.Errorf("combiner: corrupt value %x: %d bytes after %d uvarints", value, len(rest), len(sums)/8)
 	}
-	e.count += n
 	return nil
+}
+
+// subUvarints takes back what addUvarints added to sums of the first
+// len(sums)/8 uvarints of value, which it read.
+func subUvarints(sums, value []byte) {
+	for i := 0; i < len(sums); i += 8 {
+		x, k := binary.Uvarint(value)
+		binary.LittleEndian.PutUint64(sums[i:], binary.LittleEndian.Uint64(sums[i:])-x)
+		value = value[k:]
+	}
 }
 
 // fold combines value into an entry's combined value.
@@ -205,9 +243,9 @@ func (h *hashCombiner) spillKeeping(e *hashEntry, v []byte) error {
 
 // insert adds a key not in the table at slot i.
 func (h *hashCombiner) insert(i, hash uint64, key, value []byte) error {
-	room := max(len(value), minAccCap)
-	if h.sum {
-		room = 0
+	room := max(len(value), minAccCap) // for the combined value
+	if h.fields > 0 {
+		room = 8 * h.fields // for the sums
 	}
 	if len(h.entries) > 0 && h.used()+len(key)+room+hashEntryCost > h.budget {
 		if err := h.spill(); err != nil {
@@ -227,8 +265,11 @@ func (h *hashCombiner) insert(i, hash uint64, key, value []byte) error {
 		part:   uint32(h.job.partition(key, h.parts)),
 	}
 	h.arena = append(h.arena, key...)
-	if h.sum {
-		if err := addCount(&e, value); err != nil {
+	if h.fields > 0 {
+		e.accOff, e.accLen, e.accCap = uint32(len(h.arena)), uint32(room), uint32(room)
+		h.arena = append(h.arena, make([]byte, room)...)
+		if err := addUvarints(h.arena[e.accOff:], value); err != nil {
+			h.arena = h.arena[:e.keyOff]
 			return err
 		}
 	} else {
@@ -305,8 +346,11 @@ func (h *hashCombiner) write(name, codec string) (*Run, error) {
 		for ; i < len(order) && int(h.entries[order[i]].part) == p; i++ {
 			e := &h.entries[order[i]]
 			value := h.arena[e.accOff : e.accOff+e.accLen]
-			if h.sum {
-				h.scratch = binary.AppendUvarint(h.scratch[:0], e.count)
+			if h.fields > 0 {
+				h.scratch = h.scratch[:0]
+				for j := 0; j < len(value); j += 8 {
+					h.scratch = binary.AppendUvarint(h.scratch, binary.LittleEndian.Uint64(value[j:]))
+				}
 				value = h.scratch
 			}
 			if err := rw.write(h.key(e), value); err != nil {

@@ -1,8 +1,10 @@
 package mapreduce
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -18,10 +20,64 @@ func (countFolder) Fold(acc, value []byte) ([]byte, error) {
 	return binary.AppendUvarint(acc[:0], a+b), nil
 }
 
-// countSummer is countFolder as a UvarintSum: the table keeps integers.
+// countSummer is countFolder as a UvarintSums: the table keeps integers.
 type countSummer struct{ countFolder }
 
-func (countSummer) SumsUvarints() {}
+func (countSummer) UvarintFields() int { return 1 }
+
+// fieldSummer adds values of n uvarints field by field, as a Folder, as
+// a UvarintSums and as the sort path's combiner.
+type fieldSummer struct{ n int }
+
+func (f fieldSummer) UvarintFields() int { return f.n }
+
+func (f fieldSummer) Fold(acc, value []byte) ([]byte, error) {
+	a, err := f.decode(acc)
+	if err != nil {
+		return nil, err
+	}
+	b, err := f.decode(value)
+	if err != nil {
+		return nil, err
+	}
+	for i := range a {
+		a[i] += b[i]
+	}
+	return f.encode(acc[:0], a), nil
+}
+
+func (f fieldSummer) Reduce(key []byte, values *Values, out Emitter) error {
+	sums := make([]uint64, f.n)
+	for values.Next() {
+		v, err := f.decode(values.Value())
+		if err != nil {
+			return err
+		}
+		for i := range sums {
+			sums[i] += v[i]
+		}
+	}
+	return out.Emit(key, f.encode(nil, sums))
+}
+
+func (f fieldSummer) decode(b []byte) ([]uint64, error) {
+	v := make([]uint64, f.n)
+	for i := range v {
+		n, k := binary.Uvarint(b)
+		if k <= 0 {
+			return nil, fmt.Errorf("corrupt field %d", i)
+		}
+		v[i], b = n, b[k:]
+	}
+	return v, nil
+}
+
+func (fieldSummer) encode(b []byte, v []uint64) []byte {
+	for _, x := range v {
+		b = binary.AppendUvarint(b, x)
+	}
+	return b
+}
 
 // listFolder joins a key's values with commas: its combined value grows
 // with every value, beyond the room the table keeps for it.
@@ -85,6 +141,11 @@ func TestHashCombinerRuns(t *testing.T) {
 	}{
 		{"counts", countFolder{}, func(i int) []byte { return binary.AppendUvarint(nil, uint64(i%300)) }},
 		{"integer counts", countSummer{}, func(i int) []byte { return binary.AppendUvarint(nil, uint64(i%300)) }},
+		// Three fields: one-byte and multi-byte uvarints, and sums that
+		// wrap around 2^64.
+		{"integer triples", fieldSummer{3}, func(i int) []byte {
+			return fieldSummer{}.encode(nil, []uint64{uint64(i % 100), uint64(i) * 7919, math.MaxUint64 / 3})
+		}},
 		{"lists", listFolder{}, func(i int) []byte { return []byte(fmt.Sprint(i)) }},
 	} {
 		for _, budget := range []int{1 << 10, 64 << 10, 64 << 20} {
@@ -175,6 +236,64 @@ func TestHashCombinerEmitAllocatesNothing(t *testing.T) {
 		i++
 	}); n != 0 {
 		t.Errorf("Emit of a key in a table of counts allocates %v times", n)
+	}
+	hp, err := newHashCombiner(job, fieldSummer{2}, 8, 64<<20, memStore{}, NewCounters())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := binary.AppendUvarint([]byte{1}, 31337)
+	for _, k := range keys {
+		hp.Emit(k, pair)
+	}
+	if n := testing.AllocsPerRun(10000, func() {
+		hp.Emit(keys[i%len(keys)], pair)
+		i++
+	}); n != 0 {
+		t.Errorf("Emit of a key in a table of pairs allocates %v times", n)
+	}
+}
+
+// TestHashCombinerSumsCheckValues: a UvarintSums table refuses a value
+// that is not exactly its number of uvarints, leaving the key's sums as
+// they were, and a folder that declares no or too many fields.
+func TestHashCombinerSumsCheckValues(t *testing.T) {
+	job := &Job{Mapper: fieldsMapper{}, Combiner: fieldSummer{2}, Reducer: countReducer{text: true}}
+	for _, n := range []int{0, -1, MaxUvarintFields + 1} {
+		if _, err := newHashCombiner(job, fieldSummer{n}, 4, 1<<20, memStore{}, NewCounters()); err == nil {
+			t.Errorf("a folder of %d uvarints a value was accepted", n)
+		}
+	}
+	hc, err := newHashCombiner(job, fieldSummer{2}, 4, 1<<20, memStore{}, NewCounters())
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := fieldSummer{}.encode(nil, []uint64{3, 1000})
+	for _, bad := range [][]byte{
+		{},
+		{5},                // one field of two
+		{5, 6, 7},          // a byte after the two fields
+		{5, 0x80},          // the second field cut short
+		append(good, 0),    // multi-byte fields, then a byte
+		{0x80, 0x80, 0x80}, // no field ends
+		good[:len(good)-1], // cut short
+	} {
+		if err := hc.Emit([]byte("new"), bad); err == nil {
+			t.Errorf("value %x of a new key accepted", bad)
+		}
+		if err := hc.Emit([]byte("k"), good); err != nil {
+			t.Fatal(err)
+		}
+		if err := hc.Emit([]byte("k"), bad); err == nil {
+			t.Errorf("value %x of a key in the table accepted", bad)
+		}
+	}
+	run, err := hc.finish("out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fieldSummer{}.encode(nil, []uint64{7 * 3, 7 * 1000})
+	if got := pairs(t, run); len(got) != 1 || !bytes.HasSuffix([]byte(got[0]), append([]byte("\x00k\x00"), want...)) {
+		t.Errorf("the table holds %q, want only k with %x", got, want)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/gomr/gomr/mapreduce/format"
@@ -15,6 +16,14 @@ import (
 
 // DefaultMaxLineBytes is the longest line a text split accepts (1 MiB).
 const DefaultMaxLineBytes = 1 << 20
+
+// readBufferBytes is the read buffer of a split's LineReader, unless the
+// line limit or the split is smaller.
+const readBufferBytes = 1 << 20
+
+// readBuffers holds the full-size read buffers of closed LineReaders for
+// the next splits, which would otherwise each allocate one.
+var readBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferBytes) }}
 
 // ErrLineTooLong is returned for a line longer than the line limit.
 var ErrLineTooLong = errors.New("line longer than the line limit")
@@ -95,9 +104,11 @@ type LineReader struct {
 	firstLine   int64 // offset of the first line the split owns
 	lineInSplit int64
 	lineBase    int64 // 1-based line number of the first owned line; 0 = not counted yet
+	clean       int64 // the bytes read before this offset hold no NUL
 	bytesRead   int64
 	done        bool
 	checked     bool // the end-of-split change check ran
+	pooled      bool // r came from readBuffers and goes back on Close
 }
 
 // OpenSplit opens a split of a file on one of fss for reading lines of at
@@ -124,7 +135,7 @@ func OpenSplit(ctx context.Context, fss *FileSystems, s Split, maxLine int) (*Li
 	}
 	// The buffer fits a typical line and little more than the split; a
 	// longer line is read past it (readLong).
-	bufSize := int(min(int64(maxLine+2), 1<<20, max(s.Length+512, 4<<10)))
+	bufSize := int(min(int64(maxLine+2), readBufferBytes, max(s.Length+512, 4<<10)))
 	lr := &LineReader{ctx: ctx, split: s, f: f, end: s.Offset + s.Length, maxLine: maxLine}
 	start := s.Offset
 	if start > 0 {
@@ -133,7 +144,13 @@ func OpenSplit(ctx context.Context, fss *FileSystems, s Split, maxLine int) (*Li
 		start--
 	}
 	lr.pos = start
-	lr.r = bufio.NewReaderSize(io.NewSectionReader(f, start, 1<<62), bufSize)
+	src := io.NewSectionReader(f, start, 1<<62)
+	if bufSize == readBufferBytes {
+		lr.r, lr.pooled = readBuffers.Get().(*bufio.Reader), true
+		lr.r.Reset(src)
+	} else {
+		lr.r = bufio.NewReaderSize(src, bufSize)
+	}
 	if s.Offset > 0 {
 		if err := lr.skipPartialLine(); err != nil {
 			f.Close()
@@ -228,22 +245,50 @@ func checkUnchanged(ctx context.Context, f File, s Split) error {
 // Reaching the end, it checks again that the file has not shrunk or been
 // rewritten while it was read.
 func (lr *LineReader) Next() (Record, error) {
-	rec, err := lr.next()
-	if err == io.EOF && !lr.checked {
-		lr.checked = true
-		if cerr := checkUnchanged(lr.ctx, lr.f, lr.split); cerr != nil {
-			return Record{}, cerr
-		}
-	}
+	var rec Record
+	err := lr.readRecord(&rec)
 	return rec, err
 }
 
-func (lr *LineReader) next() (Record, error) {
-	if lr.done || lr.pos >= lr.end {
-		return Record{}, io.EOF
+// readRecord stores the next line the split owns in *rec, as Next
+// returns it.
+func (lr *LineReader) readRecord(rec *Record) error {
+	line, start, err := lr.next()
+	if err != nil {
+		if err == io.EOF && !lr.checked {
+			lr.checked = true
+			if cerr := checkUnchanged(lr.ctx, lr.f, lr.split); cerr != nil {
+				return cerr
+			}
+			lr.recordSpan()
+		}
+		return err
 	}
-	start := lr.pos
-	line, err := lr.r.ReadSlice('\n')
+	*rec = Record{File: lr.split.File, Doc: lr.split.Doc, Offset: start, Line: line, lineInSplit: lr.lineInSplit}
+	lr.lineInSplit++
+	return nil
+}
+
+// recordSpan records in knownLines the newlines of a split read to its
+// end: it ends where the next split's first line starts, every line it
+// owns having ended with a newline (the file went on).
+func (lr *LineReader) recordSpan() {
+	if lr.done || lr.pos < lr.end || lr.codec != nil {
+		return
+	}
+	if f, ok := spanFileOf(lr.split); ok {
+		knownLines.add(f, lr.firstLine, lr.pos, lr.lineInSplit)
+	}
+}
+
+// next reads the next line the split owns and returns it without its line
+// end, with the offset of its first byte.
+func (lr *LineReader) next() (line []byte, start int64, err error) {
+	if lr.done || lr.pos >= lr.end {
+		return nil, 0, io.EOF
+	}
+	start = lr.pos
+	line, err = lr.r.ReadSlice('\n')
 	switch err {
 	case nil:
 	case bufio.ErrBufferFull:
@@ -252,18 +297,18 @@ func (lr *LineReader) next() (Record, error) {
 			// line into a private copy.
 			line, err = lr.readLong(line)
 			if err != nil {
-				return Record{}, err
+				return nil, 0, err
 			}
 			break
 		}
-		return Record{}, lr.inputError(start, fmt.Errorf("%w (%d bytes)", ErrLineTooLong, lr.maxLine))
+		return nil, 0, lr.inputError(start, fmt.Errorf("%w (%d bytes)", ErrLineTooLong, lr.maxLine))
 	case io.EOF:
 		lr.done = true
 		if len(line) == 0 {
-			return Record{}, io.EOF
+			return nil, 0, io.EOF
 		}
 	default:
-		return Record{}, lr.readError(start, err)
+		return nil, 0, lr.readError(start, err)
 	}
 	lr.pos += int64(len(line))
 	lr.bytesRead += int64(len(line))
@@ -274,14 +319,31 @@ func (lr *LineReader) next() (Record, error) {
 		}
 	}
 	if len(line) > lr.maxLine {
-		return Record{}, lr.inputError(start, fmt.Errorf("%w (%d bytes)", ErrLineTooLong, lr.maxLine))
+		return nil, 0, lr.inputError(start, fmt.Errorf("%w (%d bytes)", ErrLineTooLong, lr.maxLine))
 	}
-	if i := bytes.IndexByte(line, 0); i >= 0 {
-		return Record{}, lr.inputError(start, ErrBinaryInput)
+	if start+int64(len(line)) > lr.clean {
+		if err := lr.checkText(start, line); err != nil {
+			return nil, 0, err
+		}
 	}
-	rec := Record{File: lr.split.File, Doc: lr.split.Doc, Offset: start, Line: line, lineInSplit: lr.lineInSplit}
-	lr.lineInSplit++
-	return rec, nil
+	return line, start, nil
+}
+
+// checkText refuses a line that holds a NUL byte. It checks the rest of
+// the read buffer too, and remembers up to where the bytes read hold no
+// NUL (lr.clean), so that most lines are checked a buffer at a time.
+func (lr *LineReader) checkText(start int64, line []byte) error {
+	if bytes.IndexByte(line[max(lr.clean-start, 0):], 0) >= 0 {
+		return lr.inputError(start, ErrBinaryInput)
+	}
+	// The buffered bytes follow the line's end, at lr.pos; peeking at
+	// them reads nothing, so line stays valid.
+	ahead, _ := lr.r.Peek(lr.r.Buffered())
+	lr.clean = lr.pos + int64(len(ahead))
+	if i := bytes.IndexByte(ahead, 0); i >= 0 {
+		lr.clean = lr.pos + int64(i)
+	}
+	return nil
 }
 
 // readLong continues a line that filled the read buffer, up to the limit.
@@ -336,10 +398,13 @@ func (lr *LineReader) Progress() float64 {
 
 // LineNumber returns the 1-based line number of rec in its file. The first
 // call counts the newlines before the split, so the cost is paid only by
-// tasks that need a line number (for a reject or an error).
+// tasks that need a line number (for a reject or an error), and only for
+// the bytes whose newlines no split read by this process has counted
+// (see lineSpans).
 func (lr *LineReader) LineNumber(rec Record) (int64, error) {
 	if lr.lineBase == 0 {
-		n, err := countNewlines(lr.f, lr.firstLine)
+		f, ok := spanFileOf(lr.split)
+		n, err := knownLines.newlinesBefore(f, ok && lr.codec == nil, lr.f, lr.firstLine)
 		if err != nil {
 			return 0, fmt.Errorf("count lines of %s: %w", lr.split.File, err)
 		}
@@ -356,32 +421,20 @@ func (lr *LineReader) inputError(offset int64, err error) error {
 	return ie
 }
 
-// Close closes the underlying file.
+// Close closes the underlying file. The lines the reader returned are no
+// longer valid.
 func (lr *LineReader) Close() error {
 	if lr.stream != nil {
 		lr.stream.Close()
 		lr.stream = nil
+	}
+	if lr.pooled {
+		lr.pooled = false
+		lr.r.Reset(nil)
+		readBuffers.Put(lr.r)
 	}
 	return lr.f.Close()
 }
 
 // source returns the file the reader reads.
 func (lr *LineReader) source() File { return lr.f }
-
-func countNewlines(r io.ReaderAt, limit int64) (int64, error) {
-	buf := make([]byte, 256<<10)
-	var n, off int64
-	for off < limit {
-		want := min(int64(len(buf)), limit-off)
-		got, err := r.ReadAt(buf[:want], off)
-		n += int64(bytes.Count(buf[:got], []byte{'\n'}))
-		off += int64(got)
-		if err != nil {
-			if err == io.EOF {
-				break
-			}
-			return 0, err
-		}
-	}
-	return n, nil
-}

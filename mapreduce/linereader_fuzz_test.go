@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -107,6 +108,35 @@ func FuzzSplitsReadEveryLineOnce(f *testing.F) {
 		for i := range want {
 			if numbers[i] != int64(i+1) || wholeNumbers[i] != int64(i+1) {
 				t.Fatalf("line %d numbered %d over the splits, %d in one split", i+1, numbers[i], wholeNumbers[i])
+			}
+		}
+		// Planned from a listing, the splits record and use the newlines
+		// of the splits read before them (knownLines): in reverse order
+		// each counts what no later split covers, then in order and
+		// interleaved (some twice) they follow the spans recorded.
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed, err := PlanSplits([]InputFile{{Path: path, Size: info.Size(), ModTime: info.ModTime().UnixNano(), Doc: "in.txt"}}, int64(splitSize)+1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reversed := slices.Clone(listed)
+		slices.Reverse(reversed)
+		var interleaved []Split
+		for i := range listed {
+			interleaved = append(interleaved, listed[(i*7+3)%len(listed)])
+		}
+		for what, order := range map[string][]Split{"in reverse": reversed, "in order": listed, "interleaved": interleaved} {
+			lines, numbers := readSplitLines(t, text, order)
+			if what != "interleaved" && len(lines) != len(want) {
+				t.Fatalf("%s: %d lines, want %d", what, len(lines), len(want))
+			}
+			for i, n := range numbers {
+				if n < 1 || n > int64(len(want)) || lines[i] != want[n-1] {
+					t.Fatalf("%s: line %q numbered %d", what, lines[i], n)
+				}
 			}
 		}
 	})

@@ -253,3 +253,78 @@ func TestSplitOfAChangedFileFails(t *testing.T) {
 		t.Fatalf("appended file: %d lines, %v", n, err)
 	}
 }
+
+// TestBinaryLineRefusedWhereverTheNUL reads random files, some lines
+// longer than the read buffer, with NUL bytes anywhere (at a line's
+// start or end, before its "\r\n", in the last line), in random splits:
+// each split returns the lines it owns up to the first that holds a NUL,
+// then fails naming that line; a NUL in a line another split owns does
+// not stop it.
+func TestBinaryLineRefusedWhereverTheNUL(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	dir := t.TempDir()
+	for n := range 300 {
+		var text []byte
+		var starts []int64 // each line's offset
+		var lines [][]byte
+		for range 1 + rng.IntN(12) {
+			var line []byte
+			switch rng.IntN(3) {
+			case 0:
+				line = make([]byte, rng.IntN(10))
+			case 1:
+				line = make([]byte, 100+rng.IntN(200))
+			default:
+				line = make([]byte, 4000+rng.IntN(5000))
+			}
+			for i := range line {
+				line[i] = 'a' + byte(i%26)
+			}
+			if len(line) > 0 && rng.IntN(4) == 0 {
+				line[[]int{0, len(line) - 1, rng.IntN(len(line))}[rng.IntN(3)]] = 0
+			}
+			starts = append(starts, int64(len(text)))
+			lines = append(lines, line)
+			text = append(text, line...)
+			if rng.IntN(5) == 0 {
+				text = append(text, '\r')
+			}
+			text = append(text, '\n')
+		}
+		if rng.IntN(3) == 0 {
+			text = text[:len(text)-1] // the last line without its newline
+			if len(text) > 0 && text[len(text)-1] == '\r' {
+				text = text[:len(text)-1]
+			}
+		}
+		path := filepath.Join(dir, fmt.Sprint(n))
+		if err := os.WriteFile(path, text, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		size := int64(1 + rng.IntN(len(text)+1))
+		for off := int64(0); off < int64(len(text)); off += size {
+			s := Split{File: path, Offset: off, Length: min(size, int64(len(text))-off)}
+			lr, err := OpenSplit(context.Background(), LocalFileSystems(), s, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, start := range starts {
+				if start < s.Offset || start >= s.Offset+s.Length {
+					continue
+				}
+				rec, err := lr.Next()
+				if bytes.IndexByte(lines[i], 0) >= 0 {
+					var ie *InputError
+					if !errors.As(err, &ie) || !errors.Is(err, ErrBinaryInput) || ie.Line != int64(i+1) || ie.Offset != start {
+						t.Fatalf("file %d, split %d+%d: line %d holds a NUL: got %v", n, s.Offset, s.Length, i+1, err)
+					}
+					break
+				}
+				if err != nil || rec.Offset != start || !bytes.Equal(rec.Line, lines[i]) {
+					t.Fatalf("file %d, split %d+%d: line %d: got %d bytes at %d (%v), want %d at %d", n, s.Offset, s.Length, i+1, len(rec.Line), rec.Offset, err, len(lines[i]), start)
+				}
+			}
+			lr.Close()
+		}
+	}
+}

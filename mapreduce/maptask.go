@@ -9,6 +9,7 @@ import (
 	"math"
 	"strconv"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Progress is how far a running task has come, safe to read while it runs:
@@ -130,7 +131,7 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 	defer lr.Close()
 
 	rej := &rejectWriter{ctx: ctx, out: t.Output, name: RejectsName(t.Index), lr: lr}
-	defer rej.close()
+	defer rej.abort()
 	info := t.Info
 	info.Kind, info.Index, info.Split, info.Reducers = "m", t.Index, t.Split, t.Reducers
 	tc := &TaskContext{Counters: counters, Info: info, Progress: t.Progress, FileSystems: t.FileSystems, reject: rej.write, ctx: ctx}
@@ -176,8 +177,9 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 		}
 	}
 	var records int64
+	var rec Record
 	for {
-		rec, err := lr.Next()
+		err := lr.readRecord(&rec)
 		if err == io.EOF {
 			break
 		}
@@ -274,6 +276,11 @@ func mapError(lr recordReader, rec Record, err error) error {
 
 // rejectWriter copies rejected records to a file of the task's output as
 // "file<TAB>line<TAB>reason<TAB>original line".
+//
+// It holds the rejects until the task ends, or until they fill
+// maxPendingRejects, before it numbers and writes them: a line number
+// needs the newlines before the split, which by then the tasks of the
+// splits before it have more likely counted (see lineSpans).
 type rejectWriter struct {
 	ctx  context.Context
 	out  TaskOutput
@@ -282,37 +289,76 @@ type rejectWriter struct {
 	f    FileWriter
 	w    *bufio.Writer
 	n    int64
+
+	pending []pendingReject
+	lines   []byte // the pending rejects' lines, one after another
 }
+
+// pendingReject is a reject not yet written: what its line number needs
+// of its record, its reason, and where its line lies in lines.
+type pendingReject struct {
+	file                string
+	offset, lineInSplit int64
+	reason              string
+	start, end          int
+}
+
+// maxPendingRejects is how much memory a rejectWriter's pending rejects
+// may take before it writes them.
+const maxPendingRejects = 256 << 10
+
+// pendingRejectCost is what a pending reject takes beside its line.
+const pendingRejectCost = int(unsafe.Sizeof(pendingReject{}))
 
 func (rw *rejectWriter) write(rec Record, reason string) error {
 	if rw.out == nil {
 		return fmt.Errorf("reject %s line at byte offset %d: this task keeps no rejects", rec.File, rec.Offset)
 	}
-	line, err := rw.lr.LineNumber(rec)
-	if err != nil {
-		return err
-	}
-	if rw.f == nil {
-		if rw.f, err = rw.out.Create(rw.ctx, rw.name); err != nil {
-			return fmt.Errorf("create rejects file: %w", err)
-		}
-		rw.w = bufio.NewWriter(rw.f)
-	}
-	rw.w.WriteString(rec.File)
-	rw.w.WriteByte('\t')
-	rw.w.WriteString(strconv.FormatInt(line, 10))
-	rw.w.WriteByte('\t')
-	rw.w.WriteString(reason)
-	rw.w.WriteByte('\t')
-	rw.w.Write(rec.Line)
-	if err := rw.w.WriteByte('\n'); err != nil {
-		return fmt.Errorf("write rejects: %w", err)
-	}
+	start := len(rw.lines)
+	rw.lines = append(rw.lines, rec.Line...)
+	rw.pending = append(rw.pending, pendingReject{file: rec.File, offset: rec.Offset, lineInSplit: rec.lineInSplit, reason: reason, start: start, end: len(rw.lines)})
 	rw.n++
+	if len(rw.lines)+pendingRejectCost*len(rw.pending) >= maxPendingRejects {
+		return rw.flush()
+	}
 	return nil
 }
 
+// flush numbers and writes the pending rejects.
+func (rw *rejectWriter) flush() error {
+	for _, p := range rw.pending {
+		line, err := rw.lr.LineNumber(Record{File: p.file, Offset: p.offset, lineInSplit: p.lineInSplit})
+		if err != nil {
+			return err
+		}
+		if rw.f == nil {
+			if rw.f, err = rw.out.Create(rw.ctx, rw.name); err != nil {
+				return fmt.Errorf("create rejects file: %w", err)
+			}
+			rw.w = bufio.NewWriter(rw.f)
+		}
+		rw.w.WriteString(p.file)
+		rw.w.WriteByte('\t')
+		rw.w.WriteString(strconv.FormatInt(line, 10))
+		rw.w.WriteByte('\t')
+		rw.w.WriteString(p.reason)
+		rw.w.WriteByte('\t')
+		rw.w.Write(rw.lines[p.start:p.end])
+		if err := rw.w.WriteByte('\n'); err != nil {
+			return fmt.Errorf("write rejects: %w", err)
+		}
+	}
+	rw.pending, rw.lines = rw.pending[:0], rw.lines[:0]
+	return nil
+}
+
+// close writes the pending rejects and completes the rejects file, if
+// there are rejects.
 func (rw *rejectWriter) close() error {
+	if err := rw.flush(); err != nil {
+		rw.abort()
+		return err
+	}
 	if rw.f == nil {
 		return nil
 	}
@@ -323,4 +369,14 @@ func (rw *rejectWriter) close() error {
 		return fmt.Errorf("write rejects: %w", err)
 	}
 	return f.Close()
+}
+
+// abort drops the pending rejects and discards the rejects file: the task
+// failed. It is a no-op after close.
+func (rw *rejectWriter) abort() {
+	rw.pending, rw.lines = nil, nil
+	if rw.f != nil {
+		rw.f.Abort()
+		rw.f = nil
+	}
 }

@@ -61,7 +61,8 @@ func FuzzParquetFooter(f *testing.F) {
 		claimed := rr.(*parquetReader).pf.NumRows()
 		var rows int64
 		for {
-			rec, err := rr.Next()
+			var rec Record
+			err := rr.readRecord(&rec)
 			if err == io.EOF {
 				break
 			}

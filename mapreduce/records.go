@@ -47,11 +47,14 @@ func CheckInputFormat(name string) error {
 
 // recordReader reads the records a split owns, in one input format.
 type recordReader interface {
-	// Next returns the next record, or io.EOF after the last. A record
-	// that cannot be read but does not stop the split (a CSV row with the
-	// wrong number of fields) comes with a *badRecordError: it is counted
-	// and copied to the task's rejects.
-	Next() (Record, error)
+	// readRecord stores the next record in *rec, or returns io.EOF after
+	// the last. A record that cannot be read but does not stop the split
+	// (a CSV row with the wrong number of fields) comes with a
+	// *badRecordError: it is counted and copied to the task's rejects.
+	// After any other error *rec is unspecified. Filling the caller's
+	// record, rather than returning one, spares a map task copying every
+	// record through the call.
+	readRecord(rec *Record) error
 	// Progress returns the fraction of the split read, in [0, 1].
 	Progress() float64
 	// BytesRead returns the input bytes the records took.
@@ -94,8 +97,9 @@ func ReadRecords(ctx context.Context, fss *FileSystems, s Split, inputFormat str
 		return err
 	}
 	defer rr.Close()
+	var rec Record
 	for {
-		rec, err := rr.Next()
+		err := rr.readRecord(&rec)
 		var bad *badRecordError
 		switch {
 		case err == io.EOF:
@@ -199,24 +203,24 @@ func invalidUTF8At(b []byte) int {
 	return len(b)
 }
 
-// Next returns the next row of the split.
-func (cr *csvReader) Next() (Record, error) {
-	rec, err := cr.LineReader.Next()
+// readRecord stores the next row of the split in *rec.
+func (cr *csvReader) readRecord(rec *Record) error {
+	err := cr.LineReader.readRecord(rec)
 	if err != nil {
-		return rec, err
+		return err
 	}
 	if !utf8.Valid(rec.Line) {
-		return rec, &badRecordError{fmt.Sprintf("CSV row is not valid UTF-8 (at byte %d of the line)", invalidUTF8At(rec.Line))}
+		return &badRecordError{fmt.Sprintf("CSV row is not valid UTF-8 (at byte %d of the line)", invalidUTF8At(rec.Line))}
 	}
 	cr.fields, err = format.ParseCSVLine(rec.Line, cr.fields)
 	if err != nil {
 		if errors.Is(err, format.ErrMultiLineRecord) {
-			return rec, &badRecordError{"CSV row spans lines (a quoted field is not closed on its line): rows must be one line each"}
+			return &badRecordError{"CSV row spans lines (a quoted field is not closed on its line): rows must be one line each"}
 		}
-		return rec, &badRecordError{err.Error()}
+		return &badRecordError{err.Error()}
 	}
 	if len(cr.fields) != len(cr.schema) {
-		return rec, &badRecordError{fmt.Sprintf("CSV row has %d fields, the header has %d", len(cr.fields), len(cr.schema))}
+		return &badRecordError{fmt.Sprintf("CSV row has %d fields, the header has %d", len(cr.fields), len(cr.schema))}
 	}
 	cr.values = cr.values[:0]
 	for _, f := range cr.fields {
@@ -227,7 +231,7 @@ func (cr *csvReader) Next() (Record, error) {
 		}
 	}
 	rec.Schema, rec.Values = cr.schema, cr.values
-	return rec, nil
+	return nil
 }
 
 // parquetReader reads the rows of the row groups a split owns: those whose
@@ -302,11 +306,11 @@ func parquetError(file string, offset int64, err error) error {
 	return fmt.Errorf("read %s at byte offset %d: %w", file, offset, err)
 }
 
-// Next returns the next row of the owned row groups.
-func (pr *parquetReader) Next() (Record, error) {
+// readRecord stores the next row of the owned row groups in *rec.
+func (pr *parquetReader) readRecord(rec *Record) error {
 	for {
 		if pr.done {
-			return Record{}, io.EOF
+			return io.EOF
 		}
 		if pr.rows == nil {
 			if pr.gi == len(pr.groups) {
@@ -317,7 +321,7 @@ func (pr *parquetReader) Next() (Record, error) {
 			pr.gi++
 			rows, err := pr.pf.ReadRowGroup(pr.cur.Index)
 			if err != nil {
-				return Record{}, parquetError(pr.split.File, pr.cur.Offset, err)
+				return parquetError(pr.split.File, pr.cur.Offset, err)
 			}
 			pr.rows = rows
 			pr.bytes += pr.cur.Size
@@ -329,7 +333,7 @@ func (pr *parquetReader) Next() (Record, error) {
 			continue
 		}
 		if err != nil {
-			return Record{}, parquetError(pr.split.File, pr.cur.Offset, err)
+			return parquetError(pr.split.File, pr.cur.Offset, err)
 		}
 		schema := pr.pf.Schema()
 		pr.line = pr.line[:0]
@@ -339,10 +343,10 @@ func (pr *parquetReader) Next() (Record, error) {
 			}
 			pr.line = format.AppendValue(pr.line, schema[i].Type, v)
 		}
-		rec := Record{File: pr.split.File, Doc: pr.split.Doc, Offset: pr.cur.Offset, Line: pr.line, Schema: schema, Values: values, lineInSplit: pr.row}
+		*rec = Record{File: pr.split.File, Doc: pr.split.Doc, Offset: pr.cur.Offset, Line: pr.line, Schema: schema, Values: values, lineInSplit: pr.row}
 		pr.row++
 		pr.read++
-		return rec, nil
+		return nil
 	}
 }
 
