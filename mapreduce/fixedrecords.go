@@ -84,12 +84,8 @@ func openFixed(ctx context.Context, fss *FileSystems, s Split, width int64) (*fi
 	if c, ok := format.CodecFor(s.File); ok {
 		return nil, &InputError{File: s.File, Offset: -1, Err: fmt.Errorf("%s records cannot be read through %s: decompress the file first", TeraInput, c.Name())}
 	}
-	f, err := fss.Open(ctx, s.File)
+	f, err := openSplitFile(ctx, fss, s)
 	if err != nil {
-		return nil, fmt.Errorf("open split: %w", err)
-	}
-	if err := checkUnchanged(ctx, f, s); err != nil {
-		f.Close()
 		return nil, err
 	}
 	first := (s.Offset + width - 1) / width * width

@@ -117,12 +117,8 @@ func OpenSplit(ctx context.Context, fss *FileSystems, s Split, maxLine int) (*Li
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLineBytes
 	}
-	f, err := fss.Open(ctx, s.File)
+	f, err := openSplitFile(ctx, fss, s)
 	if err != nil {
-		return nil, fmt.Errorf("open split: %w", err)
-	}
-	if err := checkUnchanged(ctx, f, s); err != nil {
-		f.Close()
 		return nil, err
 	}
 	if codec, ok := format.CodecFor(s.File); ok {
@@ -226,6 +222,20 @@ func (lr *LineReader) skipPartialLine() error {
 // planned, or of the same size but modified since. A longer file was
 // appended to; as in Hadoop, a split reads only its planned range, so the
 // appended bytes are ignored.
+// openSplitFile opens a split's file and checks that it is the file the
+// split was planned from (checkUnchanged).
+func openSplitFile(ctx context.Context, fss *FileSystems, s Split) (File, error) {
+	f, err := fss.Open(ctx, s.File)
+	if err != nil {
+		return nil, fmt.Errorf("open split: %w", err)
+	}
+	if err := checkUnchanged(ctx, f, s); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
 func checkUnchanged(ctx context.Context, f File, s Split) error {
 	if s.FileSize <= 0 && s.ModTime == 0 {
 		return nil // not planned from a listing (tests, the sequential runner's callers)

@@ -70,33 +70,7 @@ func TestSplitsReadEveryLineOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []string
-		var lineNos []int64
-		for _, s := range splits {
-			lr, err := OpenSplit(context.Background(), LocalFileSystems(), s, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for {
-				rec, err := lr.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !bytes.HasPrefix(text[rec.Offset:], rec.Line) {
-					t.Fatalf("seed %d file %d: record at offset %d does not match the file", seed, iter, rec.Offset)
-				}
-				got = append(got, string(rec.Line))
-				n, err := lr.LineNumber(rec)
-				if err != nil {
-					t.Fatal(err)
-				}
-				lineNos = append(lineNos, n)
-			}
-			lr.Close()
-		}
+		got, lineNos := readSplitLines(t, text, splits)
 		want := wantLines(text)
 		if len(got) != len(want) {
 			t.Fatalf("seed %d file %d (split %d): got %d lines, want %d", seed, iter, splitSize, len(got), len(want))

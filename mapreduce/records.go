@@ -259,12 +259,8 @@ func openParquet(ctx context.Context, fss *FileSystems, s Split) (*parquetReader
 	if c, ok := format.CodecFor(s.File); ok {
 		return nil, &InputError{File: s.File, Offset: -1, Err: fmt.Errorf("a Parquet file cannot be read through %s (Parquet compresses its column chunks itself)", c.Name())}
 	}
-	f, err := fss.Open(ctx, s.File)
+	f, err := openSplitFile(ctx, fss, s)
 	if err != nil {
-		return nil, fmt.Errorf("open split: %w", err)
-	}
-	if err := checkUnchanged(ctx, f, s); err != nil {
-		f.Close()
 		return nil, err
 	}
 	size := s.FileSize

@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strings"
@@ -47,7 +49,7 @@ func (p *pages) requireToken(next http.Handler) http.Handler {
 			return
 		}
 		p.cfg.Logger.Warn("status page request denied", "peer", r.RemoteAddr, "path", r.URL.Path, "err", err)
-		if r.URL.Path == "/metrics" || r.Header.Get("Authorization") != "" {
+		if r.URL.Path == "/metrics" || r.Header.Get("Authorization") != "" { // a program, not a browser
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gomr"`)
 			http.Error(w, "a token of role read or above is needed (Authorization: Bearer TOKEN)", http.StatusUnauthorized)
 			return
@@ -59,23 +61,14 @@ func (p *pages) requireToken(next http.Handler) http.Handler {
 // check returns the grant of a token good enough for the pages.
 func (p *pages) check(ctx context.Context, token string) (access.Grant, error) {
 	if token == "" {
-		return access.Grant{}, errNoToken
+		return access.Grant{}, errors.New("no token")
 	}
 	g, err := p.cfg.Tokens.CheckToken(ctx, token)
-	if err != nil {
-		return g, err
+	if err == nil && !g.Role.Allows(access.RoleRead) {
+		err = fmt.Errorf("%s may not read", g)
 	}
-	if !g.Role.Allows(access.RoleRead) {
-		return g, errNoToken
-	}
-	return g, nil
+	return g, err
 }
-
-type authError string
-
-func (e authError) Error() string { return string(e) }
-
-const errNoToken = authError("no token")
 
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>gomr: sign in</title></head>
