@@ -74,6 +74,9 @@ type logStore struct {
 	mu    sync.Mutex
 	steps map[string]*stepLogs
 	total int64
+
+	idxMu   sync.Mutex              // guards indexes; taken after mu, never before it
+	indexes map[string]*syslogIndex // by step (syslogOf)
 }
 
 // stepLogs is what the store knows of one step's logs.
@@ -91,7 +94,7 @@ func openLogStore(dir string, maxBytes int64, log *slog.Logger) (*logStore, erro
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create log folder: %w", err)
 	}
-	s := &logStore{dir: dir, maxBytes: cmp.Or(maxBytes, DefaultLogRetentionBytes), log: log, steps: map[string]*stepLogs{}}
+	s := &logStore{dir: dir, maxBytes: cmp.Or(maxBytes, DefaultLogRetentionBytes), log: log, steps: map[string]*stepLogs{}, indexes: map[string]*syslogIndex{}}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read log folder: %w", err)
@@ -303,8 +306,26 @@ func (s *logStore) prune() {
 		s.log.Info("removed old step logs (log retention)", "step", victim, "bytes", sl.bytes, "kept_bytes", s.total-sl.bytes, "retention_bytes", s.maxBytes)
 		s.total -= sl.bytes
 		delete(s.steps, victim)
+		s.idxMu.Lock()
+		delete(s.indexes, victim)
+		s.idxMu.Unlock()
 	}
 }
+
+// syslogIndex is where the attempts' lines lie in a step's syslog, as
+// far as it has been read: the file only grows while its step's logs are
+// kept, so indexing goes on from there, and an attempt's lines are read
+// without scanning the file again.
+type syslogIndex struct {
+	indexed int64             // bytes of whole lines indexed
+	lines   map[string][]span // attempt id -> its lines, without their prefix
+}
+
+// span is a run of bytes of a file.
+type span struct{ off, n int64 }
+
+// maxSyslogIndexes bounds the steps whose syslog index is kept.
+const maxSyslogIndexes = 8
 
 // syslogOf returns an attempt's lines of its step's syslog, without
 // their prefix, and when the syslog was last written. A step without a
@@ -322,9 +343,35 @@ func (s *logStore) syslogOf(step, attempt string) ([]byte, time.Time, error) {
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("syslog of step %s: %w", step, err)
 	}
-	prefix := []byte(attempt + " ")
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	idx := s.indexes[step]
+	if idx == nil || idx.indexed > fi.Size() {
+		if len(s.indexes) >= maxSyslogIndexes {
+			clear(s.indexes)
+		}
+		idx = &syslogIndex{lines: map[string][]span{}}
+		s.indexes[step] = idx
+	}
+	if err := idx.extend(f); err != nil {
+		return nil, time.Time{}, fmt.Errorf("read syslog of step %s: %w", step, err)
+	}
 	var out []byte
-	br := bufio.NewReaderSize(f, 256<<10)
+	for _, sp := range idx.lines[attempt] {
+		start := len(out)
+		out = append(out, make([]byte, sp.n)...)
+		if _, err := f.ReadAt(out[start:], sp.off); err != nil {
+			return nil, time.Time{}, fmt.Errorf("read syslog of step %s: %w", step, err)
+		}
+	}
+	return out, fi.ModTime(), nil
+}
+
+// extend indexes the whole lines f holds past what is indexed (a line
+// being written is left for the next time).
+func (idx *syslogIndex) extend(f *os.File) error {
+	br := bufio.NewReaderSize(io.NewSectionReader(f, idx.indexed, 1<<62), 256<<10)
+	off := idx.indexed
 	for {
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
@@ -332,15 +379,18 @@ func (s *logStore) syslogOf(step, attempt string) ([]byte, time.Time, error) {
 			rest, rerr := br.ReadBytes('\n')
 			line, err = append(slices.Clip(line), rest...), rerr
 		}
-		if rest, ok := bytes.CutPrefix(line, prefix); ok {
-			out = append(out, rest...)
-		}
 		if err == io.EOF {
-			return out, fi.ModTime(), nil
+			return nil // no line, or one not ended yet
 		}
 		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("read syslog of step %s: %w", step, err)
+			return err
 		}
+		if id, _, ok := bytes.Cut(line, []byte(" ")); ok {
+			p := int64(len(id) + 1)
+			idx.lines[string(id)] = append(idx.lines[string(id)], span{off: off + p, n: int64(len(line)) - p})
+		}
+		off += int64(len(line))
+		idx.indexed = off
 	}
 }
 

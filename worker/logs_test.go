@@ -317,3 +317,28 @@ func TestAttemptsShareTheStepSyslog(t *testing.T) {
 		t.Fatalf("an attempt that did not run here: %v, want NotFound", err)
 	}
 }
+
+// TestSyslogReadWhileWritten: an attempt's lines read while it still
+// writes, then again, hold every line written by then, once.
+func TestSyslogReadWhileWritten(t *testing.T) {
+	s, err := openLogStore(t.TempDir(), 0, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const step, id = "s-1", "attempt_s-1_m_000000_0"
+	l := s.open(assignment(step, id), slog.New(slog.DiscardHandler))
+	for round := 1; round <= 3; round++ {
+		l.logger.Info("line", "round", round)
+		other := s.open(assignment(step, "attempt_s-1_m_000001_0"), slog.New(slog.DiscardHandler))
+		other.logger.Info("other")
+		other.close()
+		got, _, err := s.syslogOf(step, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(got), "msg=line"); n != round || strings.Contains(string(got), "other") {
+			t.Fatalf("round %d: %q", round, got)
+		}
+	}
+	l.close()
+}
