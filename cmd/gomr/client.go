@@ -137,11 +137,7 @@ func connectCluster(addrs []string, addr string, timeout time.Duration, id *mtls
 // dialOptions are the credentials of every connection the client makes:
 // its certificate and, over TLS, its token.
 func (c *clusterClient) dialOptions() []grpc.DialOption {
-	opts := []grpc.DialOption{c.tls.DialOption()}
-	if c.tls != nil && c.token != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(mtls.Bearer(c.token)))
-	}
-	return opts
+	return c.tls.ClientDialOptions(c.token)
 }
 
 func (c *clusterClient) Close() { c.cc.Close() }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gomr/gomr/primary/access"
 	"github.com/gomr/gomr/primary/pki"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
@@ -97,6 +98,17 @@ func tokenOf(ctx context.Context) string {
 // Bearer returns per-call credentials that send token with every call,
 // over TLS only.
 func Bearer(token string) credentials.PerRPCCredentials { return bearer(token) }
+
+// ClientDialOptions returns the credentials of a client's connections:
+// the identity's (plaintext for nil) and, over TLS, token with every
+// call ("" for none).
+func (id *Identity) ClientDialOptions(token string) []grpc.DialOption {
+	opts := []grpc.DialOption{id.DialOption()}
+	if id != nil && token != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(Bearer(token)))
+	}
+	return opts
+}
 
 type bearer string
 

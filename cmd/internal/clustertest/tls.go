@@ -108,11 +108,7 @@ func (b *base) DialAs(addrs ...string) (*pb.Conn, error) {
 // DialOptions are the credentials of a client of the cluster: its
 // certificate and admin token on a TLS cluster, plaintext otherwise.
 func (b *base) DialOptions() []grpc.DialOption {
-	opts := []grpc.DialOption{b.clientTLS.DialOption()}
-	if b.clientToken != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(mtls.Bearer(b.clientToken)))
-	}
-	return opts
+	return b.clientTLS.ClientDialOptions(b.clientToken)
 }
 
 // PeerDialOptions are the credentials of a primary of the cluster (on a

@@ -27,7 +27,6 @@ import (
 	"github.com/gomr/gomr/mapreduce"
 	"github.com/gomr/gomr/mapreduce/s3"
 	"github.com/gomr/gomr/primary"
-	"github.com/gomr/gomr/primary/mtls"
 	"github.com/gomr/gomr/primary/pki"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
@@ -543,11 +542,7 @@ func (c *Cluster) Dial(opts ...grpc.DialOption) (*pb.Conn, error) {
 // ClientDialOptions returns what a client of the cluster dials with: the
 // client certificate and the admin token of a TLS cluster.
 func (c *Cluster) ClientDialOptions() []grpc.DialOption {
-	opts := []grpc.DialOption{c.ClientTLS().DialOption()}
-	if t := c.ClientToken(); t != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(mtls.Bearer(t)))
-	}
-	return opts
+	return c.ClientTLS().ClientDialOptions(c.ClientToken())
 }
 
 // Addr returns the first primary's client address.
