@@ -1,6 +1,7 @@
 package mapreduce
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -82,4 +83,52 @@ type countingEmitter struct {
 func (ce *countingEmitter) Emit(key, value []byte) error {
 	ce.n++
 	return ce.out.Emit(key, value)
+}
+
+// CombineSegments merges segments of one partition that a reduce task
+// holds in memory into one segment in memory, running the job's combiner
+// on each key: Hadoop's in-memory merge, which keeps the fetched map
+// output a reduce task holds from growing with the number of maps when
+// the job combines (a word count's 1,000 segments of the same words
+// become one). The task context's counters get the combine counters.
+// The returned input reads the merged segment; its Segment.Length is
+// what it holds.
+func CombineSegments(ctx context.Context, job *Job, partition int, inputs []SegmentInput, tc *TaskContext) (SegmentInput, error) {
+	switch {
+	case job.Combiner == nil:
+		return SegmentInput{}, fmt.Errorf("combine %d segments: the job has no combiner", len(inputs))
+	case len(inputs) == 0:
+		return SegmentInput{}, fmt.Errorf("combine segments: none given")
+	}
+	if err := ctx.Err(); err != nil {
+		return SegmentInput{}, err
+	}
+	task := *tc
+	task.ctx = ctx
+	tc = &task
+	readers := make([]*segmentReader, len(inputs))
+	for i, in := range inputs {
+		readers[i] = newSegmentReader(in.Reader, in.Segment, in.Name)
+	}
+	it, err := newMergeIter(readers)
+	if err != nil {
+		return SegmentInput{}, err
+	}
+	var mem memRun
+	rw, err := newRunWriter(&mem, "")
+	if err != nil {
+		return SegmentInput{}, err
+	}
+	rw.startSegment(partition)
+	if err := writeMerged(rw, it, job.Combiner, tc, tc.Counters); err != nil {
+		return SegmentInput{}, fmt.Errorf("combine %d segments: %w", len(inputs), err)
+	}
+	if err := rw.endSegment(); err != nil {
+		return SegmentInput{}, fmt.Errorf("combine %d segments: %w", len(inputs), err)
+	}
+	return SegmentInput{
+		Name:    fmt.Sprintf("%d combined segments (%s, ...)", len(inputs), inputs[0].Name),
+		Reader:  bytes.NewReader(mem.buf),
+		Segment: rw.segs[0],
+	}, nil
 }

@@ -2,6 +2,7 @@ package mapreduce
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -67,6 +68,9 @@ func (r *Run) Close() error {
 // OpenSegment returns a reader of the raw bytes of partition p.
 func (r *Run) OpenSegment(p int) (io.Reader, Segment) {
 	s := r.Segments[p]
+	if b, ok := r.data.(bytesReaderAt); ok && s.Offset+s.Length <= int64(len(b)) {
+		return bytes.NewReader(b[s.Offset : s.Offset+s.Length]), s // in memory: read in place
+	}
 	return io.NewSectionReader(r.data, s.Offset, s.Length), s
 }
 
@@ -196,10 +200,16 @@ func (rw *runWriter) endSegment() error {
 	return err
 }
 
+// byteReader is what a segmentReader decodes from.
+type byteReader interface {
+	io.Reader
+	io.ByteReader
+}
+
 // segmentReader decodes the records of one segment, verifying its checksums
 // as it goes. A checksum error surfaces at the latest with the last record.
 type segmentReader struct {
-	r       *bufio.Reader
+	r       byteReader
 	dec     segmentDecoder // the decompressor, if the segment has a codec
 	v       *hdfs.Verifier
 	left    int64 // records left
@@ -214,6 +224,21 @@ type segmentReader struct {
 func newSegmentReader(r io.Reader, seg Segment, name string) *segmentReader {
 	v := hdfs.NewVerifier(seg.Sums)
 	sr := &segmentReader{v: v, left: seg.Records, name: name}
+	if br, ok := r.(*bytes.Reader); ok && seg.Codec == "" && br.Size() == seg.Length {
+		// A segment in memory is verified at once and read in place,
+		// without a buffer of its own.
+		if _, err := br.WriteTo(v); err != nil {
+			sr.fail(err)
+			return sr
+		}
+		if err := v.Close(); err != nil {
+			sr.fail(err)
+			return sr
+		}
+		br.Seek(0, io.SeekStart)
+		sr.r, sr.v = br, nil
+		return sr
+	}
 	var stored io.Reader = io.TeeReader(r, v)
 	if seg.Codec != "" {
 		dec, err := newSegmentDecoder(seg.Codec, stored)
@@ -246,8 +271,10 @@ func (sr *segmentReader) next() bool {
 			sr.dec.Close()
 			sr.dec = nil
 		}
-		if err := sr.v.Close(); err != nil {
-			sr.fail(err)
+		if sr.v != nil {
+			if err := sr.v.Close(); err != nil {
+				sr.fail(err)
+			}
 		}
 		return false
 	}

@@ -226,7 +226,9 @@ func (w *Worker) runReduce(ctx context.Context, a *attempt, job *mapreduce.Job, 
 	}
 	defer os.RemoveAll(dir) // fetched segments are not needed once the part file is written
 	counters := mapreduce.NewCounters()
-	inputs, err := w.fetchAll(ctx, a, dir, counters)
+	tc := &mapreduce.TaskContext{Counters: counters, Progress: &a.progress, FileSystems: w.cfg.FileSystems, Info: w.taskInfo(a, dir)}
+	tc.Info.Kind, tc.Info.Index = "r", int(spec.TaskIndex)
+	inputs, err := w.fetchAll(ctx, a, job, dir, tc)
 	if err != nil {
 		return nil, err
 	}
@@ -244,8 +246,6 @@ func (w *Worker) runReduce(ctx context.Context, a *attempt, job *mapreduce.Job, 
 	for i, in := range inputs {
 		segs[i] = in.input
 	}
-	tc := &mapreduce.TaskContext{Counters: counters, Progress: &a.progress, FileSystems: w.cfg.FileSystems, Info: w.taskInfo(a, dir)}
-	tc.Info.Kind, tc.Info.Index = "r", int(spec.TaskIndex)
 	if err := mapreduce.RunReduce(ctx, job, segs, tw, tc); err != nil {
 		tw.Abort()
 		return nil, err

@@ -39,6 +39,12 @@ type Config struct {
 	// ShuffleMemoryBytes is how much fetched map output a reduce attempt
 	// keeps in memory before it writes fetched segments to disk.
 	ShuffleMemoryBytes int64
+	// ShuffleMergeBytes is how much fetched map output a reduce attempt
+	// whose job has a combiner holds in memory before it combines what
+	// it holds into one segment (Hadoop's in-memory merge), so that what
+	// it holds grows with the distinct keys, not with the number of
+	// maps; 0 never combines.
+	ShuffleMergeBytes int64
 	// AttemptLog, if set, is a file the worker appends a line to when an
 	// attempt starts and ends (an audit trail; tests count executions
 	// with it).
@@ -94,6 +100,7 @@ func DefaultConfig() Config {
 		Slots:              runtime.NumCPU(),
 		HeartbeatInterval:  time.Second,
 		ShuffleMemoryBytes: 64 << 20,
+		ShuffleMergeBytes:  4 << 20,
 		LogRetentionBytes:  DefaultLogRetentionBytes,
 	}
 }
@@ -135,6 +142,9 @@ func (c *Config) Validate() error {
 	}
 	if err := mapreduce.CheckMapOutputCodec(c.MapOutputCodec); err != nil {
 		errs = append(errs, fmt.Errorf("map-output-codec: %w", err))
+	}
+	if c.ShuffleMergeBytes < 0 {
+		errs = append(errs, fmt.Errorf("shuffle-merge must not be negative, got %d", c.ShuffleMergeBytes))
 	}
 	if c.ShuffleMemoryBytes < 0 {
 		errs = append(errs, fmt.Errorf("shuffle-memory must not be negative, got %d", c.ShuffleMemoryBytes))

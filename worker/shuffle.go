@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -93,15 +95,22 @@ func (w *Worker) openOutput(attemptID string) (*mapreduce.Run, error) {
 type fetched struct {
 	input mapreduce.SegmentInput
 	close func()
+	// inMemory is set for a segment fetched into memory, counted against
+	// the attempt's shuffle budget.
+	inMemory bool
 }
 
-// fetchAll fetches the attempt's partition of every map output, in map
-// order, holding them in memory up to the shuffle budget and on disk beyond.
-func (w *Worker) fetchAll(ctx context.Context, a *attempt, dir string, c *mapreduce.Counters) ([]fetched, error) {
+// fetchAll fetches the attempt's partition of every map output, holding
+// them in memory up to the shuffle budget and on disk beyond. The
+// segments come in map order, except that a job with a combiner has them
+// combined as they arrive (heldSegments).
+func (w *Worker) fetchAll(ctx context.Context, a *attempt, job *mapreduce.Job, dir string, tc *mapreduce.TaskContext) ([]fetched, error) {
 	maps := a.spec.MapOutputs
 	out := make([]fetched, len(maps))
 	budget := new(atomic.Int64)
 	budget.Store(w.cfg.ShuffleMemoryBytes)
+	held := &heldSegments{job: job, tc: tc, partition: int(a.spec.TaskIndex), budget: budget, mergeAt: w.cfg.ShuffleMergeBytes}
+	held.passEnded = sync.NewCond(&held.mu)
 	var shuffled, done atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallelFetches)
@@ -121,25 +130,131 @@ func (w *Worker) fetchAll(ctx context.Context, a *attempt, dir string, c *mapred
 				}
 				f, n, err = w.fetchWithRetry(gctx, mo, int(a.spec.TaskIndex), path, budget)
 			}
-			out[i] = f
 			a.progress.Tick()
 			shuffled.Add(n)
 			a.progress.Set(0.5 * float64(done.Add(1)) / float64(len(maps)))
+			if held.combines() {
+				return held.add(gctx, f)
+			}
+			out[i] = f
 			return nil
 		})
 	}
 	err := g.Wait()
 	w.reclaimSlot(a)
+	out = slices.DeleteFunc(out, func(f fetched) bool { return f.close == nil })
+	out = append(out, held.all()...)
 	if err != nil {
 		for _, f := range out {
-			if f.close != nil {
-				f.close()
-			}
+			f.close()
 		}
 		return nil, err
 	}
-	c.Add(mapreduce.ReduceShuffleBytes, shuffled.Load())
+	tc.Counters.Add(mapreduce.ReduceShuffleBytes, shuffled.Load())
 	return out, nil
+}
+
+// heldSegments are the fetched segments of a reduce attempt whose job
+// has a combiner. Once those held in memory pass the merge threshold, or
+// combineFactor segments wait, they are combined into one segment held in
+// memory (Hadoop's in-memory merge, and its merge passes of
+// mapreduce.task.io.sort.factor segments), so that what the attempt
+// holds, and the segments its final merge reads at once, grow with the
+// distinct keys rather than with the number of maps. A combined segment
+// that did not come to half its inputs' size (a combiner that combines
+// little) is set aside rather than combined again.
+type heldSegments struct {
+	job       *mapreduce.Job
+	tc        *mapreduce.TaskContext
+	partition int
+	budget    *atomic.Int64 // the attempt's shuffle budget, given back what combining saves
+	mergeAt   int64
+
+	mu      sync.Mutex
+	segs    []fetched // to combine
+	bytes   int64     // of segs, held in memory
+	settled []fetched // combined, not to combine again
+	merging bool
+	// passEnded is signalled, with mu, when a combining pass ends.
+	passEnded *sync.Cond
+}
+
+// combineFactor is how many segments a combining pass merges at most
+// before a reduce attempt combines them whatever their size (Hadoop's
+// mapreduce.task.io.sort.factor).
+const combineFactor = 10
+
+func (h *heldSegments) combines() bool { return h.job.Combiner != nil && h.mergeAt > 0 }
+
+// add holds a fetched segment, and combines what is held, a pass of at
+// most combineFactor segments at a time, while it passes the threshold.
+func (h *heldSegments) add(ctx context.Context, f fetched) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.segs = append(h.segs, f)
+	if f.inMemory {
+		h.bytes += f.input.Segment.Length
+	}
+	for len(h.segs) >= 2 && (h.bytes >= h.mergeAt || len(h.segs) >= combineFactor) {
+		if h.merging {
+			// Fetching waits for combining: fetches outrun a pass, and
+			// what they fetched meanwhile would pile up in memory.
+			h.passEnded.Wait()
+			continue
+		}
+		if err := h.combinePass(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// combinePass combines the oldest segments held into one, with h.mu
+// held, which it lets go of while it combines.
+func (h *heldSegments) combinePass(ctx context.Context) error {
+	n := min(len(h.segs), combineFactor)
+	take := slices.Clone(h.segs[:n])
+	h.segs = slices.Delete(h.segs, 0, n)
+	inputs := make([]mapreduce.SegmentInput, n)
+	var size, held int64
+	for i, t := range take {
+		inputs[i] = t.input
+		size += t.input.Segment.Length
+		if t.inMemory {
+			held += t.input.Segment.Length
+		}
+	}
+	h.bytes -= held
+	h.merging = true
+	h.mu.Unlock()
+	merged, err := mapreduce.CombineSegments(ctx, h.job, h.partition, inputs, h.tc)
+	h.mu.Lock()
+	h.merging = false
+	h.passEnded.Broadcast()
+	if err != nil {
+		h.segs = append(h.segs, take...)
+		h.bytes += held
+		return fmt.Errorf("combine fetched map outputs: %w", err)
+	}
+	for _, t := range take {
+		t.close()
+	}
+	m := fetched{input: merged, close: func() {}, inMemory: true}
+	if n := merged.Segment.Length; 2*n > size {
+		h.settled = append(h.settled, m)
+	} else {
+		h.segs = append(h.segs, m)
+		h.bytes += n
+	}
+	h.budget.Add(held - merged.Segment.Length)
+	return nil
+}
+
+// all returns every segment held, once the fetches have ended.
+func (h *heldSegments) all() []fetched {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append(h.settled, h.segs...)
 }
 
 // relocate waits for a map's output to be somewhere it can be fetched. It
@@ -232,8 +347,10 @@ func (w *Worker) fetch(ctx context.Context, mo *pb.MapOutput, partition int, pat
 	}
 	seg := mapreduce.Segment{Partition: partition, Length: first.Length, Records: first.Records, Sums: first.Sums, Codec: first.Codec}
 	var sink segmentSink
+	inMemory := false
 	if budget.Add(-seg.Length) >= 0 {
 		sink = &memSink{buf: bytes.NewBuffer(make([]byte, 0, seg.Length))}
+		inMemory = true
 	} else {
 		budget.Add(seg.Length)
 		file, err := os.Create(path)
@@ -244,9 +361,12 @@ func (w *Worker) fetch(ctx context.Context, mo *pb.MapOutput, partition int, pat
 	}
 	if err := receive(stream, first, sink, seg); err != nil {
 		sink.close()
+		if inMemory {
+			budget.Add(seg.Length) // a retry holds it again
+		}
 		return fetched{}, 0, fmt.Errorf("%s: %w", name, err)
 	}
-	return fetched{input: mapreduce.SegmentInput{Name: name, Reader: sink.reader(seg.Length), Segment: seg}, close: sink.close}, seg.Length, nil
+	return fetched{input: mapreduce.SegmentInput{Name: name, Reader: sink.reader(seg.Length), Segment: seg}, close: sink.close, inMemory: inMemory}, seg.Length, nil
 }
 
 // receive copies a fetched segment's chunks to dst, verifying each

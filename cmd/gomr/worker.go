@@ -37,6 +37,10 @@ one first with "gomr node drain"; decommission a core worker with
 			if err != nil {
 				return err
 			}
+			shuffleMerge, err := sizeOpt(v, "shuffle-merge", 0)
+			if err != nil {
+				return err
+			}
 			bandwidth, err := sizeOpt(v, "transfer-bandwidth", 1)
 			if err != nil {
 				return err
@@ -68,6 +72,7 @@ one first with "gomr node drain"; decommission a core worker with
 				Slots:              cmp.Or(v.GetInt("slots"), d.Slots),
 				HeartbeatInterval:  v.GetDuration("heartbeat-interval"),
 				ShuffleMemoryBytes: shuffleMem,
+				ShuffleMergeBytes:  shuffleMerge,
 				MapOutputCodec:     v.GetString("map-output-codec"),
 				AttemptLog:         v.GetString("attempt-log"),
 				TransferBandwidth:  bandwidth,
@@ -105,6 +110,7 @@ one first with "gomr node drain"; decommission a core worker with
 	f.Duration("heartbeat-interval", d.HeartbeatInterval, "time between heartbeats to the leader")
 	f.String("map-output-codec", "none", "compress map output for the shuffle: none, s2 or zstd (Hadoop's mapreduce.map.output.compress)")
 	f.String("shuffle-memory", "64MiB", "fetched map output a reduce attempt holds in memory before it spills to disk")
+	f.String("shuffle-merge", "4MiB", "fetched map output a reduce attempt of a job with a combiner holds in memory before it combines it into one segment (0: never)")
 	f.String("transfer-bandwidth", "100MiB", "bytes per second a core worker copies HDFS replicas to others at (re-replication, decommission)")
 	f.String("scan-rate", "1MiB", "bytes per second the block scanner of a core worker verifies its replicas at")
 	f.Duration("scan-period", 21*24*time.Hour, "the block scanner verifies every replica once in this period")

@@ -26,6 +26,7 @@ import (
 	"github.com/gomr/gomr/primary/mtls"
 	pb "github.com/gomr/gomr/primary/primarypb"
 	"github.com/gomr/gomr/primary/state"
+	"github.com/gomr/gomr/worker"
 )
 
 // Cluster is a running test cluster. Its methods fail the test that
@@ -155,6 +156,8 @@ type Options struct {
 	MapOutputCodec string
 	// TunePrimary adjusts each primary's configuration; in-process only.
 	TunePrimary func(*primary.Config)
+	// TuneWorker adjusts each worker's configuration; in-process only.
+	TuneWorker func(*worker.Config)
 	// Ephemeral: Stop cancels the steps left and removes their partial
 	// output (localcluster.Config.Ephemeral); in-process only.
 	Ephemeral bool

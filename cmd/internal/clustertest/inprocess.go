@@ -112,8 +112,13 @@ func StartInProcess(t testing.TB, o Options) *InProcessCluster {
 				o.TunePrimary(pc)
 			}
 		},
-		TuneWorker: func(wc *worker.Config) { wc.AttemptLog, wc.MapOutputCodec = c.attemptLog, o.MapOutputCodec },
-		Logger:     logs.logger,
+		TuneWorker: func(wc *worker.Config) {
+			wc.AttemptLog, wc.MapOutputCodec = c.attemptLog, o.MapOutputCodec
+			if o.TuneWorker != nil {
+				o.TuneWorker(wc)
+			}
+		},
+		Logger: logs.logger,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -10,6 +10,7 @@ import (
 
 	ct "github.com/gomr/gomr/cmd/internal/clustertest"
 	pb "github.com/gomr/gomr/primary/primarypb"
+	"github.com/gomr/gomr/worker"
 	"google.golang.org/grpc/codes"
 )
 
@@ -160,6 +161,40 @@ func TestCompressedShuffleGivesSameOutput(t *testing.T) {
 			raw, stored := st.Counters["MAP_OUTPUT_RUN_BYTES"], st.Counters["MAP_OUTPUT_MATERIALIZED_BYTES"]
 			if raw == 0 || stored == 0 || stored == raw || st.Counters["REDUCE_SHUFFLE_BYTES"] != stored {
 				t.Fatalf("%s: map output of %d bytes stored as %d, %d shuffled: %v", codec, raw, stored, st.Counters["REDUCE_SHUFFLE_BYTES"], st.Counters)
+			}
+		})
+	}
+}
+
+// TestReduceCombinesWhatItHolds runs word count over many map outputs on
+// clusters whose reducers combine the fetched segments they hold in
+// memory almost at once (a merge threshold of 1 byte), with all of them
+// in memory and with a shuffle budget that sends most to disk: the output
+// equals the sequential run's, and the counters show the reducers
+// combined (fewer records into the reducer and more combine records than
+// without, the same keys).
+func TestReduceCombinesWhatItHolds(t *testing.T) {
+	in := ct.BigInput(t, 2, 400<<10, 2)
+	run := func(t *testing.T, memory, merge int64) map[string]int64 {
+		c := startCluster(t, ct.Options{Primaries: 1, Workers: ct.Roles("core", "task"), TuneWorker: func(wc *worker.Config) {
+			wc.ShuffleMemoryBytes, wc.ShuffleMergeBytes = memory, merge
+		}})
+		out := filepath.Join(t.TempDir(), "out")
+		st := ct.RunStep(t, c.Client(), &pb.StepSpec{Job: "wordcount", Inputs: []string{in.Dir}, Output: out, Reducers: in.Reducers, SplitSize: 32 << 10})
+		ct.MustComplete(t, st)
+		ct.CheckOutput(t, out, in.Ref)
+		return st.Counters
+	}
+	plain := run(t, 64<<20, 0)
+	for _, tc := range []struct {
+		name          string
+		memory, merge int64
+	}{{"in-memory", 64 << 20, 1}, {"mostly-on-disk", 48 << 10, 1}, {"threshold", 64 << 20, 8 << 10}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := run(t, tc.memory, tc.merge)
+			if got["REDUCE_INPUT_GROUPS"] != plain["REDUCE_INPUT_GROUPS"] || got["REDUCE_OUTPUT_RECORDS"] != plain["REDUCE_OUTPUT_RECORDS"] ||
+				got["REDUCE_INPUT_RECORDS"] >= plain["REDUCE_INPUT_RECORDS"] || got["COMBINE_INPUT_RECORDS"] <= plain["COMBINE_INPUT_RECORDS"] {
+				t.Fatalf("counters with reduce-side combining %v, without %v", got, plain)
 			}
 		})
 	}
