@@ -108,7 +108,7 @@ func newHashCombiner(job *Job, folder Folder, parts, budget int, store runStore,
 			return nil, fmt.Errorf("combiner %T: %d uvarints a value, want 1 to %d", folder, h.fields, MaxUvarintFields)
 		}
 	}
-	h.resetTable(1 << 10)
+	h.resetTable(1 << 7) // grows as keys come: a tiny split's table stays tiny
 	return h, nil
 }
 
@@ -123,12 +123,12 @@ func (h *hashCombiner) resetTable(n int) {
 }
 
 // reserve makes room for n more bytes in the arena, growing it at most
-// to the budget (unless n alone needs more).
+// to the budget (unless n alone needs more), from 4 KiB.
 func (h *hashCombiner) reserve(n int) {
 	if len(h.arena)+n <= cap(h.arena) {
 		return
 	}
-	c := max(min(2*cap(h.arena), h.budget), len(h.arena)+n, 64<<10)
+	c := max(min(2*cap(h.arena), h.budget), len(h.arena)+n, 4<<10)
 	a := make([]byte, len(h.arena), c)
 	copy(a, h.arena)
 	h.arena = a

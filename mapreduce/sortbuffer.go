@@ -9,8 +9,9 @@ import (
 )
 
 // DefaultSortBufferBytes is a map task's default memory budget for buffered
-// output (Hadoop's mapreduce.task.io.sort.mb defaults to 100; gomr's to 64).
-const DefaultSortBufferBytes = 64 << 20
+// output, as Hadoop's mapreduce.task.io.sort.mb (100 MB): enough for a
+// 64 MiB split of TeraSort records to sort without a spill.
+const DefaultSortBufferBytes = 100 << 20
 
 // MaxPartitions is the most reduce partitions a map task can write.
 const MaxPartitions = 1 << 16

@@ -139,7 +139,7 @@ and for terasort the records teragen makes.`,
 	f.Int("repeat", 3, "repetitions; each runs every mode once, and the table shows the medians")
 	f.Int("reducers", 4, "number of reduce tasks")
 	f.String("split-size", "16MiB", "largest input split a map task reads")
-	f.String("sort-buffer", "64MiB", "map output a map task buffers before it spills")
+	f.String("sort-buffer", "100MiB", "map output a map task buffers before it spills")
 	f.StringSlice("baseline", nil, "also time these programs on the same input: single, coreutils, gnusort (see above)")
 	f.Bool("coreutils", false, "the same as --baseline coreutils")
 	f.MarkDeprecated("coreutils", "use --baseline coreutils")

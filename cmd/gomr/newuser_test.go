@@ -206,7 +206,7 @@ func TestStepCommandsForScripts(t *testing.T) {
 	}
 
 	desc, _, _ := gomr(t, env, "step", "describe", id)
-	for _, want := range []string{"Split size", "8.0 KiB", "Sort buffer", "64 MiB"} {
+	for _, want := range []string{"Split size", "8.0 KiB", "Sort buffer", "100 MiB"} {
 		if !strings.Contains(desc, want) {
 			t.Fatalf("describe does not show %q:\n%s", want, desc)
 		}

@@ -43,7 +43,7 @@ func addSpecFlags(cmd *cobra.Command, job string) {
 	f.String("name", "", "step name (the job name if not given)")
 	f.Int("reducers", 1, "number of reduce tasks (0: map-only, for jobs whose mapper output is final)")
 	f.String("split-size", "64MiB", "largest input split a map task reads")
-	f.String("sort-buffer", "64MiB", "map output a map task buffers in memory before it spills to disk")
+	f.String("sort-buffer", "100MiB", "map output a map task buffers in memory before it spills to disk")
 	f.String("max-line-bytes", "1MiB", "longest input line accepted")
 	f.Bool("no-speculation", false, "start no speculative backup attempts for slow tasks")
 	f.String("input-format", "text", "how the input is read: text (lines), csv (a header row, then a row per line), jsonl (a JSON object per line), parquet (split by row group) or tera (100-byte TeraSort records); .gz, .bz2 and .zst files are decompressed whatever the format")
