@@ -61,6 +61,24 @@ type Split struct {
 	More []SplitFile `json:"more,omitempty"`
 }
 
+// TinySplitBytes is the most a tiny split reads (all its files): a task
+// of one such is mostly the bookkeeping of its start and end, so workers
+// run several beside their slots and hold its map output in memory.
+const TinySplitBytes = 64 << 10
+
+// Tiny reports whether s reads at most TinySplitBytes (and is a split at
+// all: nil is not tiny).
+func (s *Split) Tiny() bool {
+	if s == nil || s.Length <= 0 {
+		return false
+	}
+	size := s.Length
+	for _, f := range s.More {
+		size += f.FileSize
+	}
+	return size <= TinySplitBytes
+}
+
 // SplitFile is one more whole file of a split (see Split.More).
 type SplitFile struct {
 	File     string `json:"file"`

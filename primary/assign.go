@@ -42,19 +42,20 @@ func (p *plannedTasks) mark(plan []state.Assignment, on bool) {
 	}
 }
 
-// assign schedules up to free new attempts on a worker incarnation and
+// assign schedules up to free new attempts on a worker incarnation, and
+// up to tiny more of tiny map tasks, and
 // commits them, after first when given (the end of the attempt whose
 // slot frees), in one log entry, and returns them for the worker. An
 // error is first's rejection (or the worker's, when not registered and
 // alive); a plan the state rejects because the state moved on meanwhile
 // (another leader's, a cancelled step) gives no assignments and no
 // error: the worker asks again.
-func (w *workerService) assign(worker string, inc int64, free int, first state.Command) ([]*pb.Assignment, error) {
+func (w *workerService) assign(worker string, inc int64, free, tiny int, first state.Command) ([]*pb.Assignment, error) {
 	s := w.s
 	s.schedMu.Lock()
 	v := s.fsm.view()
 	var plan []state.Assignment
-	if first == nil || free > 0 {
+	if first == nil || free > 0 || tiny > 0 {
 		if err := checkWorker(v, worker, inc); err != nil {
 			s.schedMu.Unlock()
 			if first != nil {
@@ -65,7 +66,7 @@ func (w *workerService) assign(worker string, inc int64, free int, first state.C
 		opt := s.schedOptions()
 		opt.Locality = func(sp *mapreduce.Split) []string { return s.splitLocations(v, sp) }
 		opt.Skip = w.planned.has
-		plan = scheduler.Assign(v, scheduler.Worker{ID: worker, Incarnation: inc, Free: free}, opt)
+		plan = scheduler.Assign(v, scheduler.Worker{ID: worker, Incarnation: inc, Free: free, Tiny: tiny}, opt)
 	}
 	w.planned.mark(plan, true)
 	s.schedMu.Unlock()

@@ -114,7 +114,7 @@ func (w *workerService) PollTasks(ctx context.Context, req *pb.PollTasksRequest)
 		defer recheck.Stop()
 		for {
 			changed := w.s.fsm.Changed()
-			as, err := w.assign(req.WorkerId, req.Incarnation, int(req.FreeSlots), nil)
+			as, err := w.assign(req.WorkerId, req.Incarnation, int(req.FreeSlots), int(req.TinySlots), nil)
 			if err != nil || len(as) > 0 {
 				return &pb.PollTasksResponse{Assignments: as}, err
 			}
@@ -163,11 +163,11 @@ func (w *workerService) ReportAttempt(ctx context.Context, req *pb.ReportAttempt
 		// state before the end is recorded. After a failure the worker
 		// polls instead: the plan must see the failure (the task to try
 		// again, the worker's failures in the step).
-		free := int(req.FreeSlots)
+		free, tiny := int(req.FreeSlots), int(req.TinySlots)
 		if !req.Success {
-			free = 0
+			free, tiny = 0, 0
 		}
-		next, err := w.assign(req.WorkerId, req.Incarnation, free, finish)
+		next, err := w.assign(req.WorkerId, req.Incarnation, free, tiny, finish)
 		if err != nil {
 			return nil, err
 		}

@@ -23,10 +23,10 @@ type attemptResult struct {
 	commit []byte
 }
 
-// runAttempt runs an attempt and reports its end to the leader, and
-// returns how it ended: succeeded, failed or killed. A killed attempt
-// reports nothing: the leader already recorded its end.
-func (w *Worker) runAttempt(ctx context.Context, a *attempt) string {
+// runAttempt runs an attempt, records how it ended (succeeded, failed or
+// killed) in the attempt log and reports it to the leader. A killed
+// attempt reports nothing: the leader already recorded its end.
+func (w *Worker) runAttempt(ctx context.Context, a *attempt) {
 	spec := a.spec
 	start := time.Now()
 	defer w.startAttemptLog(a).close() // logs.go
@@ -34,7 +34,8 @@ func (w *Worker) runAttempt(ctx context.Context, a *attempt) string {
 	if ctx.Err() != nil {
 		a.log.Info("attempt stopped")
 		w.discard(a)
-		return "killed"
+		w.audit("end", spec.AttemptId, "killed")
+		return
 	}
 	req := &pb.ReportAttemptRequest{WorkerId: w.cfg.ID, Incarnation: a.incarnation, AttemptId: spec.AttemptId}
 	if err != nil {
@@ -50,13 +51,14 @@ func (w *Worker) runAttempt(ctx context.Context, a *attempt) string {
 		req.CommitRecord = res.commit
 		a.log.Info("attempt succeeded", "took", time.Since(start))
 	}
-	req.FreeSlots = w.slotsHandedBack(a) // slots.go
-	resp := w.report(req)
-	w.launchAll(resp.GetAssignments(), a.incarnation)
+	result := "failed"
 	if req.Success {
-		return "succeeded"
+		result = "succeeded"
 	}
-	return "failed"
+	w.audit("end", spec.AttemptId, result)              // before the attempts its slot starts next
+	req.FreeSlots, req.TinySlots = w.slotsHandedBack(a) // slots.go
+	resp := w.report(req)
+	w.launchAll(resp.GetAssignments(), a.incarnation, a)
 }
 
 // report delivers an attempt's end, retrying until the leader records it

@@ -30,6 +30,12 @@ type Config struct {
 	DataDir string
 	// Slots is how many attempts run at once.
 	Slots int
+	// TinySlots is how many attempts of tiny map tasks (a split of at
+	// most mapreduce.TinySplitBytes) run beside the slots: such a task
+	// takes little CPU or memory, and its time goes mostly to the
+	// bookkeeping of its start and end, which attempts running side by
+	// side share (a thousand one-line files).
+	TinySlots int
 	// HeartbeatInterval is how often the worker reports to the leader.
 	HeartbeatInterval time.Duration
 	// MapOutputCodec compresses what map attempts leave for the shuffle
@@ -98,6 +104,7 @@ func DefaultConfig() Config {
 		GossipAddr:         "127.0.0.1:7411",
 		DataDir:            "gomr-data/worker-1",
 		Slots:              runtime.NumCPU(),
+		TinySlots:          2 * runtime.NumCPU(),
 		HeartbeatInterval:  time.Second,
 		ShuffleMemoryBytes: 64 << 20,
 		ShuffleMergeBytes:  4 << 20,
@@ -130,6 +137,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Slots < 1 {
 		errs = append(errs, fmt.Errorf("slots must be at least 1, got %d", c.Slots))
+	}
+	if c.TinySlots < 0 {
+		errs = append(errs, fmt.Errorf("tiny-slots must not be negative, got %d", c.TinySlots))
 	}
 	if c.HeartbeatInterval <= 0 {
 		errs = append(errs, fmt.Errorf("heartbeat-interval must be positive, got %s", c.HeartbeatInterval))

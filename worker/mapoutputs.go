@@ -11,15 +11,11 @@ import (
 // folder, or, for a tiny task, the bytes themselves. A one-line input
 // would otherwise cost a folder and two file creations (the run and its
 // index), each a journal write, for a few bytes of output.
-const (
-	// smallMapInput is the largest split (all its files) whose map output
-	// is held in memory.
-	smallMapInput = 64 << 10
-	// memoryMapOutputs bounds the outputs a worker holds in memory; past
-	// it, tiny tasks write files too. (It may be passed by the last
-	// output held, which is at most what a task of smallMapInput emits.)
-	memoryMapOutputs = 64 << 20
-)
+//
+// memoryMapOutputs bounds the outputs of tiny map tasks (isTiny) a worker
+// holds in memory; past it, tiny tasks write files too. (It may be passed
+// by the last output held, which is at most what a tiny task emits.)
+const memoryMapOutputs = 64 << 20
 
 // mapOutput is a map attempt's output: its run file, or the run in
 // memory.
@@ -32,12 +28,7 @@ type mapOutput struct {
 // holdInMemory reports whether a map attempt's output is to be kept in
 // memory: its split is tiny and the worker has room.
 func (w *Worker) holdInMemory(spec *pb.Assignment) bool {
-	sp := spec.GetSplit()
-	size := sp.GetLength()
-	for _, f := range sp.GetMore() {
-		size += f.GetFileSize()
-	}
-	if sp == nil || sp.GetLength() <= 0 || size > smallMapInput {
+	if !isTiny(spec) {
 		return false
 	}
 	w.mu.Lock()

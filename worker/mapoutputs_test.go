@@ -61,7 +61,7 @@ func TestTinyMapOutputsStayInMemory(t *testing.T) {
 	if o := w.outputs[tiny.AttemptId]; o.run == nil || o.path != "" || w.memOutputs != o.run.Bytes() || w.memOutputs == 0 {
 		t.Fatalf("tiny output %+v, %d bytes in memory", o, w.memOutputs)
 	}
-	big, _ := run("2-big.txt", smallMapInput+200)
+	big, _ := run("2-big.txt", mapreduce.TinySplitBytes+200)
 	if o := w.outputs[big.AttemptId]; o.run != nil || o.path == "" {
 		t.Fatalf("larger output %+v", o)
 	}
@@ -83,11 +83,11 @@ func TestTinyMapOutputsStayInMemory(t *testing.T) {
 		}
 		r.Close()
 	}
-	if w.holdInMemory(&pb.Assignment{Split: &pb.Split{Length: smallMapInput + 1}}) || !w.holdInMemory(&pb.Assignment{Split: &pb.Split{Length: 10}}) {
+	if w.holdInMemory(&pb.Assignment{Kind: pb.TaskKind_MAP, Split: &pb.Split{Length: mapreduce.TinySplitBytes + 1}}) || !w.holdInMemory(&pb.Assignment{Kind: pb.TaskKind_MAP, Split: &pb.Split{Length: 10}}) {
 		t.Error("holdInMemory does not follow the split's size")
 	}
 	w.memOutputs = memoryMapOutputs
-	if w.holdInMemory(&pb.Assignment{Split: &pb.Split{Length: 10}}) {
+	if w.holdInMemory(&pb.Assignment{Kind: pb.TaskKind_MAP, Split: &pb.Split{Length: 10}}) {
 		t.Error("a full memory budget still takes tiny outputs")
 	}
 	w.memOutputs = w.outputs[tiny.AttemptId].run.Bytes()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/gomr/gomr/mapreduce"
 	pb "github.com/gomr/gomr/primary/primarypb"
 
 	"google.golang.org/grpc/codes"
@@ -17,8 +18,12 @@ func (w *Worker) pollLoop() {
 	backoff := 100 * time.Millisecond
 	for w.ctx.Err() == nil {
 		w.mu.Lock()
-		free, inc := w.free, w.incarnation
+		free, tiny, inc := w.free, w.tinyFree, w.incarnation
 		w.mu.Unlock()
+		// Only a free slot makes a poll: a poll waits at the leader until
+		// it has work for the slots it names, and one made for tiny slots
+		// alone would keep a slot that frees meanwhile from a reduce.
+		// Tiny slots are asked for along, and refilled by reports.
 		if free <= 0 {
 			select {
 			case <-w.ctx.Done():
@@ -27,7 +32,7 @@ func (w *Worker) pollLoop() {
 			}
 			continue
 		}
-		resp, err := w.client.PollTasks(w.ctx, &pb.PollTasksRequest{WorkerId: w.cfg.ID, Incarnation: inc, FreeSlots: int32(free)})
+		resp, err := w.client.PollTasks(w.ctx, &pb.PollTasksRequest{WorkerId: w.cfg.ID, Incarnation: inc, FreeSlots: int32(max(free, 0)), TinySlots: int32(max(tiny, 0))})
 		if err != nil {
 			if w.ctx.Err() != nil {
 				return
@@ -43,36 +48,76 @@ func (w *Worker) pollLoop() {
 		}
 		backoff = 100 * time.Millisecond
 		for _, as := range resp.Assignments {
-			w.launch(as, inc)
+			w.launch(as, inc, anySlot)
 		}
 	}
 }
 
-// slotsHandedBack returns how many slots an ending attempt hands back
-// with its report, for the leader to start attempts in: its own, unless
-// it lent it (lendSlot) or belongs to an old incarnation. The slot is
-// counted free only when the attempt's goroutine ends, so that the poll
-// loop never asks for it meanwhile; an attempt launchAll starts in it is
-// counted against the slots at once, and the two even out when the
-// ending attempt's goroutine returns its slot.
-func (w *Worker) slotsHandedBack(a *attempt) int32 {
+// slotsHandedBack returns the slots an ending attempt hands back with its
+// report, for the leader to start attempts in: its own, a slot or a tiny
+// slot, unless it lent it (lendSlot) or belongs to an old incarnation.
+// The slot is counted free only when the attempt's goroutine ends, so
+// that the poll loop never asks for it meanwhile; an attempt launchAll
+// starts in it is counted against the slots at once, and the two even
+// out when the ending attempt's goroutine returns its slot.
+func (w *Worker) slotsHandedBack(a *attempt) (free, tiny int32) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if a.lent || a.incarnation != w.incarnation {
-		return 0
+	switch {
+	case a.lent || a.incarnation != w.incarnation:
+		return 0, 0
+	case a.tiny:
+		return 0, 1
 	}
-	return 1
+	return 1, 0
 }
 
-// launchAll starts attempts the leader gave slots handed back.
-func (w *Worker) launchAll(specs []*pb.Assignment, inc int64) {
+// slotKind says which slot an attempt is counted against.
+type slotKind int
+
+const (
+	anySlot     slotKind = iota // a tiny slot for a tiny task while one is free, else a slot
+	regularSlot                 // a slot
+	tinySlot                    // a tiny slot
+)
+
+// isTiny reports whether an assignment is of a tiny map task, which may
+// run in a tiny slot beside the slots.
+func isTiny(spec *pb.Assignment) bool {
+	return spec.Kind == pb.TaskKind_MAP && splitOf(spec).Tiny()
+}
+
+// splitOf returns an assignment's split, nil if it has none.
+func splitOf(spec *pb.Assignment) *mapreduce.Split {
+	sp := spec.GetSplit()
+	if sp == nil {
+		return nil
+	}
+	s := &mapreduce.Split{File: sp.File, Offset: sp.Offset, Length: sp.Length}
+	for _, f := range sp.More {
+		s.More = append(s.More, mapreduce.SplitFile{File: f.File, FileSize: f.FileSize})
+	}
+	return s
+}
+
+// launchAll starts attempts the leader gave the slots ended handed back:
+// the first that fits the ended attempt's slot takes it.
+func (w *Worker) launchAll(specs []*pb.Assignment, inc int64, ended *attempt) {
+	reuse := true
 	for _, spec := range specs {
-		w.launch(spec, inc)
+		kind := anySlot
+		switch {
+		case reuse && !ended.tiny:
+			kind, reuse = regularSlot, false
+		case reuse && isTiny(spec):
+			kind, reuse = tinySlot, false
+		}
+		w.launch(spec, inc, kind)
 	}
 }
 
-// launch starts an attempt in a slot.
-func (w *Worker) launch(spec *pb.Assignment, inc int64) {
+// launch starts an attempt in a slot of the given kind.
+func (w *Worker) launch(spec *pb.Assignment, inc int64, kind slotKind) {
 	ctx, cancel := context.WithCancel(w.ctx)
 	a := &attempt{spec: spec, incarnation: inc, cancel: cancel}
 	w.mu.Lock()
@@ -82,7 +127,12 @@ func (w *Worker) launch(spec *pb.Assignment, inc int64) {
 		return
 	}
 	w.running[spec.AttemptId] = a
-	w.free--
+	a.tiny = kind == tinySlot || kind == anySlot && w.tinyFree > 0 && isTiny(spec)
+	if a.tiny {
+		w.tinyFree--
+	} else {
+		w.free--
+	}
 	w.mu.Unlock()
 	w.log.Debug("attempt started", "attempt", spec.AttemptId)
 	w.audit("start", spec.AttemptId, "")
@@ -90,15 +140,18 @@ func (w *Worker) launch(spec *pb.Assignment, inc int64) {
 	go func() {
 		defer w.wg.Done()
 		defer cancel()
-		result := w.runAttempt(ctx, a)
-		w.audit("end", spec.AttemptId, result)
+		w.runAttempt(ctx, a) // attempt.go
 		w.mu.Lock()
 		delete(w.running, spec.AttemptId)
 		if a.lent {
 			a.lent = false
 			w.free--
 		}
-		w.free++
+		if a.tiny {
+			w.tinyFree++
+		} else {
+			w.free++
+		}
 		w.mu.Unlock()
 		select {
 		case w.slotFreed <- struct{}{}:

@@ -48,7 +48,8 @@ type Worker struct {
 	running     map[string]*attempt
 	outputs     map[string]mapOutput // map attempt id -> its output (mapoutputs.go)
 	memOutputs  int64                // bytes of the outputs held in memory
-	free        int
+	free        int                  // slots free
+	tinyFree    int                  // tiny slots free (for tiny map tasks, beside the slots)
 	slotFreed   chan struct{}
 	stopOnce    sync.Once
 	auditMu     sync.Mutex
@@ -63,6 +64,9 @@ type attempt struct {
 	// lent is set while a reduce attempt waits for a lost map output to
 	// be made again and has lent its slot to that map (see lendSlot).
 	lent bool
+	// tiny is set for an attempt of a tiny map task that runs in a tiny
+	// slot, beside the slots.
+	tiny bool
 	// output is where the attempt writes the step's output (once set up).
 	output mapreduce.TaskOutput
 	// log writes to the attempt's syslog and to the worker's log, and
@@ -114,6 +118,7 @@ func Start(cfg Config) (*Worker, error) {
 		running:     make(map[string]*attempt),
 		outputs:     make(map[string]mapOutput),
 		free:        cfg.Slots,
+		tinyFree:    cfg.TinySlots,
 		slotFreed:   make(chan struct{}, 1),
 		logs:        logs,
 	}

@@ -70,6 +70,7 @@ one first with "gomr node drain"; decommission a core worker with
 				GossipAddr:         v.GetString("gossip-addr"),
 				DataDir:            v.GetString("data-dir"),
 				Slots:              cmp.Or(v.GetInt("slots"), d.Slots),
+				TinySlots:          v.GetInt("tiny-slots"),
 				HeartbeatInterval:  v.GetDuration("heartbeat-interval"),
 				ShuffleMemoryBytes: shuffleMem,
 				ShuffleMergeBytes:  shuffleMerge,
@@ -107,6 +108,7 @@ one first with "gomr node drain"; decommission a core worker with
 	f.String("gossip-addr", d.GossipAddr, "gossip (memberlist) address, TCP and UDP")
 	f.String("data-dir", d.DataDir, "folder for map outputs and shuffle data")
 	f.Int("slots", 0, "attempts run at once (0: one per CPU)")
+	f.Int("tiny-slots", d.TinySlots, "attempts of tiny map tasks (a split of at most 64 KiB) run beside the slots")
 	f.Duration("heartbeat-interval", d.HeartbeatInterval, "time between heartbeats to the leader")
 	f.String("map-output-codec", "none", "compress map output for the shuffle: none, s2 or zstd (Hadoop's mapreduce.map.output.compress)")
 	f.String("shuffle-memory", "64MiB", "fetched map output a reduce attempt holds in memory before it spills to disk")

@@ -3251,10 +3251,13 @@ func (x *HeartbeatResponse) GetBlockCommands() []*hdfspb.BlockCommand {
 }
 
 type PollTasksRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	WorkerId      string                 `protobuf:"bytes,1,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
-	Incarnation   int64                  `protobuf:"varint,2,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
-	FreeSlots     int32                  `protobuf:"varint,3,opt,name=free_slots,json=freeSlots,proto3" json:"free_slots,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	WorkerId    string                 `protobuf:"bytes,1,opt,name=worker_id,json=workerId,proto3" json:"worker_id,omitempty"`
+	Incarnation int64                  `protobuf:"varint,2,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	FreeSlots   int32                  `protobuf:"varint,3,opt,name=free_slots,json=freeSlots,proto3" json:"free_slots,omitempty"`
+	// tiny_slots is how many more attempts of tiny map tasks (a split of at
+	// most 64 KiB) the worker can run beside its slots.
+	TinySlots     int32 `protobuf:"varint,4,opt,name=tiny_slots,json=tinySlots,proto3" json:"tiny_slots,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3306,6 +3309,13 @@ func (x *PollTasksRequest) GetIncarnation() int64 {
 func (x *PollTasksRequest) GetFreeSlots() int32 {
 	if x != nil {
 		return x.FreeSlots
+	}
+	return 0
+}
+
+func (x *PollTasksRequest) GetTinySlots() int32 {
+	if x != nil {
+		return x.TinySlots
 	}
 	return 0
 }
@@ -3694,7 +3704,11 @@ type ReportAttemptRequest struct {
 	// and starts up to that many new attempts there in one log entry, and
 	// returns them, so that a slot that frees gets its next attempt
 	// without another call. 0 asks for nothing.
-	FreeSlots     int32 `protobuf:"varint,10,opt,name=free_slots,json=freeSlots,proto3" json:"free_slots,omitempty"`
+	FreeSlots int32 `protobuf:"varint,10,opt,name=free_slots,json=freeSlots,proto3" json:"free_slots,omitempty"`
+	// tiny_slots is how many slots for tiny map tasks the report hands back
+	// (the attempt's own, if it ran in one); the leader may start as many
+	// attempts of tiny map tasks there.
+	TinySlots     int32 `protobuf:"varint,11,opt,name=tiny_slots,json=tinySlots,proto3" json:"tiny_slots,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3788,6 +3802,13 @@ func (x *ReportAttemptRequest) GetCommitRecord() []byte {
 func (x *ReportAttemptRequest) GetFreeSlots() int32 {
 	if x != nil {
 		return x.FreeSlots
+	}
+	return 0
+}
+
+func (x *ReportAttemptRequest) GetTinySlots() int32 {
+	if x != nil {
+		return x.TinySlots
 	}
 	return 0
 }
@@ -4513,12 +4534,14 @@ const file_primary_proto_rawDesc = "" +
 	"\n" +
 	"done_steps\x18\x02 \x03(\tR\tdoneSteps\x12+\n" +
 	"\x11primary_addresses\x18\x03 \x03(\tR\x10primaryAddresses\x12>\n" +
-	"\x0eblock_commands\x18\x04 \x03(\v2\x17.gomr.hdfs.BlockCommandR\rblockCommands\"p\n" +
+	"\x0eblock_commands\x18\x04 \x03(\v2\x17.gomr.hdfs.BlockCommandR\rblockCommands\"\x8f\x01\n" +
 	"\x10PollTasksRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12 \n" +
 	"\vincarnation\x18\x02 \x01(\x03R\vincarnation\x12\x1d\n" +
 	"\n" +
-	"free_slots\x18\x03 \x01(\x05R\tfreeSlots\"O\n" +
+	"free_slots\x18\x03 \x01(\x05R\tfreeSlots\x12\x1d\n" +
+	"\n" +
+	"tiny_slots\x18\x04 \x01(\x05R\ttinySlots\"O\n" +
 	"\x11PollTasksResponse\x12:\n" +
 	"\vassignments\x18\x01 \x03(\v2\x18.gomr.primary.AssignmentR\vassignments\"\xd4\x01\n" +
 	"\x05Split\x12\x12\n" +
@@ -4550,7 +4573,7 @@ const file_primary_proto_rawDesc = "" +
 	"\x05split\x18\v \x01(\v2\x13.gomr.primary.SplitR\x05split\x128\n" +
 	"\vmap_outputs\x18\f \x03(\v2\x17.gomr.primary.MapOutputR\n" +
 	"mapOutputs\x12*\n" +
-	"\x04spec\x18\r \x01(\v2\x16.gomr.primary.StepSpecR\x04specJ\x04\b\x05\x10\v\"\x8f\x03\n" +
+	"\x04spec\x18\r \x01(\v2\x16.gomr.primary.StepSpecR\x04specJ\x04\b\x05\x10\v\"\xae\x03\n" +
 	"\x14ReportAttemptRequest\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x12 \n" +
 	"\vincarnation\x18\x02 \x01(\x03R\vincarnation\x12\x1d\n" +
@@ -4563,7 +4586,9 @@ const file_primary_proto_rawDesc = "" +
 	"\rcommit_record\x18\t \x01(\fR\fcommitRecord\x12\x1d\n" +
 	"\n" +
 	"free_slots\x18\n" +
-	" \x01(\x05R\tfreeSlots\x1a;\n" +
+	" \x01(\x05R\tfreeSlots\x12\x1d\n" +
+	"\n" +
+	"tiny_slots\x18\v \x01(\x05R\ttinySlots\x1a;\n" +
 	"\rCountersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01J\x04\b\b\x10\t\"S\n" +

@@ -19,6 +19,11 @@ type Worker struct {
 	Incarnation int64
 	// Free is how many attempts it can start now.
 	Free int
+	// Tiny is how many more attempts of tiny map tasks (Split.Tiny) it
+	// can start beside its slots: such a task takes little CPU or memory,
+	// and its time goes mostly to the bookkeeping of its start and end,
+	// which attempts running side by side share.
+	Tiny int
 }
 
 // Options are the scheduling policy.
@@ -48,14 +53,16 @@ type Options struct {
 	Skip func(*state.Task) bool
 }
 
-// Assign picks up to w.Free attempts for w: first the pending tasks of the
-// running steps' current phases (maps, then reduces once every map has
-// succeeded), oldest step first and lowest index first; then, for steps
-// with nothing pending, speculative backups of the phase's slowest running
-// attempts, which run on other workers. A draining worker, and a worker
-// excluded from a step for its failures there, get nothing of it.
+// Assign picks up to w.Free attempts for w, and up to w.Tiny more of tiny
+// map tasks: first the pending tasks of the running steps' current phases
+// (maps, then reduces once every map has succeeded), oldest step first
+// and lowest index first; then, for steps with nothing pending,
+// speculative backups of the phase's slowest running attempts, which run
+// on other workers (in slots, never beside them). A tiny task takes a
+// tiny slot while one is free. A draining worker, and a worker excluded
+// from a step for its failures there, get nothing of it.
 func Assign(v *state.View, w Worker, opt Options) []state.Assignment {
-	if w.Free <= 0 {
+	if w.Free <= 0 && w.Tiny <= 0 {
 		return nil
 	}
 	wk, ok := v.Worker(w.ID)
@@ -63,7 +70,18 @@ func Assign(v *state.View, w Worker, opt Options) []state.Assignment {
 		return nil
 	}
 	var out []state.Assignment
+	free, tiny := w.Free, w.Tiny
+	// add assigns t if a slot for it is free, and reports whether every
+	// slot is taken.
 	add := func(step *state.Step, t *state.Task, speculative bool) bool {
+		switch {
+		case !speculative && tiny > 0 && t.Kind == state.KindMap && t.Split.Tiny():
+			tiny--
+		case free > 0:
+			free--
+		default:
+			return false
+		}
 		out = append(out, state.Assignment{
 			AttemptID:   state.AttemptID(step.ID, t.Kind, t.Index, len(t.Attempts)),
 			StepID:      step.ID,
@@ -73,7 +91,7 @@ func Assign(v *state.View, w Worker, opt Options) []state.Assignment {
 			Incarnation: w.Incarnation,
 			Speculative: speculative,
 		})
-		return len(out) == w.Free
+		return free == 0 && tiny == 0
 	}
 	// Pending work first, across every running step; backups only with
 	// slots to spare.
@@ -85,8 +103,13 @@ func Assign(v *state.View, w Worker, opt Options) []state.Assignment {
 		kind := phaseKind(step)
 		pending := false
 		var later []*state.Task // tasks whose data is elsewhere, if their wait is over
+		looked := 0
 		for t := range v.TasksIn(step.ID, kind, state.TaskPending) {
 			pending = true
+			if free == 0 && looked >= maxTinyLook {
+				break // only tiny slots are left, and this step's tasks are not tiny
+			}
+			looked++
 			if opt.Skip != nil && opt.Skip(t) {
 				continue
 			}
@@ -111,6 +134,9 @@ func Assign(v *state.View, w Worker, opt Options) []state.Assignment {
 		}
 	}
 	for _, step := range speculate {
+		if free == 0 {
+			break
+		}
 		for _, t := range slowTasks(v, step, w.ID, opt) {
 			if add(step, t, true) {
 				return out
@@ -119,6 +145,10 @@ func Assign(v *state.View, w Worker, opt Options) []state.Assignment {
 	}
 	return out
 }
+
+// maxTinyLook is how many pending tasks of a step Assign looks at for a
+// tiny one once only tiny slots are left.
+const maxTinyLook = 64
 
 // locality is how a task's data stands to a worker.
 type locality int

@@ -746,3 +746,75 @@ func TestAssignSkips(t *testing.T) {
 		t.Fatalf("backup of a task being assigned: %v", got)
 	}
 }
+
+// TestAssignTinySlots checks the slots beside the slots: they take only
+// map tasks of tiny splits (at most mapreduce.TinySplitBytes), a tiny task
+// takes one while one is free and a slot after that, reduces and
+// speculative backups take slots only, and a worker with tiny slots
+// alone free gets only tiny tasks.
+func TestAssignTinySlots(t *testing.T) {
+	const (
+		M = state.KindMap
+		R = state.KindReduce
+	)
+	// Maps 0, 2 and 4 read more than a tiny split; 1, 3 and 5 are tiny
+	// (5 at the limit exactly).
+	build := func(t *testing.T) *cluster {
+		c := newCluster(t).worker("w1", 1).submit("s-1", 1)
+		sizes := []int64{mapreduce.TinySplitBytes + 1, 10, 1 << 20, 100, 64 << 20, mapreduce.TinySplitBytes}
+		splits := make([]mapreduce.Split, len(sizes))
+		for i, n := range sizes {
+			splits[i] = mapreduce.Split{File: fmt.Sprintf("/in/%d", i), Length: n}
+		}
+		return c.apply(&state.StartStep{ID: "s-1", Splits: splits, Time: c.tick()})
+	}
+	w := func(free, tiny int) Worker { return Worker{ID: "w1", Incarnation: 1, Free: free, Tiny: tiny} }
+	for _, tc := range []struct {
+		name   string
+		worker Worker
+		want   []int // map indexes, in order
+	}{
+		{"slots only", w(2, 0), []int{0, 1}},
+		{"tiny slots only", w(0, 2), []int{1, 3}},
+		{"tiny slots only, more than the tiny tasks", w(0, 9), []int{1, 3, 5}},
+		{"a tiny task takes a tiny slot first", w(1, 1), []int{0, 1}},
+		{"then slots", w(3, 1), []int{0, 1, 2, 3}},
+		{"everything", w(3, 3), []int{0, 1, 2, 3, 4, 5}},
+		{"nothing free", w(0, 0), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := build(t).plan(tc.worker, Options{})
+			var idx []int
+			for _, as := range got {
+				if as.Kind != M || as.Speculative {
+					t.Fatalf("assignment %+v", as)
+				}
+				idx = append(idx, as.Index)
+			}
+			if !reflect.DeepEqual(idx, tc.want) {
+				t.Fatalf("assigned maps %v, want %v", idx, tc.want)
+			}
+		})
+	}
+
+	// Reduces never take a tiny slot.
+	c := newCluster(t).worker("w1", 1).run("s-1", 2, 2).mapsDone("s-1", 2)
+	if got := c.plan(w(0, 4), Options{}); len(got) != 0 {
+		t.Fatalf("tiny slots took reduces: %+v", got)
+	}
+	if got := c.plan(w(1, 4), Options{}); len(got) != 1 || got[0].Kind != R {
+		t.Fatalf("a slot and tiny slots got %+v, want one reduce", got)
+	}
+
+	// Nor do backups: a slow tiny map gets one in a slot only.
+	c = newCluster(t).worker("w1", 1).worker("w2", 1).run("s-1", 2, 1)
+	c.succeed("a0", "s-1", M, 0)
+	c.assign("a1", "s-1", M, 1)
+	opt := Options{Now: c.now + int64(time.Hour), SlowFactor: 1.5, MinGap: time.Second}
+	if got := c.plan(Worker{ID: "w2", Incarnation: 1, Tiny: 4}, opt); len(got) != 0 {
+		t.Fatalf("a tiny slot got a backup: %+v", got)
+	}
+	if got := c.plan(Worker{ID: "w2", Incarnation: 1, Free: 1, Tiny: 4}, opt); len(got) != 1 || !got[0].Speculative || got[0].Index != 1 {
+		t.Fatalf("a slot got %+v, want the backup of map 1", got)
+	}
+}
