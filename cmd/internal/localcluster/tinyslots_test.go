@@ -2,6 +2,7 @@ package localcluster_test
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -70,19 +71,11 @@ func TestTinySlots(t *testing.T) {
 			}
 		}
 		maxAll, maxLarge = max(maxAll, len(running)), max(maxLarge, nLarge)
-		if nLarge > 0 && slices.ContainsFunc(keys(running), func(a string) bool { return !large(a) }) {
+		if nLarge > 0 && slices.ContainsFunc(slices.Collect(maps.Keys(running)), func(a string) bool { return !large(a) }) {
 			tinyBesideLarge = true
 		}
 	}
 	if maxAll > 3 || maxLarge > 1 || !tinyBesideLarge {
 		t.Fatalf("at most %d maps ran at once, %d large ones; tiny maps beside a large one: %v", maxAll, maxLarge, tinyBesideLarge)
 	}
-}
-
-func keys(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
