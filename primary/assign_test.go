@@ -15,20 +15,19 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// TestReportHandsTheSlotOn: an attempt's report that hands its slot back
-// gets the slot's next attempt in its answer, recorded with the
-// attempt's end in one log entry (a Batch); a report refused gives
-// nothing.
-func TestReportHandsTheSlotOn(t *testing.T) {
+// startThreeMaps starts a primary with one worker, w1 (kept alive by
+// hand: it sends no heartbeats), and a running step s-1 of three maps of
+// tiny splits; it returns the primary, its Worker service and the splits.
+func startThreeMaps(t *testing.T) (*Server, *workerService, []mapreduce.Split) {
+	t.Helper()
 	s := startGroup(t, 1)[0]
 	ws := &workerService{s: s}
-	ctx := context.Background()
 	if err := s.apply(&state.RegisterWorker{Worker: state.Worker{ID: "w1", Incarnation: 1, Role: state.RoleTask, Addr: "127.0.0.1:1", Slots: 1}, Time: 1}); err != nil {
 		t.Fatal(err)
 	}
 	// The worker sends no heartbeats: it is kept alive by hand.
 	stop := make(chan struct{})
-	defer close(stop)
+	t.Cleanup(func() { close(stop) })
 	go func() {
 		for {
 			s.soft.seen("w1", time.Now())
@@ -61,6 +60,16 @@ func TestReportHandsTheSlotOn(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
+	return s, ws, splits
+}
+
+// TestReportHandsTheSlotOn: an attempt's report that hands its slot back
+// gets the slot's next attempt in its answer, recorded with the
+// attempt's end in one log entry (a Batch); a report refused gives
+// nothing.
+func TestReportHandsTheSlotOn(t *testing.T) {
+	s, ws, splits := startThreeMaps(t)
+	ctx := context.Background()
 	poll, err := ws.PollTasks(ctx, &pb.PollTasksRequest{WorkerId: "w1", Incarnation: 1, FreeSlots: 1})
 	if err != nil || len(poll.Assignments) != 1 || poll.Assignments[0].TaskIndex != 0 {
 		t.Fatalf("poll: %v, %v; want map 0", poll, err)
@@ -114,5 +123,36 @@ func TestReportHandsTheSlotOn(t *testing.T) {
 	resp, err = ws.ReportAttempt(ctx, &pb.ReportAttemptRequest{WorkerId: "w1", Incarnation: 1, AttemptId: m1, Success: true})
 	if err != nil || len(resp.Assignments) != 0 {
 		t.Fatalf("report without a slot: %v, %v", resp, err)
+	}
+}
+
+// TestLostAssignmentsEnd: an attempt the state has running on a worker
+// that the worker's heartbeat does not list, assigned over
+// lostAssignmentGrace ago (its answer never reached the worker), is
+// ended as killed and its task is pending again; one listed, or assigned
+// just now, is left alone.
+func TestLostAssignmentsEnd(t *testing.T) {
+	s, ws, _ := startThreeMaps(t)
+	ctx := context.Background()
+	old := time.Now().Add(-2 * lostAssignmentGrace).UnixNano()
+	assign := func(index int, at int64) string {
+		id := state.AttemptID("s-1", state.KindMap, index, 0)
+		if err := s.apply(&state.Assign{Assignments: []state.Assignment{{AttemptID: id, StepID: "s-1", Kind: state.KindMap, Index: index, Worker: "w1", Incarnation: 1}}, Time: at}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	lost, listed, recent := assign(0, old), assign(1, old), assign(2, time.Now().UnixNano())
+	if _, err := ws.Heartbeat(ctx, &pb.HeartbeatRequest{WorkerId: "w1", Incarnation: 1, Running: []*pb.AttemptStatus{{AttemptId: listed}}}); err != nil {
+		t.Fatal(err)
+	}
+	v := s.fsm.view()
+	for id, want := range map[string]state.AttemptState{lost: state.AttemptKilled, listed: state.AttemptRunning, recent: state.AttemptRunning} {
+		if _, a, _ := v.AttemptTask(id); a.State != want {
+			t.Errorf("%s is %s, want %s", id, a.State, want)
+		}
+	}
+	if tk, _ := v.Task("s-1", state.KindMap, 0); tk.State != state.TaskPending {
+		t.Errorf("the lost attempt's task is %s, want PENDING", tk.State)
 	}
 }

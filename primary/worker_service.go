@@ -75,7 +75,9 @@ func (w *workerService) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest)
 			return nil, err
 		}
 		resp := &pb.HeartbeatResponse{}
+		reported := make(map[string]bool, len(req.Running))
 		for _, r := range req.Running {
+			reported[r.AttemptId] = true
 			_, a, ok := v.AttemptTask(r.AttemptId)
 			if !ok || a.State != state.AttemptRunning || a.Worker != req.WorkerId || a.Incarnation != req.Incarnation {
 				resp.KillAttempts = append(resp.KillAttempts, r.AttemptId)
@@ -83,6 +85,7 @@ func (w *workerService) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest)
 			}
 			w.s.soft.setProgress(r.AttemptId, r.Progress, r.Status, r.Ticks, time.Now())
 		}
+		w.endLostAssignments(v, req.WorkerId, req.Incarnation, reported)
 		for _, id := range req.HeldSteps {
 			if step, ok := v.Step(id); !ok || step.State.Stopped() {
 				resp.DoneSteps = append(resp.DoneSteps, id)
@@ -100,6 +103,34 @@ func (w *workerService) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest)
 		}
 		return resp, nil
 	})
+}
+
+// lostAssignmentGrace is how long after its assignment an attempt the
+// state has running on a worker may be missing from the worker's
+// heartbeats before it is taken for one that never reached the worker.
+const lostAssignmentGrace = 10 * time.Second
+
+// endLostAssignments ends, killed, the attempts the state has running on
+// a worker incarnation that its heartbeat does not list although they
+// were assigned over lostAssignmentGrace ago: the answer that carried
+// them never reached the worker (a leader that committed them died
+// before answering, a call cut off), so that their tasks run again now,
+// not after the task timeout.
+func (w *workerService) endLostAssignments(v *state.View, worker string, inc int64, reported map[string]bool) {
+	now := time.Now()
+	for _, t := range v.RunningOn(worker, inc) {
+		for _, a := range t.Running() {
+			if a.Worker != worker || a.Incarnation != inc || reported[a.ID] || now.UnixNano()-a.StartedAt < int64(lostAssignmentGrace) {
+				continue
+			}
+			err := w.s.apply(&state.KillAttempt{AttemptID: a.ID, Reason: "assigned to " + worker + ", which never received it", Time: now.UnixNano()})
+			if err != nil {
+				w.s.log.Debug("end lost assignment", "attempt", a.ID, "err", err)
+				continue
+			}
+			w.s.log.Warn("attempt never reached its worker; its task runs again", "attempt", a.ID, "worker", worker)
+		}
+	}
 }
 
 func (w *workerService) PollTasks(ctx context.Context, req *pb.PollTasksRequest) (*pb.PollTasksResponse, error) {
