@@ -182,9 +182,9 @@ func TestBenchWarmsUp(t *testing.T) {
 // and reads them back as a script would: JSON numbers and times, states to
 // filter on, progress lines off a terminal, and the step's sizes in text.
 func TestStepCommandsForScripts(t *testing.T) {
-	c := startProcCluster(t, ct.Options{Primaries: 1, Workers: ct.Roles("core"), Slots: 1, WorkerArgs: []string{"--tiny-slots", "0"}, WorkerFaults: "map-record=sleep:2ms"})
+	c := startProcCluster(t, ct.Options{Primaries: 1, Workers: ct.Roles("core"), Slots: 1, WorkerFaults: "map-record=sleep:2ms"})
 	env := c.Env()
-	_, in := ct.GenerateText(t, 1, 120<<10, 10) // about 1,700 lines: over 3 s of maps, one at a time
+	_, in := ct.GenerateText(t, 1, 120<<10, 10) // about 1,700 lines: over 3 s of maps, one at a time (no tiny slots with faults)
 	out := filepath.Join(t.TempDir(), "out")
 	stdout, stderr, code := gomr(t, env, "step", "add", "--job", "wordcount", "--input", in[0], "--output", out, "--split-size", "8KiB", "--reducers", "2")
 	if code != 0 {

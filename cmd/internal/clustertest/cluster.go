@@ -131,7 +131,8 @@ type Options struct {
 	// test that arms any must not run in parallel with others.
 	PrimaryFaults, WorkerFaults string
 	// WorkerFaultsOf arms fault points on single workers, by name; only
-	// processes can do that.
+	// processes can do that. Worker processes with fault points run every
+	// map in a slot (--tiny-slots 0).
 	WorkerFaultsOf map[string]string
 	// WorkerEnvOf adds environment variables to single workers, by name
 	// (GOMR_FAULT_SEED...); processes only.

@@ -196,6 +196,13 @@ func (c *ProcessCluster) workerNode(role, id string) *procNode {
 	if c.pki != nil {
 		n.args = append(n.args, c.pki.nodeArgs(c.t, pki.RoleWorker, id)...)
 	}
+	if c.o.WorkerFaults != "" || len(c.o.WorkerFaultsOf) > 0 {
+		// Slowed or crashing maps run in slots only: the scenarios'
+		// timing (a step still running after each restart) counts on the
+		// slots' pace, and tiny slots would run small splits three times
+		// as wide.
+		n.args = append(n.args, "--tiny-slots", "0")
+	}
 	n.args = append(n.args, c.o.WorkerArgs...)
 	n.env = slices.Clone(c.o.Env)
 	if c.o.WorkerFaults != "" {
