@@ -159,24 +159,37 @@ func mergeRuns(runs []*Run, parts int, combiner Reducer, tc *TaskContext, store 
 		return nil, err
 	}
 	for p := 0; p < parts; p++ {
-		readers := make([]*segmentReader, len(runs))
+		inputs := make([]SegmentInput, len(runs))
 		for i, r := range runs {
 			sr, seg := r.OpenSegment(p)
-			readers[i] = newSegmentReader(sr, seg, fmt.Sprintf("spill %d partition %d", i, p))
+			inputs[i] = SegmentInput{Name: fmt.Sprintf("spill %d partition %d", i, p), Reader: sr, Segment: seg}
 		}
-		it, err := newMergeIter(readers)
-		if err != nil {
+		if err := writeMergedSegment(rw, p, inputs, combiner, tc, c); err != nil {
 			return nil, err
-		}
-		rw.startSegment(p)
-		if err := writeMerged(rw, it, combiner, tc, c); err != nil {
-			return nil, err
-		}
-		if err := rw.endSegment(); err != nil {
-			return nil, fmt.Errorf("write merged run: %w", err)
 		}
 	}
 	return finish(rw.segs)
+}
+
+// writeMergedSegment merges inputs into rw's segment of partition p,
+// running the combiner (if any) on each key.
+func writeMergedSegment(rw *runWriter, p int, inputs []SegmentInput, combiner Reducer, tc *TaskContext, c *Counters) error {
+	readers := make([]*segmentReader, len(inputs))
+	for i, in := range inputs {
+		readers[i] = newSegmentReader(in.Reader, in.Segment, in.Name)
+	}
+	it, err := newMergeIter(readers)
+	if err != nil {
+		return err
+	}
+	rw.startSegment(p)
+	if err := writeMerged(rw, it, combiner, tc, c); err != nil {
+		return err
+	}
+	if err := rw.endSegment(); err != nil {
+		return fmt.Errorf("write merged run: %w", err)
+	}
+	return nil
 }
 
 func writeMerged(rw *runWriter, it *mergeIter, combiner Reducer, tc *TaskContext, c *Counters) error {

@@ -25,9 +25,7 @@ func RunReduce(ctx context.Context, job *Job, inputs []SegmentInput, out Emitter
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	task := *tc
-	task.ctx = ctx
-	tc = &task
+	tc = tc.withContext(ctx)
 	c, progress := tc.Counters, tc.Progress
 	readers := make([]*segmentReader, len(inputs))
 	for i, in := range inputs {
@@ -103,27 +101,13 @@ func CombineSegments(ctx context.Context, job *Job, partition int, inputs []Segm
 	if err := ctx.Err(); err != nil {
 		return SegmentInput{}, err
 	}
-	task := *tc
-	task.ctx = ctx
-	tc = &task
-	readers := make([]*segmentReader, len(inputs))
-	for i, in := range inputs {
-		readers[i] = newSegmentReader(in.Reader, in.Segment, in.Name)
-	}
-	it, err := newMergeIter(readers)
-	if err != nil {
-		return SegmentInput{}, err
-	}
+	tc = tc.withContext(ctx)
 	var mem memRun
 	rw, err := newRunWriter(&mem, "")
 	if err != nil {
 		return SegmentInput{}, err
 	}
-	rw.startSegment(partition)
-	if err := writeMerged(rw, it, job.Combiner, tc, tc.Counters); err != nil {
-		return SegmentInput{}, fmt.Errorf("combine %d segments: %w", len(inputs), err)
-	}
-	if err := rw.endSegment(); err != nil {
+	if err := writeMergedSegment(rw, partition, inputs, job.Combiner, tc, tc.Counters); err != nil {
 		return SegmentInput{}, fmt.Errorf("combine %d segments: %w", len(inputs), err)
 	}
 	return SegmentInput{

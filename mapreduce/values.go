@@ -84,6 +84,13 @@ func (tc *TaskContext) Context() context.Context {
 	return tc.ctx
 }
 
+// withContext returns a copy of tc whose Context is ctx.
+func (tc *TaskContext) withContext(ctx context.Context) *TaskContext {
+	task := *tc
+	task.ctx = ctx
+	return &task
+}
+
 // TaskInfo describes a running task: what Hadoop Streaming puts in its
 // commands' environment.
 type TaskInfo struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/gomr/gomr/mapreduce"
 	pb "github.com/gomr/gomr/primary/primarypb"
 
 	"google.golang.org/grpc/codes"
@@ -84,20 +83,11 @@ const (
 // isTiny reports whether an assignment is of a tiny map task, which may
 // run in a tiny slot beside the slots.
 func isTiny(spec *pb.Assignment) bool {
-	return spec.Kind == pb.TaskKind_MAP && splitOf(spec).Tiny()
-}
-
-// splitOf returns an assignment's split, nil if it has none.
-func splitOf(spec *pb.Assignment) *mapreduce.Split {
-	sp := spec.GetSplit()
-	if sp == nil {
-		return nil
+	if spec.Kind != pb.TaskKind_MAP || spec.GetSplit() == nil {
+		return false
 	}
-	s := &mapreduce.Split{File: sp.File, Offset: sp.Offset, Length: sp.Length}
-	for _, f := range sp.More {
-		s.More = append(s.More, mapreduce.SplitFile{File: f.File, FileSize: f.FileSize})
-	}
-	return s
+	s := spec.GetSplit().Engine()
+	return s.Tiny()
 }
 
 // launchAll starts attempts the leader gave the slots ended handed back:
