@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,17 +16,17 @@ import (
 // encoded as uvarint key length, uvarint value length, key, value; with a
 // Codec, the segment holds that encoding compressed as one stream.
 type Segment struct {
-	Partition int   `json:"partition"`
-	Offset    int64 `json:"offset"`
+	Partition int
+	Offset    int64
 	// Length is the segment's stored size, RawLength its records' encoded
 	// size before compression (equal without a codec).
-	Length    int64    `json:"length"`
-	RawLength int64    `json:"raw_length,omitempty"`
-	Records   int64    `json:"records"`
-	Sums      []uint32 `json:"sums"` // CRC32C per hdfs.ChunkSize stored bytes
+	Length    int64
+	RawLength int64
+	Records   int64
+	Sums      []uint32 // CRC32C per hdfs.ChunkSize stored bytes
 	// Codec is how the segment is compressed: "" (not at all) or one of
 	// MapOutputCodecs.
-	Codec string `json:"codec,omitempty"`
+	Codec string
 }
 
 // Run is a sorted run: one segment per partition, stored in a file or in
@@ -368,33 +367,18 @@ func (d diskStore) create(name string) (io.Writer, func([]Segment) (*Run, error)
 		if err := f.Close(); err != nil {
 			return nil, fmt.Errorf("close run %s: %w", path, err)
 		}
-		if err := writeIndex(path+".index", segs); err != nil {
+		if err := writeRunIndex(path+".index", segs); err != nil {
 			return nil, err
 		}
 		return OpenRun(path)
 	}, nil
 }
 
-func writeIndex(path string, segs []Segment) error {
-	b, err := json.Marshal(segs)
-	if err != nil {
-		return fmt.Errorf("encode run index: %w", err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		return fmt.Errorf("write run index: %w", err)
-	}
-	return nil
-}
-
 // OpenRun opens a run file written by a map task, with its index.
 func OpenRun(path string) (*Run, error) {
-	b, err := os.ReadFile(path + ".index")
+	segs, err := readRunIndex(path + ".index")
 	if err != nil {
-		return nil, fmt.Errorf("read run index: %w", err)
-	}
-	var segs []Segment
-	if err := json.Unmarshal(b, &segs); err != nil {
-		return nil, fmt.Errorf("decode run index %s: %w", path, err)
+		return nil, err
 	}
 	f, err := os.Open(path)
 	if err != nil {
