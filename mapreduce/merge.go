@@ -2,75 +2,120 @@ package mapreduce
 
 import (
 	"bytes"
-	"container/heap"
 	"fmt"
 	"io"
 )
 
 // mergeIter merges sorted segments into one sorted stream. Records with equal
 // keys come out in the order of their segments, so the merge is stable.
+//
+// It is a tournament (loser) tree: each internal node holds the segment
+// that lost the match played there, and the root's winner is the next
+// record. Advancing the winner replays only its path to the root, one
+// comparison a level, where a binary heap makes two. Each segment's key
+// is also kept as its first 8 bytes in an integer, which decides most
+// comparisons of random keys (TeraSort's) without reading the key.
 type mergeIter struct {
-	h       segHeap
-	last    *segReaderAt
-	started bool
-}
-
-type segReaderAt struct {
-	*segmentReader
-	order int
-}
-
-type segHeap []*segReaderAt
-
-func (h segHeap) Len() int { return len(h) }
-func (h segHeap) Less(i, j int) bool {
-	if c := bytes.Compare(h[i].key, h[j].key); c != 0 {
-		return c < 0
-	}
-	return h[i].order < h[j].order
-}
-func (h segHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *segHeap) Push(x any)   { *h = append(*h, x.(*segReaderAt)) }
-func (h *segHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+	segs []*segmentReader
+	// prefix[i] is keyPrefix of segment i's current key; done[i] is set
+	// once segment i has no record left (it loses every match).
+	prefix []uint64
+	done   []bool
+	// tree[0] is the winner; tree[1:] are the losers of the internal
+	// nodes, the leaves being at len(segs)+i, node n's parent at n/2.
+	tree []int
+	last int // the winner last returned, -1 before the first
 }
 
 // newMergeIter merges readers; their order in the slice breaks key ties.
 func newMergeIter(readers []*segmentReader) (*mergeIter, error) {
-	m := &mergeIter{}
+	k := len(readers)
+	m := &mergeIter{segs: readers, prefix: make([]uint64, k), done: make([]bool, k), tree: make([]int, max(k, 1)), last: -1}
 	for i, r := range readers {
-		if r.next() {
-			m.h = append(m.h, &segReaderAt{segmentReader: r, order: i})
-		} else if err := r.err(); err != nil {
-			return nil, err
+		if !m.advance(i) {
+			if err := r.err(); err != nil {
+				return nil, err
+			}
 		}
 	}
-	heap.Init(&m.h)
+	if k == 0 {
+		return m, nil
+	}
+	// Play every match bottom-up: winners[n] is node n's winner.
+	winners := make([]int, 2*k)
+	for i := range k {
+		winners[k+i] = i
+	}
+	for n := k - 1; n >= 1; n-- {
+		a, b := winners[2*n], winners[2*n+1]
+		if m.before(b, a) {
+			a, b = b, a
+		}
+		winners[n], m.tree[n] = a, b
+	}
+	if k == 1 {
+		m.tree[0] = 0
+	} else {
+		m.tree[0] = winners[1]
+	}
 	return m, nil
+}
+
+// advance moves segment i to its next record, noting its key's prefix,
+// and reports whether it has one.
+func (m *mergeIter) advance(i int) bool {
+	if !m.segs[i].next() {
+		m.done[i] = true
+		return false
+	}
+	m.prefix[i] = keyPrefix(m.segs[i].key)
+	return true
+}
+
+// before reports whether segment a's record comes before segment b's.
+func (m *mergeIter) before(a, b int) bool {
+	switch {
+	case m.done[a]:
+		return false
+	case m.done[b]:
+		return true
+	case m.prefix[a] != m.prefix[b]:
+		return m.prefix[a] < m.prefix[b]
+	}
+	if c := bytes.Compare(m.segs[a].key, m.segs[b].key); c != 0 {
+		return c < 0
+	}
+	return a < b
 }
 
 // next returns the next record; key and value are valid until the next call.
 func (m *mergeIter) next() (key, value []byte, ok bool, err error) {
-	if m.last != nil {
-		if m.last.next() {
-			heap.Fix(&m.h, 0)
-		} else {
-			if err := m.last.err(); err != nil {
-				return nil, nil, false, err
-			}
-			heap.Pop(&m.h)
-		}
-		m.last = nil
-	}
-	if len(m.h) == 0 {
+	k := len(m.segs)
+	if k == 0 {
 		return nil, nil, false, nil
 	}
-	top := m.h[0]
+	if w := m.last; w >= 0 {
+		if !m.advance(w) {
+			if err := m.segs[w].err(); err != nil {
+				return nil, nil, false, err
+			}
+		}
+		// Replay the winner's path: at each node the loser stays, the
+		// winner goes up.
+		for n := (k + w) / 2; n >= 1; n /= 2 {
+			if m.before(m.tree[n], w) {
+				m.tree[n], w = w, m.tree[n]
+			}
+		}
+		m.tree[0] = w
+	}
+	top := m.tree[0]
+	if m.done[top] {
+		m.last = -1
+		return nil, nil, false, nil
+	}
 	m.last = top
-	return top.key, top.value, true, nil
+	return m.segs[top].key, m.segs[top].value, true, nil
 }
 
 // grouper walks a merged stream one key at a time.

@@ -44,12 +44,12 @@ func RunReduce(ctx context.Context, job *Job, inputs []SegmentInput, out Emitter
 			return fmt.Errorf("reduce setup: %w", err)
 		}
 	}
-	var groups int64
+	var groups, records int64
 	for g.nextGroup() {
 		if err := job.Reducer.Reduce(g.key, &g.vals, counting); err != nil {
 			return fmt.Errorf("reduce key %q: %w", g.key, err)
 		}
-		c.Add(ReduceInputRecords, g.vals.drain())
+		records += g.vals.drain()
 		groups++
 		if groups&1023 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -68,6 +68,7 @@ func RunReduce(ctx context.Context, job *Job, inputs []SegmentInput, out Emitter
 			return fmt.Errorf("reduce cleanup: %w", err)
 		}
 	}
+	c.Add(ReduceInputRecords, records)
 	c.Add(ReduceInputGroups, groups)
 	c.Add(ReduceOutputRecords, counting.n)
 	return nil

@@ -24,6 +24,13 @@ func CheckMapOutputCodec(codec string) error {
 	return fmt.Errorf("map output codec %q: want none, s2 or zstd", codec)
 }
 
+// s2BlockSize is the block size of s2 segments. A reduce reads every
+// segment at once in its final merge, holding a block of each twice
+// (compressed and not): at s2's default of 1 MiB, a reduce of 160 map
+// outputs held 320 MiB; at 64 KiB it holds 20 MiB, for about 1% less
+// compression.
+const s2BlockSize = 64 << 10
+
 // segmentEncoder compresses one segment at a time into a stream.
 type segmentEncoder interface {
 	io.WriteCloser
@@ -33,7 +40,7 @@ type segmentEncoder interface {
 func newSegmentEncoder(codec string) (segmentEncoder, error) {
 	switch codec {
 	case "s2":
-		return s2.NewWriter(nil, s2.WriterConcurrency(1)), nil
+		return s2.NewWriter(nil, s2.WriterConcurrency(1), s2.WriterBlockSize(s2BlockSize)), nil
 	case "zstd":
 		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 		if err != nil {
@@ -61,7 +68,7 @@ type zstdDecoder struct{ *zstd.Decoder }
 func newSegmentDecoder(codec string, r io.Reader) (segmentDecoder, error) {
 	switch codec {
 	case "s2":
-		return s2Decoder{s2.NewReader(r)}, nil
+		return s2Decoder{s2.NewReader(r, s2.ReaderMaxBlockSize(s2BlockSize))}, nil
 	case "zstd":
 		dec, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 		if err != nil {
