@@ -40,12 +40,19 @@ type LocalCommitter struct {
 	stepID string
 	// overwrite lets the step replace a folder that exists.
 	overwrite bool
+
+	mu sync.Mutex
+	// described holds the size and CRC-32C of each file the committed
+	// records described, taken when they were written: CommitJob's
+	// manifest need not read them back.
+	described map[string]ManifestFile
 }
 
 // localRecord is a local attempt's commit record: the files it wrote, relative
-// to the output folder.
+// to the output folder, and the size and CRC-32C of those it completed.
 type localRecord struct {
-	Files []string `json:"files"`
+	Files     []string       `json:"files"`
+	Described []ManifestFile `json:"described,omitempty"`
 }
 
 func (c *LocalCommitter) claim() string { return filepath.Join(c.out, TemporaryDir, "_step-"+c.stepID) }
@@ -120,15 +127,46 @@ func (c *LocalCommitter) SetupTask(_ context.Context, attemptID string) (TaskOut
 	if attemptID == "" || strings.ContainsAny(attemptID, "/\\") || strings.HasPrefix(attemptID, ".") || strings.HasPrefix(attemptID, "_") {
 		return nil, fmt.Errorf("attempt id %q cannot name a folder", attemptID)
 	}
-	return &localTaskOutput{dir: c.attemptDir(attemptID), files: map[string]bool{}}, nil
+	return &localTaskOutput{dir: c.attemptDir(attemptID), files: map[string]bool{}, described: map[string]ManifestFile{}}, nil
 }
 
 // localTaskOutput is an attempt's folder under _temporary.
 type localTaskOutput struct {
-	dir   string
-	mu    sync.Mutex
-	files map[string]bool
+	dir       string
+	mu        sync.Mutex
+	files     map[string]bool
+	described map[string]ManifestFile // of the files closed
 }
+
+// describedWriter computes the size and CRC-32C of a file as it is
+// written, and hands them to its task output once the file is closed.
+type describedWriter struct {
+	FileWriter
+	t    *localTaskOutput
+	name string
+	size int64
+	crc  uint32
+}
+
+func (w *describedWriter) Write(p []byte) (int, error) {
+	n, err := w.FileWriter.Write(p)
+	w.crc = crc32.Update(w.crc, castagnoli, p[:n])
+	w.size += int64(n)
+	return n, err
+}
+
+func (w *describedWriter) Close() error {
+	if err := w.FileWriter.Close(); err != nil {
+		return err
+	}
+	w.t.mu.Lock()
+	w.t.described[w.name] = ManifestFile{Name: w.name, Size: w.size, CRC32C: w.crc}
+	w.t.mu.Unlock()
+	return nil
+}
+
+// castagnoli is the CRC-32C table of the manifests.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func cleanName(name string) (string, error) {
 	clean := filepath.Clean(filepath.FromSlash(name))
@@ -150,13 +188,19 @@ func (t *localTaskOutput) Create(ctx context.Context, name string) (FileWriter, 
 	t.mu.Lock()
 	t.files[clean] = true
 	t.mu.Unlock()
-	return w, nil
+	return &describedWriter{FileWriter: w, t: t, name: clean}, nil
 }
 
 func (t *localTaskOutput) Commit(context.Context) (json.RawMessage, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return json.Marshal(localRecord{Files: sortedNames(t.files)})
+	r := localRecord{Files: sortedNames(t.files)}
+	for _, name := range r.Files {
+		if d, ok := t.described[name]; ok {
+			r.Described = append(r.Described, d)
+		}
+	}
+	return json.Marshal(r)
 }
 
 func (t *localTaskOutput) Abort(context.Context) error {
@@ -176,6 +220,11 @@ func decodeLocal(tc TaskCommit) (localRecord, error) {
 			return r, fmt.Errorf("commit record of attempt %s: %w", tc.AttemptID, err)
 		}
 	}
+	for _, d := range r.Described {
+		if _, err := cleanName(d.Name); err != nil {
+			return r, fmt.Errorf("commit record of attempt %s: %w", tc.AttemptID, err)
+		}
+	}
 	return r, nil
 }
 
@@ -187,6 +236,14 @@ func (c *LocalCommitter) CommitTask(_ context.Context, tc TaskCommit) error {
 	if err != nil {
 		return err
 	}
+	c.mu.Lock()
+	if c.described == nil {
+		c.described = map[string]ManifestFile{}
+	}
+	for _, d := range r.Described {
+		c.described[d.Name] = d
+	}
+	c.mu.Unlock()
 	for _, name := range r.Files {
 		src := filepath.Join(c.attemptDir(tc.AttemptID), filepath.FromSlash(name))
 		dst := filepath.Join(c.out, filepath.FromSlash(name))
@@ -214,7 +271,9 @@ func (c *LocalCommitter) AbortTask(_ context.Context, tc TaskCommit) error {
 }
 
 // CommitJob implements Committer: it removes _temporary and
-// writes the manifest of every file in the folder, last.
+// writes the manifest of every file in the folder, last. A file a
+// committed record described, at the size it has, is described so; any
+// other is read for its checksum.
 func (c *LocalCommitter) CommitJob(_ context.Context, m Manifest) error {
 	if err := os.RemoveAll(filepath.Join(c.out, TemporaryDir)); err != nil {
 		return fmt.Errorf("remove %s: %w", TemporaryDir, err)
@@ -231,7 +290,7 @@ func (c *LocalCommitter) CommitJob(_ context.Context, m Manifest) error {
 		if err != nil {
 			return err
 		}
-		mf, err := describeLocal(c.out, rel)
+		mf, err := c.describe(rel, d)
 		if err != nil {
 			return err
 		}
@@ -244,13 +303,27 @@ func (c *LocalCommitter) CommitJob(_ context.Context, m Manifest) error {
 	return writeLocalSuccess(c.out, m)
 }
 
+// describe returns the manifest entry of the output file rel: as a
+// committed record described it, if its size is the file's, or read.
+func (c *LocalCommitter) describe(rel string, d fs.DirEntry) (ManifestFile, error) {
+	c.mu.Lock()
+	mf, ok := c.described[filepath.ToSlash(rel)]
+	c.mu.Unlock()
+	if ok {
+		if info, err := d.Info(); err == nil && info.Size() == mf.Size {
+			return mf, nil
+		}
+	}
+	return describeLocal(c.out, rel)
+}
+
 func describeLocal(out, name string) (ManifestFile, error) {
 	f, err := os.Open(filepath.Join(out, name))
 	if err != nil {
 		return ManifestFile{}, fmt.Errorf("manifest: %w", err)
 	}
 	defer f.Close()
-	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	h := crc32.New(castagnoli)
 	n, err := io.Copy(h, f)
 	if err != nil {
 		return ManifestFile{}, fmt.Errorf("manifest: read %s: %w", name, err)

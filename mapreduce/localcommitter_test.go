@@ -1,8 +1,13 @@
 package mapreduce_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gomr/gomr/mapreduce"
@@ -25,5 +30,76 @@ func TestLocalCommitterRefusesAFileAsOutput(t *testing.T) {
 	}
 	if err := cm.CheckOutput(t.Context()); err == nil || err.Error() != "output "+f+": is a file, not a folder" {
 		t.Fatalf("CheckOutput of a file: %v", err)
+	}
+}
+
+// TestLocalCommitterManifestFromRecords commits two tasks: one whose
+// record describes its file as written, one whose record (from a leader
+// or worker that did not describe files) lists it only. The manifest
+// holds both with their true size and CRC-32C, and a described file whose
+// size no longer matches is read again rather than trusted.
+func TestLocalCommitterManifestFromRecords(t *testing.T) {
+	ctx := t.Context()
+	out := filepath.Join(t.TempDir(), "out")
+	cm, err := mapreduce.LocalFS{}.Committer(out, "s-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cm.SetupJob(ctx); err != nil {
+		t.Fatal(err)
+	}
+	write := func(attempt, name, content string) json.RawMessage {
+		to, err := cm.SetupTask(ctx, attempt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := to.Create(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, content)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := to.Commit(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	described := write("attempt_r_0", "part-r-00000", "described\n")
+	if !strings.Contains(string(described), `"described":[{"name":"part-r-00000","size":10,`) {
+		t.Fatalf("record %s does not describe its file", described)
+	}
+	write("attempt_r_1", "part-r-00001", "listed only\n")
+	listed := json.RawMessage(`{"files":["part-r-00001"]}`)
+	stale := write("attempt_r_2", "part-r-00002", "short\n")
+	for i, rec := range []json.RawMessage{described, listed, stale} {
+		if err := cm.CommitTask(ctx, mapreduce.TaskCommit{AttemptID: fmt.Sprintf("attempt_r_%d", i), Record: rec}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// part-r-00002 changes size after its record was made.
+	os.WriteFile(filepath.Join(out, "part-r-00002"), []byte("longer now\n"), 0o644)
+	if err := cm.CommitJob(ctx, mapreduce.Manifest{Step: "s-1", Job: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, mapreduce.SuccessFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m mapreduce.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"part-r-00000": "described\n", "part-r-00001": "listed only\n", "part-r-00002": "longer now\n"}
+	if len(m.Files) != len(want) {
+		t.Fatalf("manifest files %+v, want %d", m.Files, len(want))
+	}
+	for _, f := range m.Files {
+		c := want[f.Name]
+		if f.Size != int64(len(c)) || f.CRC32C != crc32.Checksum([]byte(c), crc32.MakeTable(crc32.Castagnoli)) {
+			t.Errorf("manifest entry %+v, want size %d and the CRC-32C of %q", f, len(c), c)
+		}
 	}
 }
