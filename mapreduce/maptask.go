@@ -79,6 +79,10 @@ type MapTask struct {
 	// Dir is the folder for spills and the final run; "" keeps them in
 	// memory (the sequential runner).
 	Dir string
+	// WriteBehind writes the runs in Dir behind (pagecache.Writer), not
+	// through the page cache: set by a worker that holds more map output
+	// than it keeps cached.
+	WriteBehind bool
 	// Output is where the attempt writes the files of the step's output:
 	// its rejects (RejectsDir/part-m-N, made only if a record is
 	// rejected) and, for a map-only task, its part file.
@@ -148,7 +152,7 @@ func RunMap(ctx context.Context, t MapTask) (*MapResult, error) {
 	} else {
 		var store runStore = memStore{}
 		if t.Dir != "" {
-			store = diskStore{dir: t.Dir}
+			store = diskStore{dir: t.Dir, behind: t.WriteBehind}
 		}
 		combineTC := &TaskContext{Counters: counters, Info: info, Progress: t.Progress, FileSystems: t.FileSystems, ctx: ctx}
 		if folder, ok := t.Job.Combiner.(Folder); ok {

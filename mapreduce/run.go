@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/gomr/gomr/hdfs"
+	"github.com/gomr/gomr/hdfs/pagecache"
 )
 
 // Segment locates one partition's sorted records inside a run. Records are
@@ -354,8 +355,12 @@ func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // diskStore writes runs as files in a folder, each with a ".index" file
-// beside it holding its segments.
-type diskStore struct{ dir string }
+// beside it holding its segments; behind, it writes them behind the page
+// cache (pagecache.Writer).
+type diskStore struct {
+	dir    string
+	behind bool
+}
 
 func (d diskStore) create(name string) (io.Writer, func([]Segment) (*Run, error), error) {
 	path := d.dir + "/" + name
@@ -363,7 +368,11 @@ func (d diskStore) create(name string) (io.Writer, func([]Segment) (*Run, error)
 	if err != nil {
 		return nil, nil, fmt.Errorf("create run: %w", err)
 	}
-	return f, func(segs []Segment) (*Run, error) {
+	var w io.Writer = f
+	if d.behind {
+		w = pagecache.NewWriter(f)
+	}
+	return w, func(segs []Segment) (*Run, error) {
 		if err := f.Close(); err != nil {
 			return nil, fmt.Errorf("close run %s: %w", path, err)
 		}

@@ -187,8 +187,9 @@ func (w *Worker) runMap(ctx context.Context, a *attempt, job *mapreduce.Job, sf 
 	dir := w.attemptDir(spec)
 	// A tiny task keeps its output in memory (mapoutputs.go); the others
 	// write it, and their spills, in the attempt's folder.
-	runDir := ""
+	runDir, behind := "", false
 	if !w.holdInMemory(spec) {
+		behind = w.writeBehind()
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("create attempt folder: %w", err)
 		}
@@ -206,6 +207,7 @@ func (w *Worker) runMap(ctx context.Context, a *attempt, job *mapreduce.Job, sf 
 		InputFormat:     sf.input,
 		OutputFormat:    sf.output,
 		Dir:             runDir,
+		WriteBehind:     behind,
 		Output:          out,
 		Progress:        &a.progress,
 		Info:            w.taskInfo(a, dir),
@@ -215,7 +217,7 @@ func (w *Worker) runMap(ctx context.Context, a *attempt, job *mapreduce.Job, sf 
 	}
 	logInputRead(a, res.Counters)
 	if res.Output != nil {
-		w.keepOutput(spec, runDir, res.Output)
+		w.keepOutput(spec, runDir, res.Output, behind)
 	}
 	return &attemptResult{counters: res.Counters}, nil
 }

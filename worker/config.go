@@ -51,6 +51,12 @@ type Config struct {
 	// it holds grows with the distinct keys, not with the number of
 	// maps; 0 never combines.
 	ShuffleMergeBytes int64
+	// MapOutputCacheBytes is how much map output the worker holds written
+	// through the page cache; map attempts that start past it write
+	// their output behind it, straight to disk (writeBehind). Its default,
+	// DefaultMapOutputCacheBytes, is a tenth of the machine's memory: the
+	// share the kernel lets be dirty before it writes back on its own.
+	MapOutputCacheBytes int64
 	// AttemptLog, if set, is a file the worker appends a line to when an
 	// attempt starts and ends (an audit trail; tests count executions
 	// with it).
@@ -97,18 +103,19 @@ type Config struct {
 // DefaultConfig returns a worker's defaults.
 func DefaultConfig() Config {
 	return Config{
-		ID:                 "worker-1",
-		Role:               state.RoleCore,
-		Join:               []string{"127.0.0.1:7400"},
-		Addr:               "127.0.0.1:7410",
-		GossipAddr:         "127.0.0.1:7411",
-		DataDir:            "gomr-data/worker-1",
-		Slots:              runtime.NumCPU(),
-		TinySlots:          2 * runtime.NumCPU(),
-		HeartbeatInterval:  time.Second,
-		ShuffleMemoryBytes: 64 << 20,
-		ShuffleMergeBytes:  4 << 20,
-		LogRetentionBytes:  DefaultLogRetentionBytes,
+		ID:                  "worker-1",
+		Role:                state.RoleCore,
+		Join:                []string{"127.0.0.1:7400"},
+		Addr:                "127.0.0.1:7410",
+		GossipAddr:          "127.0.0.1:7411",
+		DataDir:             "gomr-data/worker-1",
+		Slots:               runtime.NumCPU(),
+		TinySlots:           2 * runtime.NumCPU(),
+		HeartbeatInterval:   time.Second,
+		ShuffleMemoryBytes:  64 << 20,
+		ShuffleMergeBytes:   4 << 20,
+		LogRetentionBytes:   DefaultLogRetentionBytes,
+		MapOutputCacheBytes: DefaultMapOutputCacheBytes(),
 	}
 }
 
@@ -155,6 +162,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShuffleMergeBytes < 0 {
 		errs = append(errs, fmt.Errorf("shuffle-merge must not be negative, got %d", c.ShuffleMergeBytes))
+	}
+	if c.MapOutputCacheBytes < 0 {
+		errs = append(errs, fmt.Errorf("map-output-cache must not be negative, got %d", c.MapOutputCacheBytes))
 	}
 	if c.ShuffleMemoryBytes < 0 {
 		errs = append(errs, fmt.Errorf("shuffle-memory must not be negative, got %d", c.ShuffleMemoryBytes))

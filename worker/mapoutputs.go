@@ -23,6 +23,22 @@ type mapOutput struct {
 	step string
 	path string         // the run file ("" when in memory)
 	run  *mapreduce.Run // the run in memory (nil when on disk)
+	// cached is the size of a run file written through the page cache
+	// (0 if written behind or in memory).
+	cached int64
+}
+
+// writeBehind reports whether a map attempt is to write its output
+// behind the page cache: the worker holds Config.MapOutputCacheBytes of
+// map output written through it already. A step whose map output is
+// larger than the memory the kernel can cache would otherwise grow the
+// cache over the input and everything else, only for the kernel to write
+// it out and drop it; written behind, it goes to disk as it is written,
+// through a few megabytes of cache, and a reduce reads it from there.
+func (w *Worker) writeBehind() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cachedOutputs >= w.cfg.MapOutputCacheBytes
 }
 
 // holdInMemory reports whether a map attempt's output is to be kept in
@@ -37,12 +53,15 @@ func (w *Worker) holdInMemory(spec *pb.Assignment) bool {
 }
 
 // keepOutput records a finished map attempt's output, written in dir
-// ("" when the run is in memory).
-func (w *Worker) keepOutput(spec *pb.Assignment, dir string, run *mapreduce.Run) {
+// ("" when the run is in memory), behind the page cache or not.
+func (w *Worker) keepOutput(spec *pb.Assignment, dir string, run *mapreduce.Run, behind bool) {
 	o := mapOutput{step: spec.StepId}
 	if dir == "" {
 		o.run = run
 	} else {
+		if !behind {
+			o.cached = run.Bytes()
+		}
 		run.Close()
 		o.path = filepath.Join(dir, mapreduce.OutputName)
 	}
@@ -53,6 +72,7 @@ func (w *Worker) keepOutput(spec *pb.Assignment, dir string, run *mapreduce.Run)
 	if o.run != nil {
 		w.memOutputs += o.run.Bytes()
 	}
+	w.cachedOutputs += o.cached
 }
 
 // forgetOutput drops an attempt's output from the table (its files, if
@@ -62,6 +82,7 @@ func (w *Worker) forgetOutput(attemptID string) {
 		if o.run != nil {
 			w.memOutputs -= o.run.Bytes()
 		}
+		w.cachedOutputs -= o.cached
 		delete(w.outputs, attemptID)
 	}
 }

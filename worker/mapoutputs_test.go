@@ -3,13 +3,16 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/gomr/gomr/hdfs/pagecache"
 	"github.com/gomr/gomr/jobs"
 	"github.com/gomr/gomr/mapreduce"
 	pb "github.com/gomr/gomr/primary/primarypb"
@@ -94,5 +97,71 @@ func TestTinyMapOutputsStayInMemory(t *testing.T) {
 	w.dropStep("s-1")
 	if len(w.outputs) != 0 || w.memOutputs != 0 {
 		t.Fatalf("after the step: %d outputs, %d bytes in memory", len(w.outputs), w.memOutputs)
+	}
+}
+
+// TestMapOutputsPastTheCacheAreWrittenBehind runs three maps of the same
+// split on a worker that keeps 1 byte of map output in the page cache:
+// the first writes through the cache, those after it behind; all three
+// serve the same bytes, and dropping the step gives the cache back.
+func TestMapOutputsPastTheCacheAreWrittenBehind(t *testing.T) {
+	w := &Worker{cfg: Config{ID: "core-1", DataDir: t.TempDir(), FileSystems: mapreduce.LocalFileSystems(), MapOutputCacheBytes: 1}, log: slog.New(slog.DiscardHandler), outputs: map[string]mapOutput{}}
+	def, err := jobs.Lookup("terasort")
+	if err != nil {
+		t.Fatal(err)
+	}
+	job, err := def.Build(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf, err := attemptFormats(def, nil, jobs.Formats{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 300,000 TeraSort records: each map output is about 30 MiB, past
+	// the windows a written-behind run is synced and dropped in.
+	file := filepath.Join(t.TempDir(), "part-m-00000")
+	text := make([]byte, 300000*jobs.TeraRecordBytes)
+	rand.NewChaCha8([32]byte{1}).Read(text)
+	if err := os.WriteFile(file, text, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var served [][]byte
+	for i := range 3 {
+		spec := &pb.Assignment{StepId: "s-1", AttemptId: fmt.Sprintf("attempt_s-1_m_%06d_0", i), Kind: pb.TaskKind_MAP,
+			Spec:  &pb.StepSpec{Job: "terasort", Reducers: 1, SortBufferBytes: 64 << 20, MaxLineBytes: 1 << 20},
+			Split: &pb.Split{File: file, Offset: 0, Length: int64(len(text)), FileSize: int64(len(text))}}
+		if _, err := w.runMap(context.Background(), &attempt{spec: spec, log: slog.New(slog.DiscardHandler)}, job, sf, nil); err != nil {
+			t.Fatalf("map %d: %v", i, err)
+		}
+		o := w.outputs[spec.AttemptId]
+		if through := o.cached > 0; through != (i == 0) {
+			t.Fatalf("map %d: written through the cache %v (%d bytes cached in all)", i, through, w.cachedOutputs)
+		}
+		r, err := w.openOutput(spec.AttemptId)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []byte
+		for p := range 1 {
+			seg, _ := r.OpenSegment(p)
+			b, err := io.ReadAll(seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, b...)
+		}
+		r.Close()
+		served = append(served, all)
+		if len(all) < 2*pagecache.Window || string(all) != string(served[0]) {
+			t.Fatalf("map %d serves %d bytes, unlike map 0's %d", i, len(all), len(served[0]))
+		}
+	}
+	if w.cachedOutputs != w.outputs["attempt_s-1_m_000000_0"].cached {
+		t.Fatalf("%d bytes counted as cached, want map 0's %d", w.cachedOutputs, w.outputs["attempt_s-1_m_000000_0"].cached)
+	}
+	w.dropStep("s-1")
+	if w.cachedOutputs != 0 || w.writeBehind() {
+		t.Fatalf("after the step: %d bytes counted as cached", w.cachedOutputs)
 	}
 }

@@ -48,11 +48,14 @@ type Worker struct {
 	running     map[string]*attempt
 	outputs     map[string]mapOutput // map attempt id -> its output (mapoutputs.go)
 	memOutputs  int64                // bytes of the outputs held in memory
-	free        int                  // slots free
-	tinyFree    int                  // tiny slots free (for tiny map tasks, beside the slots)
-	slotFreed   chan struct{}
-	stopOnce    sync.Once
-	auditMu     sync.Mutex
+	// cachedOutputs is the bytes of the run files held that were written
+	// through the page cache (writeBehind).
+	cachedOutputs int64
+	free          int // slots free
+	tinyFree      int // tiny slots free (for tiny map tasks, beside the slots)
+	slotFreed     chan struct{}
+	stopOnce      sync.Once
+	auditMu       sync.Mutex
 }
 
 // attempt is one running attempt.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/gomr/gomr/primary/pki"
 	"github.com/gomr/gomr/primary/state"
 	"github.com/gomr/gomr/worker"
@@ -41,6 +42,10 @@ one first with "gomr node drain"; decommission a core worker with
 			if err != nil {
 				return err
 			}
+			mapOutputCache, err := sizeOpt(v, "map-output-cache", 0)
+			if err != nil {
+				return err
+			}
 			bandwidth, err := sizeOpt(v, "transfer-bandwidth", 1)
 			if err != nil {
 				return err
@@ -63,28 +68,29 @@ one first with "gomr node drain"; decommission a core worker with
 			}
 			defer tlsID.Close()
 			cfg := worker.Config{
-				ID:                 v.GetString("id"),
-				Role:               state.WorkerRole(v.GetString("role")),
-				Join:               v.GetStringSlice("join"),
-				Addr:               v.GetString("addr"),
-				GossipAddr:         v.GetString("gossip-addr"),
-				DataDir:            v.GetString("data-dir"),
-				Slots:              cmp.Or(v.GetInt("slots"), d.Slots),
-				TinySlots:          v.GetInt("tiny-slots"),
-				HeartbeatInterval:  v.GetDuration("heartbeat-interval"),
-				ShuffleMemoryBytes: shuffleMem,
-				ShuffleMergeBytes:  shuffleMerge,
-				MapOutputCodec:     v.GetString("map-output-codec"),
-				AttemptLog:         v.GetString("attempt-log"),
-				TransferBandwidth:  bandwidth,
-				ScanBytesPerSecond: scanRate,
-				ScanPeriod:         v.GetDuration("scan-period"),
-				LogRetentionBytes:  logRetention,
-				RunAs:              v.GetString("run-as"),
-				FileSystems:        fss,
-				TLS:                tlsID,
-				GossipKey:          gossipKey,
-				Logger:             log,
+				ID:                  v.GetString("id"),
+				Role:                state.WorkerRole(v.GetString("role")),
+				Join:                v.GetStringSlice("join"),
+				Addr:                v.GetString("addr"),
+				GossipAddr:          v.GetString("gossip-addr"),
+				DataDir:             v.GetString("data-dir"),
+				Slots:               cmp.Or(v.GetInt("slots"), d.Slots),
+				TinySlots:           v.GetInt("tiny-slots"),
+				HeartbeatInterval:   v.GetDuration("heartbeat-interval"),
+				ShuffleMemoryBytes:  shuffleMem,
+				ShuffleMergeBytes:   shuffleMerge,
+				MapOutputCacheBytes: mapOutputCache,
+				MapOutputCodec:      v.GetString("map-output-codec"),
+				AttemptLog:          v.GetString("attempt-log"),
+				TransferBandwidth:   bandwidth,
+				ScanBytesPerSecond:  scanRate,
+				ScanPeriod:          v.GetDuration("scan-period"),
+				LogRetentionBytes:   logRetention,
+				RunAs:               v.GetString("run-as"),
+				FileSystems:         fss,
+				TLS:                 tlsID,
+				GossipKey:           gossipKey,
+				Logger:              log,
 			}
 			if tlsID != nil && tlsID.Principal().Name != cfg.ID {
 				return fmt.Errorf("--tls-cert names worker %q, but this worker's --id is %q: a worker certificate speaks for its own worker only (issue one with gomr cert issue --role worker %s)", tlsID.Principal().Name, cfg.ID, cfg.ID)
@@ -111,6 +117,7 @@ one first with "gomr node drain"; decommission a core worker with
 	f.Int("tiny-slots", d.TinySlots, "attempts of tiny map tasks (a split of at most 64 KiB) run beside the slots")
 	f.Duration("heartbeat-interval", d.HeartbeatInterval, "time between heartbeats to the leader")
 	f.String("map-output-codec", "none", "compress map output for the shuffle: none, s2 or zstd (Hadoop's mapreduce.map.output.compress)")
+	f.String("map-output-cache", humanize.IBytes(uint64(d.MapOutputCacheBytes)), "map output this worker holds written through the page cache, by default a tenth of this machine's memory; map attempts past it write their output straight to disk, behind the cache (0: always)")
 	f.String("shuffle-memory", "64MiB", "fetched map output a reduce attempt holds in memory before it spills to disk")
 	f.String("shuffle-merge", "4MiB", "fetched map output a reduce attempt of a job with a combiner holds in memory before it combines it into one segment (0: never)")
 	f.String("transfer-bandwidth", "100MiB", "bytes per second a core worker copies HDFS replicas to others at (re-replication, decommission)")
