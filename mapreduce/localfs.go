@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/gomr/gomr/hdfs/pagecache"
 )
 
 // LocalFS is the local disk as a file system: bare absolute paths and
@@ -112,17 +114,21 @@ func (LocalFS) Open(_ context.Context, p string) (File, error) {
 // localWriter is a local file being written; Close syncs it to disk.
 type localWriter struct {
 	f      *os.File
+	behind *pagecache.Writer
 	path   string
 	closed bool
 }
 
-func (w *localWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
+// Write writes behind the page cache: a step does not read its output
+// again, and a large one would fill the cache.
+func (w *localWriter) Write(p []byte) (int, error) { return w.behind.Write(p) }
 
 func (w *localWriter) Close() error {
 	if w.closed {
 		return nil
 	}
 	w.closed = true
+	w.behind.Close()
 	if err := w.f.Sync(); err != nil {
 		w.f.Close()
 		return fmt.Errorf("sync %s: %w", w.path, err)
@@ -138,6 +144,7 @@ func (w *localWriter) Abort() {
 		return
 	}
 	w.closed = true
+	w.behind.Close()
 	w.f.Close()
 	os.Remove(w.f.Name())
 }
@@ -155,7 +162,7 @@ func (LocalFS) Create(_ context.Context, p string) (FileWriter, error) {
 	if err != nil {
 		return nil, wrapLocal(p, err)
 	}
-	return &localWriter{f: f, path: p}, nil
+	return &localWriter{f: f, behind: pagecache.NewWriter(f), path: p}, nil
 }
 
 // Rename implements FileSystem.

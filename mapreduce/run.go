@@ -369,10 +369,15 @@ func (d diskStore) create(name string) (io.Writer, func([]Segment) (*Run, error)
 		return nil, nil, fmt.Errorf("create run: %w", err)
 	}
 	var w io.Writer = f
+	var behind *pagecache.Writer
 	if d.behind {
-		w = pagecache.NewWriter(f)
+		behind = pagecache.NewWriter(f)
+		w = behind
 	}
 	return w, func(segs []Segment) (*Run, error) {
+		if behind != nil {
+			behind.Close()
+		}
 		if err := f.Close(); err != nil {
 			return nil, fmt.Errorf("close run %s: %w", path, err)
 		}

@@ -5,46 +5,65 @@
 package pagecache
 
 import (
-	"fmt"
 	"os"
+	"sync"
+	"sync/atomic"
 )
 
 // Window is how much of a file a Writer writes between two calls to the
 // kernel.
 const Window = 8 << 20
 
-// Writer writes a file from its start, sequentially, behind: it has the
-// kernel start writing back each Window as it fills, and drops from the
-// page cache the windows before the last two, which are on disk by then
-// or soon. It never waits for the disk: a page still being written back
-// when its window is dropped stays cached until the kernel reclaims it.
+// Writer writes a file from its start, sequentially, behind: as each
+// Window fills, a goroutine has the kernel start writing back what was
+// filled since the last and drops from the page cache what lies two
+// windows behind, which is on disk by then or soon. The writer never
+// waits for the disk: while one such goroutine runs, windows that fill
+// are left to the next, and a page still being written back when it is
+// dropped stays cached until the kernel reclaims it.
 type Writer struct {
 	f *os.File
-	// off is how much was written; started is where writeback was last
-	// started (a multiple of Window); dropped is where the cache was last
-	// dropped up to.
-	off, started, dropped int64
+	// off is how much was written, filled how much of it in whole
+	// windows.
+	off, filled int64
+	// busy is set while a goroutine writes back; it alone touches
+	// started (where writeback was started up to) and dropped (where the
+	// cache was dropped up to).
+	busy             atomic.Bool
+	started, dropped int64
+	wg               sync.WaitGroup
 }
 
-// NewWriter returns a Writer appending to f, which is empty.
+// NewWriter returns a Writer appending to f, which is empty. Close it
+// before closing f.
 func NewWriter(f *os.File) *Writer { return &Writer{f: f} }
 
 // Write writes p to the file.
 func (w *Writer) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	w.off += int64(n)
-	if err != nil {
-		return n, err
-	}
-	for w.off-w.started >= Window {
-		if err := startWriteback(w.f, w.started, Window); err != nil {
-			return n, fmt.Errorf("write back %s: %w", w.f.Name(), err)
-		}
-		w.started += Window
-		if end := w.started - 2*Window; end > w.dropped {
-			drop(w.f, w.dropped, end-w.dropped)
-			w.dropped = end
+	if w.off-w.filled >= Window {
+		w.filled = w.off / Window * Window
+		if w.busy.CompareAndSwap(false, true) {
+			w.wg.Add(1)
+			go w.writeBack(w.filled)
 		}
 	}
-	return n, nil
+	return n, err
 }
+
+// writeBack starts the writeback of the file up to end and drops what
+// lies two windows before it.
+func (w *Writer) writeBack(end int64) {
+	defer w.wg.Done()
+	defer w.busy.Store(false)
+	startWriteback(w.f, w.started, end-w.started)
+	w.started = end
+	if keep := end - 2*Window; keep > w.dropped {
+		drop(w.f, w.dropped, keep-w.dropped)
+		w.dropped = keep
+	}
+}
+
+// Close waits for the Writer's goroutine; the file stays open.
+func (w *Writer) Close() { w.wg.Wait() }
