@@ -68,6 +68,20 @@ func BenchmarkPartitionSort(b *testing.B) {
 	})
 }
 
+// mergeRunsForBench returns a merge of partition 0 of every run.
+func mergeRunsForBench(b *testing.B, runs []*Run) *mergeIter {
+	readers := make([]*segmentReader, len(runs))
+	for i, r := range runs {
+		rd, seg := r.OpenSegment(0)
+		readers[i] = newSegmentReader(rd, seg, "bench")
+	}
+	it, err := newMergeIter(readers)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return it
+}
+
 // BenchmarkMerge measures merging 16 sorted runs and grouping their keys.
 // The baseline concatenates the records and sorts them.
 func BenchmarkMerge(b *testing.B) {
@@ -90,15 +104,7 @@ func BenchmarkMerge(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for range b.N {
-		readers := make([]*segmentReader, len(runs))
-		for i, r := range runs {
-			rd, seg := r.OpenSegment(0)
-			readers[i] = newSegmentReader(rd, seg, "bench")
-		}
-		it, err := newMergeIter(readers)
-		if err != nil {
-			b.Fatal(err)
-		}
+		it := mergeRunsForBench(b, runs)
 		g := newGrouper(it)
 		for g.nextGroup() {
 			g.vals.drain()
@@ -145,15 +151,7 @@ func BenchmarkMergeManyRuns(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for range b.N {
-		readers := make([]*segmentReader, len(runs))
-		for i, r := range runs {
-			rd, seg := r.OpenSegment(0)
-			readers[i] = newSegmentReader(rd, seg, "bench")
-		}
-		it, err := newMergeIter(readers)
-		if err != nil {
-			b.Fatal(err)
-		}
+		it := mergeRunsForBench(b, runs)
 		n := 0
 		for {
 			_, _, ok, err := it.next()

@@ -18,16 +18,14 @@ import (
 	pb "github.com/gomr/gomr/primary/primarypb"
 )
 
-// TestTinyMapOutputsStayInMemory runs the map of a word count on a tiny
-// split and on a larger one: the tiny one leaves no folder or file on
-// disk and is served from memory, the larger one writes its run and
-// index; both serve each partition whole (the cluster tests check the
-// words counted through either), and dropping the step gives the memory
-// back.
-func TestTinyMapOutputsStayInMemory(t *testing.T) {
-	data := t.TempDir()
-	w := &Worker{cfg: Config{ID: "core-1", DataDir: data, FileSystems: mapreduce.LocalFileSystems()}, log: slog.New(slog.DiscardHandler), outputs: map[string]mapOutput{}}
-	def, err := jobs.Lookup("wordcount")
+// mapWorker returns a worker of cfg (its id, data folder and file
+// systems set) that runs map attempts without a cluster, and the job and
+// formats of the built-in job named.
+func mapWorker(t *testing.T, cfg Config, jobName string) (*Worker, *mapreduce.Job, stepFormats) {
+	t.Helper()
+	cfg.ID, cfg.DataDir, cfg.FileSystems = "core-1", t.TempDir(), mapreduce.LocalFileSystems()
+	w := &Worker{cfg: cfg, log: slog.New(slog.DiscardHandler), outputs: map[string]mapOutput{}}
+	def, err := jobs.Lookup(jobName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,6 +37,17 @@ func TestTinyMapOutputsStayInMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return w, job, sf
+}
+
+// TestTinyMapOutputsStayInMemory runs the map of a word count on a tiny
+// split and on a larger one: the tiny one leaves no folder or file on
+// disk and is served from memory, the larger one writes its run and
+// index; both serve each partition whole (the cluster tests check the
+// words counted through either), and dropping the step gives the memory
+// back.
+func TestTinyMapOutputsStayInMemory(t *testing.T) {
+	w, job, sf := mapWorker(t, Config{}, "wordcount")
 	in := t.TempDir()
 	run := func(name string, size int) (*pb.Assignment, string) {
 		file := filepath.Join(in, name)
@@ -105,19 +114,7 @@ func TestTinyMapOutputsStayInMemory(t *testing.T) {
 // the first writes through the cache, those after it behind; all three
 // serve the same bytes, and dropping the step gives the cache back.
 func TestMapOutputsPastTheCacheAreWrittenBehind(t *testing.T) {
-	w := &Worker{cfg: Config{ID: "core-1", DataDir: t.TempDir(), FileSystems: mapreduce.LocalFileSystems(), MapOutputCacheBytes: 1}, log: slog.New(slog.DiscardHandler), outputs: map[string]mapOutput{}}
-	def, err := jobs.Lookup("terasort")
-	if err != nil {
-		t.Fatal(err)
-	}
-	job, err := def.Build(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sf, err := attemptFormats(def, nil, jobs.Formats{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, job, sf := mapWorker(t, Config{MapOutputCacheBytes: 1}, "terasort")
 	// 300,000 TeraSort records: each map output is about 30 MiB, past
 	// the windows a written-behind run is synced and dropped in.
 	file := filepath.Join(t.TempDir(), "part-m-00000")
