@@ -117,7 +117,7 @@ one first with "gomr node drain"; decommission a core worker with
 	f.Int("tiny-slots", d.TinySlots, "attempts of tiny map tasks (a split of at most 64 KiB) run beside the slots")
 	f.Duration("heartbeat-interval", d.HeartbeatInterval, "time between heartbeats to the leader")
 	f.String("map-output-codec", "none", "compress map output for the shuffle: none, s2 or zstd (Hadoop's mapreduce.map.output.compress)")
-	f.String("map-output-cache", humanize.IBytes(uint64(d.MapOutputCacheBytes)), "map output this worker holds written through the page cache, by default a tenth of this machine's memory; map attempts past it write their output straight to disk, behind the cache (0: always)")
+	f.String("map-output-cache", humanize.IBytes(uint64(d.MapOutputCacheBytes)), "map output this worker holds written through the page cache (a tenth of this machine's memory unless set); map attempts past it write their output straight to disk, behind the cache (0: always)")
 	f.String("shuffle-memory", "64MiB", "fetched map output a reduce attempt holds in memory before it spills to disk")
 	f.String("shuffle-merge", "4MiB", "fetched map output a reduce attempt of a job with a combiner holds in memory before it combines it into one segment (0: never)")
 	f.String("transfer-bandwidth", "100MiB", "bytes per second a core worker copies HDFS replicas to others at (re-replication, decommission)")
