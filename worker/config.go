@@ -57,6 +57,14 @@ type Config struct {
 	// DefaultMapOutputCacheBytes, is a tenth of the machine's memory: the
 	// share the kernel lets be dirty before it writes back on its own.
 	MapOutputCacheBytes int64
+	// SetMemoryLimit has the worker set the process's soft memory limit
+	// (runtime/debug.SetMemoryLimit) to what its slots may hold at once:
+	// a sort buffer and a shuffle budget each, and the tiny tasks' map
+	// outputs, plus a base. Without it the heap grows to twice what is
+	// live before the garbage collector runs, and a worker's peak memory
+	// depends on when it ran. Only a process that is one worker sets it
+	// (gomr worker, unless GOMEMLIMIT is set).
+	SetMemoryLimit bool
 	// AttemptLog, if set, is a file the worker appends a line to when an
 	// attempt starts and ends (an audit trail; tests count executions
 	// with it).

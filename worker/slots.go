@@ -108,6 +108,7 @@ func (w *Worker) launchAll(specs []*pb.Assignment, inc int64, ended *attempt) {
 
 // launch starts an attempt in a slot of the given kind.
 func (w *Worker) launch(spec *pb.Assignment, inc int64, kind slotKind) {
+	w.raiseMemoryLimit(spec)
 	ctx, cancel := context.WithCancel(w.ctx)
 	a := &attempt{spec: spec, incarnation: inc, cancel: cancel}
 	w.mu.Lock()

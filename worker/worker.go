@@ -51,11 +51,14 @@ type Worker struct {
 	// cachedOutputs is the bytes of the run files held that were written
 	// through the page cache (writeBehind).
 	cachedOutputs int64
-	free          int // slots free
-	tinyFree      int // tiny slots free (for tiny map tasks, beside the slots)
-	slotFreed     chan struct{}
-	stopOnce      sync.Once
-	auditMu       sync.Mutex
+	// limitSortBuffer is the sort buffer the soft memory limit was last
+	// set for (memorylimit.go).
+	limitSortBuffer int64
+	free            int // slots free
+	tinyFree        int // tiny slots free (for tiny map tasks, beside the slots)
+	slotFreed       chan struct{}
+	stopOnce        sync.Once
+	auditMu         sync.Mutex
 }
 
 // attempt is one running attempt.

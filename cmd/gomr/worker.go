@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/dustin/go-humanize"
@@ -80,6 +81,7 @@ one first with "gomr node drain"; decommission a core worker with
 				ShuffleMemoryBytes:  shuffleMem,
 				ShuffleMergeBytes:   shuffleMerge,
 				MapOutputCacheBytes: mapOutputCache,
+				SetMemoryLimit:      os.Getenv("GOMEMLIMIT") == "", // the user's own limit stands
 				MapOutputCodec:      v.GetString("map-output-codec"),
 				AttemptLog:          v.GetString("attempt-log"),
 				TransferBandwidth:   bandwidth,
