@@ -278,6 +278,13 @@ func (c *LocalCommitter) CommitJob(_ context.Context, m Manifest) error {
 	if err := os.RemoveAll(filepath.Join(c.out, TemporaryDir)); err != nil {
 		return fmt.Errorf("remove %s: %w", TemporaryDir, err)
 	}
+	// A leader killed while it wrote _SUCCESS leaves its temporary file.
+	stale, _ := filepath.Glob(filepath.Join(c.out, "."+SuccessFile+".*.tmp"))
+	for _, f := range stale {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", f, err)
+		}
+	}
 	m.Files = nil
 	err := filepath.WalkDir(c.out, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {

@@ -36,8 +36,9 @@ func TestLocalCommitterRefusesAFileAsOutput(t *testing.T) {
 // TestLocalCommitterManifestFromRecords commits two tasks: one whose
 // record describes its file as written, one whose record (from a leader
 // or worker that did not describe files) lists it only. The manifest
-// holds both with their true size and CRC-32C, and a described file whose
-// size no longer matches is read again rather than trusted.
+// holds both with their true size and CRC-32C, a described file whose
+// size no longer matches is read again rather than trusted, and a
+// temporary _SUCCESS a killed leader left is removed.
 func TestLocalCommitterManifestFromRecords(t *testing.T) {
 	ctx := t.Context()
 	out := filepath.Join(t.TempDir(), "out")
@@ -79,8 +80,11 @@ func TestLocalCommitterManifestFromRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// part-r-00002 changes size after its record was made.
+	// part-r-00002 changes size after its record was made, and a leader
+	// killed while it wrote _SUCCESS left its temporary file.
 	os.WriteFile(filepath.Join(out, "part-r-00002"), []byte("longer now\n"), 0o644)
+	left := filepath.Join(out, "."+mapreduce.SuccessFile+".1698863454.tmp")
+	os.WriteFile(left, []byte("{"), 0o644)
 	if err := cm.CommitJob(ctx, mapreduce.Manifest{Step: "s-1", Job: "test"}); err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +95,9 @@ func TestLocalCommitterManifestFromRecords(t *testing.T) {
 	var m mapreduce.Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(left); !os.IsNotExist(err) {
+		t.Errorf("the killed leader's %s is still there: %v", filepath.Base(left), err)
 	}
 	want := map[string]string{"part-r-00000": "described\n", "part-r-00001": "listed only\n", "part-r-00002": "longer now\n"}
 	if len(m.Files) != len(want) {
