@@ -10,7 +10,7 @@ import (
 // memoryLimitBase is the soft memory limit's share for what a worker holds
 // beside its slots' budgets: its gRPC and gossip buffers, the state of the
 // attempts it tracks, the garbage collector's slack.
-const memoryLimitBase = 192 << 20
+const memoryLimitBase = 128 << 20
 
 // memoryLimit returns the soft memory limit of a worker process whose
 // attempts' sort buffers are at most sortBuffer: each slot may hold a
