@@ -41,11 +41,10 @@ type LocalCommitter struct {
 	// overwrite lets the step replace a folder that exists.
 	overwrite bool
 
-	mu sync.Mutex
 	// described holds the size and CRC-32C of each file the committed
 	// records described, taken when they were written: CommitJob's
 	// manifest need not read them back.
-	described map[string]ManifestFile
+	described Descriptions
 }
 
 // localRecord is a local attempt's commit record: the files it wrote, relative
@@ -138,36 +137,6 @@ type localTaskOutput struct {
 	described map[string]ManifestFile // of the files closed
 }
 
-// describedWriter computes the size and CRC-32C of a file as it is
-// written, and hands them to its task output once the file is closed.
-type describedWriter struct {
-	FileWriter
-	t    *localTaskOutput
-	name string
-	size int64
-	crc  uint32
-}
-
-func (w *describedWriter) Write(p []byte) (int, error) {
-	n, err := w.FileWriter.Write(p)
-	w.crc = crc32.Update(w.crc, castagnoli, p[:n])
-	w.size += int64(n)
-	return n, err
-}
-
-func (w *describedWriter) Close() error {
-	if err := w.FileWriter.Close(); err != nil {
-		return err
-	}
-	w.t.mu.Lock()
-	w.t.described[w.name] = ManifestFile{Name: w.name, Size: w.size, CRC32C: w.crc}
-	w.t.mu.Unlock()
-	return nil
-}
-
-// castagnoli is the CRC-32C table of the manifests.
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 func cleanName(name string) (string, error) {
 	clean := filepath.Clean(filepath.FromSlash(name))
 	if clean == "." || filepath.IsAbs(clean) || strings.HasPrefix(clean, "..") {
@@ -188,7 +157,11 @@ func (t *localTaskOutput) Create(ctx context.Context, name string) (FileWriter, 
 	t.mu.Lock()
 	t.files[clean] = true
 	t.mu.Unlock()
-	return &describedWriter{FileWriter: w, t: t, name: clean}, nil
+	return DescribeWrites(w, clean, func(d ManifestFile) {
+		t.mu.Lock()
+		t.described[clean] = d
+		t.mu.Unlock()
+	}), nil
 }
 
 func (t *localTaskOutput) Commit(context.Context) (json.RawMessage, error) {
@@ -236,14 +209,7 @@ func (c *LocalCommitter) CommitTask(_ context.Context, tc TaskCommit) error {
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	if c.described == nil {
-		c.described = map[string]ManifestFile{}
-	}
-	for _, d := range r.Described {
-		c.described[d.Name] = d
-	}
-	c.mu.Unlock()
+	c.described.Add(r.Described)
 	for _, name := range r.Files {
 		src := filepath.Join(c.attemptDir(tc.AttemptID), filepath.FromSlash(name))
 		dst := filepath.Join(c.out, filepath.FromSlash(name))
@@ -313,11 +279,8 @@ func (c *LocalCommitter) CommitJob(_ context.Context, m Manifest) error {
 // describe returns the manifest entry of the output file rel: as a
 // committed record described it, if its size is the file's, or read.
 func (c *LocalCommitter) describe(rel string, d fs.DirEntry) (ManifestFile, error) {
-	c.mu.Lock()
-	mf, ok := c.described[filepath.ToSlash(rel)]
-	c.mu.Unlock()
-	if ok {
-		if info, err := d.Info(); err == nil && info.Size() == mf.Size {
+	if info, err := d.Info(); err == nil {
+		if mf, ok := c.described.Lookup(filepath.ToSlash(rel), info.Size()); ok {
 			return mf, nil
 		}
 	}

@@ -26,12 +26,17 @@ type Committer struct {
 	c      *Client
 	out    string
 	stepID string
+	// described holds the size and CRC-32C of each file the committed
+	// records described, taken as they were written: CommitJob's
+	// manifest need not read them back from the DataNodes.
+	described mapreduce.Descriptions
 }
 
 // record is an HDFS attempt's commit record: the files it wrote, relative
-// to the output folder.
+// to the output folder, and the size and CRC-32C of those it completed.
 type record struct {
-	Files []string `json:"files"`
+	Files     []string                 `json:"files"`
+	Described []mapreduce.ManifestFile `json:"described,omitempty"`
 }
 
 func (cm *Committer) claim() string {
@@ -92,14 +97,15 @@ func (cm *Committer) SetupTask(_ context.Context, attemptID string) (mapreduce.T
 	if attemptID == "" || strings.ContainsAny(attemptID, "/:") || strings.HasPrefix(attemptID, ".") || strings.HasPrefix(attemptID, "_") {
 		return nil, fmt.Errorf("attempt id %q cannot name a folder", attemptID)
 	}
-	return &taskOutput{cm: cm, dir: cm.attemptDir(attemptID), files: map[string]*Writer{}}, nil
+	return &taskOutput{cm: cm, dir: cm.attemptDir(attemptID), files: map[string]*Writer{}, described: map[string]mapreduce.ManifestFile{}}, nil
 }
 
 type taskOutput struct {
-	cm    *Committer
-	dir   string
-	mu    sync.Mutex
-	files map[string]*Writer
+	cm        *Committer
+	dir       string
+	mu        sync.Mutex
+	files     map[string]*Writer
+	described map[string]mapreduce.ManifestFile // of the files closed
 }
 
 func cleanName(name string) (string, error) {
@@ -125,7 +131,11 @@ func (t *taskOutput) Create(ctx context.Context, name string) (mapreduce.FileWri
 	t.mu.Lock()
 	t.files[clean] = w
 	t.mu.Unlock()
-	return w, nil
+	return mapreduce.DescribeWrites(w, clean, func(d mapreduce.ManifestFile) {
+		t.mu.Lock()
+		t.described[clean] = d
+		t.mu.Unlock()
+	}), nil
 }
 
 func (t *taskOutput) Commit(context.Context) (json.RawMessage, error) {
@@ -136,7 +146,13 @@ func (t *taskOutput) Commit(context.Context) (json.RawMessage, error) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	return json.Marshal(record{Files: names})
+	r := record{Files: names}
+	for _, name := range names {
+		if d, ok := t.described[name]; ok {
+			r.Described = append(r.Described, d)
+		}
+	}
+	return json.Marshal(r)
 }
 
 func (t *taskOutput) Abort(ctx context.Context) error {
@@ -170,6 +186,11 @@ func decodeRecord(tc mapreduce.TaskCommit) (record, error) {
 			return r, fmt.Errorf("commit record of attempt %s: %w", tc.AttemptID, err)
 		}
 	}
+	for _, d := range r.Described {
+		if _, err := cleanName(d.Name); err != nil {
+			return r, fmt.Errorf("commit record of attempt %s: %w", tc.AttemptID, err)
+		}
+	}
 	return r, nil
 }
 
@@ -180,6 +201,7 @@ func (cm *Committer) CommitTask(ctx context.Context, tc mapreduce.TaskCommit) er
 	if err != nil {
 		return err
 	}
+	cm.described.Add(r.Described)
 	for _, name := range r.Files {
 		src, dst := namespace.Join(cm.attemptDir(tc.AttemptID), name), namespace.Join(cm.out, name)
 		if err := cm.c.Mkdirs(ctx, namespace.Parent(dst), true); err != nil {
@@ -203,7 +225,10 @@ func (cm *Committer) AbortTask(ctx context.Context, tc mapreduce.TaskCommit) err
 	return err
 }
 
-// CommitJob implements mapreduce.Committer.
+// CommitJob implements mapreduce.Committer: it removes _temporary and
+// writes the manifest of every file in the folder, last. A file a
+// committed record described, at the length it has, is described so;
+// any other is read for its checksum.
 func (cm *Committer) CommitJob(ctx context.Context, m mapreduce.Manifest) error {
 	if _, err := cm.c.Delete(ctx, namespace.Join(cm.out, temporaryDir), true); err != nil {
 		return fmt.Errorf("remove %s: %w", temporaryDir, err)
@@ -224,6 +249,10 @@ func (cm *Committer) CommitJob(ctx context.Context, m mapreduce.Manifest) error 
 				continue
 			}
 			if name == mapreduce.SuccessFile || strings.HasPrefix(namespace.Base(e.Path), ".") {
+				continue
+			}
+			if d, ok := cm.described.Lookup(name, e.Length); ok {
+				m.Files = append(m.Files, d)
 				continue
 			}
 			sum, err := cm.crc(ctx, e.Path)
