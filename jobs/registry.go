@@ -26,6 +26,9 @@ type Option struct {
 	Default string
 	// Bool marks a flag that takes no value.
 	Bool bool
+	// Path marks an option that names a file or folder: the client makes
+	// a relative local path absolute, as it does the step's input.
+	Path bool
 }
 
 // Definition describes a built-in job.

@@ -31,7 +31,7 @@ func teraValidate() *Definition {
 			"(teravalidate; writes a checksum line and an error line per misorder)",
 		Options: []Option{
 			{Name: "checksum", Usage: "the checksum (hex) the records must sum to: teragen's; an error line if they do not"},
-			{Name: "generated", Usage: "teragen's output folder: its _checksums give --checksum (read at submission)"},
+			{Name: "generated", Usage: "teragen's output folder: its _checksums give --checksum (read at submission)", Path: true},
 		},
 		typed: &typedFormats{input: mapreduce.TeraInput},
 		build: func(opts map[string]string) (*mapreduce.Job, error) {

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -100,5 +103,32 @@ func TestJobsListsNoDefaultForBooleans(t *testing.T) {
 	}
 	if strings.Contains(b.String(), `(default "false")`) || !strings.Contains(b.String(), `--group-by VALUE`) {
 		t.Fatalf("gomr jobs:\n%s", b.String())
+	}
+}
+
+// TestRelativePathsAreMadeAbsolute parses a step as the client does:
+// its input, output and the options that name folders (teravalidate's
+// --generated) come out absolute against the current folder; URIs stay.
+func TestRelativePathsAreMadeAbsolute(t *testing.T) {
+	t.Chdir(t.TempDir())
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _, _, err := specFromArgs([]string{"--job", "teravalidate", "--input", "sorted", "--generated", "gen/", "--output", "report"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{spec.Inputs[0], spec.Options["generated"], spec.Output}
+	want := []string{filepath.Join(wd, "sorted"), filepath.Join(wd, "gen"), filepath.Join(wd, "report")}
+	if !slices.Equal(got, want) {
+		t.Fatalf("input, --generated and output %q, want %q", got, want)
+	}
+	spec, _, _, err = specFromArgs([]string{"--job", "teravalidate", "--input", "hdfs:///sorted", "--generated", "hdfs:///gen", "--output", "s3://b/report"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := []string{spec.Inputs[0], spec.Options["generated"], spec.Output}; !slices.Equal(got, []string{"hdfs:///sorted", "hdfs:///gen", "s3://b/report"}) {
+		t.Fatalf("URIs became %q", got)
 	}
 }

@@ -98,6 +98,17 @@ func specFromFlags(cmd *cobra.Command, v *viper.Viper, args []string, output str
 			delete(opts, def.OutputOption)
 		}
 	}
+	if def, err := jobs.Lookup(job); err == nil {
+		for _, o := range def.Options {
+			if p := opts[o.Name]; o.Path && p != "" {
+				abs, err := absPath(p)
+				if err != nil {
+					return nil, fmt.Errorf("--%s %s: %w", o.Name, p, err)
+				}
+				opts[o.Name] = abs
+			}
+		}
+	}
 	if def, _ := jobs.Lookup(job); len(inputs) == 0 && !def.NoInput {
 		return nil, fmt.Errorf("--input is required")
 	}
