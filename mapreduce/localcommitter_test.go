@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,23 +49,7 @@ func TestLocalCommitterManifestFromRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	write := func(attempt, name, content string) json.RawMessage {
-		to, err := cm.SetupTask(ctx, attempt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := to.Create(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.WriteString(w, content)
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		rec, err := to.Commit(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rec
+		return committertest.Record(ctx, t, attempt, committertest.WriteFile(ctx, t, cm, attempt, name, content)).Record
 	}
 	described := write("attempt_r_0", "part-r-00000", "described\n")
 	if !strings.Contains(string(described), `"described":[{"name":"part-r-00000","size":10,`) {

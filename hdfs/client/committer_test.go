@@ -39,23 +39,7 @@ func TestHDFSCommitterManifestFromRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	write := func(attempt, name, content string) json.RawMessage {
-		to, err := cm.SetupTask(ctx, attempt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := to.Create(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(content))
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		rec, err := to.Commit(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rec
+		return committertest.Record(ctx, t, attempt, committertest.WriteFile(ctx, t, cm, attempt, name, content)).Record
 	}
 	castagnoli := crc32.MakeTable(crc32.Castagnoli)
 	described := write("attempt_r_0", "part-r-00000", "described\n")

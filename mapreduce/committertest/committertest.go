@@ -213,28 +213,10 @@ func writeStep(ctx context.Context, t *testing.T, cm mapreduce.Committer) stepRe
 	})
 	for i, name := range names {
 		write := func(attempt, content string) mapreduce.TaskOutput {
-			to, err := cm.SetupTask(ctx, attempt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w, err := to.Create(ctx, name)
-			if err != nil {
-				t.Fatalf("create %s: %v", name, err)
-			}
-			if _, err := io.WriteString(w, content); err != nil {
-				t.Fatal(err)
-			}
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
-			return to
+			return WriteFile(ctx, t, cm, attempt, name, content)
 		}
 		record := func(attempt string, to mapreduce.TaskOutput) mapreduce.TaskCommit {
-			rec, err := to.Commit(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return mapreduce.TaskCommit{AttemptID: attempt, Record: rec}
+			return Record(ctx, t, attempt, to)
 		}
 		if i%3 == 0 {
 			failed := fmt.Sprintf("attempt_s_t%02d_0", i)
@@ -248,6 +230,37 @@ func writeStep(ctx context.Context, t *testing.T, cm mapreduce.Committer) stepRe
 		}
 	}
 	return r
+}
+
+// WriteFile has attempt write one file of content through cm, as a task
+// does, and returns the attempt's output, to commit or abort.
+func WriteFile(ctx context.Context, t *testing.T, cm mapreduce.Committer, attempt, name, content string) mapreduce.TaskOutput {
+	t.Helper()
+	to, err := cm.SetupTask(ctx, attempt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := to.Create(ctx, name)
+	if err != nil {
+		t.Fatalf("create %s: %v", name, err)
+	}
+	if _, err := io.WriteString(w, content); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return to
+}
+
+// Record returns the commit record of an attempt's output.
+func Record(ctx context.Context, t *testing.T, attempt string, to mapreduce.TaskOutput) mapreduce.TaskCommit {
+	t.Helper()
+	rec, err := to.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mapreduce.TaskCommit{AttemptID: attempt, Record: rec}
 }
 
 // commit is what the leader does at the end of a step.
