@@ -9,17 +9,17 @@ import (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // DescribeWrites returns w, computing the size and CRC-32C of what is
-// written through it: once Close succeeds, done gets the file's manifest
-// entry, under name. A committer's task output records them, so that
-// the job commit's manifest need not read the files back.
-func DescribeWrites(w FileWriter, name string, done func(ManifestFile)) FileWriter {
-	return &describedWriter{FileWriter: w, name: name, done: done}
+// written through it: once Close succeeds, it adds the file's manifest
+// entry, under name, to into. A committer's task output records them, so
+// that the job commit's manifest need not read the files back.
+func DescribeWrites(w FileWriter, name string, into *Descriptions) FileWriter {
+	return &describedWriter{FileWriter: w, name: name, into: into}
 }
 
 type describedWriter struct {
 	FileWriter
 	name string
-	done func(ManifestFile)
+	into *Descriptions
 	size int64
 	crc  uint32
 }
@@ -35,19 +35,19 @@ func (w *describedWriter) Close() error {
 	if err := w.FileWriter.Close(); err != nil {
 		return err
 	}
-	w.done(ManifestFile{Name: w.name, Size: w.size, CRC32C: w.crc})
+	w.into.Add([]ManifestFile{{Name: w.name, Size: w.size, CRC32C: w.crc}})
 	return nil
 }
 
-// Descriptions are the manifest entries of files the committed records
-// described when they were written, keyed by their names in the output.
-// The zero value is empty and ready.
+// Descriptions are manifest entries of files taken when they were
+// written, keyed by their names: those a task output closed, or those
+// the committed records described. The zero value is empty and ready.
 type Descriptions struct {
 	mu    sync.Mutex
 	files map[string]ManifestFile
 }
 
-// Add records the entries of one committed record.
+// Add records entries, replacing any of the same names.
 func (d *Descriptions) Add(files []ManifestFile) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -67,4 +67,17 @@ func (d *Descriptions) Lookup(name string, size int64) (ManifestFile, bool) {
 	defer d.mu.Unlock()
 	f, ok := d.files[name]
 	return f, ok && f.Size == size
+}
+
+// Of returns the entries of the names that have one, in their order.
+func (d *Descriptions) Of(names []string) []ManifestFile {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var files []ManifestFile
+	for _, name := range names {
+		if f, ok := d.files[name]; ok {
+			files = append(files, f)
+		}
+	}
+	return files
 }

@@ -126,7 +126,7 @@ func (c *LocalCommitter) SetupTask(_ context.Context, attemptID string) (TaskOut
 	if attemptID == "" || strings.ContainsAny(attemptID, "/\\") || strings.HasPrefix(attemptID, ".") || strings.HasPrefix(attemptID, "_") {
 		return nil, fmt.Errorf("attempt id %q cannot name a folder", attemptID)
 	}
-	return &localTaskOutput{dir: c.attemptDir(attemptID), files: map[string]bool{}, described: map[string]ManifestFile{}}, nil
+	return &localTaskOutput{dir: c.attemptDir(attemptID), files: map[string]bool{}}, nil
 }
 
 // localTaskOutput is an attempt's folder under _temporary.
@@ -134,7 +134,7 @@ type localTaskOutput struct {
 	dir       string
 	mu        sync.Mutex
 	files     map[string]bool
-	described map[string]ManifestFile // of the files closed
+	described Descriptions // of the files closed
 }
 
 func cleanName(name string) (string, error) {
@@ -157,23 +157,14 @@ func (t *localTaskOutput) Create(ctx context.Context, name string) (FileWriter, 
 	t.mu.Lock()
 	t.files[clean] = true
 	t.mu.Unlock()
-	return DescribeWrites(w, clean, func(d ManifestFile) {
-		t.mu.Lock()
-		t.described[clean] = d
-		t.mu.Unlock()
-	}), nil
+	return DescribeWrites(w, clean, &t.described), nil
 }
 
 func (t *localTaskOutput) Commit(context.Context) (json.RawMessage, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	r := localRecord{Files: sortedNames(t.files)}
-	for _, name := range r.Files {
-		if d, ok := t.described[name]; ok {
-			r.Described = append(r.Described, d)
-		}
-	}
-	return json.Marshal(r)
+	names := sortedNames(t.files)
+	return json.Marshal(localRecord{Files: names, Described: t.described.Of(names)})
 }
 
 func (t *localTaskOutput) Abort(context.Context) error {

@@ -97,7 +97,7 @@ func (cm *Committer) SetupTask(_ context.Context, attemptID string) (mapreduce.T
 	if attemptID == "" || strings.ContainsAny(attemptID, "/:") || strings.HasPrefix(attemptID, ".") || strings.HasPrefix(attemptID, "_") {
 		return nil, fmt.Errorf("attempt id %q cannot name a folder", attemptID)
 	}
-	return &taskOutput{cm: cm, dir: cm.attemptDir(attemptID), files: map[string]*Writer{}, described: map[string]mapreduce.ManifestFile{}}, nil
+	return &taskOutput{cm: cm, dir: cm.attemptDir(attemptID), files: map[string]*Writer{}}, nil
 }
 
 type taskOutput struct {
@@ -105,7 +105,7 @@ type taskOutput struct {
 	dir       string
 	mu        sync.Mutex
 	files     map[string]*Writer
-	described map[string]mapreduce.ManifestFile // of the files closed
+	described mapreduce.Descriptions // of the files closed
 }
 
 func cleanName(name string) (string, error) {
@@ -131,11 +131,7 @@ func (t *taskOutput) Create(ctx context.Context, name string) (mapreduce.FileWri
 	t.mu.Lock()
 	t.files[clean] = w
 	t.mu.Unlock()
-	return mapreduce.DescribeWrites(w, clean, func(d mapreduce.ManifestFile) {
-		t.mu.Lock()
-		t.described[clean] = d
-		t.mu.Unlock()
-	}), nil
+	return mapreduce.DescribeWrites(w, clean, &t.described), nil
 }
 
 func (t *taskOutput) Commit(context.Context) (json.RawMessage, error) {
@@ -146,13 +142,7 @@ func (t *taskOutput) Commit(context.Context) (json.RawMessage, error) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	r := record{Files: names}
-	for _, name := range names {
-		if d, ok := t.described[name]; ok {
-			r.Described = append(r.Described, d)
-		}
-	}
-	return json.Marshal(r)
+	return json.Marshal(record{Files: names, Described: t.described.Of(names)})
 }
 
 func (t *taskOutput) Abort(ctx context.Context) error {
