@@ -29,6 +29,8 @@ func FuzzParseAccessLine(f *testing.F) {
 		`10.0.0.1 - - [17/May/2015:10:05:03 +0000] "GET /big HTTP/1.1" 100 9223372036854775808`,
 		`10.0.0.1 - - [17/May/2015:10:05:03 +0000] "GET /x HTTP/1.1" 600 1`,
 		`10.0.0.1 - - [17/May/2015:10:05:03 +0000 "GET /x HTTP/1.1" 200 1`,
+		`10.0.0.1 - - [17/May/2015:10:05:03 +0000] "GET ?q=1 HTTP/1.1" 200 1`,
+		"0   [01/MAY/0000:0:00:00 +0000] \"0 ?\" 100 0",
 		``,
 		` - - [x]`,
 	} {
@@ -62,7 +64,14 @@ func FuzzParseAccessLine(f *testing.F) {
 		}
 		request := "-"
 		if !dashed {
-			request = fmt.Sprintf("%s %s HTTP/1.1", e.method, e.path)
+			// A target that is only a query ("GET ?q") has an empty
+			// path; "?" writes it back, as "" would vanish between
+			// the spaces.
+			target := e.path
+			if len(target) == 0 {
+				target = []byte("?")
+			}
+			request = fmt.Sprintf("%s %s HTTP/1.1", e.method, target)
 		}
 		canon := fmt.Sprintf(`%s - - [%s] "%s" %d %d "-" "fuzz"`, e.host, e.time.Format(accessTimeLayout), request, e.status, e.bytes)
 		again, err := parseAccessLine([]byte(canon))
