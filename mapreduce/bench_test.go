@@ -70,12 +70,12 @@ func BenchmarkPartitionSort(b *testing.B) {
 
 // mergeRunsForBench returns a merge of partition 0 of every run.
 func mergeRunsForBench(b *testing.B, runs []*Run) *mergeIter {
-	readers := make([]*segmentReader, len(runs))
+	inputs := make([]SegmentInput, len(runs))
 	for i, r := range runs {
 		rd, seg := r.OpenSegment(0)
-		readers[i] = newSegmentReader(rd, seg, "bench")
+		inputs[i] = SegmentInput{Name: "bench", Reader: rd, Segment: seg}
 	}
-	it, err := newMergeIter(readers)
+	it, err := newMergeIter(newSegmentReaders(inputs))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -219,11 +219,7 @@ func mergeRuns(runs []*Run, parts int, combiner Reducer, tc *TaskContext, store 
 // writeMergedSegment merges inputs into rw's segment of partition p,
 // running the combiner (if any) on each key.
 func writeMergedSegment(rw *runWriter, p int, inputs []SegmentInput, combiner Reducer, tc *TaskContext, c *Counters) error {
-	readers := make([]*segmentReader, len(inputs))
-	for i, in := range inputs {
-		readers[i] = newSegmentReader(in.Reader, in.Segment, in.Name)
-	}
-	it, err := newMergeIter(readers)
+	it, err := newMergeIter(newSegmentReaders(inputs))
 	if err != nil {
 		return err
 	}
@@ -294,7 +290,7 @@ func writeMerged(rw *runWriter, it *mergeIter, combiner Reducer, tc *TaskContext
 // ReadPairs calls fn for every record of a segment in order; it is how
 // tests and tools read a run.
 func ReadPairs(r io.Reader, seg Segment, fn func(key, value []byte) error) error {
-	sr := newSegmentReader(r, seg, fmt.Sprintf("partition %d", seg.Partition))
+	sr := newSegmentReader(r, seg, fmt.Sprintf("partition %d", seg.Partition), mergeBufferSize(1))
 	for sr.next() {
 		if err := fn(sr.key, sr.value); err != nil {
 			return err

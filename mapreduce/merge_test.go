@@ -10,13 +10,14 @@ import (
 
 // TestMergeOrder merges sorted segments whose keys tie on their first 8
 // bytes, are shorter than 8 bytes, hold zero bytes or repeat within and
-// across segments, and checks the stream against a stable sort of every
+// across segments, with some values longer than the segments' read
+// buffers, and checks the stream against a stable sort of every
 // record by key, segment and position: the order the reduce and the
 // combiner see.
 func TestMergeOrder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	alphabet := []string{"", "\x00", "a", "a\x00", "ab", "abcdefgh", "abcdefgh\x00", "abcdefghi", "abcdefghz", "abcdefgz", "b", "zzzzzzzzzzzz"}
-	for _, segCount := range []int{0, 1, 2, 3, 7, 16, 33} {
+	for _, segCount := range []int{0, 1, 2, 3, 7, 16, 33, 300} {
 		t.Run(fmt.Sprintf("%d segments", segCount), func(t *testing.T) {
 			type rec struct {
 				key, value []byte
@@ -32,7 +33,11 @@ func TestMergeOrder(t *testing.T) {
 					if rng.IntN(3) == 0 {
 						k = append(slices.Clone(k), byte(rng.IntN(3)))
 					}
-					recs = append(recs, rec{key: k, value: []byte(fmt.Sprintf("%d/%d", s, p)), seg: s})
+					v := []byte(fmt.Sprintf("%d/%d", s, p))
+					if rng.IntN(20) == 0 { // longer than a merge of 300 segments' read buffers
+						v = append(v, bytes.Repeat([]byte{byte(p)}, 10<<10)...)
+					}
+					recs = append(recs, rec{key: k, value: v, seg: s})
 				}
 				slices.SortStableFunc(recs, func(a, b rec) int { return bytes.Compare(a.key, b.key) })
 				var run memRun
@@ -47,7 +52,7 @@ func TestMergeOrder(t *testing.T) {
 				}
 				r := &Run{data: bytesReaderAt(run.buf), Segments: rw.segs}
 				rd, seg := r.OpenSegment(0)
-				readers[s] = newSegmentReader(rd, seg, fmt.Sprint("segment ", s))
+				readers[s] = newSegmentReader(rd, seg, fmt.Sprint("segment ", s), mergeBufferSize(segCount))
 				all = append(all, recs...)
 			}
 			slices.SortStableFunc(all, func(a, b rec) int {

@@ -27,11 +27,7 @@ func RunReduce(ctx context.Context, job *Job, inputs []SegmentInput, out Emitter
 	defer cancel()
 	tc = tc.withContext(ctx)
 	c, progress := tc.Counters, tc.Progress
-	readers := make([]*segmentReader, len(inputs))
-	for i, in := range inputs {
-		readers[i] = newSegmentReader(in.Reader, in.Segment, in.Name)
-	}
-	it, err := newMergeIter(readers)
+	it, err := newMergeIter(newSegmentReaders(inputs))
 	if err != nil {
 		return err
 	}

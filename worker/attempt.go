@@ -232,10 +232,16 @@ func (w *Worker) runReduce(ctx context.Context, a *attempt, job *mapreduce.Job, 
 	counters := mapreduce.NewCounters()
 	tc := &mapreduce.TaskContext{Counters: counters, Progress: &a.progress, FileSystems: w.cfg.FileSystems, Info: w.taskInfo(a, dir)}
 	tc.Info.Kind, tc.Info.Index = "r", int(spec.TaskIndex)
+	start := time.Now()
 	inputs, err := w.fetchAll(ctx, a, job, dir, tc)
 	if err != nil {
 		return nil, err
 	}
+	// The phases of a reduce attempt, as Hadoop's job history times them:
+	// shuffle (fetching), then merging and reducing, then closing the
+	// part file (which syncs it).
+	a.log.Info("shuffle finished", "took", time.Since(start), "segments", len(inputs), "bytes", counters.Get(mapreduce.ReduceShuffleBytes))
+	start = time.Now()
 	defer func() {
 		for _, in := range inputs {
 			in.close()
@@ -254,9 +260,12 @@ func (w *Worker) runReduce(ctx context.Context, a *attempt, job *mapreduce.Job, 
 		tw.Abort()
 		return nil, err
 	}
+	reduced := time.Since(start)
+	start = time.Now()
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
+	a.log.Info("reduce finished", "took", reduced, "close", time.Since(start))
 	faults.Hit("reduce-end")
 	counters.Add(mapreduce.BytesWritten, tw.Bytes())
 	logInputRead(a, counters)
