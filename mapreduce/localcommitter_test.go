@@ -41,13 +41,7 @@ func TestLocalCommitterRefusesAFileAsOutput(t *testing.T) {
 func TestLocalCommitterManifestFromRecords(t *testing.T) {
 	ctx := t.Context()
 	out := filepath.Join(t.TempDir(), "out")
-	cm, err := mapreduce.LocalFS{}.Committer(out, "s-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cm.SetupJob(ctx); err != nil {
-		t.Fatal(err)
-	}
+	cm := committertest.SetupJob(ctx, t, mapreduce.LocalFS{}, out, "s-1")
 	write := func(attempt, name, content string) json.RawMessage {
 		return committertest.Record(ctx, t, attempt, committertest.WriteFile(ctx, t, cm, attempt, name, content)).Record
 	}

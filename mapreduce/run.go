@@ -241,8 +241,9 @@ func mergeBufferSize(n int) int {
 // share of mergeReadBytes.
 func newSegmentReaders(inputs []SegmentInput) []*segmentReader {
 	readers := make([]*segmentReader, len(inputs))
+	size := mergeBufferSize(len(inputs))
 	for i, in := range inputs {
-		readers[i] = newSegmentReader(in.Reader, in.Segment, in.Name, mergeBufferSize(len(inputs)))
+		readers[i] = newSegmentReader(in.Reader, in.Segment, in.Name, size)
 	}
 	return readers
 }

@@ -73,7 +73,8 @@ func specFromFlags(cmd *cobra.Command, v *viper.Viper, args []string, output str
 	if job == "" {
 		return nil, fmt.Errorf("--job is required (gomr jobs lists the jobs)")
 	}
-	if _, err := jobs.Lookup(job); err != nil {
+	def, err := jobs.Lookup(job)
+	if err != nil {
 		return nil, err
 	}
 	if a := v.GetString("action-on-failure"); a != "" {
@@ -84,32 +85,28 @@ func specFromFlags(cmd *cobra.Command, v *viper.Viper, args []string, output str
 	inputs, _ := cmd.Flags().GetStringArray("input")
 	inputs = append(inputs, args...)
 	opts := jobOptions(cmd, job)
-	if def, err := jobs.Lookup(job); err == nil {
-		// distcp's --src and --dest are the step's input and output.
-		if src, ok := opts[def.InputOption]; ok && def.InputOption != "" {
-			inputs = append(inputs, src)
-			delete(opts, def.InputOption)
+	// distcp's --src and --dest are the step's input and output.
+	if src, ok := opts[def.InputOption]; ok && def.InputOption != "" {
+		inputs = append(inputs, src)
+		delete(opts, def.InputOption)
+	}
+	if dest, ok := opts[def.OutputOption]; ok && def.OutputOption != "" {
+		if output != "" && output != dest {
+			return nil, fmt.Errorf("--%s and --output name different folders", def.OutputOption)
 		}
-		if dest, ok := opts[def.OutputOption]; ok && def.OutputOption != "" {
-			if output != "" && output != dest {
-				return nil, fmt.Errorf("--%s and --output name different folders", def.OutputOption)
+		output = dest
+		delete(opts, def.OutputOption)
+	}
+	for _, o := range def.Options {
+		if p := opts[o.Name]; o.Path && p != "" {
+			abs, err := absPath(p)
+			if err != nil {
+				return nil, fmt.Errorf("--%s %s: %w", o.Name, p, err)
 			}
-			output = dest
-			delete(opts, def.OutputOption)
+			opts[o.Name] = abs
 		}
 	}
-	if def, err := jobs.Lookup(job); err == nil {
-		for _, o := range def.Options {
-			if p := opts[o.Name]; o.Path && p != "" {
-				abs, err := absPath(p)
-				if err != nil {
-					return nil, fmt.Errorf("--%s %s: %w", o.Name, p, err)
-				}
-				opts[o.Name] = abs
-			}
-		}
-	}
-	if def, _ := jobs.Lookup(job); len(inputs) == 0 && !def.NoInput {
+	if len(inputs) == 0 && !def.NoInput {
 		return nil, fmt.Errorf("--input is required")
 	}
 	if output == "" {
@@ -129,13 +126,10 @@ func specFromFlags(cmd *cobra.Command, v *viper.Viper, args []string, output str
 	if !cmd.Flags().Changed("reducers") {
 		// As Hadoop Streaming's -reducer NONE: a job configured without a
 		// reducer is map-only unless --reducers says otherwise.
-		if def, err := jobs.Lookup(job); err == nil {
-			if j, err := def.Build(spec.Options); err == nil && j.Reducer == nil {
-				spec.Reducers = 0
-			}
+		if j, err := def.Build(spec.Options); err == nil && j.Reducer == nil {
+			spec.Reducers = 0
 		}
 	}
-	var err error
 	for _, in := range inputs {
 		abs, err := absPath(in)
 		if err != nil {

@@ -31,13 +31,7 @@ func TestHDFSCommitterManifestFromRecords(t *testing.T) {
 	c := startCluster(t, 2, nil)
 	ctx := t.Context()
 	cl := c.client("")
-	cm, err := cl.FileSystem().Committer("/out", "s-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cm.SetupJob(ctx); err != nil {
-		t.Fatal(err)
-	}
+	cm := committertest.SetupJob(ctx, t, cl.FileSystem(), "/out", "s-1")
 	write := func(attempt, name, content string) json.RawMessage {
 		return committertest.Record(ctx, t, attempt, committertest.WriteFile(ctx, t, cm, attempt, name, content)).Record
 	}

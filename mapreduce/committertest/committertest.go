@@ -215,21 +215,31 @@ func writeStep(ctx context.Context, t *testing.T, cm mapreduce.Committer) stepRe
 		write := func(attempt, content string) mapreduce.TaskOutput {
 			return WriteFile(ctx, t, cm, attempt, name, content)
 		}
-		record := func(attempt string, to mapreduce.TaskOutput) mapreduce.TaskCommit {
-			return Record(ctx, t, attempt, to)
-		}
 		if i%3 == 0 {
 			failed := fmt.Sprintf("attempt_s_t%02d_0", i)
 			write(failed, "partial output of a failed attempt").Abort(ctx)
 		}
 		winner := fmt.Sprintf("attempt_s_t%02d_1", i)
-		r.winners = append(r.winners, record(winner, write(winner, want[name])))
+		r.winners = append(r.winners, Record(ctx, t, winner, write(winner, want[name])))
 		if i%4 == 0 {
 			loser := fmt.Sprintf("attempt_s_t%02d_2", i)
-			r.losers = append(r.losers, record(loser, write(loser, "output of a speculative loser")))
+			r.losers = append(r.losers, Record(ctx, t, loser, write(loser, "output of a speculative loser")))
 		}
 	}
 	return r
+}
+
+// SetupJob returns fs's committer of step to out, its job set up.
+func SetupJob(ctx context.Context, t *testing.T, fs mapreduce.FileSystem, out, step string) mapreduce.Committer {
+	t.Helper()
+	cm, err := fs.Committer(out, step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cm.SetupJob(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return cm
 }
 
 // WriteFile has attempt write one file of content through cm, as a task
